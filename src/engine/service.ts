@@ -1,0 +1,154 @@
+/**
+ * Virtual services and their real servers (dests), spec §0.6, §5.2, §5.3, §15.
+ * These are the configuration-time objects; the per-packet state lives in the
+ * connection table, which refers to dests by `Dest.id`.
+ */
+import {
+  CONN_F_FWD_MASK,
+  CONN_F_INACTIVE,
+  CONN_F_MASQ,
+  CONN_F_NOOUTPUT,
+  DEST_F_AVAILABLE,
+  DEST_F_OVERLOAD,
+  SVC_F_PERSISTENT,
+  type AddressFamily,
+} from './constants.js';
+import { formatAddrPort } from './addr.js';
+import type { Scheduler } from './sched/types.js';
+import { Stats } from './stats.js';
+
+export class Dest {
+  /** Index in the engine's dest registry (stable while the object lives). */
+  id = -1;
+  readonly af: AddressFamily;
+  readonly addr: Uint32Array;
+  readonly port: number;
+  /** Owning service (kept while the dest waits in the trash). */
+  svc: Service;
+  /** Forwarding method and other flags copied into every new conn (§5.2). */
+  connFlags = 0;
+  weight = 1;
+  /** Last non-zero weight ever set (used by mh). */
+  lastWeight = 1;
+  uThreshold = 0;
+  lThreshold = 0;
+  activeconns = 0;
+  inactconns = 0;
+  persistconns = 0;
+  /** AVAILABLE / OVERLOAD. */
+  flags = DEST_F_AVAILABLE;
+  tunType = 0;
+  tunPort = 0;
+  tunFlags = 0;
+  readonly stats = new Stats();
+  /** Number of conns bound to this dest (its kernel refcount, minus the service's). */
+  refcnt = 0;
+  /** Engine time (ms) when the dest entered the trash with no references. */
+  idleSince = 0;
+
+  constructor(svc: Service, af: AddressFamily, addr: Uint32Array, port: number) {
+    this.svc = svc;
+    this.af = af;
+    this.addr = addr;
+    this.port = port;
+  }
+
+  get fwd(): number {
+    return this.connFlags & CONN_F_FWD_MASK;
+  }
+
+  /** Set the forwarding method: INACTIVE always, NOOUTPUT for non-NAT (§5.2). */
+  setFwd(method: number, extra = 0): void {
+    this.connFlags =
+      (method & CONN_F_FWD_MASK) |
+      extra |
+      CONN_F_INACTIVE |
+      (method === CONN_F_MASQ ? 0 : CONN_F_NOOUTPUT);
+  }
+
+  /** Weight > 0 and not OVERLOAD: what almost every scheduler calls "available". */
+  get usable(): boolean {
+    return this.weight > 0 && (this.flags & DEST_F_OVERLOAD) === 0;
+  }
+
+  get available(): boolean {
+    return (this.flags & DEST_F_AVAILABLE) !== 0;
+  }
+
+  get overloaded(): boolean {
+    return (this.flags & DEST_F_OVERLOAD) !== 0;
+  }
+
+  /** Bind a conn: counters, then the upper threshold (§5.3). */
+  bind(template: boolean, inactive: boolean): void {
+    this.refcnt++;
+    if (template) this.persistconns++;
+    else if (inactive) this.inactconns++;
+    else this.activeconns++;
+    if (this.uThreshold !== 0 && this.activeconns + this.inactconns >= this.uThreshold) {
+      this.flags |= DEST_F_OVERLOAD;
+    }
+  }
+
+  /** Unbind a conn on expiry: counters, then the overload hysteresis (§5.3). */
+  unbind(template: boolean, inactive: boolean): void {
+    this.refcnt--;
+    if (template) this.persistconns--;
+    else if (inactive) this.inactconns--;
+    else this.activeconns--;
+    const total = this.activeconns + this.inactconns;
+    if (this.lThreshold !== 0) {
+      if (total < this.lThreshold) this.flags &= ~DEST_F_OVERLOAD;
+    } else if (this.uThreshold !== 0) {
+      if (total * 4 < this.uThreshold * 3) this.flags &= ~DEST_F_OVERLOAD;
+    } else {
+      this.flags &= ~DEST_F_OVERLOAD;
+    }
+  }
+
+  toString(): string {
+    return formatAddrPort(this.af, this.addr, this.port);
+  }
+}
+
+export class Service {
+  /** Index in the engine's service registry. */
+  id = -1;
+  readonly af: AddressFamily;
+  /** TCP/UDP (fwmark services still carry one). */
+  readonly protocol: number;
+  readonly addr: Uint32Array;
+  readonly port: number;
+  /** Non-zero for fwmark services (then addr/port are zero). */
+  readonly fwmark: number;
+  flags = 0;
+  /** Persistence timeout in seconds. */
+  timeout = 0;
+  /** IPv4: 32-bit mask; IPv6: prefix length. */
+  netmask: number;
+  /** Most recently added first (§0.6). */
+  dests: Dest[] = [];
+  schedName = 'wlc';
+  scheduler: Scheduler | null = null;
+  peName = '';
+  readonly stats = new Stats();
+
+  constructor(af: AddressFamily, protocol: number, addr: Uint32Array, port: number, fwmark: number) {
+    this.af = af;
+    this.protocol = protocol;
+    this.addr = addr;
+    this.port = port;
+    this.fwmark = fwmark;
+    this.netmask = af === 4 ? 0xffffffff : 128;
+  }
+
+  get persistent(): boolean {
+    return (this.flags & SVC_F_PERSISTENT) !== 0;
+  }
+
+  toString(): string {
+    if (this.fwmark !== 0) return `FWM ${this.fwmark}`;
+    const p = this.protocol === 6 ? 'TCP' : this.protocol === 17 ? 'UDP' : `P${this.protocol}`;
+    return `${p} ${formatAddrPort(this.af, this.addr, this.port)}`;
+  }
+}
