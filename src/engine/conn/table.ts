@@ -1,0 +1,427 @@
+/**
+ * The IPVS connection table (spec §4–§5) as a struct of arrays indexed by an integer
+ * connection id: no object per connection, so a million live connections cost about
+ * 120 bytes each and the hot path allocates nothing.
+ *
+ * One hash serves both directions (§4.2): every conn is hashed once by its client
+ * side (protocol, caddr, cport); the in-lookup hashes the packet source, the
+ * out-lookup the packet destination. The bucket array grows with the table so chains
+ * stay short (the kernel's table is fixed-size; ours is not, on purpose).
+ *
+ * Expiry uses a lazy timing wheel: re-arming on every packet only stores the new
+ * expiry time; a conn is moved between wheel slots only when its expiry moves
+ * earlier than the slot it is filed in, or when its slot comes round too early.
+ */
+import type { AddressFamily } from '../constants.js';
+import {
+  CONN_F_HASHED,
+  CONN_F_NO_CPORT,
+  CONN_F_TEMPLATE,
+  CONN_F_FWD_MASK,
+  CONN_F_MASQ,
+} from '../constants.js';
+
+export const NO_CONN = -1;
+
+/** Wheel resolution and size: 64 ms × 8192 slots ≈ 524 s per revolution. */
+export const WHEEL_TICK_MS = 64;
+const WHEEL_BITS = 13;
+const WHEEL_SLOTS = 1 << WHEEL_BITS;
+const WHEEL_MASK = WHEEL_SLOTS - 1;
+
+export class ConnTable {
+  /** Capacity (number of ids allocated in the arrays). */
+  cap = 0;
+  /** Live conns (including templates and unhashed OPS conns). */
+  count = 0;
+  /** Live NO_CPORT conns (§4.4). */
+  noCportCount = 0;
+
+  af!: Uint8Array;
+  proto!: Uint8Array;
+  state!: Uint8Array;
+  oldState!: Uint8Array;
+  flags!: Uint32Array;
+  /** Addresses: 4 words per conn, host order. */
+  caddr!: Uint32Array;
+  vaddr!: Uint32Array;
+  daddr!: Uint32Array;
+  cport!: Uint16Array;
+  vport!: Uint16Array;
+  dport!: Uint16Array;
+  fwmark!: Uint32Array;
+  /** Dest id, or -1. */
+  dest!: Int32Array;
+  /** Controlling conn id, or -1; and number of conns this one controls. */
+  control!: Int32Array;
+  nControl!: Int32Array;
+  inPkts!: Uint32Array;
+  /** Current timeout in ms (re-armed to now + timeout after each packet). */
+  timeout!: Uint32Array;
+  /** Absolute expiry time (ms). */
+  expires!: Float64Array;
+  /** Hash chain. */
+  hnext!: Int32Array;
+  /** Wheel links and the tick at which the conn's slot will next be examined. */
+  wnext!: Int32Array;
+  wprev!: Int32Array;
+  wtick!: Float64Array;
+
+  private buckets!: Int32Array;
+  private bmask = 0;
+  private freeTop = 0;
+  private freeList!: Int32Array;
+  private wheel = new Int32Array(WHEEL_SLOTS).fill(NO_CONN);
+  /** Last wheel tick processed. */
+  private tick = -1;
+  private readonly seed: number;
+
+  constructor(initialCapacity = 1024, seed = 0x9e3779b9) {
+    this.seed = seed >>> 0;
+    this.resize(Math.max(16, initialCapacity));
+  }
+
+  private resize(newCap: number): void {
+    const old = this.cap;
+    const grow = <T extends Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array>(
+      a: T | undefined,
+      n: number,
+      fill?: number,
+    ): T => {
+      const ctor = (a?.constructor ?? Uint8Array) as new (n: number) => T;
+      const b = new ctor(n);
+      if (a) b.set(a);
+      if (fill !== undefined) b.fill(fill, a ? a.length : 0);
+      return b;
+    };
+    this.af = grow(this.af ?? new Uint8Array(0), newCap);
+    this.proto = grow(this.proto ?? new Uint8Array(0), newCap);
+    this.state = grow(this.state ?? new Uint8Array(0), newCap);
+    this.oldState = grow(this.oldState ?? new Uint8Array(0), newCap);
+    this.flags = grow(this.flags ?? new Uint32Array(0), newCap);
+    this.caddr = grow(this.caddr ?? new Uint32Array(0), newCap * 4);
+    this.vaddr = grow(this.vaddr ?? new Uint32Array(0), newCap * 4);
+    this.daddr = grow(this.daddr ?? new Uint32Array(0), newCap * 4);
+    this.cport = grow(this.cport ?? new Uint16Array(0), newCap);
+    this.vport = grow(this.vport ?? new Uint16Array(0), newCap);
+    this.dport = grow(this.dport ?? new Uint16Array(0), newCap);
+    this.fwmark = grow(this.fwmark ?? new Uint32Array(0), newCap);
+    this.dest = grow(this.dest ?? new Int32Array(0), newCap, -1);
+    this.control = grow(this.control ?? new Int32Array(0), newCap, -1);
+    this.nControl = grow(this.nControl ?? new Int32Array(0), newCap);
+    this.inPkts = grow(this.inPkts ?? new Uint32Array(0), newCap);
+    this.timeout = grow(this.timeout ?? new Uint32Array(0), newCap);
+    this.expires = grow(this.expires ?? new Float64Array(0), newCap);
+    this.hnext = grow(this.hnext ?? new Int32Array(0), newCap, NO_CONN);
+    this.wnext = grow(this.wnext ?? new Int32Array(0), newCap, NO_CONN);
+    this.wprev = grow(this.wprev ?? new Int32Array(0), newCap, NO_CONN);
+    this.wtick = grow(this.wtick ?? new Float64Array(0), newCap, -1);
+    // free list: ids old..newCap-1, lowest on top
+    const fl = new Int32Array(newCap);
+    if (this.freeList) fl.set(this.freeList.subarray(0, this.freeTop));
+    let top = this.freeTop;
+    for (let id = newCap - 1; id >= old; id--) fl[top++] = id;
+    this.freeList = fl;
+    this.freeTop = top;
+    this.cap = newCap;
+    // bucket array: about one bucket per conn
+    let nb = 16;
+    while (nb < newCap) nb <<= 1;
+    if (nb - 1 !== this.bmask) this.rehash(nb);
+  }
+
+  private rehash(nb: number): void {
+    this.buckets = new Int32Array(nb).fill(NO_CONN);
+    this.bmask = nb - 1;
+    for (let id = 0; id < this.cap; id++) {
+      if (this.flags[id] & CONN_F_HASHED) {
+        const b = this.bucketOf(this.proto[id], this.caddr, id * 4, this.cport[id]);
+        this.hnext[id] = this.buckets[b];
+        this.buckets[b] = id;
+      }
+    }
+  }
+
+  /** Bucket of (proto, addr words at off, port). */
+  bucketOf(proto: number, addr: Uint32Array, off: number, port: number): number {
+    let h = Math.imul(this.seed ^ proto ^ (port << 8), 0x85ebca6b);
+    h = Math.imul(h ^ addr[off] ^ (h >>> 13), 0xc2b2ae35);
+    h = Math.imul(h ^ addr[off + 1] ^ (h >>> 16), 0x85ebca6b);
+    h = Math.imul(h ^ addr[off + 2] ^ (h >>> 13), 0xc2b2ae35);
+    h = Math.imul(h ^ addr[off + 3] ^ (h >>> 16), 0x85ebca6b);
+    h ^= h >>> 15;
+    return h & this.bmask;
+  }
+
+  /** Allocate an id with cleared fields (flags 0, dest/control -1). */
+  alloc(): number {
+    if (this.freeTop === 0) this.resize(this.cap * 2);
+    const id = this.freeList[--this.freeTop];
+    this.count++;
+    this.flags[id] = 0;
+    this.state[id] = 0;
+    this.oldState[id] = 0;
+    this.dest[id] = -1;
+    this.control[id] = -1;
+    this.nControl[id] = 0;
+    this.inPkts[id] = 0;
+    this.fwmark[id] = 0;
+    this.hnext[id] = NO_CONN;
+    this.wnext[id] = NO_CONN;
+    this.wprev[id] = NO_CONN;
+    this.wtick[id] = -1;
+    return id;
+  }
+
+  /** Return an id to the free list (after unhash and timer removal). */
+  free(id: number): void {
+    this.flags[id] = 0;
+    this.freeList[this.freeTop++] = id;
+    this.count--;
+  }
+
+  hash(id: number): void {
+    if (this.flags[id] & CONN_F_HASHED) return;
+    const b = this.bucketOf(this.proto[id], this.caddr, id * 4, this.cport[id]);
+    this.hnext[id] = this.buckets[b];
+    this.buckets[b] = id;
+    this.flags[id] |= CONN_F_HASHED;
+  }
+
+  unhash(id: number): void {
+    if (!(this.flags[id] & CONN_F_HASHED)) return;
+    const b = this.bucketOf(this.proto[id], this.caddr, id * 4, this.cport[id]);
+    let p = this.buckets[b];
+    if (p === id) {
+      this.buckets[b] = this.hnext[id];
+    } else {
+      while (p !== NO_CONN && this.hnext[p] !== id) p = this.hnext[p];
+      if (p !== NO_CONN) this.hnext[p] = this.hnext[id];
+    }
+    this.hnext[id] = NO_CONN;
+    this.flags[id] &= ~CONN_F_HASHED;
+  }
+
+  /**
+   * In-lookup (§4.3): client→VIP. Matches cport, vport, af, caddr, vaddr, protocol and
+   * (cport = 0) ⇔ NO_CPORT. The caller retries with cport 0 when noCportCount > 0.
+   */
+  inLookup(
+    af: AddressFamily,
+    proto: number,
+    caddr: Uint32Array,
+    coff: number,
+    cport: number,
+    vaddr: Uint32Array,
+    voff: number,
+    vport: number,
+  ): number {
+    const wantNoCport = cport === 0;
+    let id = this.buckets[this.bucketOf(proto, caddr, coff, cport)];
+    while (id !== NO_CONN) {
+      const o = id * 4;
+      if (
+        this.cport[id] === cport &&
+        this.vport[id] === vport &&
+        this.af[id] === af &&
+        this.caddr[o] === caddr[coff] &&
+        this.vaddr[o] === vaddr[voff] &&
+        this.proto[id] === proto &&
+        ((this.flags[id] & CONN_F_NO_CPORT) !== 0) === wantNoCport &&
+        (af === 4 ||
+          (this.caddr[o + 1] === caddr[coff + 1] &&
+            this.caddr[o + 2] === caddr[coff + 2] &&
+            this.caddr[o + 3] === caddr[coff + 3] &&
+            this.vaddr[o + 1] === vaddr[voff + 1] &&
+            this.vaddr[o + 2] === vaddr[voff + 2] &&
+            this.vaddr[o + 3] === vaddr[voff + 3]))
+      ) {
+        return id;
+      }
+      id = this.hnext[id];
+    }
+    return NO_CONN;
+  }
+
+  /**
+   * Out-lookup (§4.3): real server→client. (saddr,sport) is the packet source,
+   * (daddr,dport) the packet destination = the client. Expected source is
+   * (daddr,dport) of the conn for NAT, (vaddr,vport) otherwise.
+   */
+  outLookup(
+    af: AddressFamily,
+    proto: number,
+    saddr: Uint32Array,
+    soff: number,
+    sport: number,
+    daddr: Uint32Array,
+    doff: number,
+    dport: number,
+  ): number {
+    let id = this.buckets[this.bucketOf(proto, daddr, doff, dport)];
+    while (id !== NO_CONN) {
+      const o = id * 4;
+      const nat = (this.flags[id] & CONN_F_FWD_MASK) === CONN_F_MASQ;
+      const ea = nat ? this.daddr : this.vaddr;
+      if (
+        this.cport[id] === dport &&
+        (nat ? this.dport[id] : this.vport[id]) === sport &&
+        this.af[id] === af &&
+        this.caddr[o] === daddr[doff] &&
+        ea[o] === saddr[soff] &&
+        this.proto[id] === proto &&
+        (af === 4 ||
+          (this.caddr[o + 1] === daddr[doff + 1] &&
+            this.caddr[o + 2] === daddr[doff + 2] &&
+            this.caddr[o + 3] === daddr[doff + 3] &&
+            ea[o + 1] === saddr[soff + 1] &&
+            ea[o + 2] === saddr[soff + 2] &&
+            ea[o + 3] === saddr[soff + 3]))
+      ) {
+        return id;
+      }
+      id = this.hnext[id];
+    }
+    return NO_CONN;
+  }
+
+  /**
+   * Template lookup (§4.3): TEMPLATE set, af, caddr, vaddr (first word only for
+   * protocol-0 fwmark templates), vport, cport, protocol.
+   */
+  templateLookup(
+    af: AddressFamily,
+    proto: number,
+    caddr: Uint32Array,
+    cport: number,
+    vaddr: Uint32Array,
+    vport: number,
+  ): number {
+    let id = this.buckets[this.bucketOf(proto, caddr, 0, cport)];
+    while (id !== NO_CONN) {
+      const o = id * 4;
+      if (
+        this.flags[id] & CONN_F_TEMPLATE &&
+        this.af[id] === af &&
+        this.cport[id] === cport &&
+        this.vport[id] === vport &&
+        this.proto[id] === proto &&
+        this.caddr[o] === caddr[0] &&
+        this.vaddr[o] === vaddr[0] &&
+        (af === 4 ||
+          (this.caddr[o + 1] === caddr[1] &&
+            this.caddr[o + 2] === caddr[2] &&
+            this.caddr[o + 3] === caddr[3])) &&
+        (af === 4 ||
+          proto === 0 ||
+          (this.vaddr[o + 1] === vaddr[1] &&
+            this.vaddr[o + 2] === vaddr[2] &&
+            this.vaddr[o + 3] === vaddr[3]))
+      ) {
+        return id;
+      }
+      id = this.hnext[id];
+    }
+    return NO_CONN;
+  }
+
+  // ---- timers -------------------------------------------------------------
+
+  private tickOf(ms: number): number {
+    return Math.ceil(ms / WHEEL_TICK_MS);
+  }
+
+  private wheelLink(id: number, t: number): void {
+    const s = t & WHEEL_MASK;
+    const h = this.wheel[s];
+    this.wnext[id] = h;
+    this.wprev[id] = NO_CONN;
+    if (h !== NO_CONN) this.wprev[h] = id;
+    this.wheel[s] = id;
+    this.wtick[id] = t;
+  }
+
+  private wheelUnlink(id: number): void {
+    if (this.wtick[id] < 0) return;
+    const n = this.wnext[id];
+    const p = this.wprev[id];
+    if (p !== NO_CONN) this.wnext[p] = n;
+    else this.wheel[this.wtick[id] & WHEEL_MASK] = n;
+    if (n !== NO_CONN) this.wprev[n] = p;
+    this.wnext[id] = this.wprev[id] = NO_CONN;
+    this.wtick[id] = -1;
+  }
+
+  /** The tick at which a conn expiring at `e` must next be examined. */
+  private visitTick(e: number): number {
+    let t = this.tickOf(e);
+    if (t <= this.tick) t = this.tick + 1;
+    const max = this.tick + WHEEL_SLOTS;
+    if (t > max) t = max; // examined a revolution early, then re-filed
+    return t;
+  }
+
+  /** Re-arm: expire at now + timeout (the kernel's put, §4.6). */
+  arm(id: number, now: number): void {
+    const e = now + this.timeout[id];
+    this.expires[id] = e;
+    if (this.tick < 0) this.tick = this.tickOf(now) - 1;
+    const cur = this.wtick[id];
+    // Only move when the new expiry is earlier than the slot it is filed under.
+    if (cur >= 0 && this.tickOf(e) >= cur) return;
+    const t = this.visitTick(e);
+    if (cur === t) return;
+    this.wheelUnlink(id);
+    this.wheelLink(id, t);
+  }
+
+  /** Stop the timer (kernel del_timer). */
+  disarm(id: number): void {
+    this.wheelUnlink(id);
+  }
+
+  /** Is a timer pending? */
+  armed(id: number): boolean {
+    return this.wtick[id] >= 0;
+  }
+
+  /**
+   * Advance the clock to `now`, calling `expire(id)` for every conn whose expiry has
+   * passed. The callback must either free the conn or re-arm it.
+   */
+  advance(now: number, expire: (id: number) => void): void {
+    const target = Math.floor(now / WHEEL_TICK_MS);
+    if (this.tick < 0) {
+      this.tick = target;
+      return;
+    }
+    if (target <= this.tick) return;
+    const steps = Math.min(target - this.tick, WHEEL_SLOTS);
+    const start = target - steps + 1;
+    for (let t = start; t <= target; t++) {
+      const s = t & WHEEL_MASK;
+      let id = this.wheel[s];
+      if (id === NO_CONN) continue;
+      this.wheel[s] = NO_CONN;
+      this.tick = t; // so re-filing goes to later slots
+      while (id !== NO_CONN) {
+        const next = this.wnext[id];
+        this.wnext[id] = this.wprev[id] = NO_CONN;
+        this.wtick[id] = -1;
+        if (next !== NO_CONN) this.wprev[next] = NO_CONN;
+        if (this.expires[id] <= now) expire(id);
+        else this.wheelLink(id, this.visitTick(this.expires[id]));
+        id = next;
+      }
+    }
+    this.tick = target;
+  }
+
+  /** Iterate over every live conn id (admin paths: listing, flush). */
+  *ids(): Generator<number> {
+    const live = new Uint8Array(this.cap);
+    live.fill(1);
+    for (let i = 0; i < this.freeTop; i++) live[this.freeList[i]] = 0;
+    for (let id = 0; id < this.cap; id++) if (live[id]) yield id;
+  }
+}
