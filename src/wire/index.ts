@@ -1,0 +1,10 @@
+/** Packet views and checksums: everything under wire/ in one import. */
+export * from './bytes.js';
+export * from './checksum.js';
+export * from './ipv4.js';
+export * from './ipv6.js';
+export * from './tcp.js';
+export * from './udp.js';
+export * from './icmp.js';
+export * from './packet.js';
+export * from './describe.js';

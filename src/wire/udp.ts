@@ -1,0 +1,34 @@
+/** UDP header (RFC 768): named offsets and thin accessors over `(buf, off)`. */
+import { read16, write16 } from './bytes.js';
+
+export const UDP_SPORT = 0;
+export const UDP_DPORT = 2;
+/** UDP length: header + data, as the sender wrote it. */
+export const UDP_LENGTH = 4;
+export const UDP_CHECKSUM = 6;
+export const UDP_HLEN = 8;
+
+export function udpSport(buf: Uint8Array, off: number): number {
+  return read16(buf, off + UDP_SPORT);
+}
+export function setUdpSport(buf: Uint8Array, off: number, v: number): void {
+  write16(buf, off + UDP_SPORT, v);
+}
+export function udpDport(buf: Uint8Array, off: number): number {
+  return read16(buf, off + UDP_DPORT);
+}
+export function setUdpDport(buf: Uint8Array, off: number, v: number): void {
+  write16(buf, off + UDP_DPORT, v);
+}
+export function udpLength(buf: Uint8Array, off: number): number {
+  return read16(buf, off + UDP_LENGTH);
+}
+export function setUdpLength(buf: Uint8Array, off: number, v: number): void {
+  write16(buf, off + UDP_LENGTH, v);
+}
+export function udpChecksum(buf: Uint8Array, off: number): number {
+  return read16(buf, off + UDP_CHECKSUM);
+}
+export function setUdpChecksum(buf: Uint8Array, off: number, v: number): void {
+  write16(buf, off + UDP_CHECKSUM, v);
+}
