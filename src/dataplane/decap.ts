@@ -1,0 +1,326 @@
+/**
+ * `tsvs decap`: a user-space IPIP decapsulator for real servers of TUN services on
+ * hosts without the `ipip` (or `sit`/`ip6_tunnel`) module.
+ *
+ * It receives tunnelled packets on raw sockets — IPv4 outer with protocol 4 (IPv4
+ * inner) or 41 (IPv6 inner), and optionally the same over IPv6 outer — strips the
+ * outer header and writes the inner packet into a TUN device. The kernel then sees
+ * the client→VIP packet arrive on that device, delivers it to the local socket (the
+ * VIP must be a local address, usually on `lo` with arp_ignore=1/arp_announce=2) and
+ * replies directly to the client, as with the kernel's tunl0.
+ *
+ * The batch is rewritten in place: one read per wake-up fills the shared buffer, the
+ * metadata is pointed past the outer headers, and one batched write hands every
+ * inner packet to the TUN. No allocation per packet.
+ *
+ * @module
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import {
+  allocBatch,
+  IPPROTO_IPIP,
+  IPPROTO_IPV6,
+  M_ERR,
+  M_LEN,
+  M_OFF,
+  M_RAW_ADDR,
+  META_STRIDE,
+  openRawSocket,
+  openTun,
+  withNetns,
+  type Batch,
+  type PacketChannel,
+} from './native.js';
+
+/** Options of {@link runDecap}. */
+export interface DecapOptions {
+  /**
+   * Network namespace (name under /run/netns or a path) to work in; default: the
+   * current one. The TUN device and the sockets are created there.
+   */
+  netns?: string;
+  /** TUN device name; `%d` is replaced by the kernel (default `tsvsdecap%d`). */
+  tunName?: string;
+  /** Also accept tunnels over IPv6 outer headers (default true). */
+  ipv6Outer?: boolean;
+  /**
+   * Accept tunnelled packets only from these outer source addresses (the
+   * directors); default: from anyone. Without it any host that can reach this one
+   * can inject packets with arbitrary inner source addresses, as with tunl0.
+   */
+  allowedSources?: string[];
+  /**
+   * Bring the TUN device up and set its rp_filter to 0 (default true). Strict
+   * reverse-path filtering would drop the inner packets, whose client source is
+   * routed via another interface.
+   */
+  configure?: boolean;
+  /** Packets per batch (default 64). */
+  batchSize?: number;
+  /** Called for warnings (e.g. net.ipv4.conf.all.rp_filter=1) and poll errors. */
+  onWarning?: (message: string) => void;
+}
+
+/** Counters of a running decapsulator. */
+export interface DecapStats {
+  /** Tunnelled packets read from the raw sockets. */
+  received: number;
+  /** Inner packets written to the TUN device. */
+  delivered: number;
+  /** Malformed outer/inner packets, or inner ECN not-ECT under an outer CE (RFC 6040). */
+  malformed: number;
+  /** Packets from a source not in {@link DecapOptions.allowedSources}. */
+  refused: number;
+  /** Inner packets the TUN device did not take (would block, or refused). */
+  writeErrors: number;
+}
+
+/** A running decapsulator. */
+export interface DecapHandle {
+  /** Name of the TUN device the inner packets are delivered through. */
+  readonly tunName: string;
+  /** Live counters. */
+  readonly stats: Readonly<DecapStats>;
+  /** Stops reading, closes the sockets and removes the TUN device; idempotent. */
+  close(): void;
+}
+
+/** Parses an IPv4 or IPv6 literal into 4 or 16 bytes; throws on anything else. */
+function parseAddr(s: string): Uint8Array {
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(s)) {
+    const parts = s.split('.').map(Number);
+    if (parts.some((p) => p > 255)) throw new Error(`decap: bad IPv4 address ${s}`);
+    return Uint8Array.from(parts);
+  }
+  const halves = s.split('::');
+  if (halves.length > 2 || !/^[0-9a-fA-F:]+$/.test(s)) throw new Error(`decap: bad address ${s}`);
+  const head = halves[0] ? halves[0].split(':') : [];
+  const tail = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
+  const fill = 8 - head.length - tail.length;
+  if (fill < 0 || (halves.length === 1 && fill !== 0))
+    throw new Error(`decap: bad IPv6 address ${s}`);
+  const groups = [...head, ...new Array<string>(fill).fill('0'), ...tail];
+  const out = new Uint8Array(16);
+  groups.forEach((g, i) => {
+    const v = parseInt(g, 16);
+    out[2 * i] = v >> 8;
+    out[2 * i + 1] = v & 0xff;
+  });
+  return out;
+}
+
+/** Big-endian 32-bit words of an address, as the shim reports sources in metadata. */
+function addrWords(b: Uint8Array): number[] {
+  const w: number[] = [];
+  for (let i = 0; i < b.length; i += 4)
+    w.push((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3] | 0);
+  return w;
+}
+
+const ECN_MASK = 3;
+const ECN_CE = 3;
+
+/**
+ * Applies RFC 6040 decapsulation to an inner packet at `off`: outer CE marks an
+ * ECN-capable inner packet CE; an outer CE over a not-ECT inner packet means drop.
+ * Returns false to drop.
+ */
+function ecnDecapsulate(buf: Uint8Array, off: number, outerEcn: number): boolean {
+  if (outerEcn !== ECN_CE) return true;
+  const version = buf[off] >> 4;
+  if (version === 4) {
+    const tos = buf[off + 1];
+    const inner = tos & ECN_MASK;
+    if (inner === 0) return false;
+    if (inner === ECN_CE) return true;
+    // set CE (0b11) in the TOS byte and adjust the header checksum (RFC 1624)
+    const oldWord = (buf[off] << 8) | tos;
+    const newTos = tos | ECN_CE;
+    const newWord = (buf[off] << 8) | newTos;
+    let sum = (~((buf[off + 10] << 8) | buf[off + 11]) & 0xffff) + (~oldWord & 0xffff) + newWord;
+    sum = (sum & 0xffff) + (sum >>> 16);
+    sum = (sum & 0xffff) + (sum >>> 16);
+    const c = ~sum & 0xffff;
+    buf[off + 1] = newTos;
+    buf[off + 10] = c >> 8;
+    buf[off + 11] = c & 0xff;
+    return true;
+  }
+  // IPv6: traffic class spans the low nibble of byte 0 and the high nibble of byte 1
+  const inner = (buf[off + 1] >> 4) & ECN_MASK;
+  if (inner === 0) return false;
+  buf[off + 1] |= ECN_CE << 4;
+  return true;
+}
+
+/** Reads a sysctl of the current thread's namespace, or undefined. */
+function readSysctl(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Starts a decapsulator. Throws (after undoing what it opened) when the TUN device
+ * or a socket cannot be created, e.g. without CAP_NET_ADMIN / CAP_NET_RAW.
+ */
+export function runDecap(opts: DecapOptions = {}): DecapHandle {
+  const warn = opts.onWarning ?? (() => undefined);
+  const inNs = <T>(fn: () => T): T => (opts.netns ? withNetns(opts.netns, fn) : fn());
+  const batchSize = opts.batchSize ?? 64;
+  const stats: DecapStats = { received: 0, delivered: 0, malformed: 0, refused: 0, writeErrors: 0 };
+
+  const allowed4 = new Set<number>();
+  const allowed6 = new Set<string>();
+  for (const a of opts.allowedSources ?? []) {
+    const b = parseAddr(a);
+    if (b.length === 4) allowed4.add(addrWords(b)[0]);
+    else allowed6.add(addrWords(b).join(','));
+  }
+  const filter = (opts.allowedSources?.length ?? 0) > 0;
+
+  const channels: PacketChannel[] = [];
+  let tun: PacketChannel | undefined;
+  const closeAll = (): void => {
+    for (const c of channels) c.close();
+    channels.length = 0;
+    tun?.close();
+  };
+
+  try {
+    tun = inNs(() => openTun({ name: opts.tunName ?? 'tsvsdecap%d' }));
+    const tunName = tun.name;
+    if (opts.configure !== false) {
+      const ipArgs = opts.netns ? ['-n', opts.netns] : [];
+      execFileSync('ip', [...ipArgs, 'link', 'set', 'dev', tunName, 'up'], {
+        timeout: 10_000,
+        stdio: 'pipe',
+      });
+      inNs(() => {
+        // /proc/sys/net follows the namespace of the thread that opens it
+        writeFileSync(`/proc/sys/net/ipv4/conf/${tunName}/rp_filter`, '0');
+        if (readSysctl('/proc/sys/net/ipv4/conf/all/rp_filter') === '1') {
+          warn(
+            `decap: net.ipv4.conf.all.rp_filter=1 (strict) will drop inner packets arriving on ${tunName}; ` +
+              'set it to 0 or 2',
+          );
+        }
+      });
+    }
+    inNs(() => {
+      channels.push(openRawSocket({ family: 4, protocol: IPPROTO_IPIP }));
+      channels.push(openRawSocket({ family: 4, protocol: IPPROTO_IPV6 }));
+      if (opts.ipv6Outer !== false) {
+        channels.push(openRawSocket({ family: 6, protocol: IPPROTO_IPIP }));
+        channels.push(openRawSocket({ family: 6, protocol: IPPROTO_IPV6 }));
+      }
+    });
+  } catch (e) {
+    closeAll();
+    throw e;
+  }
+
+  const out: PacketChannel = tun;
+  const batch: Batch = allocBatch(batchSize * 2048 + 65536 * 2, batchSize);
+  const meta = batch.meta;
+  const buf = batch.buf;
+
+  const drain = (ch: PacketChannel, outer6: boolean, innerVersion: number): void => {
+    // bounded: at most 16 batches per wake-up, then let the loop breathe
+    for (let round = 0; round < 16; round++) {
+      const n = ch.read(batch);
+      if (n === 0) return;
+      stats.received += n;
+      let k = 0;
+      for (let i = 0; i < n; i++) {
+        const b = i * META_STRIDE;
+        let off = meta[b + M_OFF];
+        let len = meta[b + M_LEN];
+        if (filter) {
+          const ok = outer6
+            ? allowed6.has(`${meta[b + 2]},${meta[b + 3]},${meta[b + 4]},${meta[b + 5]}`)
+            : allowed4.has(meta[b + M_RAW_ADDR]);
+          if (!ok) {
+            stats.refused++;
+            continue;
+          }
+        }
+        let outerEcn = 0;
+        if (!outer6) {
+          // IPv4 raw sockets return the outer header; IPv6 ones start at the payload
+          if (len < 20 || buf[off] >> 4 !== 4) {
+            stats.malformed++;
+            continue;
+          }
+          const ihl = (buf[off] & 0x0f) * 4;
+          const total = (buf[off + 2] << 8) | buf[off + 3];
+          if (ihl < 20 || total < ihl || total > len) {
+            stats.malformed++;
+            continue;
+          }
+          outerEcn = buf[off + 1] & ECN_MASK;
+          off += ihl;
+          len = total - ihl;
+        }
+        const minLen = innerVersion === 4 ? 20 : 40;
+        if (len < minLen || buf[off] >> 4 !== innerVersion) {
+          stats.malformed++;
+          continue;
+        }
+        const innerTotal =
+          innerVersion === 4
+            ? (buf[off + 2] << 8) | buf[off + 3]
+            : 40 + ((buf[off + 4] << 8) | buf[off + 5]);
+        if (innerTotal > len || innerTotal < minLen) {
+          stats.malformed++;
+          continue;
+        }
+        if (!ecnDecapsulate(buf, off, outerEcn)) {
+          stats.malformed++;
+          continue;
+        }
+        const d = k * META_STRIDE;
+        meta[d + M_OFF] = off;
+        meta[d + M_LEN] = innerTotal;
+        k++;
+      }
+      if (k > 0) {
+        const w = out.write(batch, k);
+        for (let j = 0; j < w; j++) {
+          if (meta[j * META_STRIDE + M_ERR] !== 0) stats.writeErrors++;
+          else stats.delivered++;
+        }
+        stats.writeErrors += k - w;
+      }
+      if (n < batchSize) return;
+    }
+  };
+
+  const kinds: Array<[boolean, number]> = [
+    [false, 4],
+    [false, 6],
+    [true, 4],
+    [true, 6],
+  ];
+  channels.forEach((ch, i) => {
+    const [outer6, innerVersion] = kinds[i];
+    ch.onReadable(
+      () => drain(ch, outer6, innerVersion),
+      (err) => warn(`decap: ${err.message}`),
+    );
+  });
+
+  let closed = false;
+  return {
+    tunName: out.name,
+    stats,
+    close(): void {
+      if (closed) return;
+      closed = true;
+      closeAll();
+    },
+  };
+}
