@@ -1374,14 +1374,15 @@ export class Engine {
     const s = this.seqOf(id);
     const seq = pv.seq;
     const flags = c.flags[id];
-    if (flags & CONN_F_IN_SEQ) {
-      const nseq = (seq + (after(seq, s[0]) ? s[1] : s[2])) >>> 0;
-      writeU32(pv.buf, pv.l4off + 4, nseq);
-    }
+    // setSeq/setAck patch the TCP checksum, so an APP_OK packet stays valid through
+    // the address/port-only update of natRewrite.
+    if (flags & CONN_F_IN_SEQ) pv.setSeq(seq + (after(seq, s[0]) ? s[1] : s[2]));
     if (flags & CONN_F_OUT_SEQ) {
+      // The ack is in the receiver's (changed) space: the changed segment starts there
+      // at init_seq + previous_delta. The kernel compares with init_seq + delta, which
+      // maps an ack of exactly the segment start beyond it when the payload shrank.
       const ack = pv.ack;
-      const nack = (ack - (after(ack, (s[3] + s[4]) >>> 0) ? s[4] : s[5])) >>> 0;
-      writeU32(pv.buf, pv.l4off + 8, nack);
+      pv.setAck(ack - (after(ack, (s[3] + s[5]) >>> 0) ? s[4] : s[5]));
     }
     const before = pv.l3len;
     const rv = app.in(this, id, pv, this.now, mark);
@@ -1402,14 +1403,10 @@ export class Engine {
     const s = this.seqOf(id);
     const seq = pv.seq;
     const flags = c.flags[id];
-    if (flags & CONN_F_OUT_SEQ) {
-      const nseq = (seq + (after(seq, s[3]) ? s[4] : s[5])) >>> 0;
-      writeU32(pv.buf, pv.l4off + 4, nseq);
-    }
+    if (flags & CONN_F_OUT_SEQ) pv.setSeq(seq + (after(seq, s[3]) ? s[4] : s[5]));
     if (flags & CONN_F_IN_SEQ) {
       const ack = pv.ack;
-      const nack = (ack - (after(ack, (s[0] + s[1]) >>> 0) ? s[1] : s[2])) >>> 0;
-      writeU32(pv.buf, pv.l4off + 8, nack);
+      pv.setAck(ack - (after(ack, (s[0] + s[2]) >>> 0) ? s[1] : s[2]));
     }
     const before = pv.l3len;
     const rv = app.out(this, id, pv, this.now, mark);
@@ -1831,30 +1828,8 @@ export class Engine {
 
   /** Mark a packet's L3/L4 lengths changed by a helper (payload resized by `delta`). */
   resizePayload(pv: PacketView, delta: number): void {
-    const b = pv.buf;
-    pv.l3len += delta;
-    pv.l4len += delta;
-    pv.payloadLen += delta;
-    if (pv.af === 4) {
-      b[pv.l3off + 2] = pv.l3len >>> 8;
-      b[pv.l3off + 3] = pv.l3len & 255;
-    } else {
-      const pl = pv.l3len - 40;
-      b[pv.l3off + 4] = pl >>> 8;
-      b[pv.l3off + 5] = pl & 255;
-    }
-    if (pv.proto === IPPROTO_UDP) {
-      b[pv.l4off + 4] = pv.l4len >>> 8;
-      b[pv.l4off + 5] = pv.l4len & 255;
-    }
+    pv.resize(delta);
   }
-}
-
-function writeU32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24;
-  b[o + 1] = (v >>> 16) & 255;
-  b[o + 2] = (v >>> 8) & 255;
-  b[o + 3] = v & 255;
 }
 
 /** 32-bit serial-number comparison: a after b. */
