@@ -14,6 +14,7 @@ const BT_SPB = 0x00000003;
 const BT_NRB = 0x00000004;
 const BT_ISB = 0x00000005;
 const BT_EPB = 0x00000006;
+const BT_JOURNAL = 0x00000009; // systemd journal export
 const BT_DSB = 0x0000000a;
 const BT_CUSTOM = 0x00000bad;
 const BT_CUSTOM_NOCOPY = 0x40000bad;
@@ -25,6 +26,7 @@ const KNOWN_BLOCKS: readonly number[] = [
   BT_NRB,
   BT_ISB,
   BT_EPB,
+  BT_JOURNAL,
   BT_DSB,
   BT_CUSTOM,
   BT_CUSTOM_NOCOPY,
@@ -124,12 +126,15 @@ export function* readPcapng(bytes: Uint8Array): Generator<CaptureItem> {
       le = order;
     }
     const isPacketBlock = type === BT_EPB || type === BT_SPB || type === BT_PB;
+    // Wireshark numbers these records as frames too; counting them keeps packet numbers
+    // equal to its frame numbers, though they yield nothing here.
+    const isOtherRecord = type === BT_JOURNAL || type === BT_CUSTOM || type === BT_CUSTOM_NOCOPY;
     // a packet block is packet `number`; any other block reports the next packet's number
     const number = packetNumber + 1;
     const len = blockLength(off, le);
     if (len < 0) {
       const stated = dv.getUint32(off + 4, le);
-      if (isPacketBlock) packetNumber++;
+      if (isPacketBlock || isOtherRecord) packetNumber++;
       let what: string;
       if (stated < BLOCK_MIN_LEN || stated % 4 !== 0) what = `bad block length ${stated}`;
       else if (off + stated > size) {
@@ -279,7 +284,8 @@ export function* readPcapng(bytes: Uint8Array): Generator<CaptureItem> {
         break;
       }
       default:
-        break; // statistics, name resolution, secrets, custom and unknown blocks
+        if (isOtherRecord) packetNumber++;
+        break; // statistics, name resolution, secrets, journal, custom and unknown blocks
     }
     off += len;
   }

@@ -42,7 +42,11 @@ export function isSupportedLinkType(linkType: number): boolean {
 
 /** Where a frame came from: shared by packets and skipped frames. */
 export interface CaptureFrameInfo {
-  /** 1-based position among the file's packet records, as `tshark` numbers frames. */
+  /**
+   * 1-based position among the file's records: Wireshark's frame number. Wireshark
+   * also numbers pcapng custom and systemd-journal blocks, which yield nothing here,
+   * so numbers can skip there.
+   */
   readonly packetNumber: number;
   /** Capture time in nanoseconds since the Unix epoch. */
   readonly tsNs: bigint;
@@ -154,9 +158,10 @@ const ETHERTYPE_NAMES: Readonly<Record<number, string>> = {
   0x0842: 'Wake-on-LAN',
 };
 
-// BSD loopback address families: AF_INET is 2 everywhere, AF_INET6 differs by OS.
+// BSD loopback address families: AF_INET is 2 everywhere, AF_INET6 differs by OS
+// (24 NetBSD/OpenBSD, 28 FreeBSD, 30 Darwin); these are the values files carry.
 const AF_INET = 2;
-const AF_INET6_VALUES: readonly number[] = [10 /* Linux */, 24 /* NetBSD, OpenBSD */, 28, 30];
+const AF_INET6_VALUES: readonly number[] = [24, 28, 30];
 
 type Located =
   | { readonly ok: true; readonly offset: number; readonly version: 4 | 6 }

@@ -91,7 +91,9 @@ export function* readCapture(bytes: Uint8Array): Generator<CaptureItem, void, un
 export function* readCaptureFile(path: string): Generator<CaptureItem, void, undefined> {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    const buf = readFileSync(path);
+    // a plain Uint8Array view, so packets are the same type whatever the source
+    bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     yield problem(1, 0, `cannot read ${path}: ${msg}`, true);
