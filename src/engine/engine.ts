@@ -701,7 +701,7 @@ export class Engine {
         this.deleteConn(ct);
       }
     }
-    const app = this.appOf.get(id);
+    const app = this.appOf.size > 0 ? this.appOf.get(id) : undefined;
     if (app) {
       app.done?.(this, id);
       this.appOf.delete(id);
@@ -1262,7 +1262,7 @@ export class Engine {
     }
     if (!this.ttlOk(pv)) return this.ttlExceeded(pv);
     let full = false;
-    const app = this.appOf.get(id);
+    const app = this.appOf.size > 0 ? this.appOf.get(id) : undefined;
     if (app) {
       if (!(pktFlags & (PKT_CSUM_OK | PKT_CSUM_PARTIAL)) && !verifyL4Checksum(pv))
         return this.drop(DropReason.BAD_CHECKSUM);
@@ -1456,7 +1456,7 @@ export class Engine {
     const o = id * 4;
     if ((c.flags[id] & CONN_F_FWD_MASK) === CONN_F_MASQ) {
       let full = false;
-      const app = this.appOf.get(id);
+      const app = this.appOf.size > 0 ? this.appOf.get(id) : undefined;
       if (app) {
         if (!(pktFlags & (PKT_CSUM_OK | PKT_CSUM_PARTIAL)) && !verifyL4Checksum(pv))
           return this.drop(DropReason.BAD_CHECKSUM);
