@@ -243,6 +243,13 @@ export class Engine {
   readonly mtu: number;
   /** Engine clock (ms), the `now` of the last call. */
   now = 0;
+  /**
+   * Observer of the expiry routine (timer, "expire now", delete, one-packet release),
+   * called with the conn id before anything changes: while `conns.nControl[id] > 0`
+   * the expiry is deferred by 60 s, otherwise the conn is freed right after. For
+   * `tsvs trace`; null otherwise, so it costs one null check per expiry.
+   */
+  onExpire: ((id: number) => void) | null = null;
   private lastSecond = -1;
   private lastEstimate = -1;
   private lastTrash = -1;
@@ -679,6 +686,7 @@ export class Engine {
 
   /** Timer expiry (ip_vs_conn_expire). */
   private expireConn(id: number): void {
+    if (this.onExpire !== null) this.onExpire(id);
     const c = this.conns;
     if (c.nControl[id] > 0) {
       // expire later: 60 s steps while it controls others
