@@ -26,6 +26,7 @@ import {
   type AddressFamily,
 } from '../engine/constants.js';
 import { formatAddr } from '../engine/addr.js';
+import type { Dest } from '../engine/service.js';
 import { V_ACCEPT, V_DROP, V_FORWARD, V_LOCAL, V_REPLY } from '../engine/drop.js';
 
 import {
