@@ -1,0 +1,616 @@
+/**
+ * The FTP application helper (the kernel's `ip_vs_ftp`, spec §9.2) for NAT services.
+ *
+ * It watches the control connection of an FTP service and creates the data connections
+ * before they arrive:
+ * - client `PORT` / `EPRT` (active mode): a conn client:port ← VIP:vport−1 → RIP:dport−1,
+ *   matched by the out-lookup when the real server connects from port 20;
+ * - server `227` / `229` replies to `PASV` / `EPSV` (passive mode): a NO_CPORT conn
+ *   client:* → VIP:port → RIP:port, and the reply is rewritten to name the VIP.
+ *
+ * Difference from the kernel: there is no conntrack to mangle the reply, so the helper
+ * rewrites it in place (growing or shrinking the packet) and the engine's generic
+ * sequence adjustment (in_seq/out_seq, spec §9.1) keeps seq/ack consistent afterwards.
+ * It also refuses what the kernel accepts: a PORT/EPRT address other than the client's,
+ * a passive reply naming another host than the real server, numbers out of range. What
+ * is accepted exactly is written down in docs/ftp.md.
+ *
+ * The packet path allocates nothing in steady state: parsing works on the bytes, results
+ * go to preallocated fields of the helper.
+ */
+import { CONN_F_NFCT, CONN_F_NO_CPORT, IPPROTO_TCP } from '../constants.js';
+import type { AddressFamily } from '../constants.js';
+import type { Engine } from '../engine.js';
+import { NO_CONN } from '../conn/table.js';
+import { TCP_S_ESTABLISHED, TCP_S_LISTEN } from '../proto/tcp.js';
+import type { PacketView } from '../../wire/packet.js';
+import { APP_DROP, APP_MANGLED, APP_OK, type AppHelper } from './types.js';
+
+/** Control-conn modes kept in `engine.appData` (the kernel's `app_data`). */
+export const FTP_ACTIVE = 0;
+export const FTP_PASV = 1;
+export const FTP_EPRT = 2;
+export const FTP_EPSV = 3;
+
+/** At most this many ports per helper (IP_VS_APP_MAX_PORTS, spec §0.1). */
+export const FTP_MAX_PORTS = 8;
+
+/** Parser results besides an index: the data ended early / the text is not acceptable. */
+const INCOMPLETE = -1;
+const MALFORMED = -2;
+
+const CR = 13;
+const LF = 10;
+const SPACE = 32;
+const COMMA = 44;
+const DOT = 46;
+const COLON = 58;
+const LPAREN = 40;
+const PIPE = 124;
+
+function ascii(s: string): Uint8Array {
+  const b = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
+  return b;
+}
+
+const W_PASV = ascii('PASV');
+const W_EPSV = ascii('EPSV');
+const W_PORT = ascii('PORT');
+const W_EPRT = ascii('EPRT');
+const W_227 = ascii('227 ');
+const W_229 = ascii('229 ');
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+function hexVal(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  const l = c | 0x20;
+  if (l >= 97 && l <= 102) return l - 87;
+  return -1;
+}
+
+/** Case-insensitive match of an upper-case ASCII word at `b[i..]` (false when cut). */
+function matchWord(b: Uint8Array, i: number, end: number, w: Uint8Array): boolean {
+  if (end - i < w.length) return false;
+  for (let k = 0; k < w.length; k++) {
+    const c = b[i + k];
+    // fold a-z to A-Z; the words hold only letters, digits and spaces
+    if ((c >= 97 && c <= 122 ? c - 32 : c) !== w[k]) return false;
+  }
+  return true;
+}
+
+/**
+ * Parse a dotted-quad IPv4 address filling exactly `b[i..end)`: four decimal numbers
+ * 0..255 without leading zeros. Returns the address as a host-order word, or -1.
+ */
+export function parseIpv4Text(b: Uint8Array, i: number, end: number): number {
+  let word = 0;
+  for (let k = 0; k < 4; k++) {
+    if (k > 0) {
+      if (i >= end || b[i] !== DOT) return -1;
+      i++;
+    }
+    const s = i;
+    let v = 0;
+    while (i < end && isDigit(b[i]) && i - s < 3) v = v * 10 + b[i++] - 48;
+    if (i === s || v > 255 || (b[s] === 48 && i - s > 1)) return -1;
+    word = ((word << 8) | v) >>> 0;
+  }
+  return i === end ? word : -1;
+}
+
+/**
+ * Parse a textual IPv6 address (RFC 4291 §2.2: groups of 1–4 hex digits, one `::`, an
+ * optional dotted-quad tail) filling exactly `b[i..end)` into four host-order words at
+ * `out`. `groups` is caller-provided scratch of 8 entries. No zone index.
+ */
+export function parseIpv6Text(
+  b: Uint8Array,
+  i: number,
+  end: number,
+  out: Uint32Array,
+  groups: Uint16Array,
+): boolean {
+  let n = 0;
+  let gap = -1;
+  if (i >= end) return false;
+  if (b[i] === COLON) {
+    if (i + 1 >= end || b[i + 1] !== COLON) return false;
+    gap = 0;
+    i += 2;
+  }
+  while (i < end) {
+    const s = i;
+    let v = 0;
+    while (i < end && i - s < 5 && hexVal(b[i]) >= 0) v = v * 16 + hexVal(b[i++]);
+    if (i < end && b[i] === DOT) {
+      // dotted-quad tail: the last 32 bits
+      if (n > 6) return false;
+      const w = parseIpv4Text(b, s, end);
+      if (w < 0) return false;
+      groups[n++] = w >>> 16;
+      groups[n++] = w & 0xffff;
+      i = end;
+      break;
+    }
+    if (i === s || i - s > 4 || n === 8) return false;
+    groups[n++] = v;
+    if (i === end) break;
+    if (b[i] !== COLON) return false;
+    i++;
+    if (i < end && b[i] === COLON) {
+      if (gap >= 0) return false;
+      gap = n;
+      i++;
+    } else if (i === end) {
+      return false; // a single trailing colon
+    }
+  }
+  if (gap < 0 ? n !== 8 : n > 7) return false;
+  // expand the gap: groups after it move to the end
+  const move = gap < 0 ? 0 : 8 - n;
+  for (let k = 7; k >= 0; k--) {
+    let g = 0;
+    if (gap < 0 || k < gap) g = groups[k];
+    else if (k >= gap + move) g = groups[k - move];
+    groups[k] = g;
+  }
+  for (let k = 0; k < 4; k++) out[k] = ((groups[2 * k] << 16) | groups[2 * k + 1]) >>> 0;
+  return true;
+}
+
+/** Per-helper counters (what happened to control traffic; not per engine). */
+export interface FtpCounters {
+  /** Passive replies rewritten (including retransmissions). */
+  passive: number;
+  /** Active-mode data conns set up from PORT/EPRT. */
+  active: number;
+  /** Commands or replies refused: an address that is not the client's / the real server's. */
+  refused: number;
+  /** Commands or replies that looked like PORT/EPRT/227/229 but did not parse. */
+  malformed: number;
+  /** Replies cut by the end of the segment (split across packets): passed unchanged. */
+  incomplete: number;
+  /** Replies that had to grow beyond the packet buffer: dropped. */
+  noRoom: number;
+}
+
+/**
+ * The FTP helper. One instance may serve several engines: the mode lives in
+ * `engine.appData`, the seq records in `engine.seqs`, and the little state of its own is
+ * kept per engine.
+ */
+export class FtpHelper implements AppHelper {
+  readonly name = 'ftp';
+  readonly protocol = IPPROTO_TCP;
+  readonly ports: readonly number[];
+  readonly counters: FtpCounters = {
+    passive: 0,
+    active: 0,
+    refused: 0,
+    malformed: 0,
+    incomplete: 0,
+    noRoom: 0,
+  };
+
+  // results of the last parse
+  private readonly addr = new Uint32Array(4);
+  private hasAddr = false;
+  private port = 0;
+  private start = 0;
+  /**
+   * Per engine and control conn: the seq (as the client sees it) of the last reply we
+   * rewrote. A server retransmission of that reply arrives with the same adjusted seq and
+   * must be rewritten the same way, or the client would get the real server's address
+   * (and, if the length changed, a stream with a hole or an overlap).
+   */
+  private readonly lastReply = new WeakMap<Engine, Map<number, number>>();
+  // scratch
+  private readonly groups = new Uint16Array(8);
+  private readonly caddr = new Uint32Array(4);
+  private readonly vaddr = new Uint32Array(4);
+  private readonly daddr = new Uint32Array(4);
+  private readonly text = new Uint8Array(32);
+
+  constructor(ports: readonly number[]) {
+    this.ports = ports;
+  }
+
+  /** The kernel's init: keep conntrack for the control connection. */
+  init(eng: Engine, conn: number): void {
+    eng.conns.flags[conn] |= CONN_F_NFCT;
+  }
+
+  done(eng: Engine, conn: number): void {
+    this.lastReply.get(eng)?.delete(conn);
+  }
+
+  /** client → server: PASV/EPSV detection, PORT/EPRT (never changes the payload). */
+  in(eng: Engine, conn: number, pv: PacketView, _now: number, mark: number): number {
+    if (!this.applies(eng, conn, pv)) return APP_OK;
+    const b = pv.buf;
+    const off = pv.payloadOff;
+    const end = off + pv.payloadLen;
+    const af = eng.conns.af[conn] as AddressFamily;
+
+    // 1. PASV / EPSV anywhere in the payload
+    for (let i = off; i <= end - 6; i++) {
+      if (af === 4 && matchWord(b, i, end, W_PASV) && b[i + 4] === CR && b[i + 5] === LF) {
+        eng.appData.set(conn, FTP_PASV);
+        return APP_OK;
+      }
+      if (matchWord(b, i, end, W_EPSV)) {
+        const c = b[i + 4];
+        if (c === CR) {
+          eng.appData.set(conn, FTP_EPSV);
+          return APP_OK;
+        }
+        if (c === SPACE) {
+          // "EPSV 1" / "EPSV 2" must name the control conn's family; "EPSV ALL" is ignored
+          if (i + 7 > end || b[i + 6] !== CR) return APP_OK;
+          if (b[i + 5] !== (af === 4 ? 49 : 50)) return APP_OK;
+          eng.appData.set(conn, FTP_EPSV);
+          return APP_OK;
+        }
+      }
+    }
+
+    // 2. PORT / EPRT at the start of the payload
+    let r: number;
+    if (af === 4 && matchWord(b, off, end, W_PORT)) {
+      // spaces, or the address straight away ("PORTS …" is another word)
+      let i = off + 4;
+      if (i < end && b[i] !== SPACE && !isDigit(b[i])) return APP_OK;
+      while (i < end && b[i] === SPACE) i++;
+      r = this.parseSix(b, i, end);
+    } else if (matchWord(b, off, end, W_EPRT)) {
+      let i = off + 4;
+      if (i < end && b[i] !== SPACE) return APP_OK;
+      while (i < end && b[i] === SPACE) i++;
+      r = this.parseExt(b, i, end, af, false);
+    } else {
+      return APP_OK;
+    }
+    if (r === INCOMPLETE || r === MALFORMED) {
+      this.counters.malformed++;
+      return APP_OK;
+    }
+    // every well-formed PORT/EPRT sets ACTIVE (as the kernel; FTP_EPRT is never kept)
+    eng.appData.set(conn, FTP_ACTIVE);
+    this.activeConn(eng, conn, mark);
+    return APP_OK;
+  }
+
+  /** server → client: 227 / 229 replies in PASV / EPSV mode. */
+  out(eng: Engine, conn: number, pv: PacketView, _now: number, mark: number): number {
+    if (!this.applies(eng, conn, pv)) return APP_OK;
+    const c = eng.conns;
+    const b = pv.buf;
+    const off = pv.payloadOff;
+    const end = off + pv.payloadLen;
+    const af = c.af[conn] as AddressFamily;
+    let mode = eng.appData.get(conn) ?? FTP_ACTIVE;
+    const last = this.lastReply.get(eng);
+    const retransmit = last !== undefined && last.get(conn) === pv.seq;
+    if (retransmit) {
+      // the same reply again (lost on the client side): rewrite it the same way
+      if (af === 4 && matchWord(b, off, end, W_227)) mode = FTP_PASV;
+      else if (matchWord(b, off, end, W_229)) mode = FTP_EPSV;
+    }
+
+    let r: number;
+    if (mode === FTP_PASV && af === 4) {
+      if (!matchWord(b, off, end, W_227)) return APP_OK;
+      let i = off + 4;
+      // skip to "(" (optional: a digit also starts the address)
+      while (i < end && !isDigit(b[i]) && b[i] !== LPAREN) i++;
+      while (i < end && b[i] === LPAREN) i++;
+      this.start = i;
+      r = this.parseSix(b, i, end);
+    } else if (mode === FTP_EPSV) {
+      if (!matchWord(b, off, end, W_229)) return APP_OK;
+      let i = off + 4;
+      while (i < end && b[i] !== LPAREN) i++;
+      while (i < end && b[i] === LPAREN) i++;
+      this.start = i;
+      r = this.parseExt(b, i, end, af, true);
+    } else {
+      return APP_OK;
+    }
+    if (r === INCOMPLETE) {
+      this.counters.incomplete++;
+      return APP_OK;
+    }
+    if (r === MALFORMED) {
+      this.counters.malformed++;
+      return APP_OK;
+    }
+    const o = conn * 4;
+    // the reply must announce the real server itself (EPSV without address does)
+    if (this.hasAddr && !sameAddr(af, this.addr, c.daddr, o)) {
+      this.counters.refused++;
+      return APP_OK;
+    }
+    copy4(c.caddr, o, this.caddr);
+    copy4(c.vaddr, o, this.vaddr);
+    copy4(c.daddr, o, this.daddr);
+    const did = c.dest[conn];
+    const dest = did >= 0 ? eng.destById[did] : null;
+    if (!dest) return APP_OK;
+
+    // an existing passive conn for (RIP:port → client, cport 0)? its vport is announced
+    let id = retransmit
+      ? NO_CONN
+      : c.outLookup(af, IPPROTO_TCP, this.daddr, 0, this.port, this.caddr, 0, 0);
+    const vport = id !== NO_CONN ? c.vport[id] : this.port;
+
+    // the new text: PASV "a,b,c,d,p1,p2" with the VIP, EPSV "|||port|"
+    const t = this.text;
+    let n = 0;
+    if (mode === FTP_PASV) {
+      const v = this.vaddr[0];
+      n = writeDec(t, n, v >>> 24);
+      t[n++] = COMMA;
+      n = writeDec(t, n, (v >>> 16) & 255);
+      t[n++] = COMMA;
+      n = writeDec(t, n, (v >>> 8) & 255);
+      t[n++] = COMMA;
+      n = writeDec(t, n, v & 255);
+      t[n++] = COMMA;
+      n = writeDec(t, n, vport >>> 8);
+      t[n++] = COMMA;
+      n = writeDec(t, n, vport & 255);
+    } else {
+      t[n++] = PIPE;
+      t[n++] = PIPE;
+      t[n++] = PIPE;
+      n = writeDec(t, n, vport);
+      t[n++] = PIPE;
+    }
+    const rv = this.replace(eng, pv, this.start, r, n);
+    if (rv === APP_DROP) {
+      this.counters.noRoom++;
+      return APP_DROP;
+    }
+    this.counters.passive++;
+    if (retransmit) return rv;
+    if (last) last.set(conn, pv.seq);
+    else this.lastReply.set(eng, new Map([[conn, pv.seq]]));
+
+    if (id === NO_CONN) {
+      id = eng.connNew(
+        af,
+        IPPROTO_TCP,
+        this.caddr,
+        0,
+        0,
+        this.vaddr,
+        0,
+        this.port,
+        this.daddr,
+        0,
+        this.port,
+        CONN_F_NO_CPORT | CONN_F_NFCT,
+        dest,
+        mark,
+      );
+      eng.setControl(id, conn);
+    }
+    eng.appData.set(conn, FTP_ACTIVE);
+    eng.setState(id, TCP_S_LISTEN);
+    eng.connPut(id);
+    return rv;
+  }
+
+  /** Both hooks act only on whole, non-fragmented TCP segments of an ESTABLISHED conn. */
+  private applies(eng: Engine, conn: number, pv: PacketView): boolean {
+    return (
+      pv.proto === IPPROTO_TCP &&
+      pv.frag === 0 &&
+      pv.payloadLen > 0 &&
+      eng.conns.state[conn] === TCP_S_ESTABLISHED
+    );
+  }
+
+  /** PORT: set up (or refresh) the active data conn RIP:dport−1 → client:port. */
+  private activeConn(eng: Engine, conn: number, mark: number): void {
+    const c = eng.conns;
+    const af = c.af[conn] as AddressFamily;
+    const o = conn * 4;
+    // tsvs refuses a data path to anyone but the client (the kernel keys it on the
+    // announced address, whatever it is)
+    if (!sameAddr(af, this.addr, c.caddr, o) || this.port === 0) {
+      this.counters.refused++;
+      return;
+    }
+    const did = c.dest[conn];
+    const dest = did >= 0 ? eng.destById[did] : null;
+    if (!dest) return;
+    copy4(c.caddr, o, this.caddr);
+    copy4(c.vaddr, o, this.vaddr);
+    copy4(c.daddr, o, this.daddr);
+    const vport = (c.vport[conn] - 1) & 0xffff;
+    const dport = (c.dport[conn] - 1) & 0xffff;
+    let id = c.inLookup(af, IPPROTO_TCP, this.caddr, 0, this.port, this.vaddr, 0, vport);
+    if (id === NO_CONN) {
+      id = eng.connNew(
+        af,
+        IPPROTO_TCP,
+        this.caddr,
+        0,
+        this.port,
+        this.vaddr,
+        0,
+        vport,
+        this.daddr,
+        0,
+        dport,
+        CONN_F_NFCT,
+        dest,
+        mark,
+      );
+      eng.setControl(id, conn);
+    }
+    this.counters.active++;
+    eng.setState(id, TCP_S_LISTEN);
+    eng.connPut(id);
+  }
+
+  /**
+   * Six comma-separated decimal numbers 0..255 (`h1,h2,h3,h4,p1,p2`) starting at `i`,
+   * then a terminator that is neither a digit nor a comma. Sets addr/port; returns the
+   * terminator's index, INCOMPLETE or MALFORMED.
+   */
+  private parseSix(b: Uint8Array, i: number, end: number): number {
+    let word = 0;
+    let port = 0;
+    for (let k = 0; k < 6; k++) {
+      if (i >= end) return INCOMPLETE;
+      if (!isDigit(b[i])) return MALFORMED;
+      let v = 0;
+      while (i < end && isDigit(b[i])) {
+        v = v * 10 + b[i++] - 48;
+        if (v > 255) return MALFORMED;
+      }
+      if (i >= end) return INCOMPLETE;
+      if (k < 5) {
+        if (b[i] !== COMMA) return MALFORMED;
+        i++;
+      } else if (b[i] === COMMA) {
+        return MALFORMED;
+      }
+      if (k < 4) word = ((word << 8) | v) >>> 0;
+      else port = (port << 8) | v;
+    }
+    const a = this.addr;
+    a[0] = word;
+    a[1] = a[2] = a[3] = 0;
+    this.hasAddr = true;
+    this.port = port;
+    return i;
+  }
+
+  /**
+   * RFC 2428 `<d><af><d><addr><d><port><d>` starting at `i`, `d` any of 33..126. `af`
+   * must be the control conn's family ("1" / "2"); with `allowEmpty` (EPSV replies) the
+   * family and address may be empty. The port is 1..65535. Sets addr/hasAddr/port;
+   * returns the index after the closing delimiter, INCOMPLETE or MALFORMED.
+   */
+  private parseExt(
+    b: Uint8Array,
+    i: number,
+    end: number,
+    af: AddressFamily,
+    allowEmpty: boolean,
+  ): number {
+    if (i >= end) return INCOMPLETE;
+    const d = b[i++];
+    if (d < 33 || d > 126) return MALFORMED;
+    if (i >= end) return INCOMPLETE;
+    this.hasAddr = false;
+    if (b[i] === d) {
+      // empty family: the address must be empty too
+      if (!allowEmpty) return MALFORMED;
+      i++;
+      if (i >= end) return INCOMPLETE;
+      if (b[i] !== d) return MALFORMED;
+      i++;
+    } else {
+      if (b[i] !== (af === 4 ? 49 : 50)) return MALFORMED;
+      i++;
+      if (i >= end) return INCOMPLETE;
+      if (b[i] !== d) return MALFORMED;
+      i++;
+      let j = i;
+      while (j < end && b[j] !== d) j++;
+      if (j >= end) return INCOMPLETE;
+      if (j === i) {
+        if (!allowEmpty) return MALFORMED;
+      } else {
+        const a = this.addr;
+        if (af === 4) {
+          const w = parseIpv4Text(b, i, j);
+          if (w < 0) return MALFORMED;
+          a[0] = w;
+          a[1] = a[2] = a[3] = 0;
+        } else if (!parseIpv6Text(b, i, j, a, this.groups)) {
+          return MALFORMED;
+        }
+        this.hasAddr = true;
+      }
+      i = j + 1;
+    }
+    if (i >= end) return INCOMPLETE;
+    if (!isDigit(b[i])) return MALFORMED;
+    let port = 0;
+    while (i < end && isDigit(b[i])) {
+      port = port * 10 + b[i++] - 48;
+      if (port > 65535) return MALFORMED;
+    }
+    if (i >= end) return INCOMPLETE;
+    if (b[i] !== d || port === 0) return MALFORMED;
+    this.port = port;
+    return i + 1;
+  }
+
+  /**
+   * Replace payload bytes [start, end) by `this.text[0..n)`, moving the rest of the
+   * packet and fixing the IP lengths. APP_OK if nothing changed, APP_MANGLED if the
+   * bytes changed, APP_DROP if the packet would outgrow its buffer or 64 KiB.
+   */
+  private replace(eng: Engine, pv: PacketView, start: number, end: number, n: number): number {
+    const b = pv.buf;
+    const t = this.text;
+    const delta = n - (end - start);
+    if (delta === 0) {
+      let same = true;
+      for (let k = 0; k < n; k++) if (b[start + k] !== t[k]) same = false;
+      if (same) return APP_OK;
+    }
+    const tail = pv.l3off + pv.l3len;
+    if (tail + delta > b.length || pv.l3len + delta > 65535) return APP_DROP;
+    if (delta !== 0) b.copyWithin(end + delta, end, tail);
+    b.set(t.subarray(0, n), start);
+    if (delta !== 0) eng.resizePayload(pv, delta);
+    return APP_MANGLED;
+  }
+}
+
+function sameAddr(af: AddressFamily, a: Uint32Array, w: Uint32Array, o: number): boolean {
+  if (a[0] !== w[o]) return false;
+  return af === 4 || (a[1] === w[o + 1] && a[2] === w[o + 2] && a[3] === w[o + 3]);
+}
+
+function copy4(src: Uint32Array, o: number, dst: Uint32Array): void {
+  dst[0] = src[o];
+  dst[1] = src[o + 1];
+  dst[2] = src[o + 2];
+  dst[3] = src[o + 3];
+}
+
+/** Write `v` (≥ 0) in decimal at `t[n..]`; returns the index after it. */
+function writeDec(t: Uint8Array, n: number, v: number): number {
+  if (v >= 10) n = writeDec(t, n, Math.floor(v / 10));
+  t[n] = 48 + (v % 10);
+  return n + 1;
+}
+
+/**
+ * Create the FTP helper for the given control ports (default 21). At most 8 entries;
+ * 0 entries are skipped, as the kernel's `ports` module parameter. Throws a RangeError
+ * for anything else (non-integer, out of 0..65535, too many).
+ */
+export function createFtpHelper(ports: readonly number[] = [21]): FtpHelper {
+  if (ports.length > FTP_MAX_PORTS)
+    throw new RangeError(`ftp: at most ${FTP_MAX_PORTS} ports, got ${ports.length}`);
+  const list: number[] = [];
+  for (const p of ports) {
+    if (!Number.isInteger(p) || p < 0 || p > 65535) throw new RangeError(`ftp: bad port ${p}`);
+    if (p !== 0 && !list.includes(p)) list.push(p);
+  }
+  return new FtpHelper(list);
+}
