@@ -16,9 +16,9 @@ import { foldAddr } from '../addr.js';
 import type { Dest, Service } from '../service.js';
 import { gcd, hashablePort } from './common.js';
 import {
-  halfSipHash13U32,
+  halfSipHash13I32,
   halfSipKeyFromWords,
-  sipHash13U32,
+  sipHash13I32,
   sipKeyFromWords,
   type HalfSipKey,
   type SipKey,
@@ -94,13 +94,16 @@ export class Maglev implements Scheduler {
     this.rebuild(svc);
   }
 
-  /** hash1 of the 32-bit value offset + port + addr (mod 2^32). */
+  /**
+   * hash1 of the 32-bit value offset + port + addr (mod 2^32), as a signed int32
+   * (take `>>> 0` before reducing mod M); int32 so that the result is never boxed.
+   */
   hash1(v: number): number {
-    return this.half ? halfSipHash13U32(this.halfKey1, v) : sipHash13U32(this.sipKey1, v);
+    return this.half ? halfSipHash13I32(this.halfKey1, v) : sipHash13I32(this.sipKey1, v);
   }
 
   hash2(v: number): number {
-    return this.half ? halfSipHash13U32(this.halfKey2, v) : sipHash13U32(this.sipKey2, v);
+    return this.half ? halfSipHash13I32(this.halfKey2, v) : sipHash13I32(this.sipKey2, v);
   }
 
   /** Build the lookup table from the service's dests (their list order matters). */
@@ -138,8 +141,8 @@ export class Maglev implements Scheduler {
     for (let i = 0; i < n; i++) {
       const d = dests[i];
       const v = (d.port + foldAddr(svc.af, d.addr)) | 0;
-      perm[i] = this.hash1(v) % M;
-      skip[i] = (this.hash2(v) % (M - 1)) + 1;
+      perm[i] = (this.hash1(v) >>> 0) % M;
+      skip[i] = ((this.hash2(v) >>> 0) % (M - 1)) + 1;
       const lw = d.lastWeight;
       const t = Math.floor(lw / g) >> this.rshift;
       turns[i] = t !== 0 ? t : lw !== 0 ? 1 : 0;
@@ -178,7 +181,7 @@ export class Maglev implements Scheduler {
     const port =
       (svc.flags & SVC_F_SCHED_MH_PORT) !== 0 ? hashablePort(pkt.protocol, pkt.sport) : 0;
     const key = (port + foldAddr(svc.af, pkt.saddr)) | 0;
-    const slot = this.hash1(key) % M;
+    const slot = (this.hash1(key) >>> 0) % M;
     const d = this.table[slot];
     if (d === null) return null;
     if (!unavailable(d)) return d;
@@ -186,7 +189,7 @@ export class Maglev implements Scheduler {
     for (let k = 0; k < M; k++) {
       let roffset = k + slot;
       if (roffset >= M) roffset -= M;
-      const fd = this.table[this.hash1((roffset + key) | 0) % M];
+      const fd = this.table[(this.hash1((roffset + key) | 0) >>> 0) % M];
       if (fd === null) return null;
       if (!unavailable(fd)) return fd;
     }

@@ -57,6 +57,14 @@ function readLE32(b: Uint8Array, off: number): number {
   return (b[off] | (b[off + 1] << 8) | (b[off + 2] << 16) | (b[off + 3] << 24)) >>> 0;
 }
 
+/**
+ * Carry out of the low-word addition x + y = lo (mod 2^32), computed on int32 values
+ * only (the top bit of the carry vector), so the arithmetic never leaves int32.
+ */
+function carry(x: number, y: number, lo: number): number {
+  return ((x & y) | ((x | y) & ~lo)) >>> 31;
+}
+
 // The SipHash state, as int32 halves. Module-level so the general variant can share
 // one round function without allocating; the hot-path variant keeps its own locals.
 let v0l = 0;
@@ -73,7 +81,7 @@ function sipRound(): void {
   let t: number;
   // v0 += v1; v1 <<<= 13; v1 ^= v0; v0 <<<= 32
   lo = (v0l + v1l) | 0;
-  v0h = (v0h + v1h + (lo >>> 0 < v0l >>> 0 ? 1 : 0)) | 0;
+  v0h = (v0h + v1h + carry(v0l, v1l, lo)) | 0;
   v0l = lo;
   t = v1h;
   v1h = (v1h << 13) | (v1l >>> 19);
@@ -85,7 +93,7 @@ function sipRound(): void {
   v0h = t;
   // v2 += v3; v3 <<<= 16; v3 ^= v2
   lo = (v2l + v3l) | 0;
-  v2h = (v2h + v3h + (lo >>> 0 < v2l >>> 0 ? 1 : 0)) | 0;
+  v2h = (v2h + v3h + carry(v2l, v3l, lo)) | 0;
   v2l = lo;
   t = v3h;
   v3h = (v3h << 16) | (v3l >>> 16);
@@ -94,7 +102,7 @@ function sipRound(): void {
   v3h ^= v2h;
   // v0 += v3; v3 <<<= 21; v3 ^= v0
   lo = (v0l + v3l) | 0;
-  v0h = (v0h + v3h + (lo >>> 0 < v0l >>> 0 ? 1 : 0)) | 0;
+  v0h = (v0h + v3h + carry(v0l, v3l, lo)) | 0;
   v0l = lo;
   t = v3h;
   v3h = (v3h << 21) | (v3l >>> 11);
@@ -103,7 +111,7 @@ function sipRound(): void {
   v3h ^= v0h;
   // v2 += v1; v1 <<<= 17; v1 ^= v2; v2 <<<= 32
   lo = (v2l + v1l) | 0;
-  v2h = (v2h + v1h + (lo >>> 0 < v2l >>> 0 ? 1 : 0)) | 0;
+  v2h = (v2h + v1h + carry(v2l, v1l, lo)) | 0;
   v2l = lo;
   t = v1h;
   v1h = (v1h << 17) | (v1l >>> 15);
@@ -178,9 +186,17 @@ export function sipHash(
 /**
  * The kernel's 64-bit `hsiphash(&v, 4, key)`: SipHash-1-3 of the 4-byte little-endian
  * representation of the 32-bit value v, truncated to the low 32 bits (unsigned).
- * Hot path: locals only, no allocation.
  */
 export function sipHash13U32(key: SipKey, v: number): number {
+  return sipHash13I32(key, v) >>> 0;
+}
+
+/**
+ * {@link sipHash13U32} as a signed int32 (same 32 bits). The hot path uses this form:
+ * an int32 return value is never boxed, while a uint32 above 2^31 returned from a call
+ * that is not inlined would be a heap allocation. Locals only.
+ */
+export function sipHash13I32(key: SipKey, v: number): number {
   let a0l = C0L ^ key[0];
   let a0h = C0H ^ key[1];
   let a1l = C1L ^ key[2];
@@ -202,7 +218,7 @@ export function sipHash13U32(key: SipKey, v: number): number {
       a2l ^= 0xff;
     }
     lo = (a0l + a1l) | 0;
-    a0h = (a0h + a1h + (lo >>> 0 < a0l >>> 0 ? 1 : 0)) | 0;
+    a0h = (a0h + a1h + carry(a0l, a1l, lo)) | 0;
     a0l = lo;
     t = a1h;
     a1h = (a1h << 13) | (a1l >>> 19);
@@ -213,7 +229,7 @@ export function sipHash13U32(key: SipKey, v: number): number {
     a0l = a0h;
     a0h = t;
     lo = (a2l + a3l) | 0;
-    a2h = (a2h + a3h + (lo >>> 0 < a2l >>> 0 ? 1 : 0)) | 0;
+    a2h = (a2h + a3h + carry(a2l, a3l, lo)) | 0;
     a2l = lo;
     t = a3h;
     a3h = (a3h << 16) | (a3l >>> 16);
@@ -221,7 +237,7 @@ export function sipHash13U32(key: SipKey, v: number): number {
     a3l ^= a2l;
     a3h ^= a2h;
     lo = (a0l + a3l) | 0;
-    a0h = (a0h + a3h + (lo >>> 0 < a0l >>> 0 ? 1 : 0)) | 0;
+    a0h = (a0h + a3h + carry(a0l, a3l, lo)) | 0;
     a0l = lo;
     t = a3h;
     a3h = (a3h << 21) | (a3l >>> 11);
@@ -229,7 +245,7 @@ export function sipHash13U32(key: SipKey, v: number): number {
     a3l ^= a0l;
     a3h ^= a0h;
     lo = (a2l + a1l) | 0;
-    a2h = (a2h + a1h + (lo >>> 0 < a2l >>> 0 ? 1 : 0)) | 0;
+    a2h = (a2h + a1h + carry(a2l, a1l, lo)) | 0;
     a2l = lo;
     t = a1h;
     a1h = (a1h << 17) | (a1l >>> 15);
@@ -240,7 +256,7 @@ export function sipHash13U32(key: SipKey, v: number): number {
     a2l = a2h;
     a2h = t;
   }
-  return (a0l ^ a1l ^ a2l ^ a3l) >>> 0;
+  return a0l ^ a1l ^ a2l ^ a3l;
 }
 
 // HalfSipHash state (32-bit words).
@@ -291,9 +307,14 @@ export function halfSipHash(key: HalfSipKey, msg: Uint8Array, c = 2, d = 4): num
 
 /**
  * The kernel's 32-bit `hsiphash(&v, 4, key)`: HalfSipHash-1-3 of the 4-byte
- * little-endian representation of v. No allocation.
+ * little-endian representation of v (unsigned).
  */
 export function halfSipHash13U32(key: HalfSipKey, v: number): number {
+  return halfSipHash13I32(key, v) >>> 0;
+}
+
+/** {@link halfSipHash13U32} as a signed int32, for the hot path (see {@link sipHash13I32}). */
+export function halfSipHash13I32(key: HalfSipKey, v: number): number {
   h0 = key[0] | 0;
   h1 = key[1] | 0;
   h2 = 0x6c796765 ^ key[0];
@@ -304,5 +325,5 @@ export function halfSipHash13U32(key: HalfSipKey, v: number): number {
   halfRound();
   halfRound();
   halfRound();
-  return (h1 ^ h3) >>> 0;
+  return h1 ^ h3;
 }
