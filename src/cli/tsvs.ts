@@ -1,24 +1,131 @@
 #!/usr/bin/env node
-/** `tsvs`: the daemon, the lab demo, replay/trace and helpers. */
+/** `tsvs`: the daemon, the lab demo, replay/trace, decap and the procfs/sysctl views. */
+import { parseArgs } from 'node:util';
 
 const USAGE = `Usage: tsvs <command> [options]
 
 Commands:
-  demo                 bring up the lab, balance HTTP over two real servers, tear down
-  daemon               run the director on live packets
-  decap                user-space IPIP decapsulator for real servers
-  replay, trace        run a capture through the engine
-  proc, sysctl         /proc/net/ip_vs* views and net.ipv4.vs.* settings
+  demo [--requests N]       bring up the lab, balance HTTP rr over two real servers
+                            through the real daemon, print who answered and the
+                            connection table, tear everything down (root)
+  daemon [--config FILE] [--control PATH] [--state FILE | --no-state] [--name NAME]
+                            run the director in the foreground (root). FILE holds
+                            ipvsadm rules (ipvsadm -S format) or a tsvs JSON config.
+                            TSVS_CONTROL overrides the default control socket
+                            /run/tsvs/control.sock (per named netns:
+                            /run/tsvs/netns/NAME/control.sock)
+  decap [--netns NS] [--allow ADDR]...
+                            user-space IPIP decapsulator for real servers (root)
+  replay --config FILE in.pcap [out.pcap]
+  trace --config FILE in.pcap [--json] [--explain]
+                            run a capture through the engine
+  proc ip_vs|ip_vs_stats|ip_vs_conn
+                            the kernel's /proc/net views, from the daemon
+  sysctl [net.ipv4.vs.NAME[=VALUE]]...
+                            read or set net.ipv4.vs.* settings of the daemon
 `;
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   const cmd = argv[0];
-  if (cmd === undefined || cmd === '-h' || cmd === '--help') {
-    process.stdout.write(USAGE);
-    return cmd === undefined ? 2 : 0;
+  const rest = argv.slice(1);
+  switch (cmd) {
+    case undefined:
+    case '-h':
+    case '--help':
+      process.stdout.write(USAGE);
+      return cmd === undefined ? 2 : 0;
+    case 'demo': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { requests: { type: 'string' }, prefix: { type: 'string' } },
+      });
+      const { runDemo } = await import('../dataplane/demo.js');
+      return runDemo({
+        requests: values.requests ? Number(values.requests) : undefined,
+        prefix: values.prefix,
+      });
+    }
+    case 'daemon': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          config: { type: 'string' },
+          control: { type: 'string' },
+          state: { type: 'string' },
+          'no-state': { type: 'boolean' },
+          name: { type: 'string' },
+          'queue-in': { type: 'string' },
+          'queue-out': { type: 'string' },
+        },
+      });
+      const { runDaemon } = await import('../dataplane/daemon.js');
+      return runDaemon({
+        config: values.config,
+        control: values.control,
+        state: values['no-state'] ? null : values.state,
+        name: values.name,
+        queueIn: values['queue-in'] ? Number(values['queue-in']) : undefined,
+        queueOut: values['queue-out'] ? Number(values['queue-out']) : undefined,
+      });
+    }
+    case 'decap': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          netns: { type: 'string' },
+          allow: { type: 'string', multiple: true },
+          tun: { type: 'string' },
+        },
+      });
+      const { runDecap } = await import('../dataplane/decap.js');
+      const h = runDecap({
+        netns: values.netns,
+        allowedSources: values.allow,
+        tunName: values.tun,
+        onWarning: (m) => process.stderr.write(`tsvs decap: ${m}\n`),
+      });
+      process.stderr.write(`tsvs decap: delivering decapsulated packets through ${h.tunName}\n`);
+      return new Promise<number>((resolve) => {
+        const stop = (): void => {
+          h.close();
+          resolve(0);
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    }
+    case 'replay':
+    case 'trace': {
+      const path = '../replay/cli.js';
+      const mod = (await import(path)) as {
+        runReplay: (a: string[]) => Promise<number>;
+        runTrace: (a: string[]) => Promise<number>;
+      };
+      return cmd === 'replay' ? mod.runReplay(rest) : mod.runTrace(rest);
+    }
+    case 'proc':
+    case 'sysctl': {
+      const path = cmd === 'proc' ? '../control/proc.js' : '../control/sysctl.js';
+      const mod = (await import(path)) as {
+        runProc?: (a: string[]) => Promise<number>;
+        runSysctl?: (a: string[]) => Promise<number>;
+      };
+      const fn = cmd === 'proc' ? mod.runProc : mod.runSysctl;
+      if (!fn) throw new Error(`tsvs ${cmd}: not available`);
+      return fn(rest);
+    }
+    default:
+      process.stderr.write(`tsvs: unknown command '${cmd}'\n${USAGE}`);
+      return 2;
   }
-  process.stderr.write(`tsvs: unknown command '${cmd}'\n${USAGE}`);
-  return 2;
 }
 
-process.exitCode = main(process.argv.slice(2));
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`tsvs: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 2;
+  },
+);

@@ -514,7 +514,11 @@ export class Director {
         const mark = m[b + M_NFQ_MARK];
         const info = m[b + M_NFQ_INFO_QUEUE] & 0xffff;
         const flags = info & NFQ_SKB_CSUMNOTREADY ? 0 : PKT_CSUM_OK;
-        const v = eng.in(this.bufIn, off, len, now, mark >>> 0, flags);
+        // room to grow: up to the next packet (the bytes between are netlink headers
+        // already parsed into meta); headroom: our own message's headers
+        const next = i + 1 < n ? m[b + META_STRIDE + M_OFF] : RX_BYTES;
+        const head = off - (i > 0 ? m[b - META_STRIDE + M_OFF] + m[b - META_STRIDE + M_LEN] : 0);
+        const v = eng.in(this.bufIn, off, len, now, mark >>> 0, flags, next - off, head);
         let verdict = NF_ACCEPT;
         if (v === V_FORWARD || v === V_REPLY) {
           verdict = NF_DROP; // stolen: we transmit it ourselves
@@ -593,7 +597,8 @@ export class Director {
         const len = m[b + M_LEN];
         const id = m[b + M_NFQ_ID];
         const mark = m[b + M_NFQ_MARK];
-        const v = eng.out(this.bufOut, off, len, now, mark >>> 0, PKT_CSUM_OK);
+        const next = i + 1 < n ? m[b + META_STRIDE + M_OFF] : RX_BYTES;
+        const v = eng.out(this.bufOut, off, len, now, mark >>> 0, PKT_CSUM_OK, next - off);
         const r = eng.result;
         if (v === V_FORWARD) {
           setVerdict(this.vOut, i, this.queueOut, id, NF_ACCEPT, r.off, r.len);

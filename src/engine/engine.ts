@@ -244,6 +244,13 @@ export class Engine {
   /** Engine clock (ms), the `now` of the last call. */
   now = 0;
   /**
+   * End (exclusive index in the buffer) of the room the current packet may grow into:
+   * `off + cap` of the `in`/`out` call. Helpers that lengthen a payload stay below it.
+   */
+  room = 0;
+  /** Bytes before the packet that may be overwritten (tunnel headers), from `in`. */
+  private headroom = 0;
+  /**
    * Observer of the expiry routine (timer, "expire now", delete, one-packet release),
    * called with the conn id before anything changes: while `conns.nControl[id] > 0`
    * the expiry is deferred by 60 s, otherwise the conn is freed right after. For
@@ -842,10 +849,23 @@ export class Engine {
   /**
    * Client → director packet (the kernel's `ip_vs_in`, §1.2). `buf[off..off+len)` is
    * one IP packet; it may be rewritten in place. Returns the verdict (also in
-   * `this.result`). Needs TUNNEL_HEADROOM bytes before `off` to encapsulate in place.
+   * `this.result`). `cap` is the room the packet may grow into from `off` (helpers
+   * lengthen payloads), `head` the bytes before `off` that may be overwritten: with
+   * fewer than the tunnel header needs, the engine encapsulates into its own buffer.
    */
-  in(buf: Uint8Array, off: number, len: number, now: number, mark = 0, pktFlags = 0): number {
+  in(
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    now: number,
+    mark = 0,
+    pktFlags = 0,
+    cap = buf.length - off,
+    head = off,
+  ): number {
     this.now = now;
+    this.room = off + cap;
+    this.headroom = head;
     this.accept(buf, off, len);
     if (this.settings.backup_only) return V_ACCEPT;
     const pv = this.pv;
@@ -1327,7 +1347,7 @@ export class Engine {
     const r = this.result;
     let buf = pv.buf;
     let off = pv.l3off;
-    if (off < outerLen) {
+    if (off < outerLen || this.headroom < outerLen) {
       if (pv.l3len + outerLen > this.scratch.length) return this.drop(DropReason.NO_ROOM);
       this.scratch.set(buf.subarray(off, off + pv.l3len), outerLen);
       buf = this.scratch;
@@ -1436,8 +1456,17 @@ export class Engine {
    * `ip_vs_out`). NAT replies are rewritten in place (FORWARD, next hop = client);
    * anything else is ACCEPTed unchanged (or answered per nat_icmp_send).
    */
-  out(buf: Uint8Array, off: number, len: number, now: number, mark = 0, pktFlags = 0): number {
+  out(
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    now: number,
+    mark = 0,
+    pktFlags = 0,
+    cap = buf.length - off,
+  ): number {
     this.now = now;
+    this.room = off + cap;
     this.accept(buf, off, len);
     const pv = this.pv;
     if (pv.parse(buf, off, len) !== 0) return this.drop(DropReason.MALFORMED);

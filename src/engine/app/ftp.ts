@@ -572,7 +572,8 @@ export class FtpHelper implements AppHelper {
       if (same) return APP_OK;
     }
     const tail = pv.l3off + pv.l3len;
-    if (tail + delta > b.length || pv.l3len + delta > 65535) return APP_DROP;
+    if (tail + delta > eng.room || tail + delta > b.length || pv.l3len + delta > 65535)
+      return APP_DROP;
     if (delta !== 0) b.copyWithin(end + delta, end, tail);
     b.set(t.subarray(0, n), start);
     if (delta !== 0) eng.resizePayload(pv, delta);

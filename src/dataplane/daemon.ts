@@ -1,0 +1,149 @@
+/**
+ * `tsvs daemon`: the director in the foreground. It applies the configuration file,
+ * serves the control socket (every front end goes through the control model), runs
+ * the engine on live packets through the Director, and on SIGINT/SIGTERM removes
+ * everything it installed and saves the configuration.
+ *
+ * Several daemons in different network namespaces do not collide: the netfilter
+ * chains and queues are per namespace, and the default socket and state paths get the
+ * namespace's name (`/run/tsvs/netns/NAME/control.sock`, `/var/lib/tsvs/netns/NAME/…`).
+ */
+import { readFileSync } from 'node:fs';
+import { Director } from './director.js';
+import { currentNetnsName } from './netns.js';
+import { Engine } from '../engine/engine.js';
+import { formatAddr } from '../engine/addr.js';
+import { startDaemonControl, type DaemonControl } from '../control/daemon.js';
+import { decodeConfig } from '../control/persist.js';
+
+export interface DaemonArgs {
+  /** Configuration file: ipvsadm rules (`ipvsadm -S` format) or a tsvs JSON config. */
+  config?: string;
+  /** Control socket path. */
+  control?: string;
+  /** State file (null: do not persist). */
+  state?: string | null;
+  /** Instance name for the netfilter chains. */
+  name?: string;
+  queueIn?: number;
+  queueOut?: number;
+  log?: (line: string) => void;
+}
+
+/** Default paths for this network namespace (env overrides win). */
+export function defaultPaths(env: NodeJS.ProcessEnv = process.env): {
+  control: string;
+  state: string;
+} {
+  const ns = currentNetnsName();
+  const control =
+    env.TSVS_CONTROL || (ns ? `/run/tsvs/netns/${ns}/control.sock` : '/run/tsvs/control.sock');
+  const state =
+    env.TSVS_STATE || (ns ? `/var/lib/tsvs/netns/${ns}/config.json` : '/var/lib/tsvs/config.json');
+  return { control, state };
+}
+
+/** Apply a configuration file through the control model; returns the problems. */
+export async function applyConfigFile(ctl: DaemonControl, file: string): Promise<string[]> {
+  const text = readFileSync(file, 'utf8');
+  if (text.trimStart().startsWith('{')) return ctl.model.applySnapshot(decodeConfig(text));
+  const restorePath = '../control/ipvsadm/restore.js';
+  const mod = (await import(restorePath)) as {
+    restoreRules: (model: DaemonControl['model'], text: string) => string[];
+  };
+  return mod.restoreRules(ctl.model, text);
+}
+
+function describe(engine: Engine): string {
+  const n = engine.services.length;
+  const d = engine.services.reduce((a, s) => a + s.dests.length, 0);
+  const svcs = engine.services
+    .slice(0, 4)
+    .map((s) =>
+      s.fwmark
+        ? `FWM ${s.fwmark}`
+        : `${s.protocol === 6 ? 'TCP' : 'UDP'} ${formatAddr(s.af, s.addr)}:${s.port}`,
+    )
+    .join(', ');
+  return `${n} service(s), ${d} real server(s)${n ? `: ${svcs}${n > 4 ? ', …' : ''}` : ''}`;
+}
+
+/** Run until SIGINT/SIGTERM. Returns the exit status. */
+export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
+  const log = args.log ?? ((l: string) => process.stderr.write(`tsvs: ${l}\n`));
+  try {
+    Director.preflight();
+  } catch (e) {
+    log((e as Error).message);
+    return 1;
+  }
+  const paths = defaultPaths();
+  const control = args.control ?? paths.control;
+  const state = args.state === undefined ? paths.state : args.state;
+  const ns = currentNetnsName();
+  const director = new Director({
+    name: args.name ?? (ns ? ns : 'main'),
+    queueIn: args.queueIn,
+    queueOut: args.queueOut,
+    log,
+  });
+  const engine = director.engine;
+  let ctl: DaemonControl;
+  try {
+    ctl = await startDaemonControl(engine, {
+      path: control,
+      statePath: state,
+      onError: (e) => log(e.message),
+    });
+  } catch (e) {
+    log(`cannot serve the control socket ${control}: ${(e as Error).message}`);
+    return 1;
+  }
+  for (const p of ctl.loadErrors) log(`saved configuration: ${p}`);
+  if (args.config) {
+    try {
+      const problems = await applyConfigFile(ctl, args.config);
+      for (const p of problems) log(`${args.config}: ${p}`);
+    } catch (e) {
+      log(`${args.config}: ${(e as Error).message}`);
+      await ctl.close();
+      return 1;
+    }
+  }
+  try {
+    await director.start();
+  } catch (e) {
+    log(`cannot start the data plane: ${(e as Error).message}`);
+    director.stop();
+    await ctl.close();
+    return 1;
+  }
+  let applying = Promise.resolve();
+  ctl.model.onChange(() => {
+    applying = applying.then(async () => {
+      try {
+        await director.configChanged();
+        log(`configuration changed: ${describe(engine)}`);
+      } catch (e) {
+        log(`applying the configuration: ${(e as Error).message}`);
+      }
+    });
+  });
+  log(
+    `daemon running${ns ? ` in netns ${ns}` : ''}: control ${control}, queues ${director.queueIn}/${director.queueOut}, ${describe(engine)}`,
+  );
+  return new Promise<number>((resolve) => {
+    const stop = (sig: string): void => {
+      log(`${sig}: stopping`);
+      director.stop();
+      void applying
+        .then(() => ctl.close())
+        .then(
+          () => resolve(0),
+          () => resolve(0),
+        );
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}
