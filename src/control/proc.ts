@@ -1,0 +1,219 @@
+/**
+ * The kernel's procfs views, byte for byte: `/proc/net/ip_vs`, `/proc/net/ip_vs_stats`,
+ * `/proc/net/ip_vs_conn` and `/proc/net/ip_vs_conn_sync` (ipvsadm reference §7.9 and
+ * §10.3; kernel spec §11). The daemon serves them over the control API (`proc`
+ * request); `tsvs proc <name>` prints them ({@link runProc}).
+ *
+ * Two kernel quirks are kept on purpose:
+ * - the persistence timeout in `/proc/net/ip_vs` is in jiffies (seconds × HZ), because
+ *   the kernel prints its internal value; HZ is {@link PROC_HZ};
+ * - the netmask is printed through `ntohl`, so an IPv6 prefix length (kept in host
+ *   order) shows byte-swapped: prefix 128 reads `80000000` on little-endian machines.
+ */
+import { parseAddr } from '../engine/addr.js';
+import type { ConnEntry, ControlModel, Family } from './model.js';
+import { ControlClient, ControlUnavailableError, controlPath } from './client.js';
+import { ControlError } from './model.js';
+
+/** The kernel HZ assumed for jiffies in /proc/net/ip_vs (Debian's and Ubuntu's default). */
+export const PROC_HZ = 250;
+
+/** The names `tsvs proc` and the `proc` request accept. */
+export const PROC_FILES = ['ip_vs', 'ip_vs_stats', 'ip_vs_conn', 'ip_vs_conn_sync'] as const;
+export type ProcFile = (typeof PROC_FILES)[number];
+
+/** The kernel's `ip_vs_proto_name`. */
+export function protoName(p: number): string {
+  switch (p) {
+    case 0:
+      return 'IP';
+    case 6:
+      return 'TCP';
+    case 17:
+      return 'UDP';
+    case 132:
+      return 'SCTP';
+    case 1:
+      return 'ICMP';
+    case 58:
+      return 'ICMPv6';
+    default:
+      return `IP_${p}`;
+  }
+}
+
+const FWD_PROC: Record<string, string> = {
+  masq: 'Masq',
+  local: 'Local',
+  tunnel: 'Tunnel',
+  droute: 'Route',
+};
+
+function hex(v: number, width: number): string {
+  return (v >>> 0).toString(16).toUpperCase().padStart(width, '0');
+}
+
+function hex64(v: number, width: number): string {
+  return Math.max(0, Math.floor(v)).toString(16).toUpperCase().padStart(width, ' ');
+}
+
+function padEnd(s: string, n: number): string {
+  return s.length >= n ? s : s + ' '.repeat(n - s.length);
+}
+
+/** `%pI6`: eight groups of four lowercase hex digits, no compression. */
+export function fullIPv6(addr: string): string {
+  const p = parseAddr(addr);
+  const w = p ? p.words : new Uint32Array(4);
+  const g: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    g.push(
+      (w[i] >>> 16).toString(16).padStart(4, '0'),
+      (w[i] & 0xffff).toString(16).padStart(4, '0'),
+    );
+  }
+  return g.join(':');
+}
+
+function v4word(addr: string): number {
+  const p = parseAddr(addr);
+  return p ? p.words[0] : 0;
+}
+
+function bswap32(v: number): number {
+  return (((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24)) >>> 0;
+}
+
+/** `/proc/net/ip_vs`: services in dump order, dests in list order (most recent first). */
+export function procIpVs(model: ControlModel, hz = PROC_HZ): string {
+  const info = model.info();
+  let out =
+    `IP Virtual Server version ${info.version} (size=${info.connTabSize})\n` +
+    'Prot LocalAddress:Port Scheduler Flags\n' +
+    '  -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n';
+  for (const s of model.services()) {
+    const ops = s.flags & 0x4 ? 'ops ' : '';
+    if (s.fwmark !== 0) out += `FWM  ${hex(s.fwmark, 8)} ${s.scheduler} ${ops}`;
+    else if (s.af === 6)
+      out += `${protoName(s.protocol)}  [${fullIPv6(s.addr)}]:${hex(s.port, 4)} ${s.scheduler} `;
+    else
+      out += `${protoName(s.protocol)}  ${hex(v4word(s.addr), 8)}:${hex(s.port, 4)} ${s.scheduler} ${ops} `;
+    if (s.flags & 0x1) {
+      const mask = s.af === 6 ? bswap32(s.netmask) : s.netmask;
+      out += `persistent ${(s.timeout * hz) | 0} ${hex(mask, 8)}\n`;
+    } else out += '\n';
+    for (const d of s.dests) {
+      const a = d.af === 6 ? `[${fullIPv6(d.addr)}]` : hex(v4word(d.addr), 8);
+      out +=
+        `  -> ${a}:${hex(d.port, 4)}      ${padEnd(FWD_PROC[d.fwd] ?? 'Masq', 7)} ` +
+        `${padEnd(String(d.weight | 0), 6)} ${padEnd(String(d.activeconns | 0), 10)} ` +
+        `${padEnd(String(d.inactconns | 0), 10)}\n`;
+    }
+  }
+  return out;
+}
+
+/** `/proc/net/ip_vs_stats`: totals and total rates, in hex. */
+export function procIpVsStats(model: ControlModel): string {
+  const t = model.engine.totals;
+  const s = t.snapshot();
+  const r = t.rates();
+  return (
+    '   Total Incoming Outgoing         Incoming         Outgoing\n' +
+    '   Conns  Packets  Packets            Bytes            Bytes\n' +
+    `${hex64(s.conns, 8)} ${hex64(s.inpkts, 8)} ${hex64(s.outpkts, 8)} ` +
+    `${hex64(s.inbytes, 16)} ${hex64(s.outbytes, 16)}\n\n` +
+    ' Conns/s   Pkts/s   Pkts/s          Bytes/s          Bytes/s\n' +
+    `${hex64(r.cps, 8)} ${hex64(r.inpps, 8)} ${hex64(r.outpps, 8)} ` +
+    `${hex64(r.inbps, 16)} ${hex64(r.outbps, 16)}\n`
+  );
+}
+
+function connAddr(af: Family, addr: string): string {
+  return af === 6 ? fullIPv6(addr) : hex(v4word(addr), 8);
+}
+
+function connRow(c: ConnEntry): string {
+  return (
+    `${padEnd(c.protoName, 3)} ${connAddr(c.af, c.caddr)} ${hex(c.cport, 4)} ` +
+    `${connAddr(c.af, c.vaddr)} ` +
+    `${hex(c.vport, 4)} ${connAddr(c.daf, c.daddr)} ${hex(c.dport, 4)} ${padEnd(c.state, 11)}`
+  );
+}
+
+/** `/proc/net/ip_vs_conn`. */
+export function procIpVsConn(model: ControlModel): string {
+  let out = 'Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData\n';
+  for (const c of model.connections()) {
+    const pe = c.peName ? ` ${c.peName} ${c.peData}` : '';
+    out += `${connRow(c)} ${String(c.expires).padStart(7)}${pe}\n`;
+  }
+  return out;
+}
+
+/** `/proc/net/ip_vs_conn_sync`: as ip_vs_conn, with the origin (LOCAL or SYNC). */
+export function procIpVsConnSync(model: ControlModel): string {
+  let out = 'Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Origin Expires\n';
+  for (const c of model.connections())
+    out += `${connRow(c)} ${padEnd(c.origin, 6)} ${String(c.expires).padStart(7)}\n`;
+  return out;
+}
+
+/** The text of one proc file; ENOENT for an unknown name. */
+export function procText(model: ControlModel, name: string): string {
+  switch (name.replace(/^\/proc\/net\//, '')) {
+    case 'ip_vs':
+      return procIpVs(model);
+    case 'ip_vs_stats':
+      return procIpVsStats(model);
+    case 'ip_vs_conn':
+      return procIpVsConn(model);
+    case 'ip_vs_conn_sync':
+      return procIpVsConnSync(model);
+    default:
+      throw new ControlError('proc', 'ENOENT', 'No such file or directory', `proc file ${name}`);
+  }
+}
+
+const PROC_USAGE = `Usage: tsvs proc <${PROC_FILES.join('|')}>
+Print the kernel-format view /proc/net/<name> of the running daemon
+(control socket: $TSVS_CONTROL, default /run/tsvs/control.sock).
+`;
+
+/**
+ * `tsvs proc <name>`: fetch a view from the daemon and print it. Exit 0, 1 when the
+ * daemon refuses, 2 on usage errors or when no daemon answers.
+ */
+export async function runProc(argv: string[]): Promise<number> {
+  const name = argv[0];
+  if (name === '-h' || name === '--help') {
+    process.stdout.write(PROC_USAGE);
+    return 0;
+  }
+  if (name === undefined || argv.length !== 1) {
+    process.stderr.write(PROC_USAGE);
+    return 2;
+  }
+  let client: ControlClient;
+  try {
+    client = await ControlClient.connect(controlPath());
+  } catch (e) {
+    process.stderr.write(`tsvs proc: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 2;
+  }
+  try {
+    const text = await client.call({ cmd: 'proc', name });
+    process.stdout.write(text);
+    return 0;
+  } catch (e) {
+    if (e instanceof ControlUnavailableError) {
+      process.stderr.write(`tsvs proc: ${e.message}\n`);
+      return 2;
+    }
+    const msg = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`tsvs proc: cannot read /proc/net/${name}: ${msg}\n`);
+    return 1;
+  } finally {
+    client.close();
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * The control socket: a Unix stream socket speaking the newline-delimited JSON of
+ * `protocol.ts`. The socket file is created with mode 0600 (root-only when the daemon
+ * runs as root) in a parent directory created on demand; a stale socket left by a
+ * crashed daemon is replaced, a live one is not.
+ */
+import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { dirname } from 'node:path';
+import { ControlError, type ControlModel } from './model.js';
+import { dispatch, encodeResponse, MAX_LINE } from './protocol.js';
+
+export interface ControlServer {
+  /** The socket path. */
+  readonly path: string;
+  /** Stop listening, drop the connections and remove the socket file. */
+  close(): Promise<void>;
+}
+
+export interface ControlServerOptions {
+  /**
+   * Called after a request changed the configuration; the response is sent when the
+   * returned promise settles (the daemon passes its persister here, so an
+   * acknowledged change is on disk).
+   */
+  afterChange?: () => Promise<void>;
+  /** Told about internal failures (a failed save, a broken client). */
+  onError?: (e: Error) => void;
+}
+
+/** Whether something answers on a Unix socket path. */
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+function listen(server: Server, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let old: number | undefined;
+    try {
+      old = process.umask(0o177);
+    } catch {
+      old = undefined; // worker threads cannot change the umask; chmod below still applies
+    }
+    const restore = (): void => {
+      if (old !== undefined) process.umask(old);
+      old = undefined;
+    };
+    server.once('error', (e) => {
+      restore();
+      reject(e);
+    });
+    server.listen(path, () => {
+      restore();
+      resolve();
+    });
+  });
+}
+
+/**
+ * Serve `model` on the Unix socket `path`. Requests on one connection are answered in
+ * order; several may be in flight.
+ */
+export async function startControlServer(
+  model: ControlModel,
+  path: string,
+  opts: ControlServerOptions = {},
+): Promise<ControlServer> {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    st = null;
+  }
+  if (st) {
+    if (!st.isSocket()) throw new Error(`${path} exists and is not a socket`);
+    if (await answers(path)) {
+      const e = new Error(`another daemon answers on ${path}`) as NodeJS.ErrnoException;
+      e.code = 'EADDRINUSE';
+      throw e;
+    }
+    unlinkSync(path);
+  }
+  const sockets = new Set<Socket>();
+  const server = createServer((sock) => serve(sock, model, opts, sockets));
+  await listen(server, path);
+  chmodSync(path, 0o600);
+  let closed = false;
+  return {
+    path,
+    close(): Promise<void> {
+      if (closed) return Promise.resolve();
+      closed = true;
+      return new Promise((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+        try {
+          unlinkSync(path);
+        } catch {
+          // already gone
+        }
+      });
+    },
+  };
+}
+
+function serve(
+  sock: Socket,
+  model: ControlModel,
+  opts: ControlServerOptions,
+  sockets: Set<Socket>,
+): void {
+  sockets.add(sock);
+  sock.setEncoding('utf8');
+  let buf = '';
+  // responses are written in request order, each after its change is saved
+  let tail: Promise<void> = Promise.resolve();
+  const send = (line: string, durable?: Promise<void>): void => {
+    tail = tail
+      .then(() => durable)
+      .catch((e: unknown) => opts.onError?.(e instanceof Error ? e : new Error(String(e))))
+      .then(() => {
+        if (!sock.destroyed) sock.write(line);
+      });
+  };
+  const handle = (line: string): void => {
+    if (line.trim() === '') return;
+    let req: unknown;
+    try {
+      req = JSON.parse(line);
+    } catch {
+      send(
+        encodeResponse(
+          undefined,
+          null,
+          new ControlError('request', 'EINVAL', undefined, 'bad JSON'),
+        ),
+      );
+      return;
+    }
+    const id =
+      req !== null && typeof req === 'object' && 'id' in req
+        ? ((req as { id: unknown }).id as number | string | undefined)
+        : undefined;
+    const before = model.generation;
+    try {
+      const result = dispatch(model, req);
+      const durable = model.generation !== before ? opts.afterChange?.() : undefined;
+      send(encodeResponse(id, result), durable);
+    } catch (e) {
+      send(encodeResponse(id, null, ControlError.from(e)));
+    }
+  };
+  sock.on('data', (chunk: string) => {
+    buf += chunk;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      handle(line);
+    }
+    if (buf.length > MAX_LINE) {
+      send(
+        encodeResponse(
+          undefined,
+          null,
+          new ControlError('request', 'EMSGSIZE', undefined, 'line too long'),
+        ),
+      );
+      buf = '';
+      void tail.then(() => sock.end());
+    }
+  });
+  sock.on('end', () => {
+    if (buf !== '') handle(buf);
+    buf = '';
+    void tail.then(() => sock.end());
+  });
+  sock.on('error', () => sock.destroy());
+  sock.on('close', () => sockets.delete(sock));
+}
