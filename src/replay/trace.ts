@@ -1,0 +1,803 @@
+/**
+ * `tsvs trace`: what the engine decided for every packet of a capture, one line per
+ * packet — time, path, 5-tuple, the connection matched or created (with scheduler and
+ * real server), state before → after, the idle timeout armed, the rewrite, the verdict
+ * or the drop reason — plus a line per connection or template expiry.
+ *
+ * Everything is gathered from outside the engine's hot path: a read-only conn-table
+ * lookup before the call, `engine.result` and the conn's state and timeout after it,
+ * and the engine's `onExpire` observer for expiries. This costs allocations per
+ * packet, which is fine for a trace and is why the plain replay runs without it.
+ */
+import type { ConnInfo, Engine } from '../engine/engine.js';
+import { NO_CONN } from '../engine/conn/table.js';
+import {
+  CONN_F_BYPASS,
+  CONN_F_DROUTE,
+  CONN_F_LOCALNODE,
+  CONN_F_MASQ,
+  CONN_F_NOOUTPUT,
+  CONN_F_ONE_PACKET,
+  CONN_F_TUNNEL,
+  IPPROTO_ICMP,
+  IPPROTO_ICMPV6,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  SVC_F_PERSISTENT,
+  TEMPLATE_ASSURED,
+  type AddressFamily,
+} from '../engine/constants.js';
+import {
+  DROP_REASON_NAMES,
+  DropReason,
+  V_ACCEPT,
+  V_DROP,
+  V_FORWARD,
+  V_LOCAL,
+  V_REPLY,
+  VERDICT_NAMES,
+} from '../engine/drop.js';
+import {
+  ROW_ACK,
+  ROW_FIN,
+  ROW_RST,
+  ROW_SYN,
+  tcpIsActive,
+  tcpRow,
+  TCP_STATE_NAMES,
+} from '../engine/proto/tcp.js';
+import { formatAddr, formatAddrPort } from '../engine/addr.js';
+import { type CaptureRecord, type CaptureSkipped, nsToMs } from '../dataplane/pcap.js';
+import { describe } from '../wire/describe.js';
+import { PacketView } from '../wire/packet.js';
+import { ICMP_HLEN } from '../wire/icmp.js';
+import { tcpFlagsString } from '../wire/tcp.js';
+import { DIR_IN, Rule, RULE_NAMES, RULE_TEXT } from './direction.js';
+import type { ReplayObserver } from './replay.js';
+
+/** `--explain` covers this many packets of each connection (and every state change). */
+export const EXPLAIN_FIRST_PACKETS = 3;
+
+const TCP_SYN = 0x02;
+const TCP_RST = 0x04;
+const METHOD_NAMES = ['Masq', 'Local', 'Tunnel', 'Route', 'Bypass'];
+const ROW_NAMES: Record<number, string> = {
+  [ROW_SYN]: 'syn',
+  [ROW_FIN]: 'fin',
+  [ROW_ACK]: 'ack',
+  [ROW_RST]: 'rst',
+};
+const TUN_TYPE_NAMES = ['IPIP', 'GUE', 'GRE'];
+
+/** Why the engine dropped (or answered instead of forwarding), in the spec's words. */
+const REASON_TEXT: Readonly<Record<number, string>> = {
+  [DropReason.MALFORMED]: 'the packet cannot be parsed (truncated or bad header)',
+  [DropReason.FRAGMENT]: 'a later fragment carries no ports, IPVS cannot look it up',
+  [DropReason.BAD_CHECKSUM]: 'the L4 checksum is wrong where IPVS must verify it (§6.2)',
+  [DropReason.NO_DEST_CONN]:
+    "the connection's real server was deleted and expire_nodest_conn=0: dropped silently, the conn stays until it times out (§2.12)",
+  [DropReason.DROP_PACKET_DEFENCE]:
+    'drop_packet defence: one new connection in drop_rate is dropped (§2.9)',
+  [DropReason.NO_DEST_AVAILABLE]:
+    'no real server available (none, weight 0 or overloaded): ICMP port unreachable to the client, packet dropped (§2.10)',
+  [DropReason.TTL_EXCEEDED]:
+    'TTL would reach 0 when forwarded: ICMP time exceeded to the sender (§7.1)',
+  [DropReason.FRAG_NEEDED]:
+    'too big for the tunnel with DF set: ICMP fragmentation needed with the tunnel MTU (§7.1)',
+  [DropReason.HELPER]: 'the application helper refused the packet (§9)',
+  [DropReason.NO_CPORT_BAD]: 'no-client-port conn could not take the packet (§4.4)',
+  [DropReason.ICMP_UNRELATED_NAT]: 'ICMP error not related to a NAT connection (§8)',
+  [DropReason.NAT_ICMP_SEND]:
+    'reply from a NAT real server without a connection and nat_icmp_send=1: ICMP port unreachable back to it (§1.3)',
+  [DropReason.NO_ROOM]: 'no room to build the packet',
+  [DropReason.BACKUP_ONLY]: 'backup_only: this director only takes sync (§13)',
+  [DropReason.RESCHEDULE]: 'SYN on a conn about to be reused while conntrack holds it (§2.11)',
+};
+
+/** A conn as the trace shows it, taken at one moment. */
+interface ConnSnap {
+  info: ConnInfo;
+  timeoutMs: number;
+  dueMs: number;
+  stateNum: number;
+}
+
+interface ExpirySnap extends ConnSnap {
+  deferred: boolean;
+}
+
+/** What is known about a packet before the engine sees it. */
+interface Before {
+  n: number;
+  tsNs: bigint;
+  dir: number;
+  rule: number;
+  mark: number;
+  text: string;
+  parsed: boolean;
+  af: AddressFamily;
+  proto: number;
+  tcpFlags: number;
+  src: string;
+  dst: string;
+  /** For ICMP errors: the quoted packet's source and destination. */
+  quoteSrc: string;
+  quoteDst: string;
+  sport: number;
+  dport: number;
+  daddr: Uint32Array;
+  id: number;
+  conn: ConnSnap | null;
+  templateAssured: boolean;
+  drops: Float64Array;
+}
+
+/** What the engine did with a packet, as the trace reads it after the call. */
+interface Outcome {
+  /** Conn matched or created (NO_CONN: none). */
+  id: number;
+  isNew: boolean;
+  /** The conn found before the call was expired by it (reuse, real server gone). */
+  reused: boolean;
+  /** The conn after the call, or as it was when freed during the call (one-packet). */
+  aft: ConnSnap | null;
+  stateBefore: string;
+  stateNumBefore: number;
+  tmplId: number;
+  tmplNew: boolean;
+  tmplSnap: ConnSnap | null;
+  /** DropReason the engine counted (DROP, and the original of a REPLY); 0 none. */
+  reason: number;
+  /** Why no connection took an accepted packet ('' when one did). */
+  whyNot: string;
+}
+
+export interface TracerOptions {
+  /** One JSON object per line instead of text. */
+  json?: boolean;
+  /** Add the spec's reasoning for the first packets of each connection. */
+  explain?: boolean;
+}
+
+function epText(af: AddressFamily, addr: string, port: number): string {
+  return af === 6 ? `[${addr}]:${port}` : `${addr}:${port}`;
+}
+
+function protoText(p: number): string {
+  return p === IPPROTO_TCP ? 'TCP' : p === IPPROTO_UDP ? 'UDP' : p === 0 ? 'IP' : `proto ${p}`;
+}
+
+/** "12.000345" from a nanosecond difference. */
+function secondsNs(d: bigint): string {
+  const neg = d < 0n;
+  const a = neg ? -d : d;
+  const s = a / 1_000_000_000n;
+  const us = (a % 1_000_000_000n) / 1000n;
+  return `${neg ? '-' : ''}${s}.${us.toString().padStart(6, '0')}`;
+}
+
+function secondsMs(d: number): string {
+  const r = Math.round(d * 1000) / 1e6;
+  return r.toFixed(6);
+}
+
+function seconds(ms: number): number {
+  return Math.round(ms) / 1000;
+}
+
+/** Formats trace lines for the packets a {@link Replayer} runs; see the module comment. */
+export class Tracer implements ReplayObserver {
+  private readonly json: boolean;
+  private readonly explain: boolean;
+  private readonly pv = new PacketView();
+  private readonly qv = new PacketView();
+  private readonly ov = new PacketView();
+  private t0Ns: bigint | null = null;
+  private t0Ms = 0;
+  /** Conns and templates the trace has seen and not seen expire. */
+  private readonly known = new Set<number>();
+  private readonly explained = new Map<number, number>();
+  private phase: 'timer' | 'packet' = 'timer';
+  private timerExpiries: ExpirySnap[] = [];
+  private callExpiries = new Map<number, ExpirySnap>();
+  private callExpiryOrder: ExpirySnap[] = [];
+  private cur: Before | null = null;
+  /** Lines written (packets, expiries, problems). */
+  lines = 0;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly write: (line: string) => void,
+    opts: TracerOptions = {},
+  ) {
+    this.json = opts.json ?? false;
+    this.explain = opts.explain ?? false;
+    engine.onExpire = (id) => this.expiring(id);
+  }
+
+  /** Stops observing the engine. */
+  detach(): void {
+    this.engine.onExpire = null;
+  }
+
+  private emit(line: string): void {
+    this.lines++;
+    this.write(line + '\n');
+  }
+
+  private setT0(tsNs: bigint): void {
+    if (this.t0Ns === null) {
+      this.t0Ns = tsNs;
+      this.t0Ms = nsToMs(tsNs);
+    }
+  }
+
+  private relNs(tsNs: bigint): string {
+    return secondsNs(tsNs - (this.t0Ns ?? tsNs));
+  }
+
+  private relMs(ms: number): string {
+    return secondsMs(ms - this.t0Ms);
+  }
+
+  // ---- expiries -------------------------------------------------------------------
+
+  private snap(id: number): ConnSnap {
+    const c = this.engine.conns;
+    return {
+      info: this.engine.connInfo(id),
+      timeoutMs: c.timeout[id],
+      dueMs: c.expires[id],
+      stateNum: c.state[id],
+    };
+  }
+
+  private expiring(id: number): void {
+    const s: ExpirySnap = { ...this.snap(id), deferred: this.engine.conns.nControl[id] > 0 };
+    if (!s.deferred) this.known.delete(id);
+    if (this.phase === 'packet') {
+      this.callExpiries.set(id, s);
+      this.callExpiryOrder.push(s);
+    } else {
+      this.timerExpiries.push(s);
+    }
+  }
+
+  private flushTimerExpiries(): void {
+    if (this.timerExpiries.length === 0) return;
+    const list = this.timerExpiries.sort((a, b) => a.dueMs - b.dueMs || a.info.id - b.info.id);
+    this.timerExpiries = [];
+    for (const s of list) this.expiryLine(s, s.dueMs, null);
+  }
+
+  private expiryLine(s: ExpirySnap, atMs: number, during: number | null): void {
+    const i = s.info;
+    const kind = i.template ? 'template' : 'conn';
+    const client = epText(i.af, i.caddr, i.cport);
+    const virt =
+      i.protocol === 0 && i.template ? `fwmark ${i.vaddr}` : epText(i.af, i.vaddr, i.vport);
+    const real = i.daddr === '' ? '-' : epTextLoose(i);
+    if (this.json) {
+      this.emit(
+        JSON.stringify({
+          type: 'expire',
+          t: Number(this.relMs(atMs)),
+          during,
+          conn: i.id,
+          template: i.template,
+          proto: protoText(i.protocol),
+          client,
+          virtual: virt,
+          real,
+          state: i.state,
+          idle: seconds(s.timeoutMs),
+          deferred: s.deferred,
+          controls: i.nControl,
+        }),
+      );
+      return;
+    }
+    let line = `${this.relMs(atMs)} expire ${kind} ${i.id} ${protoText(i.protocol)} ${client} → ${virt} → ${real} ${i.state}`;
+    if (s.deferred) {
+      line += ` controls ${i.nControl} conn${i.nControl === 1 ? '' : 's'}: kept 60s more`;
+    } else if (s.info.flags & CONN_F_ONE_PACKET) {
+      line += ' one-packet conn released';
+    } else {
+      line += ` idle ${seconds(s.timeoutMs)}s`;
+    }
+    if (during !== null) line += ` (during #${during})`;
+    this.emit(line);
+    if (this.explain) {
+      const why = s.deferred
+        ? `a ${kind} that still controls connections is not freed: its timer is re-armed for 60 s (§4.6)`
+        : during !== null
+          ? (s.info.flags & CONN_F_ONE_PACKET) !== 0
+            ? 'one-packet scheduling: the conn is freed as soon as its packet is sent (§3, §4.6)'
+            : 'expired at once by the packet (connection reuse §2.11 or real server gone §2.12)'
+          : i.template
+            ? `no packet created a connection for ${seconds(s.timeoutMs)} s and it controls none: freed (§4.5, §4.6)`
+            : `no packet for ${seconds(s.timeoutMs)} s (the ${i.state} timeout): freed (§4.6)`;
+      this.emit(`    ${why}`);
+    }
+  }
+
+  // ---- ReplayObserver -------------------------------------------------------------
+
+  clock(_now: number): void {
+    this.flushTimerExpiries();
+    this.phase = 'timer';
+  }
+
+  draining(): void {
+    this.flushTimerExpiries();
+    this.phase = 'timer';
+  }
+
+  skipped(rec: CaptureSkipped, damage: boolean): void {
+    if (rec.hasTimestamp) this.setT0(rec.tsNs);
+    if (this.json) {
+      this.emit(
+        JSON.stringify({
+          type: damage ? 'problem' : 'skipped',
+          n: rec.packetNumber,
+          reason: rec.reason,
+        }),
+      );
+      return;
+    }
+    if (!damage) this.emit(`${this.relNs(rec.tsNs)} #${rec.packetNumber} skipped: ${rec.reason}`);
+  }
+
+  problem(packetNumber: number, message: string): void {
+    this.flushTimerExpiries();
+    if (this.json) {
+      this.emit(JSON.stringify({ type: 'problem', n: packetNumber, message }));
+      return;
+    }
+    this.emit(`#${packetNumber} problem: ${message}`);
+  }
+
+  before(
+    rec: CaptureRecord,
+    dir: number,
+    rule: number,
+    mark: number,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+  ): void {
+    this.flushTimerExpiries();
+    this.phase = 'packet';
+    this.callExpiries = new Map();
+    this.callExpiryOrder = [];
+    if (rec.hasTimestamp) this.setT0(rec.tsNs);
+    const pv = this.pv;
+    const parsed = pv.parse(buf, off, len) === 0;
+    const af = pv.af as AddressFamily;
+    const b: Before = {
+      n: rec.packetNumber,
+      tsNs: rec.tsNs,
+      dir,
+      rule,
+      mark,
+      text: '',
+      parsed,
+      af,
+      proto: pv.proto,
+      tcpFlags: pv.tcpFlags,
+      src: '',
+      dst: '',
+      quoteSrc: '',
+      quoteDst: '',
+      sport: pv.sport,
+      dport: pv.dport,
+      daddr: pv.daddr.slice(),
+      id: NO_CONN,
+      conn: null,
+      templateAssured: false,
+      drops: this.engine.drops.slice(),
+    };
+    if (parsed && pv.hasPorts && (pv.proto === IPPROTO_TCP || pv.proto === IPPROTO_UDP)) {
+      b.src = formatAddrPort(af, pv.saddr, pv.sport);
+      b.dst = formatAddrPort(af, pv.daddr, pv.dport);
+      b.text =
+        pv.proto === IPPROTO_TCP
+          ? `TCP ${b.src} > ${b.dst} [${tcpFlagsString(pv.tcpFlags)}]${pv.payloadLen > 0 ? ` len=${pv.payloadLen}` : ''}`
+          : `UDP ${b.src} > ${b.dst} len=${pv.payloadLen}`;
+      b.id = this.lookup(dir, af, pv.proto, pv.saddr, pv.sport, pv.daddr, pv.dport);
+    } else {
+      b.text = describe(buf, off, len);
+      if (parsed) {
+        b.src = formatAddr(af, pv.saddr);
+        b.dst = formatAddr(af, pv.daddr);
+      }
+      if (parsed && (pv.proto === IPPROTO_ICMP || pv.proto === IPPROTO_ICMPV6) && pv.frag === 0) {
+        const q = this.qv;
+        const start = pv.l4off + ICMP_HLEN;
+        const end = pv.l3off + pv.l3len;
+        if (start < end && q.parseEmbedded(buf, start, end - start) === 0 && q.hasPorts) {
+          const qaf = q.af as AddressFamily;
+          b.quoteSrc = formatAddrPort(qaf, q.saddr, q.sport);
+          b.quoteDst = formatAddrPort(qaf, q.daddr, q.dport);
+          // the quote runs the other way: its destination is the client (in) / its source (out)
+          b.id =
+            dir === DIR_IN
+              ? this.engine.conns.inLookup(qaf, q.proto, q.daddr, 0, q.dport, q.saddr, 0, q.sport)
+              : this.engine.conns.outLookup(qaf, q.proto, q.daddr, 0, q.dport, q.saddr, 0, q.sport);
+        }
+      }
+    }
+    if (b.id !== NO_CONN) {
+      b.conn = this.snap(b.id);
+      const ct = this.engine.conns.control[b.id];
+      b.templateAssured = ct >= 0 && (this.engine.conns.state[ct] & TEMPLATE_ASSURED) !== 0;
+    }
+    this.cur = b;
+  }
+
+  private lookup(
+    dir: number,
+    af: AddressFamily,
+    proto: number,
+    saddr: Uint32Array,
+    sport: number,
+    daddr: Uint32Array,
+    dport: number,
+  ): number {
+    const c = this.engine.conns;
+    if (dir !== DIR_IN) return c.outLookup(af, proto, saddr, 0, sport, daddr, 0, dport);
+    let id = c.inLookup(af, proto, saddr, 0, sport, daddr, 0, dport);
+    if (id === NO_CONN && c.noCportCount > 0)
+      id = c.inLookup(af, proto, saddr, 0, 0, daddr, 0, dport);
+    return id;
+  }
+
+  after(_rec: CaptureRecord, dir: number, v: number): void {
+    const b = this.cur;
+    if (b === null) return;
+    this.cur = null;
+    const o = this.outcome(b, v);
+    const e = this.engine;
+    const did = o.aft !== null && o.id !== NO_CONN ? e.conns.dest[o.id] : -1;
+    const dest =
+      o.aft !== null && !this.callExpiries.has(o.id) && did >= 0 ? e.destById[did] : null;
+    const svc = dest ? dest.svc : null;
+    const method = o.aft === null ? -1 : o.aft.info.flags & 7;
+    const rewrite = this.rewriteText(b, dir, v, method);
+    const reasonName = o.reason > 0 ? DROP_REASON_NAMES[o.reason] : '';
+    const explain = this.explain && this.wantExplain(o, v) ? this.explainText(b, dir, v, o) : '';
+    const aft = o.aft;
+
+    if (this.json) {
+      const j: Record<string, unknown> = {
+        type: 'packet',
+        n: b.n,
+        t: Number(this.relNs(b.tsNs)),
+        dir: dir === DIR_IN ? 'in' : 'out',
+        rule: RULE_NAMES[b.rule],
+        packet: b.text,
+        src: b.src,
+        dst: b.dst,
+      };
+      if (b.mark !== 0) j.mark = b.mark;
+      j.conn = o.id === NO_CONN ? null : o.id;
+      j.new = o.isNew;
+      if (o.isNew && svc && dest) {
+        j.service = svc.toString();
+        j.scheduler = svc.schedName;
+        j.realServer = dest.toString();
+        j.method = METHOD_NAMES[dest.fwd] ?? String(dest.fwd);
+      } else if (aft !== null) {
+        j.realServer = epTextLoose(aft.info);
+      }
+      if (o.tmplSnap !== null) {
+        j.template = {
+          id: o.tmplId,
+          new: o.tmplNew,
+          timeout: seconds(o.tmplSnap.timeoutMs),
+          state: o.tmplSnap.info.state,
+        };
+      }
+      if (aft !== null) {
+        j.state = [o.stateBefore, aft.info.state];
+        j.timeout = seconds(aft.timeoutMs);
+      }
+      if (rewrite !== '') j.rewrite = rewrite;
+      j.verdict = VERDICT_NAMES[v];
+      if (reasonName !== '') j.reason = reasonName;
+      if (o.whyNot !== '') j.note = o.whyNot;
+      if (explain !== '') j.explain = explain;
+      this.emit(JSON.stringify(j));
+    } else {
+      const parts: string[] = [
+        `${this.relNs(b.tsNs)} #${b.n} ${dir === DIR_IN ? 'in ' : 'out'} ${b.text}`,
+      ];
+      if (b.mark !== 0) parts.push(`mark ${b.mark}`);
+      if (o.id === NO_CONN) {
+        parts.push(
+          o.whyNot !== '' ? `no conn (${o.whyNot.replace(/ \(§[^)]*\)$/, '')})` : 'no conn',
+        );
+      } else if (o.isNew && svc && dest) {
+        let s = `conn ${o.id} new: ${svc.toString()} ${svc.schedName} → ${dest.toString()} ${METHOD_NAMES[dest.fwd]}`;
+        if (o.tmplSnap !== null) {
+          s += o.tmplNew
+            ? `, template ${o.tmplId} new ${seconds(o.tmplSnap.timeoutMs)}s`
+            : `, template ${o.tmplId}`;
+        }
+        parts.push(s);
+      } else if (o.isNew) {
+        parts.push(`conn ${o.id} new${method === CONN_F_BYPASS ? ': bypass' : ''}`);
+      } else {
+        parts.push(`conn ${o.id}`);
+      }
+      if (aft !== null)
+        parts.push(`${o.stateBefore} → ${aft.info.state} ${seconds(aft.timeoutMs)}s`);
+      if (rewrite !== '') parts.push(rewrite);
+      parts.push(reasonName !== '' ? `${VERDICT_NAMES[v]} ${reasonName}` : VERDICT_NAMES[v]);
+      this.emit(parts.join('  '));
+      if (explain !== '') this.emit(`    ${explain}`);
+    }
+    for (const s of this.callExpiryOrder) this.expiryLine(s, nsToMs(b.tsNs), b.n);
+    this.callExpiries = new Map();
+    this.callExpiryOrder = [];
+    this.phase = 'timer';
+  }
+
+  /** Reads the engine after the call: which conn, new or not, template, reasons. */
+  private outcome(b: Before, v: number): Outcome {
+    const e = this.engine;
+    const r = e.result;
+    const freed = (id: number): boolean => {
+      const x = this.callExpiries.get(id);
+      return x !== undefined && !x.deferred;
+    };
+    const reused = b.id !== NO_CONN && freed(b.id);
+    let id = r.conn;
+    // a DROP of a packet on a conn (real server gone) leaves result.conn unset
+    if (id === NO_CONN && b.id !== NO_CONN && !reused) id = b.id;
+    const isNew = id !== NO_CONN && (id !== b.id || reused);
+    const aft: ConnSnap | null =
+      id === NO_CONN ? null : freed(id) ? this.callExpiries.get(id)! : this.snap(id);
+    // the engine's counters say which reason a REPLY (or DROP) was counted under
+    let reason = v === V_DROP ? r.reason : 0;
+    if (reason === 0 && (v === V_REPLY || v === V_DROP)) {
+      for (let i = 1; i < e.drops.length; i++) if (e.drops[i] > b.drops[i]) reason = i;
+    }
+    let tmplId = -1;
+    let tmplNew = false;
+    let tmplSnap: ConnSnap | null = null;
+    if (aft !== null && aft.info.control >= 0) {
+      tmplId = aft.info.control;
+      tmplNew = !this.known.has(tmplId);
+      tmplSnap = this.snap(tmplId);
+    }
+    if (id !== NO_CONN && !freed(id)) this.known.add(id);
+    if (tmplId >= 0) this.known.add(tmplId);
+    const old = b.conn !== null && !reused ? b.conn : null;
+    return {
+      id,
+      isNew,
+      reused,
+      aft,
+      stateBefore: old !== null ? old.info.state : aft !== null ? initialState(aft.info) : '',
+      stateNumBefore: old !== null ? old.stateNum : 0,
+      tmplId,
+      tmplNew,
+      tmplSnap,
+      reason,
+      whyNot: id === NO_CONN && v === V_ACCEPT ? this.whyNotScheduled(b) : '',
+    };
+  }
+
+  /** Writes what is still pending (expiries of the last tick). */
+  finish(): void {
+    this.flushTimerExpiries();
+  }
+
+  // ---- pieces ---------------------------------------------------------------------
+
+  private wantExplain(o: Outcome, v: number): boolean {
+    if (o.id === NO_CONN || v === V_DROP || v === V_REPLY) return true;
+    const n = o.isNew ? 1 : (this.explained.get(o.id) ?? 0) + 1;
+    this.explained.set(o.id, n);
+    return n <= EXPLAIN_FIRST_PACKETS || (o.aft !== null && o.aft.info.state !== o.stateBefore);
+  }
+
+  private rewriteText(b: Before, dir: number, v: number, method: number): string {
+    const r = this.engine.result;
+    if (v === V_LOCAL) return 'local delivery';
+    if (v === V_REPLY) return `reply ${describe(r.buf, r.off, r.len)}`;
+    if (v !== V_FORWARD) return '';
+    const hop = formatAddr(r.af, r.nextHop);
+    if (dir === DIR_IN && method === CONN_F_TUNNEL) {
+      const o = this.ov;
+      o.parse(r.buf, r.off, r.len);
+      const d = this.engine.destById[this.engine.conns.dest[r.conn]];
+      const t = d ? (TUN_TYPE_NAMES[d.tunType] ?? `type ${d.tunType}`) : 'IPIP';
+      return `${t} ${formatAddr(o.af as AddressFamily, o.saddr)} > ${formatAddr(o.af as AddressFamily, o.daddr)}`;
+    }
+    if (dir === DIR_IN && method === CONN_F_DROUTE) return `DR to ${hop}`;
+    if (dir === DIR_IN && method === CONN_F_BYPASS) return `bypass to ${hop}`;
+    const o = this.ov;
+    if (o.parse(r.buf, r.off, r.len) !== 0) return '';
+    const oaf = o.af as AddressFamily;
+    const ports = o.hasPorts && (o.proto === IPPROTO_TCP || o.proto === IPPROTO_UDP);
+    const src = ports ? formatAddrPort(oaf, o.saddr, o.sport) : formatAddr(oaf, o.saddr);
+    const dst = ports ? formatAddrPort(oaf, o.daddr, o.dport) : formatAddr(oaf, o.daddr);
+    const out: string[] = [];
+    if (dst !== b.dst) out.push(`DNAT → ${dst}`);
+    if (src !== b.src) out.push(`SNAT → ${src}`);
+    if (out.length === 0) return '';
+    return out.join(' ');
+  }
+
+  private whyNotScheduled(b: Before): string {
+    if (!b.parsed) return 'not parsed';
+    if (b.dir !== DIR_IN) {
+      if (b.proto === IPPROTO_ICMP || b.proto === IPPROTO_ICMPV6)
+        return 'ICMP not about a connection: passed on (§8.2)';
+      return 'no connection for this reply: passed on (§1.3)';
+    }
+    if (b.proto === IPPROTO_ICMP || b.proto === IPPROTO_ICMPV6)
+      return b.quoteSrc === ''
+        ? 'ICMP that is not an error about TCP/UDP: not IPVS traffic (§1.2, §8.1)'
+        : 'ICMP error not about a connection: passed on (§8.1)';
+    if (b.proto !== IPPROTO_TCP && b.proto !== IPPROTO_UDP)
+      return 'not TCP/UDP: not IPVS traffic (§1.2)';
+    if (b.src === '') return 'later fragment: no ports (§1.2)';
+    const s = this.engine.settings;
+    if (b.proto === IPPROTO_TCP) {
+      if (b.tcpFlags & TCP_RST) return 'RST never creates a connection (§2.7)';
+      if (!(b.tcpFlags & TCP_SYN) && !s.sloppy_tcp)
+        return 'no SYN and sloppy_tcp=0: not scheduled (§2.7)';
+    }
+    const svc = this.engine.serviceFind(b.af, b.mark, b.proto, b.daddr, 0, b.dport);
+    if (!svc) return `no service for ${b.dst} (§2.7)`;
+    if (b.sport === 20) return 'client port 20 (FTP data) is never scheduled (§2.8)';
+    if (svc.port === 21 && b.dport !== 21)
+      return 'other port of an FTP service: not IPVS traffic (§2.10)';
+    return 'not scheduled (§2.8)';
+  }
+
+  private explainText(b: Before, dir: number, v: number, o: Outcome): string {
+    const { id, isNew, reused, aft, stateNumBefore, stateBefore, tmplId, tmplNew, tmplSnap } = o;
+    const { reason, whyNot } = o;
+    const e = this.engine;
+    const out: string[] = [];
+    const ruleNote =
+      b.rule === Rule.SERVICE ||
+      b.rule === Rule.NAT_REAL_SERVER ||
+      b.rule === Rule.CONN_IN ||
+      b.rule === Rule.CONN_OUT
+        ? ''
+        : `${dir === DIR_IN ? 'in' : 'out'} path: ${RULE_TEXT[b.rule]}`;
+    if (ruleNote !== '') out.push(ruleNote);
+    if (reused && b.conn !== null) {
+      out.push(
+        isSynFlags(b)
+          ? `SYN on conn ${b.id} in ${b.conn.info.state}: the old connection is expired and the SYN scheduled afresh (conn_reuse_mode, §2.11)`
+          : `conn ${b.id}'s real server is gone: expired (expire_nodest_conn=1, §2.12)`,
+      );
+    }
+    const did = aft !== null ? e.conns.dest[id] : -1;
+    const dest = did >= 0 ? e.destById[did] : null;
+    if (isNew && aft !== null && dest) {
+      const svc = dest.svc;
+      const lead =
+        b.proto === IPPROTO_TCP
+          ? b.tcpFlags & TCP_SYN
+            ? 'SYN'
+            : `[${tcpFlagsString(b.tcpFlags)}] without SYN (sloppy_tcp=1)`
+          : b.proto === IPPROTO_UDP
+            ? 'UDP'
+            : 'ICMP error (schedule_icmp=1)';
+      const rs = `real server ${dest.toString()} (${METHOD_NAMES[dest.fwd]})`;
+      if (svc.flags & SVC_F_PERSISTENT && tmplSnap !== null) {
+        const client = epText(tmplSnap.info.af, tmplSnap.info.caddr, 0).replace(/:0$/, '');
+        out.push(
+          tmplNew
+            ? `${lead}, no connection, persistent service ${svc.toString()} ${svc.schedName}: no template for client ${client} → ${rs}; new template ${tmplId}, timeout ${seconds(tmplSnap.timeoutMs)} s (§4.5)`
+            : `${lead}, no connection, persistent service ${svc.toString()}: template ${tmplId} for client ${client} → same ${rs}; template re-armed, ${seconds(tmplSnap.timeoutMs)} s (§4.5)`,
+        );
+      } else {
+        out.push(`${lead}, no connection, service ${svc.toString()} ${svc.schedName} → ${rs}`);
+      }
+      if (aft.info.flags & CONN_F_ONE_PACKET)
+        out.push('one-packet scheduling: freed right after this packet (§3)');
+    } else if (isNew && aft !== null) {
+      out.push(
+        'no real server available and cache_bypass=1 on a fwmark service: bypass connection to the original destination (§2.10)',
+      );
+    } else if (id !== NO_CONN && aft !== null) {
+      const i = aft.info;
+      out.push(
+        `conn ${id}: client ${epText(i.af, i.caddr, i.cport)}, real server ${epTextLoose(i)}`,
+      );
+    }
+    // state
+    if (aft !== null && (v !== V_DROP || isNew)) {
+      const i = aft.info;
+      if (i.protocol === IPPROTO_TCP) {
+        const flags = isNew ? aft.info.flags : b.conn !== null ? b.conn.info.flags : aft.info.flags;
+        let block = dir === DIR_IN ? 'INPUT' : 'OUTPUT';
+        if (dir === DIR_IN && flags & CONN_F_NOOUTPUT) block = 'INPUT-ONLY';
+        const row = tcpRow(b.tcpFlags);
+        const table = e.secureTcpActive ? ' of the secure_tcp table' : '';
+        const where =
+          row < 0
+            ? 'no RST/SYN/FIN/ACK flag: CLOSE'
+            : `${block} ${ROW_NAMES[row]} row${table}${dir !== DIR_IN && flags & CONN_F_NOOUTPUT ? ', NOOUTPUT cleared' : ''}`;
+        out.push(
+          `${stateBefore} → ${i.state} (${where}, §2.2–2.3); timeout ${seconds(aft.timeoutMs)} s (§2.1)`,
+        );
+        const stateNum = aft.stateNum;
+        const wasActive = tcpIsActive(isNew ? 0 : stateNumBefore);
+        if (dest && wasActive !== tcpIsActive(stateNum)) {
+          out.push(
+            `now counted in ${tcpIsActive(stateNum) ? 'activeconns' : 'inactconns'} of ${dest.toString()} (§2.5)`,
+          );
+        }
+        if (
+          TCP_STATE_NAMES[stateNum] === 'ESTABLISHED' &&
+          tmplId >= 0 &&
+          !b.templateAssured &&
+          !isNew
+        )
+          out.push(`template ${tmplId} becomes ASSURED (§4.5)`);
+      } else if (i.protocol === IPPROTO_UDP) {
+        out.push(
+          `UDP: every packet in either direction sets the udp timeout, ${seconds(aft.timeoutMs)} s (§3)`,
+        );
+        if (dir !== DIR_IN && tmplId >= 0 && !b.templateAssured)
+          out.push(`a reply: template ${tmplId} becomes ASSURED (§3)`);
+      }
+    }
+    // what was sent
+    const method = aft === null ? -1 : aft.info.flags & 7;
+    if (v === V_FORWARD) {
+      const i = aft?.info;
+      if (dir !== DIR_IN) {
+        out.push(
+          `NAT reply: source rewritten to ${i ? epText(i.af, i.vaddr, i.vport) : 'the VIP'}, checksums updated (§1.3, §6)`,
+        );
+      } else if (method === CONN_F_MASQ) {
+        out.push(
+          `NAT: destination rewritten to ${i ? epTextLoose(i) : 'the real server'}, TTL − 1, checksums updated (§6, §7.2)`,
+        );
+      } else if (method === CONN_F_DROUTE) {
+        out.push("direct routing: sent unchanged but for TTL − 1 to the real server's MAC (§7.3)");
+      } else if (method === CONN_F_TUNNEL) {
+        out.push('tunnelling: TTL − 1, encapsulated towards the real server (§7.4)');
+      } else if (method === CONN_F_BYPASS) {
+        out.push('bypass: forwarded to the original destination (§2.10, §7.5)');
+      }
+    } else if (v === V_ACCEPT && id !== NO_CONN && dir !== DIR_IN) {
+      out.push(
+        `reply of a ${METHOD_NAMES[method] ?? ''} connection: the state follows it, the packet passes unchanged (§1.3)`,
+      );
+    } else if (v === V_LOCAL || (method === CONN_F_LOCALNODE && v !== V_DROP)) {
+      out.push('local real server: delivered to the local stack (§7.5)');
+    }
+    if ((v === V_DROP || v === V_REPLY) && reason > 0)
+      out.push(REASON_TEXT[reason] ?? DROP_REASON_NAMES[reason]);
+    if (whyNot !== '') out.push(whyNot);
+    return out.join('; ');
+  }
+}
+
+function isSynFlags(b: Before): boolean {
+  return b.proto === IPPROTO_TCP && (b.tcpFlags & TCP_SYN) !== 0;
+}
+
+/** State a conn is created in (§5.1): TCP NONE, UDP's only state. */
+function initialState(i: ConnInfo): string {
+  if (i.template) return 'NONE';
+  return i.protocol === IPPROTO_UDP ? 'UDP' : 'NONE';
+}
+
+/** The real-server end of a conn ("-" for a bypass conn without one). */
+function epTextLoose(i: ConnInfo): string {
+  if ((i.flags & 7) === CONN_F_BYPASS) return '-';
+  const v6 = i.daddr.includes(':');
+  return v6 ? `[${i.daddr}]:${i.dport}` : `${i.daddr}:${i.dport}`;
+}
