@@ -414,7 +414,7 @@ static napi_value nfq_open(napi_env env, napi_callback_info info) {
 static int nfq_parse(uint8_t *base, size_t off, size_t n, int32_t *meta, int cap) {
   int count = 0;
   uint8_t *p = base + off;
-  size_t rem = n;
+  int rem = (int)n; /* signed: NLMSG_NEXT may step past the end of the last message */
   for (struct nlmsghdr *nh = (struct nlmsghdr *)p; NLMSG_OK(nh, rem) && count < cap; nh = NLMSG_NEXT(nh, rem)) {
     if (nh->nlmsg_type != ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET)) continue;
     if (nh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct nfgenmsg)) continue;

@@ -343,7 +343,11 @@ export interface PacketSocketOptions {
   protocol?: number;
   /** SOCK_DGRAM: the kernel adds/strips the link-layer header; writes give the destination MAC in meta. */
   dgram?: boolean;
-  /** PACKET_VNET_HDR: a 10-byte virtio-net header precedes every packet (GSO/checksum offload). */
+  /**
+   * PACKET_VNET_HDR: a 10-byte virtio-net header precedes every frame (GSO/checksum
+   * offload; csum_start counts from the Ethernet header). The kernel allows it on
+   * SOCK_RAW only, so not with `dgram`.
+   */
   vnetHdr?: boolean;
   /** PACKET_IGNORE_OUTGOING: do not read back what this host sends. */
   ignoreOutgoing?: boolean;
@@ -357,6 +361,8 @@ export function openPacketSocket(opts: PacketSocketOptions): PacketChannel {
   const n = loadNative();
   const ifindex = opts.ifindex ?? (opts.ifname !== undefined ? n.ifIndex(opts.ifname) : 0);
   if (!ifindex) throw new Error('openPacketSocket: ifname or ifindex required');
+  if (opts.vnetHdr && opts.dgram)
+    throw new Error('openPacketSocket: vnetHdr needs a SOCK_RAW socket (dgram false)');
   const flags = (opts.ignoreOutgoing ? 1 : 0) | (opts.qdiscBypass ? 2 : 0);
   const fd = n.packetOpen(
     ifindex,
