@@ -46,7 +46,8 @@
 #             VIP (DR/TUN replies) use the main table, whose connected route sends them
 #             straight to the client over eth1. So NAT, DR and TUN all work at once.
 #             A TUN real server needs an IPIP decapsulator (`tsvs decap`), not part
-#             of the lab.
+#             of the lab. UDP servers that do not bind one address answer from the
+#             source routing picks (eth1's): bind them to the RIP (NAT) or VIP (DR/TUN).
 set -euo pipefail
 
 PREFIX=tsvs
