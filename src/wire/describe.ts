@@ -216,7 +216,7 @@ export function describe(buf: Uint8Array, off: number, len: number): string {
   if (e === 0) return summary(outer, 0);
   const where =
     outer.saddrOff >= 0
-      ? `${outer.af === 4 ? 'IP' : 'IP6'} ${addr(outer, outer.saddr)} > ${addr(outer, outer.daddr)} `
+      ? `${outer.af === 4 ? 'IP' : 'IP6'} ${addr(outer, outer.saddr)} > ${addr(outer, outer.daddr)} ${protoName(outer)} `
       : '';
   return `${where}invalid ${parseErrorName(e)} len=${len}`;
 }
