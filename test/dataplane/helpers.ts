@@ -55,9 +55,18 @@ export function uniquePrefix(tag: string): string {
 
 /** Namespaces created through {@link addNs}, removed by {@link cleanupNs}. */
 const created = new Set<string>();
+let exitHook = false;
 
 /** Creates a network namespace with lo up, remembering it for clean-up. */
 export function addNs(name: string): string {
+  if (!exitHook) {
+    // also when a test crashes the process (an exception in a poll callback)
+    exitHook = true;
+    process.on('exit', () => {
+      killAll();
+      cleanupNs();
+    });
+  }
   shQuiet('ip', ['netns', 'del', name]);
   sh('ip', ['netns', 'add', name]);
   created.add(name);
@@ -189,4 +198,42 @@ export function udpDatagram(sport: number, dport: number, data: Uint8Array): Uin
   u[5] = u.length & 0xff;
   u.set(data, 8);
   return u;
+}
+
+/** Parses an IPv6 literal (with at most one `::`) into 16 bytes. */
+export function ip6(s: string): number[] {
+  const [h, t] = s.split('::');
+  const head = h ? h.split(':') : [];
+  const tail = t ? t.split(':') : [];
+  const groups = [...head, ...new Array<string>(8 - head.length - tail.length).fill('0'), ...tail];
+  return groups.flatMap((g) => {
+    const v = parseInt(g, 16);
+    return [v >> 8, v & 0xff];
+  });
+}
+
+/** Builds an IPv6 packet carrying a UDP datagram (checksum filled). */
+export function ipv6UdpPacket(
+  src: string,
+  dst: string,
+  udp: Uint8Array,
+  hopLimit = 64,
+): Uint8Array {
+  const p = new Uint8Array(40 + udp.length);
+  p[0] = 0x60;
+  p[4] = udp.length >> 8;
+  p[5] = udp.length & 0xff;
+  p[6] = 17;
+  p[7] = hopLimit;
+  p.set(ip6(src), 8);
+  p.set(ip6(dst), 24);
+  p.set(udp, 40);
+  p[46] = 0;
+  p[47] = 0;
+  const pseudo = sum16(p, 8, 32) + udp.length + 17;
+  let c = inetChecksum(p, 40, udp.length, pseudo);
+  if (c === 0) c = 0xffff;
+  p[46] = c >> 8;
+  p[47] = c & 0xff;
+  return p;
 }

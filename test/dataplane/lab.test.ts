@@ -30,13 +30,15 @@ function pingOk(ns: string, addr: string): boolean {
   }
 }
 
-describe('lab', { skip }, () => {
+describe('lab', { skip, timeout: 120_000 }, () => {
   const a = uniquePrefix('la');
   const b = uniquePrefix('lb');
-  after(() => {
+  const down = (): void => {
     labDown({ prefix: a });
     labDown({ prefix: b });
-  });
+  };
+  after(down);
+  process.once('exit', down);
 
   it('builds client, director and two real servers that reach each other, and coexists with another lab', () => {
     const linksBefore = hostLinks();

@@ -62,7 +62,7 @@ function collect(
   return withTimeout(p, ms, what).finally(() => ch.stopPolling());
 }
 
-describe('native shim', { skip }, () => {
+describe('native shim', { skip, timeout: 60_000 }, () => {
   after(() => {
     killAll();
     cleanupNs();
@@ -169,24 +169,23 @@ describe('native shim', { skip }, () => {
       const batch = allocBatch(1 << 20, 32);
       let seen = 0;
       const hooks: number[] = [];
+      const protos: number[] = [];
+      const queues: number[] = [];
+      const l4: number[] = [];
       const done = new Promise<void>((resolve) => {
         q.onReadable(() => {
           const n = q.read(batch);
           for (let i = 0; i < n; i++) {
             const b = i * META_STRIDE;
             hooks.push(batch.meta[b + M_NFQ_PROTO_HOOK] >>> 16);
-            assert.equal(batch.meta[b + M_NFQ_PROTO_HOOK] & 0xffff, 0x0800);
-            assert.equal(batch.meta[b + M_NFQ_INFO_QUEUE] >>> 16, 7);
-            assert.equal(
-              batch.buf[batch.meta[b + M_OFF] + 9],
-              1,
-              'payload is the IPv4 ICMP packet',
-            );
+            protos.push(batch.meta[b + M_NFQ_PROTO_HOOK] & 0xffff);
+            queues.push(batch.meta[b + M_NFQ_INFO_QUEUE] >>> 16);
+            l4.push(batch.buf[batch.meta[b + M_OFF] + 9]);
             // accept the first two, drop the third: ping must see exactly two replies
             setVerdict(batch, i, 7, batch.meta[b + M_NFQ_ID], seen < 2 ? NF_ACCEPT : NF_DROP);
             seen++;
           }
-          assert.equal(q.write(batch, n), n);
+          q.write(batch, n);
           if (seen >= 3) resolve();
         });
       });
@@ -197,6 +196,9 @@ describe('native shim', { skip }, () => {
       await withTimeout(done, 5000, 'three queued echo requests');
       await withTimeout(exited, 5000, 'ping to exit');
       assert.deepEqual(hooks, [NF_INET_LOCAL_IN, NF_INET_LOCAL_IN, NF_INET_LOCAL_IN]);
+      assert.deepEqual(protos, [0x0800, 0x0800, 0x0800], 'hardware protocol IPv4');
+      assert.deepEqual(queues, [7, 7, 7]);
+      assert.deepEqual(l4, [1, 1, 1], 'payload is the IPv4 ICMP packet');
       assert.match(out, /3 packets transmitted, 2 received/);
     } finally {
       q.close();
