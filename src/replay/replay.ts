@@ -50,7 +50,10 @@ export interface ReplayObserver {
   ): void;
   /** The engine returned `verdict`; `engine.result` holds the rest. */
   after(rec: CaptureRecord, dir: number, verdict: number): void;
-  /** A frame without an IP packet (ARP ...); `damage` when its link type is unknown. */
+  /**
+   * A frame without an IP packet (ARP ...), or of a link type tsvs cannot read
+   * (`damage`; the reader reports the link type itself as a problem once).
+   */
   skipped(rec: CaptureSkipped, damage: boolean): void;
   /** Damage in the file, or a packet the capture cut short (not replayed). */
   problem(packetNumber: number, message: string): void;
@@ -149,12 +152,9 @@ export class Replayer {
       case 'skipped': {
         st.records++;
         const damage = !isSupportedLinkType(item.linkType);
-        if (damage) {
-          st.unknownLinkType++;
-          this.problem(item.packetNumber, `${item.reason}: not replayed`);
-        } else {
-          st.nonIp++;
-        }
+        // the reader reports an unknown link type once, as a problem, when it meets it
+        if (damage) st.unknownLinkType++;
+        else st.nonIp++;
         this.observer?.skipped(item, damage);
         return;
       }

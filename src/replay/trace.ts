@@ -333,19 +333,14 @@ export class Tracer implements ReplayObserver {
     this.phase = 'timer';
   }
 
-  skipped(rec: CaptureSkipped, damage: boolean): void {
+  skipped(rec: CaptureSkipped, _damage: boolean): void {
+    this.flushTimerExpiries();
     if (rec.hasTimestamp) this.setT0(rec.tsNs);
     if (this.json) {
-      this.emit(
-        JSON.stringify({
-          type: damage ? 'problem' : 'skipped',
-          n: rec.packetNumber,
-          reason: rec.reason,
-        }),
-      );
+      this.emit(JSON.stringify({ type: 'skipped', n: rec.packetNumber, reason: rec.reason }));
       return;
     }
-    if (!damage) this.emit(`${this.relNs(rec.tsNs)} #${rec.packetNumber} skipped: ${rec.reason}`);
+    this.emit(`${this.relNs(rec.tsNs)} #${rec.packetNumber} skipped: ${rec.reason}`);
   }
 
   problem(packetNumber: number, message: string): void {
