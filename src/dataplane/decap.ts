@@ -174,12 +174,26 @@ export function runDecap(opts: DecapOptions = {}): DecapHandle {
   const stats: DecapStats = { received: 0, delivered: 0, malformed: 0, refused: 0, writeErrors: 0 };
 
   const allowed4 = new Set<number>();
-  const allowed6 = new Set<string>();
+  const list6: number[] = [];
   for (const a of opts.allowedSources ?? []) {
     const b = parseAddr(a);
     if (b.length === 4) allowed4.add(addrWords(b)[0]);
-    else allowed6.add(addrWords(b).join(','));
+    else list6.push(...addrWords(b));
   }
+  // IPv6 sources as 4 words each, compared word by word (no string per packet)
+  const allowed6 = Int32Array.from(list6);
+  const isAllowed6 = (m: Int32Array, b: number): boolean => {
+    for (let j = 0; j < allowed6.length; j += 4) {
+      if (
+        allowed6[j] === m[b + 2] &&
+        allowed6[j + 1] === m[b + 3] &&
+        allowed6[j + 2] === m[b + 4] &&
+        allowed6[j + 3] === m[b + 5]
+      )
+        return true;
+    }
+    return false;
+  };
   const filter = (opts.allowedSources?.length ?? 0) > 0;
 
   const channels: PacketChannel[] = [];
@@ -240,9 +254,7 @@ export function runDecap(opts: DecapOptions = {}): DecapHandle {
         let off = meta[b + M_OFF];
         let len = meta[b + M_LEN];
         if (filter) {
-          const ok = outer6
-            ? allowed6.has(`${meta[b + 2]},${meta[b + 3]},${meta[b + 4]},${meta[b + 5]}`)
-            : allowed4.has(meta[b + M_RAW_ADDR]);
+          const ok = outer6 ? isAllowed6(meta, b) : allowed4.has(meta[b + M_RAW_ADDR]);
           if (!ok) {
             stats.refused++;
             continue;

@@ -21,6 +21,7 @@ import {
   ip4,
   ip6,
   ipv4Packet,
+  ipv6Packet,
   ipv6UdpPacket,
   killAll,
   sh,
@@ -86,8 +87,11 @@ async function exchange(
   tx: ReturnType<typeof allocBatch>,
   match: (p: Uint8Array) => boolean,
   channels: PacketChannel[],
+  outer6 = false,
 ): Promise<{ pkt: Uint8Array; sent: number }> {
-  const raw = withNetns(dir, () => openRawSocket({ family: 4, protocol: IPPROTO_RAW }));
+  const raw = withNetns(dir, () =>
+    openRawSocket({ family: outer6 ? 6 : 4, protocol: IPPROTO_RAW }),
+  );
   channels.push(raw);
   const cap = withNetns(dir, () =>
     openPacketSocket({ ifname: 'a0', protocol: ethertype, dgram: true }),
@@ -214,5 +218,41 @@ describe('decap', { skip, timeout: 60_000 }, () => {
     assert.equal(new TextDecoder().decode(pkt.subarray(48)), 'hello-6in4');
     assert.ok(decap.stats.delivered >= 1);
     assert.ok(decap.stats.malformed >= 1, 'the truncated inner packet was dropped');
+  });
+
+  it('delivers IPv4 carried in IPv6 (outer next header 4), checking the IPv6 tunnel source', async () => {
+    const { dir, rs } = twoHosts('x');
+    const decap = runDecap({ netns: rs, allowedSources: ['fd00:252::1'] });
+    handles.push(decap);
+    spawnIn(rs, 'socat', ['-T', '10', `UDP4-RECVFROM:7778,bind=${VIP},fork`, 'PIPE']);
+
+    const inner = ipv4Packet(
+      CLIENT,
+      VIP,
+      17,
+      udpDatagram(5556, 7778, new TextEncoder().encode('hello-4in6')),
+    );
+    const outer = ipv6Packet('fd00:252::1', 'fd00:252::2', 4, inner);
+    const tx = allocBatch(4096, 2);
+    tx.buf.set(outer, 0);
+    tx.buf.set(outer, 2048);
+    const dst = ip6('fd00:252::2');
+    const words = [0, 4, 8, 12].map(
+      (i) => (dst[i] << 24) | (dst[i + 1] << 16) | (dst[i + 2] << 8) | dst[i + 3] | 0,
+    );
+    tx.meta.set([0, outer.length, ...words], 0);
+    tx.meta.set([2048, outer.length, ...words], META_STRIDE);
+
+    const { pkt } = await exchange(
+      dir,
+      ETH_P_IP,
+      tx,
+      (p) => p[9] === 17 && p[16] === 10 && p[19] === 9 && ((p[20] << 8) | p[21]) === 7778,
+      channels,
+      true,
+    );
+    assert.equal(new TextDecoder().decode(pkt.subarray(28)), 'hello-4in6');
+    assert.ok(decap.stats.delivered >= 1);
+    assert.equal(decap.stats.refused, 0);
   });
 });

@@ -212,6 +212,26 @@ export function ip6(s: string): number[] {
   });
 }
 
+/** Builds an IPv6 packet (no extension headers) around `payload`. */
+export function ipv6Packet(
+  src: string,
+  dst: string,
+  nextHeader: number,
+  payload: Uint8Array,
+  hopLimit = 64,
+): Uint8Array {
+  const p = new Uint8Array(40 + payload.length);
+  p[0] = 0x60;
+  p[4] = payload.length >> 8;
+  p[5] = payload.length & 0xff;
+  p[6] = nextHeader;
+  p[7] = hopLimit;
+  p.set(ip6(src), 8);
+  p.set(ip6(dst), 24);
+  p.set(payload, 40);
+  return p;
+}
+
 /** Builds an IPv6 packet carrying a UDP datagram (checksum filled). */
 export function ipv6UdpPacket(
   src: string,
