@@ -34,6 +34,8 @@ export interface ReplayIo {
   drain(): Promise<void>;
   /** Resolves when everything written has been handed to the OS. */
   end(): Promise<void>;
+  /** True once the reader went away (EPIPE): the run stops early. */
+  readonly closed?: boolean;
 }
 
 const USAGE_REPLAY = `Usage: tsvs replay --config FILE [options] IN.pcap [OUT.pcap]
@@ -230,6 +232,7 @@ async function runLoop(
     if (++k === DRAIN_EVERY) {
       k = 0;
       await io.drain();
+      if (io.closed === true) return;
     }
   }
   if (drain) rep.drain();
@@ -327,17 +330,40 @@ function summaryObject(
   };
 }
 
-/** Output through process.stdout/stderr, gathered into chunks, honouring back-pressure. */
+/**
+ * Output through process.stdout/stderr, gathered into chunks, honouring back-pressure.
+ * When the reader goes away (`tsvs trace ... | head`) output stops quietly.
+ */
 export function processIo(): ReplayIo {
+  const stdout = process.stdout;
   let buf: string[] = [];
   let size = 0;
+  let closed = false;
+  stdout.on('error', () => {
+    closed = true;
+  });
   const flush = (): void => {
     if (size === 0) return;
-    process.stdout.write(buf.join(''));
+    if (!closed) stdout.write(buf.join(''));
     buf = [];
     size = 0;
   };
+  const settled = (): Promise<void> =>
+    new Promise((res) => {
+      const done = (): void => {
+        stdout.off('drain', done);
+        stdout.off('close', done);
+        stdout.off('error', done);
+        res();
+      };
+      stdout.once('drain', done);
+      stdout.once('close', done);
+      stdout.once('error', done);
+    });
   return {
+    get closed() {
+      return closed;
+    },
     out(s) {
       buf.push(s);
       size += s.length;
@@ -349,12 +375,15 @@ export function processIo(): ReplayIo {
     },
     drain() {
       flush();
-      if (!process.stdout.writableNeedDrain) return Promise.resolve();
-      return new Promise((res) => process.stdout.once('drain', () => res()));
+      if (closed || !stdout.writableNeedDrain) return Promise.resolve();
+      return settled();
     },
     end() {
       flush();
-      return new Promise((res) => process.stdout.write('', () => res()));
+      if (closed) return Promise.resolve();
+      return new Promise((res) => {
+        stdout.write('', () => res());
+      });
     },
   };
 }

@@ -100,6 +100,8 @@ interface ConnSnap {
   timeoutMs: number;
   dueMs: number;
   stateNum: number;
+  /** Dest id (-1: none), kept so a conn freed during its packet still names it. */
+  destId: number;
 }
 
 interface ExpirySnap extends ConnSnap {
@@ -139,6 +141,8 @@ interface Outcome {
   isNew: boolean;
   /** The conn found before the call was expired by it (reuse, real server gone). */
   reused: boolean;
+  /** The conn was freed before the call returned (one-packet scheduling). */
+  gone: boolean;
   /** The conn after the call, or as it was when freed during the call (one-packet). */
   aft: ConnSnap | null;
   stateBefore: string;
@@ -249,6 +253,7 @@ export class Tracer implements ReplayObserver {
       timeoutMs: c.timeout[id],
       dueMs: c.expires[id],
       stateNum: c.state[id],
+      destId: c.dest[id],
     };
   }
 
@@ -453,9 +458,8 @@ export class Tracer implements ReplayObserver {
     this.cur = null;
     const o = this.outcome(b, v);
     const e = this.engine;
-    const did = o.aft !== null && o.id !== NO_CONN ? e.conns.dest[o.id] : -1;
-    const dest =
-      o.aft !== null && !this.callExpiries.has(o.id) && did >= 0 ? e.destById[did] : null;
+    const did = o.aft !== null ? o.aft.destId : -1;
+    const dest = did >= 0 ? e.destById[did] : null;
     const svc = dest ? dest.svc : null;
     const method = o.aft === null ? -1 : o.aft.info.flags & 7;
     const rewrite = this.rewriteText(b, dir, v, method);
@@ -542,11 +546,14 @@ export class Tracer implements ReplayObserver {
   private outcome(b: Before, v: number): Outcome {
     const e = this.engine;
     const r = e.result;
-    const freed = (id: number): boolean => {
+    const expired = (id: number): boolean => {
       const x = this.callExpiries.get(id);
       return x !== undefined && !x.deferred;
     };
-    const reused = b.id !== NO_CONN && freed(b.id);
+    // the id of a conn freed during the call may already serve a new conn; live conns
+    // (templates included) always have their timer armed when the engine returns
+    const freed = (id: number): boolean => expired(id) && !e.conns.armed(id);
+    const reused = b.id !== NO_CONN && expired(b.id);
     let id = r.conn;
     // a DROP of a packet on a conn (real server gone) leaves result.conn unset
     if (id === NO_CONN && b.id !== NO_CONN && !reused) id = b.id;
@@ -573,6 +580,7 @@ export class Tracer implements ReplayObserver {
       id,
       isNew,
       reused,
+      gone: id !== NO_CONN && freed(id),
       aft,
       stateBefore: old !== null ? old.info.state : aft !== null ? initialState(aft.info) : '',
       stateNumBefore: old !== null ? old.stateNum : 0,
@@ -674,7 +682,7 @@ export class Tracer implements ReplayObserver {
           : `conn ${b.id}'s real server is gone: expired (expire_nodest_conn=1, §2.12)`,
       );
     }
-    const did = aft !== null ? e.conns.dest[id] : -1;
+    const did = aft !== null ? aft.destId : -1;
     const dest = did >= 0 ? e.destById[did] : null;
     if (isNew && aft !== null && dest) {
       const svc = dest.svc;

@@ -5,7 +5,7 @@
  * NAME.conf the configuration.
  */
 import { ACK, FIN, PSH, RST, SYN } from '../helpers/packets.js';
-import type { Step } from './helpers.js';
+import type { SpecStep } from './helpers.js';
 
 export const VIP = '10.0.3.100';
 export const CIP = '10.0.1.2';
@@ -20,7 +20,7 @@ const RESPONSE = 'HTTP/1.0 200 OK\r\n\r\nhello\n'; // 25 bytes
  * FIN both ways, a long gap so the conn expires in TIME_WAIT, a stray ACK that
  * creates nothing, and a new SYN that rr sends to the other real server.
  */
-export const NAT_TCP: Step[] = [
+export const NAT_TCP: SpecStep[] = [
   { at: 0, pkt: { src: CIP, dst: VIP, sport: 40000, dport: 80, flags: SYN, seq: 1000 } },
   {
     at: 0.001,
@@ -86,7 +86,7 @@ const ANSWER = new Uint8Array(40).fill(0x41);
  * NAT UDP (udp.conf): query, answer, a second query without a UDP checksum, the
  * 300 s UDP timeout, a new conn to the other real server, and a port with no service.
  */
-export const UDP: Step[] = [
+export const UDP: SpecStep[] = [
   { at: 0, pkt: { proto: 'udp', src: CIP, dst: VIP, sport: 5353, dport: 53, payload: QUERY } },
   {
     at: 0.002,
@@ -108,7 +108,7 @@ export const UDP: Step[] = [
   { at: 401, pkt: { proto: 'udp', src: CIP, dst: VIP, sport: 5353, dport: 54, payload: QUERY } },
 ];
 
-const tick = (at: number): { at: number; pkt: Step['pkt'] } => ({
+const tick = (at: number): SpecStep => ({
   at,
   pkt: { proto: 'udp', src: '10.0.1.9', dst: VIP, sport: 7000, dport: 9, payload: 'tick' },
 });
@@ -121,7 +121,7 @@ const tick = (at: number): { at: number; pkt: Step['pkt'] } => ({
  * UDP packets move the clock. A later connection gets a new template and, by rr,
  * the other real server.
  */
-export const PERSIST: Step[] = [
+export const PERSIST: SpecStep[] = [
   { at: 0, pkt: { src: CIP, dst: VIP, sport: 41000, dport: 443, flags: SYN, seq: 100 } },
   {
     at: 0.001,
