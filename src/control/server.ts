@@ -89,7 +89,9 @@ export async function startControlServer(
     unlinkSync(path);
   }
   const sockets = new Set<Socket>();
-  const server = createServer((sock) => serve(sock, model, opts, sockets));
+  // half-open: a client may shut down its side after its last request and still
+  // read the answers
+  const server = createServer({ allowHalfOpen: true }, (sock) => serve(sock, model, opts, sockets));
   await listen(server, path);
   chmodSync(path, 0o600);
   let closed = false;

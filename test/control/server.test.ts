@@ -110,6 +110,21 @@ test('requests and errors over the socket, pipelined and answered in order', asy
     assert.equal((r[1].error as { errno: string }).errno, 'EINVAL');
     assert.match((r[2].error as { detail: string }).detail, /unknown command 'nosuch'/);
     assert.deepEqual(r[3], { id: 7, ok: true, result: null });
+    // a client that shuts down its side after the last request still gets the answers,
+    // the last line may lack its newline
+    const half = await new Promise<string>((resolve, reject) => {
+      const s = createConnection(path);
+      let buf = '';
+      s.setEncoding('utf8');
+      s.on('data', (d: string) => (buf += d));
+      s.on('end', () => resolve(buf));
+      s.on('error', reject);
+      s.end('{"id":1,"cmd":"getTimeouts"}\n{"id":2,"cmd":"getDaemons"}');
+    });
+    assert.equal(
+      half,
+      '{"id":1,"ok":true,"result":{"tcp":900,"tcpfin":120,"udp":300}}\n{"id":2,"ok":true,"result":[]}\n',
+    );
     assert.deepEqual(m.services(), []);
   } finally {
     await srv.close();
