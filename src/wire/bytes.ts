@@ -21,6 +21,16 @@ export function read32(buf: Uint8Array, off: number): number {
   return ((buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]) >>> 0;
 }
 
+/**
+ * Read a 32-bit big-endian value as a signed int32 (same bits as {@link read32}). Use it
+ * for words that are only carried (stored into a `Uint32Array`, written back, fed to the
+ * bitwise checksum helpers): V8 keeps int32s as small integers, while a uint32 ≥ 2^31
+ * returned from a call that is not inlined is boxed, i.e. allocated.
+ */
+export function read32i(buf: Uint8Array, off: number): number {
+  return (buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3];
+}
+
 /** Write the low 32 bits of `v` big-endian. */
 export function write32(buf: Uint8Array, off: number, v: number): void {
   buf[off] = v >>> 24;

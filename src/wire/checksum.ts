@@ -39,15 +39,14 @@ function reduce(sum: number): number {
  * always a number, never NaN.
  */
 export function sumBytes(buf: Uint8Array, off: number, len: number, acc = 0): number {
-  let end = off + len;
-  if (end > buf.length) end = buf.length;
-  if (off < 0) off = 0;
+  const start = off < 0 ? 0 : off;
+  const end = off + len > buf.length ? buf.length : off + len;
   // Sum the high and low bytes of the words separately: two small integer
   // accumulators (SMIs for any packet size) and no shifts in the loop.
   let hi = 0;
   let lo = 0;
-  let i = off;
-  const even = end - ((end - off) & 1);
+  let i = start;
+  const even = end - ((end - start) & 1);
   for (; i + 8 <= even; i += 8) {
     hi += buf[i] + buf[i + 2] + buf[i + 4] + buf[i + 6];
     lo += buf[i + 1] + buf[i + 3] + buf[i + 5] + buf[i + 7];

@@ -3,7 +3,7 @@
  * accessors, and the builder for the ICMP errors the director itself originates
  * (fragmentation needed / packet too big, time exceeded, unreachable; spec §7.1, §8).
  */
-import { copyBytes, read16, read32, write16, write32 } from './bytes.js';
+import { copyBytes, read16, read32, read32i, write16, write32 } from './bytes.js';
 import { icmpChecksumFill, l4ChecksumFill } from './checksum.js';
 import { IPV4_HLEN, IPV4_SRC, IPV4_TOTAL_LENGTH, writeIpv4Header } from './ipv4.js';
 import {
@@ -192,7 +192,7 @@ export function buildIcmpError(
     let take = olen;
     if (take > ICMP_ERROR_MAX_V4 - hdr) take = ICMP_ERROR_MAX_V4 - hdr;
     if (take > cap - hdr) take = cap - hdr;
-    const dst = read32(orig, origOff + IPV4_SRC);
+    const dst = read32i(orig, origOff + IPV4_SRC);
     copyBytes(out, outOff + hdr, orig, origOff, take);
     const total = hdr + take;
     writeIpv4Header(
@@ -204,7 +204,7 @@ export function buildIcmpError(
       0,
       ICMP_ERROR_TTL,
       PROTO_ICMP,
-      srcWords[0],
+      srcWords[0] | 0,
       dst,
     );
     const l4 = outOff + IPV4_HLEN;
@@ -226,11 +226,12 @@ export function buildIcmpError(
   if (take > ICMP_ERROR_MAX_V6 - hdr) take = ICMP_ERROR_MAX_V6 - hdr;
   if (take > cap - hdr) take = cap - hdr;
   // The destination is the original source; copy it to the new header's destination
-  // field after the move, so read it into locals first (no allocation).
-  const d0 = read32(orig, origOff + IPV6_SRC);
-  const d1 = read32(orig, origOff + IPV6_SRC + 4);
-  const d2 = read32(orig, origOff + IPV6_SRC + 8);
-  const d3 = read32(orig, origOff + IPV6_SRC + 12);
+  // field after the move, so read it into locals first. Words are kept as int32
+  // throughout: V8 boxes numbers ≥ 2^31 that cross a call, int32s it does not.
+  const d0 = read32i(orig, origOff + IPV6_SRC);
+  const d1 = read32i(orig, origOff + IPV6_SRC + 4);
+  const d2 = read32i(orig, origOff + IPV6_SRC + 8);
+  const d3 = read32i(orig, origOff + IPV6_SRC + 12);
   copyBytes(out, outOff + hdr, orig, origOff, take);
   writeIpv6Header(out, outOff, ICMP_HLEN + take, PROTO_ICMPV6, ICMP_ERROR_TTL, srcWords, srcWords);
   write32(out, outOff + IPV6_DST, d0);

@@ -3,7 +3,7 @@
  * and thin accessors over `(buf, off)`. Addresses are handled as four 32-bit words in
  * host order (the numeric value of the big-endian bytes), the form the engine stores.
  */
-import { read16, read32, write16, write32 } from './bytes.js';
+import { read16, read32i, write16, write32 } from './bytes.js';
 
 /** Version (4 bits), traffic class (8 bits), flow label (20 bits). */
 export const IPV6_VER_TC_FLOW = 0;
@@ -72,17 +72,17 @@ export function setIpv6HopLimit(buf: Uint8Array, off: number, v: number): void {
 
 /** Read a 16-byte address at `addrOff` into `out[0..3]`. */
 export function readAddr6(buf: Uint8Array, addrOff: number, out: Uint32Array): void {
-  out[0] = read32(buf, addrOff);
-  out[1] = read32(buf, addrOff + 4);
-  out[2] = read32(buf, addrOff + 8);
-  out[3] = read32(buf, addrOff + 12);
+  out[0] = read32i(buf, addrOff);
+  out[1] = read32i(buf, addrOff + 4);
+  out[2] = read32i(buf, addrOff + 8);
+  out[3] = read32i(buf, addrOff + 12);
 }
 /** Write `words[0..3]` as a 16-byte address at `addrOff`. */
 export function writeAddr6(buf: Uint8Array, addrOff: number, words: ArrayLike<number>): void {
-  write32(buf, addrOff, words[0]);
-  write32(buf, addrOff + 4, words[1]);
-  write32(buf, addrOff + 8, words[2]);
-  write32(buf, addrOff + 12, words[3]);
+  write32(buf, addrOff, words[0] | 0);
+  write32(buf, addrOff + 4, words[1] | 0);
+  write32(buf, addrOff + 8, words[2] | 0);
+  write32(buf, addrOff + 12, words[3] | 0);
 }
 
 /** True for the next-header values `PacketView` walks through (HBH, RH, FH, AH, DO). */

@@ -7,7 +7,7 @@
  * accessors of ipv4.ts, tcp.ts … on the offsets it sets. It never throws: malformed
  * input yields a non-zero {@link ParseError} code (a drop reason for the engine).
  */
-import { read16, read32, write16, write32 } from './bytes.js';
+import { read16, read32i, write16, write32 } from './bytes.js';
 import { csumReplace16, csumReplace32, l4ChecksumFill, l4ChecksumOk } from './checksum.js';
 import {
   ICMP_ECHO,
@@ -225,7 +225,7 @@ export class PacketView {
   setSeq(v: number, fixCsum = true): void {
     if (this.proto !== PROTO_TCP || this.tcpDoff < TCP_HLEN || this.embedded) return;
     v >>>= 0;
-    this.setTcpWord(TCP_SEQ, this.seq, v, fixCsum);
+    this.setTcpWord(TCP_SEQ, this.seq | 0, v | 0, fixCsum);
     this.seq = v;
   }
 
@@ -233,10 +233,11 @@ export class PacketView {
   setAck(v: number, fixCsum = true): void {
     if (this.proto !== PROTO_TCP || this.tcpDoff < TCP_HLEN || this.embedded) return;
     v >>>= 0;
-    this.setTcpWord(TCP_ACK, this.ack, v, fixCsum);
+    this.setTcpWord(TCP_ACK, this.ack | 0, v | 0, fixCsum);
     this.ack = v;
   }
 
+  /** `old`/`v` as int32 so no number is boxed on the way (the checksum math is bitwise). */
   private setTcpWord(field: number, old: number, v: number, fixCsum: boolean): void {
     const b = this.buf;
     write32(b, this.l4off + field, v);
@@ -333,8 +334,8 @@ export class PacketView {
     this.af = 4;
     this.saddrOff = off + IPV4_SRC;
     this.daddrOff = off + IPV4_DST;
-    this.saddr[0] = read32(buf, off + IPV4_SRC);
-    this.daddr[0] = read32(buf, off + IPV4_DST);
+    this.saddr[0] = read32i(buf, off + IPV4_SRC);
+    this.daddr[0] = read32i(buf, off + IPV4_DST);
     this.ttl = buf[off + IPV4_TTL];
     this.proto = buf[off + IPV4_PROTO];
     const ihl = (buf[off] & 0x0f) << 2;
@@ -365,14 +366,14 @@ export class PacketView {
     this.daddrOff = off + IPV6_DST;
     const s = this.saddr;
     const d = this.daddr;
-    s[0] = read32(buf, off + IPV6_SRC);
-    s[1] = read32(buf, off + IPV6_SRC + 4);
-    s[2] = read32(buf, off + IPV6_SRC + 8);
-    s[3] = read32(buf, off + IPV6_SRC + 12);
-    d[0] = read32(buf, off + IPV6_DST);
-    d[1] = read32(buf, off + IPV6_DST + 4);
-    d[2] = read32(buf, off + IPV6_DST + 8);
-    d[3] = read32(buf, off + IPV6_DST + 12);
+    s[0] = read32i(buf, off + IPV6_SRC);
+    s[1] = read32i(buf, off + IPV6_SRC + 4);
+    s[2] = read32i(buf, off + IPV6_SRC + 8);
+    s[3] = read32i(buf, off + IPV6_SRC + 12);
+    d[0] = read32i(buf, off + IPV6_DST);
+    d[1] = read32i(buf, off + IPV6_DST + 4);
+    d[2] = read32i(buf, off + IPV6_DST + 8);
+    d[3] = read32i(buf, off + IPV6_DST + 12);
     this.ttl = buf[off + IPV6_HOP_LIMIT];
     const total = IPV6_HLEN + read16(buf, off + IPV6_PAYLOAD_LENGTH);
     this.ipLen = total;
@@ -448,8 +449,8 @@ export class PacketView {
         const doff = (buf[o + TCP_DOFF] >>> 4) << 2;
         this.tcpDoff = doff;
         if (doff < TCP_HLEN || doff > n) return ParseError.BAD_TCP_DOFF;
-        this.seq = read32(buf, o + TCP_SEQ);
-        this.ack = read32(buf, o + TCP_ACK);
+        this.seq = read32i(buf, o + TCP_SEQ) >>> 0;
+        this.ack = read32i(buf, o + TCP_ACK) >>> 0;
         this.tcpFlags = buf[o + TCP_FLAGS];
         this.csumOff = o + TCP_CHECKSUM;
         this.payloadOff = o + doff;
@@ -492,8 +493,8 @@ export class PacketView {
       case PROTO_TCP:
         if (n < PORTS_LEN) return ParseError.TRUNCATED_L4;
         this.ports(buf, o);
-        if (n >= TCP_SEQ + 4) this.seq = read32(buf, o + TCP_SEQ);
-        if (n >= TCP_ACK + 4) this.ack = read32(buf, o + TCP_ACK);
+        if (n >= TCP_SEQ + 4) this.seq = read32i(buf, o + TCP_SEQ) >>> 0;
+        if (n >= TCP_ACK + 4) this.ack = read32i(buf, o + TCP_ACK) >>> 0;
         if (n > TCP_FLAGS) {
           this.tcpDoff = (buf[o + TCP_DOFF] >>> 4) << 2;
           this.tcpFlags = buf[o + TCP_FLAGS];
