@@ -267,8 +267,8 @@ export class Director {
     Director.preflight();
     this.removeRules(true);
     this.inNs(() => {
-      this.qin = openNfQueue({ queue: this.queueIn, failOpen: true, maxLen: 4096 });
-      this.qout = openNfQueue({ queue: this.queueOut, failOpen: true, maxLen: 4096 });
+      this.qin = openNfQueue({ queue: this.queueIn, failOpen: false, maxLen: 8192 });
+      this.qout = openNfQueue({ queue: this.queueOut, failOpen: false, maxLen: 8192 });
       this.raw4 = openRawSocket({ family: 4, protocol: IPPROTO_RAW, hdrIncl: true });
       this.raw6 = openRawSocket({ family: 6, protocol: IPPROTO_RAW, hdrIncl: true });
     });
