@@ -41,6 +41,13 @@ function readStdin(): Promise<Buffer> {
   });
 }
 
+// a reader that goes away (tsvsadm -L | head) ends the program quietly, as SIGPIPE
+// ends ipvsadm
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+  throw e;
+});
+
 process.exitCode = await runIpvsadm(process.argv.slice(2), {
   argv0: programName(),
   resolver: systemResolver(),

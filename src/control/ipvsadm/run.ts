@@ -42,6 +42,8 @@ export interface IpvsadmContext {
   resolver: Resolver;
   connect(): Promise<Api>;
   io: IpvsadmIo;
+  /** Parse as a line of a restore stream (`-R` refused with Try ...). */
+  inRestore?: boolean;
 }
 
 /** Commands that change the kernel's state: a refusal prints the message, status 255. */
@@ -350,7 +352,7 @@ export async function runIpvsadm(args: readonly string[], ctx: IpvsadmContext): 
   try {
     // no arguments at all: the full table with names resolved
     const argv = args.length === 0 ? ['-L'] : args;
-    const p = await parseCommandLine(argv, ctx.resolver, ctx.argv0);
+    const p = await parseCommandLine(argv, ctx.resolver, ctx.argv0, ctx.inRestore ?? false);
     if (p.kind === 'help') {
       ctx.io.out(helpText(ctx.argv0));
       return 0;
