@@ -18,25 +18,26 @@ export const TCP_URGENT = 18;
 export const TCP_HLEN = 20;
 export const TCP_MAX_HLEN = 60;
 
-export const TCP_FIN = 0x01;
-export const TCP_SYN = 0x02;
-export const TCP_RST = 0x04;
-export const TCP_PSH = 0x08;
-export const TCP_ACK_FLAG = 0x10;
-export const TCP_URG = 0x20;
-export const TCP_ECE = 0x40;
-export const TCP_CWR = 0x80;
+/** Flag bits of byte 13. */
+export const TCP_FLAG_FIN = 0x01;
+export const TCP_FLAG_SYN = 0x02;
+export const TCP_FLAG_RST = 0x04;
+export const TCP_FLAG_PSH = 0x08;
+export const TCP_FLAG_ACK = 0x10;
+export const TCP_FLAG_URG = 0x20;
+export const TCP_FLAG_ECE = 0x40;
+export const TCP_FLAG_CWR = 0x80;
 
 /** The flag bits by name, for code that prefers `TcpFlag.SYN`. */
 export const TcpFlag = {
-  FIN: TCP_FIN,
-  SYN: TCP_SYN,
-  RST: TCP_RST,
-  PSH: TCP_PSH,
-  ACK: TCP_ACK_FLAG,
-  URG: TCP_URG,
-  ECE: TCP_ECE,
-  CWR: TCP_CWR,
+  FIN: TCP_FLAG_FIN,
+  SYN: TCP_FLAG_SYN,
+  RST: TCP_FLAG_RST,
+  PSH: TCP_FLAG_PSH,
+  ACK: TCP_FLAG_ACK,
+  URG: TCP_FLAG_URG,
+  ECE: TCP_FLAG_ECE,
+  CWR: TCP_FLAG_CWR,
 } as const;
 
 /** Option kinds. */
@@ -122,13 +123,13 @@ export function tcpOptionFind(buf: Uint8Array, off: number, doff: number, kind: 
 /** tcpdump-style flag letters ("S", "S.", "P.", "F.", "R"); allocates, for traces only. */
 export function tcpFlagsString(flags: number): string {
   let s = '';
-  if (flags & TCP_FIN) s += 'F';
-  if (flags & TCP_SYN) s += 'S';
-  if (flags & TCP_RST) s += 'R';
-  if (flags & TCP_PSH) s += 'P';
-  if (flags & TCP_URG) s += 'U';
-  if (flags & TCP_ECE) s += 'E';
-  if (flags & TCP_CWR) s += 'W';
-  if (flags & TCP_ACK_FLAG) s += '.';
+  if (flags & TCP_FLAG_FIN) s += 'F';
+  if (flags & TCP_FLAG_SYN) s += 'S';
+  if (flags & TCP_FLAG_RST) s += 'R';
+  if (flags & TCP_FLAG_PSH) s += 'P';
+  if (flags & TCP_FLAG_URG) s += 'U';
+  if (flags & TCP_FLAG_ECE) s += 'E';
+  if (flags & TCP_FLAG_CWR) s += 'W';
+  if (flags & TCP_FLAG_ACK) s += '.';
   return s === '' ? 'none' : s;
 }

@@ -124,7 +124,14 @@ test('TCP accessors, options and flag strings on a real SYN', () => {
   assert.equal(tcp.tcpFlagsString(0xc2), 'SEW');
   assert.equal(tcp.tcpFlagsString(0), 'none');
   assert.deepEqual(
-    [tcp.TCP_FIN, tcp.TCP_SYN, tcp.TCP_RST, tcp.TCP_PSH, tcp.TCP_ACK_FLAG, tcp.TCP_URG],
+    [
+      tcp.TCP_FLAG_FIN,
+      tcp.TCP_FLAG_SYN,
+      tcp.TCP_FLAG_RST,
+      tcp.TCP_FLAG_PSH,
+      tcp.TCP_FLAG_ACK,
+      tcp.TCP_FLAG_URG,
+    ],
     [1, 2, 4, 8, 16, 32],
   );
   const q = p.slice();
