@@ -6,12 +6,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Engine } from '../../src/engine/engine.js';
 import { startDaemonControl, type DaemonControl } from '../../src/control/daemon.js';
+import { startControlServer } from '../../src/control/server.js';
 import { systemResolver } from '../../src/control/ipvsadm/resolve.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -230,3 +231,42 @@ test('tsvs proc and tsvs sysctl entry points talk to the daemon', async () => {
   await tsvsadm(['-C']);
   ctl.model.sysctlSet('secure_tcp', '0');
 });
+
+test(
+  'the socket is root-only: another user is told to be root (status 2)',
+  { skip: process.getuid?.() !== 0 ? 'needs root to run a child as another user' : false },
+  async () => {
+    const pdir = mkdtempSync(join(tmpdir(), 'tsvsadm-perm-'));
+    try {
+      chmodSync(pdir, 0o755);
+      const path = join(pdir, 'control.sock');
+      const srv = await startControlServer(ctl.model, path);
+      try {
+        const r = await new Promise<Run>((resolve, reject) => {
+          const p = spawn(process.execPath, [TSVSADM, '-L', '-n'], {
+            uid: 65534,
+            gid: 65534,
+            env: { ...process.env, TSVS_CONTROL: path },
+          });
+          let out = '';
+          let err = '';
+          p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+          p.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+          p.on('error', reject);
+          p.on('close', (status) => resolve({ status, out, err }));
+        });
+        assert.deepEqual(r, {
+          status: 2,
+          out: '',
+          err:
+            `Can't initialize ipvs: Permission denied (you must be root) (${path})\n` +
+            'Are you sure that the tsvs daemon is running? (TSVS_CONTROL selects its control socket)\n',
+        });
+      } finally {
+        await srv.close();
+      }
+    } finally {
+      rmSync(pdir, { recursive: true, force: true });
+    }
+  },
+);
