@@ -274,6 +274,11 @@ export function summaryText(
     `connections: ${engine.totals.conns - conns0} created, ${live} live at the end` +
       (templates > 0 ? ` (and ${templates} template${templates === 1 ? '' : 's'})` : ''),
   );
+  if (st.partialChecksums > 0) {
+    lines.push(
+      `${st.partialChecksums} packets carried a partial (TX offload) checksum: completed on output`,
+    );
+  }
   if (st.timeBackwards > 0) {
     lines.push(`time went backwards at ${st.timeBackwards} packets: replayed at the previous time`);
   }
@@ -322,6 +327,7 @@ function summaryObject(
     truncated: st.truncated,
     unknownLinkType: st.unknownLinkType,
     fileProblems: st.fileProblems,
+    partialChecksums: st.partialChecksums,
     verdicts,
     reasons: Object.fromEntries(reasonCounts(engine, drops0)),
     connections: { created: engine.totals.conns - conns0, live, templates },

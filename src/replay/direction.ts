@@ -193,7 +193,9 @@ export class DirectionClassifier {
   rule: number = Rule.DEFAULT;
   /** The firewall mark the last packet got from the mark rules (0: none). */
   mark = 0;
-  private readonly pv = new PacketView();
+  /** The last packet as parsed by `classify` (for callers that need more of it). */
+  readonly view = new PacketView();
+  private readonly pv = this.view;
   private readonly epv = new PacketView();
   /** NAT real servers (protocol, RIP, port). */
   private readonly natRs = new EndpointSet();

@@ -12,7 +12,7 @@
  * buffer stays untouched), classified with read-only lookups and given to the engine.
  * `tsvs trace` hooks a {@link ReplayObserver} into the same loop.
  */
-import { type Engine, TUNNEL_HEADROOM } from '../engine/engine.js';
+import { type Engine, PKT_CSUM_PARTIAL, TUNNEL_HEADROOM } from '../engine/engine.js';
 import { DROP_REASON_COUNT, V_ACCEPT, V_FORWARD, V_LOCAL, V_REPLY } from '../engine/drop.js';
 import { WHEEL_TICK_MS } from '../engine/conn/table.js';
 import {
@@ -22,6 +22,9 @@ import {
   isSupportedLinkType,
   type PcapWriter,
 } from '../dataplane/pcap.js';
+import { PacketView } from '../wire/packet.js';
+import { fold16, pseudoSum } from '../wire/checksum.js';
+import { read16 } from '../wire/bytes.js';
 import { DIR_IN, DirectionClassifier, type MarkRule } from './direction.js';
 
 /** Room in front of each packet: the engine encapsulates in place when there is enough. */
@@ -80,6 +83,11 @@ export class ReplayStats {
   fatal = false;
   /** Packets whose time went backwards: replayed at the previous time. */
   timeBackwards = 0;
+  /**
+   * Packets captured with a partial (TX offload) L4 checksum, given to the engine as
+   * CHECKSUM_PARTIAL and completed on output, as the sender's NIC would have.
+   */
+  partialChecksums = 0;
   readonly verdicts = new Float64Array(VERDICTS);
   readonly drops = new Float64Array(DROP_REASON_COUNT);
   /** Packets written to the output capture. */
@@ -114,6 +122,8 @@ export class Replayer {
   private readonly writer: PcapWriter | null;
   private readonly writeAccepted: boolean;
   private readonly observer: ReplayObserver | null;
+  private readonly ov = new PacketView();
+  private readonly iv = new PacketView();
   /** The replay clock (ms): never goes backwards. */
   clock = -Infinity;
 
@@ -198,16 +208,19 @@ export class Replayer {
     const cl = this.classifier;
     const dir = cl.classify(work, HEADROOM, len);
     const mark = cl.mark;
+    const pktFlags = partialChecksum(cl.view) ? PKT_CSUM_PARTIAL : 0;
+    if (pktFlags !== 0) st.partialChecksums++;
     const obs = this.observer;
     if (obs !== null) obs.before(rec, dir, cl.rule, mark, work, HEADROOM, len);
     let v: number;
     if (dir === DIR_IN) {
       st.in++;
-      v = e.in(work, HEADROOM, len, now, mark);
+      v = e.in(work, HEADROOM, len, now, mark, pktFlags);
     } else {
       st.out++;
-      v = e.out(work, HEADROOM, len, now, mark);
+      v = e.out(work, HEADROOM, len, now, mark, pktFlags);
     }
+    if (pktFlags !== 0 && v === V_FORWARD) this.completeChecksum();
     st.verdicts[v]++;
     const r = e.result;
     if (v !== V_FORWARD && v !== V_REPLY && v !== V_ACCEPT && v !== V_LOCAL) st.drops[r.reason]++;
@@ -221,6 +234,23 @@ export class Replayer {
       if (w.write(rec.tsNs, r.buf, r.off, r.len)) st.written++;
     }
     if (obs !== null) obs.after(rec, dir, v);
+  }
+
+  /**
+   * Completes the partial L4 checksum of the packet in `engine.result` (inside an
+   * IPIP / IPv6-in-IPv4 tunnel too), as the sender's NIC would have.
+   */
+  private completeChecksum(): void {
+    const r = this.engine.result;
+    const o = this.ov;
+    if (o.parse(r.buf, r.off, r.len) !== 0) return;
+    if (o.proto === IPPROTO_IPIP || o.proto === IPPROTO_IPV6) {
+      const i = this.iv;
+      if (o.frag !== 0 || i.parse(r.buf, o.l4off, o.l4len) !== 0) return;
+      if (i.frag === 0) i.l4ChecksumFill();
+      return;
+    }
+    if (o.frag === 0) o.l4ChecksumFill();
   }
 
   /**
@@ -247,6 +277,24 @@ export class Replayer {
       }
     }
   }
+}
+
+const IPPROTO_IPIP = 4;
+const IPPROTO_IPV6 = 41;
+
+/**
+ * True when the TCP/UDP checksum field holds only the pseudo-header sum: a packet
+ * captured on the host that sent it, before the NIC (or veth) filled in the checksum
+ * (TX offload). The cheap comparison comes first; the full check only confirms it.
+ */
+function partialChecksum(pv: PacketView): boolean {
+  if (pv.err !== 0 || pv.csumOff < 0 || pv.frag !== 0 || (pv.proto !== 6 && pv.proto !== 17))
+    return false;
+  const field = read16(pv.buf, pv.csumOff);
+  if (field === 0) return false;
+  const addrLen = pv.af === 6 ? 16 : 4;
+  const partial = fold16(pseudoSum(pv.buf, pv.saddrOff, pv.daddrOff, addrLen, pv.proto, pv.l4len));
+  return field === partial && !pv.l4ChecksumOk();
 }
 
 /** Verdict names, indexed by verdict. */

@@ -12,7 +12,15 @@ import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { type CaptureRecord, readCaptureFile } from '../../src/dataplane/pcap.js';
 import { runReplay } from '../../src/replay/cli.js';
-import { ACK, SYN, ipv4HeaderValid, l4ChecksumValid, parse } from '../helpers/packets.js';
+import {
+  ACK,
+  SYN,
+  buildPacket,
+  ipv4HeaderValid,
+  l4ChecksumValid,
+  naiveSum,
+  parse,
+} from '../helpers/packets.js';
 import { ethernetCapture, memoryIo, rawCapture, T0_NS, tempDir, type Step } from './helpers.js';
 import { CIP, NAT_TCP, RIP1, RIP2, UDP, VIP } from './conversations.js';
 
@@ -190,6 +198,22 @@ describe('tsvs replay', () => {
     assert.equal(t.length, 1);
     assert.deepEqual(t[0].slice(0, 4), [`${VIP},${CIP}`, `${CIP},${VIP}`, '3', '3']);
     assert.equal(t[0][4], '1');
+  });
+
+  it('completes the partial checksums of packets captured on the host that sent them', async () => {
+    // TX offload: the sender's capture holds only the pseudo-header sum in the field
+    const pkt = buildPacket({ src: CIP, dst: VIP, sport: 40000, dport: 80, flags: SYN });
+    const l4len = pkt.length - 20;
+    const pseudo = naiveSum([...pkt.subarray(12, 20), 0, 6, l4len >> 8, l4len & 255]);
+    pkt[36] = pseudo >> 8;
+    pkt[37] = pseudo & 255;
+    assert.ok(!l4ChecksumValid(pkt));
+    const r = await replay('partial', 'nat-tcp.conf', rawCapture([{ at: 0, pkt }]));
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /1 packets carried a partial \(TX offload\) checksum/);
+    const [o] = packets(r.output);
+    assert.equal(parse(o.packet).dst, RIP2);
+    assert.ok(l4ChecksumValid(o.packet), 'checksum completed as the NIC would');
   });
 
   it('refuses to overwrite its input and needs a configuration', async () => {
