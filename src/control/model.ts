@@ -32,7 +32,26 @@ import { IpvsError, ipvsMessage, type IpvsErrno, type IpvsOp } from '../engine/e
 import type { Dest, Service } from '../engine/service.js';
 import type { RateSnapshot, StatsSnapshot } from '../engine/stats.js';
 import { getSetting, setSetting, SETTING_NAMES, type Settings } from '../engine/settings.js';
-import { protoName } from './proc.js';
+
+/** The kernel's `ip_vs_proto_name`. */
+export function protoName(p: number): string {
+  switch (p) {
+    case 0:
+      return 'IP';
+    case 6:
+      return 'TCP';
+    case 17:
+      return 'UDP';
+    case 132:
+      return 'SCTP';
+    case 1:
+      return 'ICMP';
+    case 58:
+      return 'ICMPv6';
+    default:
+      return `IP_${p}`;
+  }
+}
 
 /** Connection hash table size reported by `-L` and /proc (2^conn_tab_bits, default 12). */
 export const CONN_TAB_SIZE = 4096;

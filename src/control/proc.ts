@@ -13,7 +13,9 @@
 import { parseAddr } from '../engine/addr.js';
 import type { ConnEntry, ControlModel, Family } from './model.js';
 import { ControlClient, ControlUnavailableError, controlPath } from './client.js';
-import { ControlError } from './model.js';
+import { ControlError, protoName } from './model.js';
+
+export { protoName };
 
 /** The kernel HZ assumed for jiffies in /proc/net/ip_vs (Debian's and Ubuntu's default). */
 export const PROC_HZ = 250;
@@ -21,26 +23,6 @@ export const PROC_HZ = 250;
 /** The names `tsvs proc` and the `proc` request accept. */
 export const PROC_FILES = ['ip_vs', 'ip_vs_stats', 'ip_vs_conn', 'ip_vs_conn_sync'] as const;
 export type ProcFile = (typeof PROC_FILES)[number];
-
-/** The kernel's `ip_vs_proto_name`. */
-export function protoName(p: number): string {
-  switch (p) {
-    case 0:
-      return 'IP';
-    case 6:
-      return 'TCP';
-    case 17:
-      return 'UDP';
-    case 132:
-      return 'SCTP';
-    case 1:
-      return 'ICMP';
-    case 58:
-      return 'ICMPv6';
-    default:
-      return `IP_${p}`;
-  }
-}
 
 const FWD_PROC: Record<string, string> = {
   masq: 'Masq',
