@@ -170,7 +170,7 @@ export class Lab {
       stop: (signal: NodeJS.Signals = 'SIGTERM') =>
         new Promise((resolve) => {
           client!.close();
-          if (proc.exitCode !== null) return resolve(proc.exitCode);
+          if (proc.exitCode !== null || proc.signalCode !== null) return resolve(proc.exitCode);
           const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
           proc.once('exit', (code) => {
             clearTimeout(t);
