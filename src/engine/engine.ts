@@ -250,6 +250,8 @@ export class Engine {
   room = 0;
   /** Bytes before the packet that may be overwritten (tunnel headers), from `in`. */
   private headroom = 0;
+  /** The current packet's checksum field holds a partial (offload) sum. */
+  private partial = false;
   /**
    * Observer of the expiry routine (timer, "expire now", delete, one-packet release),
    * called with the conn id before anything changes: while `conns.nControl[id] > 0`
@@ -866,6 +868,7 @@ export class Engine {
     this.now = now;
     this.room = off + cap;
     this.headroom = head;
+    this.partial = (pktFlags & PKT_CSUM_PARTIAL) !== 0;
     this.accept(buf, off, len);
     if (this.settings.backup_only) return V_ACCEPT;
     const pv = this.pv;
@@ -1404,13 +1407,13 @@ export class Engine {
     const flags = c.flags[id];
     // setSeq/setAck patch the TCP checksum, so an APP_OK packet stays valid through
     // the address/port-only update of natRewrite.
-    if (flags & CONN_F_IN_SEQ) pv.setSeq(seq + (after(seq, s[0]) ? s[1] : s[2]));
+    if (flags & CONN_F_IN_SEQ) pv.setSeq(seq + (after(seq, s[0]) ? s[1] : s[2]), !this.partial);
     if (flags & CONN_F_OUT_SEQ) {
       // The ack is in the receiver's (changed) space: the changed segment starts there
       // at init_seq + previous_delta. The kernel compares with init_seq + delta, which
       // maps an ack of exactly the segment start beyond it when the payload shrank.
       const ack = pv.ack;
-      pv.setAck(ack - (after(ack, (s[3] + s[5]) >>> 0) ? s[4] : s[5]));
+      pv.setAck(ack - (after(ack, (s[3] + s[5]) >>> 0) ? s[4] : s[5]), !this.partial);
     }
     const before = pv.l3len;
     const rv = app.in(this, id, pv, this.now, mark);
@@ -1431,10 +1434,10 @@ export class Engine {
     const s = this.seqOf(id);
     const seq = pv.seq;
     const flags = c.flags[id];
-    if (flags & CONN_F_OUT_SEQ) pv.setSeq(seq + (after(seq, s[3]) ? s[4] : s[5]));
+    if (flags & CONN_F_OUT_SEQ) pv.setSeq(seq + (after(seq, s[3]) ? s[4] : s[5]), !this.partial);
     if (flags & CONN_F_IN_SEQ) {
       const ack = pv.ack;
-      pv.setAck(ack - (after(ack, (s[0] + s[2]) >>> 0) ? s[1] : s[2]));
+      pv.setAck(ack - (after(ack, (s[0] + s[2]) >>> 0) ? s[1] : s[2]), !this.partial);
     }
     const before = pv.l3len;
     const rv = app.out(this, id, pv, this.now, mark);
@@ -1467,6 +1470,7 @@ export class Engine {
   ): number {
     this.now = now;
     this.room = off + cap;
+    this.partial = (pktFlags & PKT_CSUM_PARTIAL) !== 0;
     this.accept(buf, off, len);
     const pv = this.pv;
     if (pv.parse(buf, off, len) !== 0) return this.drop(DropReason.MALFORMED);
