@@ -11,6 +11,7 @@
  * A refused command rejects with {@link ControlError} (errno, op and ipvsadm's
  * message); no daemon, or a connection lost, rejects with {@link ControlUnavailableError}.
  */
+import { currentNetnsName } from '../dataplane/netns.js';
 import { createConnection, type Socket } from 'node:net';
 import { ControlError, type ControlOp } from './model.js';
 import type { Request, ResultOf, Response } from './protocol.js';
@@ -20,10 +21,16 @@ export { ControlError };
 /** Default control socket path. */
 export const DEFAULT_CONTROL_PATH = '/run/tsvs/control.sock';
 
-/** The control socket path: `$TSVS_CONTROL`, else /run/tsvs/control.sock. */
+/**
+ * The control socket path: `$TSVS_CONTROL`, else /run/tsvs/control.sock — or, inside a
+ * named network namespace (`ip netns exec NAME …`), /run/tsvs/netns/NAME/control.sock,
+ * so daemons in different namespaces on one machine do not collide.
+ */
 export function controlPath(env: NodeJS.ProcessEnv = process.env): string {
   const p = env.TSVS_CONTROL;
-  return p !== undefined && p !== '' ? p : DEFAULT_CONTROL_PATH;
+  if (p !== undefined && p !== '') return p;
+  const ns = currentNetnsName();
+  return ns ? `/run/tsvs/netns/${ns}/control.sock` : DEFAULT_CONTROL_PATH;
 }
 
 /** Nothing answers on the control socket (or the connection broke). */

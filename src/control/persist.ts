@@ -32,6 +32,7 @@
  * and the directory is fsync'ed. A crash leaves either the old file or the new one,
  * plus perhaps a stale `.tmp`, which the next start removes without reading it.
  */
+import { currentNetnsName } from '../dataplane/netns.js';
 import {
   closeSync,
   fsyncSync,
@@ -60,7 +61,9 @@ export interface ConfigFile {
 /** The configuration file path: `$TSVS_STATE`, else /var/lib/tsvs/config.json. */
 export function statePath(env: NodeJS.ProcessEnv = process.env): string {
   const p = env.TSVS_STATE;
-  return p !== undefined && p !== '' ? p : DEFAULT_STATE_PATH;
+  if (p !== undefined && p !== '') return p;
+  const ns = currentNetnsName();
+  return ns ? `/var/lib/tsvs/netns/${ns}/config.json` : DEFAULT_STATE_PATH;
 }
 
 function tmpOf(path: string): string {

@@ -14,7 +14,9 @@ import { currentNetnsName } from './netns.js';
 import { Engine } from '../engine/engine.js';
 import { formatAddr } from '../engine/addr.js';
 import { startDaemonControl, type DaemonControl } from '../control/daemon.js';
-import { decodeConfig } from '../control/persist.js';
+import { decodeConfig, statePath } from '../control/persist.js';
+import { controlPath } from '../control/client.js';
+import { restoreRules } from '../control/ipvsadm/restore.js';
 
 export interface DaemonArgs {
   /** Configuration file: ipvsadm rules (`ipvsadm -S` format) or a tsvs JSON config. */
@@ -35,23 +37,14 @@ export function defaultPaths(env: NodeJS.ProcessEnv = process.env): {
   control: string;
   state: string;
 } {
-  const ns = currentNetnsName();
-  const control =
-    env.TSVS_CONTROL || (ns ? `/run/tsvs/netns/${ns}/control.sock` : '/run/tsvs/control.sock');
-  const state =
-    env.TSVS_STATE || (ns ? `/var/lib/tsvs/netns/${ns}/config.json` : '/var/lib/tsvs/config.json');
-  return { control, state };
+  return { control: controlPath(env), state: statePath(env) };
 }
 
 /** Apply a configuration file through the control model; returns the problems. */
 export async function applyConfigFile(ctl: DaemonControl, file: string): Promise<string[]> {
   const text = readFileSync(file, 'utf8');
   if (text.trimStart().startsWith('{')) return ctl.model.applySnapshot(decodeConfig(text));
-  const restorePath = '../control/ipvsadm/restore.js';
-  const mod = (await import(restorePath)) as {
-    restoreRules: (model: DaemonControl['model'], text: string) => string[];
-  };
-  return mod.restoreRules(ctl.model, text);
+  return restoreRules(ctl.model, text);
 }
 
 function describe(engine: Engine): string {

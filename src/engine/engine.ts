@@ -348,10 +348,8 @@ export class Engine {
     if (svc.schedName !== name || !svc.scheduler) {
       svc.scheduler?.done?.(svc);
       svc.schedName = name;
+      // a scheduler builds its state from the service's current dests in create()
       svc.scheduler = findScheduler(name)!.create(svc, this.schedCtx);
-      // a new scheduler learns the current dests (oldest first, as they were added)
-      for (let i = svc.dests.length - 1; i >= 0; i--)
-        svc.scheduler.update(svc, 'add', svc.dests[i], i);
     }
   }
 
@@ -490,6 +488,7 @@ export class Engine {
       d.flags |= DEST_F_AVAILABLE;
     } else {
       d = new Dest(svc, a.af, a.words, opts.port);
+      d.lastWeight = 0; // set only by a non-zero weight (a dest added quiesced has none)
       d.id = this.allocDestId(d);
     }
     this.applyDest(d, opts);
