@@ -141,8 +141,6 @@ interface Outcome {
   isNew: boolean;
   /** The conn found before the call was expired by it (reuse, real server gone). */
   reused: boolean;
-  /** The conn was freed before the call returned (one-packet scheduling). */
-  gone: boolean;
   /** The conn after the call, or as it was when freed during the call (one-packet). */
   aft: ConnSnap | null;
   stateBefore: string;
@@ -580,7 +578,6 @@ export class Tracer implements ReplayObserver {
       id,
       isNew,
       reused,
-      gone: id !== NO_CONN && freed(id),
       aft,
       stateBefore: old !== null ? old.info.state : aft !== null ? initialState(aft.info) : '',
       stateNumBefore: old !== null ? old.stateNum : 0,

@@ -141,6 +141,30 @@ describe('tsvs trace paths', () => {
     );
   });
 
+  it('traces IPv6 NAT with bracketed endpoints and expires it on --drain', async () => {
+    const conf =
+      '-A -t [fd00:3::100]:80 -s rr\n-a -t [fd00:3::100]:80 -r [fd00:2::11]:8080 -m -w 1\n';
+    const c = 'fd00:1::2';
+    const lines = await trace(
+      conf,
+      [
+        { at: 0, pkt: { src: c, dst: 'fd00:3::100', sport: 40000, dport: 80, flags: SYN } },
+        {
+          at: 0.1,
+          pkt: { src: 'fd00:2::11', dst: c, sport: 8080, dport: 40000, flags: SYN | ACK },
+        },
+        { at: 0.2, pkt: { src: c, dst: 'fd00:3::100', sport: 40000, dport: 80, flags: ACK } },
+      ],
+      '--drain',
+    );
+    assert.deepEqual(lines, [
+      '0.000000 #1 in  TCP [fd00:1::2]:40000 > [fd00:3::100]:80 [S]  conn 0 new: TCP [fd00:3::100]:80 rr → [fd00:2::11]:8080 Masq  NONE → SYN_RECV 60s  DNAT → [fd00:2::11]:8080  FORWARD',
+      '0.100000 #2 out TCP [fd00:2::11]:8080 > [fd00:1::2]:40000 [S.]  conn 0  SYN_RECV → SYN_RECV 60s  SNAT → [fd00:3::100]:80  FORWARD',
+      '0.200000 #3 in  TCP [fd00:1::2]:40000 > [fd00:3::100]:80 [.]  conn 0  SYN_RECV → ESTABLISHED 900s  DNAT → [fd00:2::11]:8080  FORWARD',
+      '900.200000 expire conn 0 TCP [fd00:1::2]:40000 → [fd00:3::100]:80 → [fd00:2::11]:8080 ESTABLISHED idle 900s',
+    ]);
+  });
+
   it('explains the first packet of a connection in the words of the spec', async () => {
     const lines = await trace('nat-tcp.conf', NAT_TCP.slice(0, 3), '--explain');
     assert.equal(
