@@ -1308,7 +1308,6 @@ export class Engine {
   private xmitDr(id: number, pv: PacketView): number {
     if (!this.ttlOk(pv)) return this.ttlExceeded(pv);
     decTtl(pv);
-    if (pv.af === 4) ipv4HeaderChecksum(pv.buf, pv.l3off, pv.ihl);
     const c = this.conns;
     const d = this.destById[c.dest[id]];
     return this.forward(pv, d ? d.af : (pv.af as AddressFamily), c.daddr, id * 4);
@@ -1317,7 +1316,6 @@ export class Engine {
   private xmitBypass(pv: PacketView): number {
     if (!this.ttlOk(pv)) return this.ttlExceeded(pv);
     decTtl(pv);
-    if (pv.af === 4) ipv4HeaderChecksum(pv.buf, pv.l3off, pv.ihl);
     return this.forward(pv, pv.af as AddressFamily, pv.daddr, 0);
   }
 
@@ -1340,7 +1338,6 @@ export class Engine {
       }
     }
     decTtl(pv);
-    if (pv.af === 4) ipv4HeaderChecksum(pv.buf, pv.l3off, pv.ihl);
     let src = this.tunSrc.get(d.id);
     if (!src) {
       src = this.tunnelSource?.(d.af, d.addr) ?? new Uint32Array(4);

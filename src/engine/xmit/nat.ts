@@ -12,7 +12,6 @@ import {
   csumReplace32,
   finishSum,
   fold16,
-  ipv4HeaderChecksum,
   pseudoSum,
   sumBytes,
 } from '../../wire/checksum.js';
@@ -40,10 +39,31 @@ export function writePort(buf: Uint8Array, off: number, port: number): void {
   buf[off + 1] = port & 255;
 }
 
-/** Decrement TTL / hop limit (the IPv4 header checksum is recomputed by the caller). */
+/**
+ * Decrement TTL / hop limit; the IPv4 header checksum is updated incrementally (the
+ * kernel's ip_decrease_ttl). Headers reaching the director were verified by the IP
+ * layer, so incremental updates give what a full recomputation would.
+ */
 export function decTtl(pv: PacketView): void {
-  const o = pv.af === 4 ? pv.l3off + 8 : pv.l3off + 7;
-  pv.buf[o] = (pv.buf[o] - 1) & 255;
+  const b = pv.buf;
+  if (pv.af === 4) {
+    const o = pv.l3off;
+    const ttl = b[o + 8];
+    b[o + 8] = (ttl - 1) & 255;
+    // the TTL is the high byte of the 16-bit word at offset 8: subtracting 0x0100
+    const c = csumReplace16((b[o + 10] << 8) | b[o + 11], ttl << 8, ((ttl - 1) & 255) << 8);
+    b[o + 10] = c >>> 8;
+    b[o + 11] = c & 255;
+  } else {
+    b[pv.l3off + 7] = (b[pv.l3off + 7] - 1) & 255;
+  }
+}
+
+/** Incremental IPv4 header checksum update for a changed 32-bit address word. */
+function ipv4AddrChanged(b: Uint8Array, l3off: number, oldW: number, newW: number): void {
+  const c = csumReplace32((b[l3off + 10] << 8) | b[l3off + 11], oldW, newW);
+  b[l3off + 10] = c >>> 8;
+  b[l3off + 11] = c & 255;
 }
 
 function l4Sum(pv: PacketView): number {
@@ -100,7 +120,7 @@ export function natRewrite(
   const hasL4 = pv.frag !== 2 && (pv.proto === IPPROTO_TCP || pv.proto === IPPROTO_UDP);
   if (!hasL4) {
     writeAddr(buf, addrOff, words, woff, af);
-    if (af === 4) ipv4HeaderChecksum(buf, pv.l3off, pv.ihl);
+    if (af === 4) ipv4AddrChanged(buf, pv.l3off, old[0], words[woff]);
     return;
   }
   const co = pv.csumOff;
@@ -122,5 +142,5 @@ export function natRewrite(
   }
   buf[co] = check >>> 8;
   buf[co + 1] = check & 255;
-  if (af === 4) ipv4HeaderChecksum(buf, pv.l3off, pv.ihl);
+  if (af === 4) ipv4AddrChanged(buf, pv.l3off, old[0], words[woff]);
 }
