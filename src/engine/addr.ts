@@ -64,7 +64,7 @@ export function formatAddr(af: AddressFamily, w: ArrayLike<number>, off = 0): st
   }
   let bestStart = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (g[i] !== 0) {
       i++;
       continue;

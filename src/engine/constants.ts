@@ -63,7 +63,13 @@ export const FWD_METHOD_FLAG: Readonly<Record<FwdMethod, number>> = {
   droute: CONN_F_DROUTE,
   bypass: CONN_F_BYPASS,
 };
-export const FWD_METHOD_NAME: readonly FwdMethod[] = ['masq', 'local', 'tunnel', 'droute', 'bypass'];
+export const FWD_METHOD_NAME: readonly FwdMethod[] = [
+  'masq',
+  'local',
+  'tunnel',
+  'droute',
+  'bypass',
+];
 
 /** Tunnel types and encapsulation flags (spec §0.5). */
 export const TUNNEL_TYPE_IPIP = 0;

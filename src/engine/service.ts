@@ -133,7 +133,13 @@ export class Service {
   peName = '';
   readonly stats = new Stats();
 
-  constructor(af: AddressFamily, protocol: number, addr: Uint32Array, port: number, fwmark: number) {
+  constructor(
+    af: AddressFamily,
+    protocol: number,
+    addr: Uint32Array,
+    port: number,
+    fwmark: number,
+  ) {
     this.af = af;
     this.protocol = protocol;
     this.addr = addr;
