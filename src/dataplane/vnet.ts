@@ -1,0 +1,100 @@
+/**
+ * Link-layer framing for packets the director sends itself through a SOCK_RAW packet
+ * socket opened with PACKET_VNET_HDR: a 10-byte `struct virtio_net_hdr` (fields in
+ * host order, little-endian on the machines tsvs runs on) followed by the Ethernet
+ * header, then the IP packet.
+ *
+ * The virtio-net header is what lets one write carry a whole GSO super-packet (up to
+ * 64 KB, queued whole with NFQA_CFG_F_GSO) and a pending (CHECKSUM_PARTIAL) L4
+ * checksum: the kernel, or the NIC, segments and finishes the checksums on the way out.
+ * Nothing here allocates; the caller reserves {@link L2_HEADROOM} bytes before the IP
+ * packet and passes a parsed {@link PacketView} of it.
+ *
+ * @module
+ */
+import { l4PartialFill } from '../wire/checksum.js';
+import type { PacketView } from '../wire/packet.js';
+
+/** Bytes of `struct virtio_net_hdr`. */
+export const VNET_HDR_BYTES = 10;
+/** Bytes of an Ethernet II header. */
+export const ETH_HDR_BYTES = 14;
+/** Bytes the sender writes in front of the IP packet. */
+export const L2_HEADROOM = VNET_HDR_BYTES + ETH_HDR_BYTES;
+
+/** virtio_net_hdr.flags: the L4 checksum at csum_start + csum_offset is to be finished. */
+export const VNET_F_NEEDS_CSUM = 1;
+/** virtio_net_hdr.gso_type values. */
+export const VNET_GSO_NONE = 0;
+export const VNET_GSO_TCPV4 = 1;
+export const VNET_GSO_TCPV6 = 4;
+/** The super-packet's first segment carries CWR (TSO with ECN). */
+export const VNET_GSO_ECN = 0x80;
+
+const TCP = 6;
+const UDP = 17;
+const TCP_FLAG_CWR = 0x80;
+
+/**
+ * Writes the virtio-net and Ethernet headers into the {@link L2_HEADROOM} bytes before
+ * the IP packet `pv` describes (`pv.buf`, parsed at `pv.l3off`) and returns the frame's
+ * offset (`pv.l3off - L2_HEADROOM`).
+ *
+ * - `eth`: 12 bytes destination then source MAC (the EtherType is written from `pv.af`).
+ * - `partial`: the L4 checksum field holds the pseudo-header sum (the packet was queued
+ *   CHECKSUM_PARTIAL): the header asks the kernel to finish it.
+ * - `mtu`: egress MTU. A TCP packet longer than it is sent as a GSO super-packet with
+ *   `gso_size = mtu − IP header − TCP header` (the queue does not report the original
+ *   segment size; this size always fits). Its checksum is turned into the partial form
+ *   first if it was complete, since every segment needs its own.
+ */
+export function writeL2Header(
+  pv: PacketView,
+  eth: Uint8Array,
+  partial: boolean,
+  mtu: number,
+): number {
+  const b = pv.buf;
+  const ip = pv.l3off;
+  const h = ip - L2_HEADROOM;
+  const e = h + VNET_HDR_BYTES;
+  for (let i = 0; i < 12; i++) b[e + i] = eth[i];
+  const v6 = pv.af === 6;
+  b[e + 12] = v6 ? 0x86 : 0x08;
+  b[e + 13] = v6 ? 0xdd : 0x00;
+  let flags = 0;
+  let gsoType = VNET_GSO_NONE;
+  let hdrLen = 0;
+  let gsoSize = 0;
+  let csumStart = 0;
+  let csumOffset = 0;
+  const proto = pv.proto;
+  const l4 = (proto === TCP || proto === UDP) && pv.frag === 0 && pv.csumOff >= 0;
+  const ipHdr = pv.l4off - ip;
+  if (l4 && proto === TCP && pv.l3len > mtu && pv.tcpDoff >= 20) {
+    gsoType = v6 ? VNET_GSO_TCPV6 : VNET_GSO_TCPV4;
+    if (pv.tcpFlags & TCP_FLAG_CWR) gsoType |= VNET_GSO_ECN;
+    gsoSize = mtu - ipHdr - pv.tcpDoff;
+    hdrLen = ETH_HDR_BYTES + ipHdr + pv.tcpDoff;
+    if (!partial) {
+      l4PartialFill(b, pv.af, pv.saddrOff, pv.daddrOff, proto, pv.l4off, pv.l4len);
+      partial = true;
+    }
+  }
+  if (l4 && partial) {
+    flags = VNET_F_NEEDS_CSUM;
+    csumStart = ETH_HDR_BYTES + ipHdr;
+    csumOffset = pv.csumOff - pv.l4off;
+  }
+  b[h] = flags;
+  b[h + 1] = gsoType;
+  b[h + 2] = hdrLen & 0xff;
+  b[h + 3] = hdrLen >>> 8;
+  b[h + 4] = gsoSize & 0xff;
+  b[h + 5] = gsoSize >>> 8;
+  b[h + 6] = csumStart & 0xff;
+  b[h + 7] = csumStart >>> 8;
+  b[h + 8] = csumOffset & 0xff;
+  b[h + 9] = csumOffset >>> 8;
+  return h;
+}
