@@ -9,8 +9,11 @@ Commands:
                             through the real daemon, print who answered and the
                             connection table, tear everything down (root)
   daemon [--config FILE] [--control PATH] [--state FILE | --no-state] [--name NAME]
+         [--ftp-ports P[,P]...]
                             run the director in the foreground (root). FILE holds
                             ipvsadm rules (ipvsadm -S format) or a tsvs JSON config.
+                            The FTP helper serves NAT services on the ftp ports
+                            (default 21, at most 8; 0 turns it off).
                             TSVS_CONTROL overrides the default control socket
                             /run/tsvs/control.sock (per named netns:
                             /run/tsvs/netns/NAME/control.sock)
@@ -56,8 +59,10 @@ async function main(argv: string[]): Promise<number> {
           name: { type: 'string' },
           'queue-in': { type: 'string' },
           'queue-out': { type: 'string' },
+          'ftp-ports': { type: 'string' },
         },
       });
+      const ftp = values['ftp-ports'];
       const { runDaemon } = await import('../dataplane/daemon.js');
       return runDaemon({
         config: values.config,
@@ -66,6 +71,7 @@ async function main(argv: string[]): Promise<number> {
         name: values.name,
         queueIn: values['queue-in'] ? Number(values['queue-in']) : undefined,
         queueOut: values['queue-out'] ? Number(values['queue-out']) : undefined,
+        ftpPorts: ftp === undefined ? undefined : ftp.split(',').map((p) => Number(p.trim())),
       });
     }
     case 'decap': {

@@ -17,6 +17,7 @@ import { startDaemonControl, type DaemonControl } from '../control/daemon.js';
 import { decodeConfig, statePath } from '../control/persist.js';
 import { controlPath } from '../control/client.js';
 import { restoreRules } from '../control/ipvsadm/restore.js';
+import { registerFtp } from '../engine/app/index.js';
 
 export interface DaemonArgs {
   /** Configuration file: ipvsadm rules (`ipvsadm -S` format) or a tsvs JSON config. */
@@ -29,6 +30,11 @@ export interface DaemonArgs {
   name?: string;
   queueIn?: number;
   queueOut?: number;
+  /**
+   * Control ports of the FTP helper for NAT services (the kernel's `ip_vs_ftp ports=`);
+   * default [21]. At most 8; 0 entries are skipped, so [0] turns the helper off.
+   */
+  ftpPorts?: readonly number[];
   log?: (line: string) => void;
 }
 
@@ -81,6 +87,14 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     log,
   });
   const engine = director.engine;
+  // bound at conn creation, so before any traffic (as loading ip_vs_ftp does)
+  try {
+    const ftp = registerFtp(engine, args.ftpPorts ?? [21]);
+    if (ftp.ports.length) log(`FTP helper on port(s) ${ftp.ports.join(', ')}`);
+  } catch (e) {
+    log((e as Error).message);
+    return 1;
+  }
   let ctl: DaemonControl;
   try {
     ctl = await startDaemonControl(engine, {
