@@ -196,6 +196,12 @@ export interface Info {
 
 /** A connection as `ipvsadm -L -c` and /proc/net/ip_vs_conn show it. */
 export interface ConnEntry {
+  /** Connection id within this listing (valid until the connection expires). */
+  id: number;
+  /** Id of the controlling connection (persistence template or FTP control conn), or -1. */
+  control: number;
+  /** Number of connections this one controls. */
+  nControl: number;
   protocol: number;
   /** Kernel name: TCP, UDP, SCTP, IP (fwmark templates), ... */
   protoName: string;
@@ -509,6 +515,9 @@ export class ControlModel {
       const flags = c.flags[id];
       const proto = c.proto[id];
       out.push({
+        id,
+        control: c.control[id],
+        nControl: c.nControl[id],
         protocol: proto,
         protoName: protoName(proto),
         af,

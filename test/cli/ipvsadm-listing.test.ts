@@ -290,6 +290,9 @@ function connApi(m: ControlModel, conns: ConnEntry[]): Api {
 
 function conn(p: Partial<ConnEntry>): ConnEntry {
   return {
+    id: 0,
+    control: -1,
+    nControl: 0,
     protocol: 6,
     protoName: 'TCP',
     af: 4,
