@@ -485,6 +485,8 @@ describe('e2e FTP through the NAT director', { skip: skip ?? false, timeout: 150
         assert.equal(w.state, 'LISTEN');
         assert.ok(w.expires > 100 && w.expires <= 120, `LISTEN lasts 120 s: ${w.expires}`);
         assert.deepEqual([w.vaddr, w.daddr, w.dport], [ctl.vaddr, ctl.daddr, port]);
+        assert.equal(w.control, ctl.id, 'the control connection is its controller');
+        assert.ok(ctl.nControl >= 1);
 
         const data = await p.send({ op: 'dataOpen', host: vip, port });
         await p.cmd('RETR pub/blob', '150');
@@ -531,6 +533,7 @@ describe('e2e FTP through the NAT director', { skip: skip ?? false, timeout: 150
       );
       assert.equal(w.flags & CONN_F_NO_CPORT, 0);
       assert.equal(w.flags & CONN_F_NFCT, CONN_F_NFCT);
+      assert.equal(w.control, ctl.id, 'the control connection is its controller');
       await p.cmd('RETR pub/blob', '150');
       const got = await p.send({ op: 'dataWait' });
       assert.equal(got.bytes, BLOB_BYTES);
