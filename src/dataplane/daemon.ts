@@ -125,9 +125,16 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     await ctl.close();
     return 1;
   }
+  // Changes are applied to the data plane one after another; a burst of changes (an
+  // `ipvsadm -R` of many lines) coalesces into one rule rebuild per wake-up.
   let applying = Promise.resolve();
+  let queued = false;
   ctl.model.onChange(() => {
+    if (queued) return;
+    queued = true;
     applying = applying.then(async () => {
+      await new Promise((r) => setImmediate(r));
+      queued = false;
       try {
         await director.configChanged();
         log(`configuration changed: ${describe(engine)}`);
