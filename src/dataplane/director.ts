@@ -55,7 +55,7 @@ import { formatAddr, parseAddr } from '../engine/addr.js';
 import type { Dest } from '../engine/service.js';
 import { V_ACCEPT, V_DROP, V_FORWARD, V_LOCAL, V_REPLY } from '../engine/drop.js';
 import { PacketView } from '../wire/packet.js';
-import { l4ChecksumFill } from '../wire/checksum.js';
+import { ipv4HeaderChecksum, l4ChecksumFill } from '../wire/checksum.js';
 import {
   IPPROTO_RAW,
   META_STRIDE,
@@ -763,6 +763,24 @@ export class Director {
     l4ChecksumFill(buf, pv.af, pv.saddrOff, pv.daddrOff, pv.proto, pv.l4off, pv.l4len);
   }
 
+  /**
+   * Prepares an engine-rewritten request for the kernel's own forwarding: undoes the
+   * engine's TTL / hop-limit decrement (ip_forward takes it) and, when the checksum was
+   * partial or the packet is a GSO super-packet, completes the L4 checksum (a replaced
+   * payload loses the kernel's checksum state).
+   */
+  private kernelRoutes(buf: Uint8Array, o: number, len: number, full: boolean): void {
+    if (buf[o] >> 4 === 4) {
+      if (buf[o + 8] < 255) {
+        buf[o + 8]++;
+        ipv4HeaderChecksum(buf, o, (buf[o] & 15) * 4);
+      }
+    } else if (buf[o + 7] < 255) {
+      buf[o + 7]++;
+    }
+    if (full) this.completeChecksum(buf, o, len);
+  }
+
   private drainIn(q: Queue): void {
     const eng = this.engine;
     const rx = this.rxIn;
@@ -796,6 +814,8 @@ export class Director {
         const head = off - low - L2_HEADROOM;
         const v = eng.in(buf, off, len, now, mark >>> 0, flags, next - off, head > 0 ? head : 0);
         let verdict = NF_ACCEPT;
+        let pOff = 0;
+        let pLen = -1;
         if (v === V_FORWARD || v === V_REPLY) {
           verdict = NF_DROP; // stolen: we transmit it ourselves
           const r = eng.result;
@@ -835,6 +855,16 @@ export class Director {
             } else if (method === CONN_F_DROUTE) {
               this.count('dr-unresolved');
               sent = true; // nothing else can carry it: the VIP would route back to us
+            } else {
+              // NAT without a link-layer next hop (not resolved yet, or a local RIP):
+              // hand the rewritten packet back before routing, so the kernel routes it
+              // to the RIP (NAT runs with forwarding on), resolves the neighbour and
+              // segments a super-packet; its forwarding takes the TTL step itself
+              this.kernelRoutes(buf, o, rlen, partial || (flags & PKT_GSO) !== 0);
+              verdict = NF_ACCEPT;
+              pOff = o;
+              pLen = rlen;
+              sent = true;
             }
           } else if (v === V_FORWARD && method === CONN_F_TUNNEL && (partial || flags & PKT_GSO)) {
             // a TCP service whose rules predate its tunnel dest: cannot be described
@@ -864,7 +894,7 @@ export class Director {
           else if (v === V_LOCAL || v === V_ACCEPT) verdict = NF_ACCEPT;
           if (off + len > low) low = off + len;
         }
-        setVerdict(this.vIn, i, qnum, id, verdict);
+        setVerdict(this.vIn, i, qnum, id, verdict, pOff, pLen);
       }
       if (n4) this.send(this.raw4, this.tx4In, n4);
       if (n6) this.send(this.raw6, this.tx6In, n6);
