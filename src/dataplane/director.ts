@@ -117,8 +117,10 @@ interface L2Tx {
 /** Where NAT/DR packets for one real server address go at layer 2. */
 interface L2Hop {
   af: AddressFamily;
+  /** The real server's address (normalised text). */
   rip: string;
-  route: RouteInfo;
+  /** Route to it; null until looked up. */
+  route: RouteInfo | null;
   /** Neighbour whose MAC the frame is sent to: the gateway or the RIP itself. */
   neighbour: string;
   /** Egress MTU (route metric or the device's). */
@@ -127,6 +129,14 @@ interface L2Hop {
   eth: Uint8Array;
   ready: boolean;
   tx: L2Tx | null;
+  /** Some dest uses it for DR (no kernel fallback). */
+  dr: boolean;
+}
+
+/** An address as text in one canonical form (iproute2 and formatAddr may differ). */
+function normAddr(text: string): string {
+  const a = parseAddr(text);
+  return a ? formatAddr(a.af, a.words) : text;
 }
 
 const IPT4 = 'iptables-legacy';
@@ -157,13 +167,19 @@ export function run(
   });
 }
 
-function runAsync(netns: string | undefined, cmd: string, args: string[]): Promise<string> {
+function runAsync(
+  netns: string | undefined,
+  cmd: string,
+  args: string[],
+  input?: string,
+): Promise<string> {
   const argv = netns ? ['netns', 'exec', netns, cmd, ...args] : args;
   const bin = netns ? 'ip' : cmd;
   return new Promise((resolve, reject) => {
-    execFile(bin, argv, { encoding: 'utf8', timeout: 10_000 }, (err, out) =>
-      err ? reject(err) : resolve(out),
+    const child = execFile(bin, argv, { encoding: 'utf8', timeout: 10_000 }, (err, out) =>
+      err ? reject(Object.assign(err, { stdout: out })) : resolve(out),
     );
+    if (input !== undefined) child.stdin?.end(input);
   });
 }
 
@@ -274,8 +290,8 @@ export class Director {
   /** The same hops by family/RIP text (dests with the same address share one). */
   private readonly hopByRip = new Map<string, L2Hop>();
   private readonly tunSrc = new Map<string, Uint32Array>();
-  /** NAT dests whose next hop is still to be resolved (in the background). */
-  private readonly natPending = new Map<number, Dest>();
+  /** NAT next hops still to be resolved (in the background). */
+  private readonly natPending = new Set<L2Hop>();
   private natResolving = false;
   private timer: NodeJS.Timeout | undefined;
   private lastMem = 0;
@@ -471,23 +487,26 @@ export class Director {
    */
   async configChanged(): Promise<void> {
     if (!this.running) return;
-    const live = new Set<number>();
-    const nat: Dest[] = [];
+    const tun: Dest[] = [];
+    const dr: L2Hop[] = [];
+    const nat: L2Hop[] = [];
+    const live = new Map<number, L2Hop>();
     for (const s of this.engine.services) {
       for (const d of s.dests) {
-        if (d.fwd === CONN_F_TUNNEL) await this.resolveTunnelSource(d);
-        if (d.fwd === CONN_F_DROUTE) {
-          // DR has no other way out: resolve before its rules exist
-          live.add(d.id);
-          await this.resolveL2(d);
-        } else if (d.fwd === CONN_F_MASQ) {
-          live.add(d.id);
-          nat.push(d);
+        if (d.fwd === CONN_F_TUNNEL) tun.push(d);
+        else if (d.fwd === CONN_F_DROUTE || d.fwd === CONN_F_MASQ) {
+          const hop = this.hopOf(d);
+          live.set(d.id, hop);
+          if (!hop.ready) (d.fwd === CONN_F_DROUTE ? dr : nat).push(hop);
         }
       }
     }
-    for (const id of [...this.hopByDest.keys()]) if (!live.has(id)) this.hopByDest.delete(id);
-    const used = new Set(this.hopByDest.values());
+    await this.resolveTunnelSources(tun);
+    // DR has no other way out: resolve before its rules exist
+    if (dr.length) await this.resolveHops(dr, 30, true);
+    this.hopByDest.clear();
+    for (const [id, hop] of live) this.hopByDest.set(id, hop);
+    const used = new Set(live.values());
     for (const [k, h] of this.hopByRip) if (!used.has(h)) this.hopByRip.delete(k);
     this.installRules(
       buildRuleset(this.engine, {
@@ -497,50 +516,82 @@ export class Director {
         outPlain: this.queueOutPlain,
       }),
     );
-    // NAT works through the kernel (raw socket) until its next hop is resolved, so
-    // the resolution (which may wait for ARP/ND) runs behind the rules, not before
-    for (const d of nat) if (!this.hopByDest.get(d.id)?.ready) this.natPending.set(d.id, d);
+    // NAT goes through the kernel until its next hop is resolved, so that resolution
+    // (which may wait for ARP/ND) runs behind the rules, not before them
+    for (const h of nat) this.natPending.add(h);
     if (this.natPending.size > 0 && !this.natResolving) void this.resolveNat();
   }
 
-  /** Resolves pending NAT next hops in the background, one at a time. */
+  /** The hop of a NAT/DR dest: shared by dests with the same address, created unresolved. */
+  private hopOf(d: Dest): L2Hop {
+    const rip = formatAddr(d.af, d.addr);
+    const key = `${d.af}/${rip}`;
+    let hop = this.hopByRip.get(key);
+    if (!hop) {
+      hop = {
+        af: d.af,
+        rip,
+        route: null,
+        neighbour: rip,
+        mtu: 1500,
+        eth: new Uint8Array(12),
+        ready: false,
+        tx: null,
+        dr: false,
+      };
+      this.hopByRip.set(key, hop);
+    }
+    if (d.fwd === CONN_F_DROUTE) hop.dr = true;
+    return hop;
+  }
+
+  /** Resolves pending NAT next hops in the background, in batches. */
   private async resolveNat(): Promise<void> {
     this.natResolving = true;
     try {
       while (this.running && this.natPending.size > 0) {
-        const [id, d] = this.natPending.entries().next().value as [number, Dest];
-        this.natPending.delete(id);
-        if (this.engine.services.some((s) => s.dests.includes(d))) await this.resolveL2(d);
+        const hops = [...this.natPending].filter(
+          (h) => this.hopByRip.get(`${h.af}/${h.rip}`) === h,
+        );
+        this.natPending.clear();
+        if (hops.length) await this.resolveHops(hops, 30, true);
       }
     } finally {
       this.natResolving = false;
     }
   }
 
-  private async routeGet(af: AddressFamily, addr: string): Promise<RouteInfo> {
-    const out = await runAsync(this.netns, 'ip', [
-      '-j',
-      af === 6 ? '-6' : '-4',
-      'route',
-      'get',
-      addr,
-    ]);
-    const r = parseRouteGet(out);
-    if (!r) throw new Error(`ip route get ${addr}: no route`);
-    return r;
+  /**
+   * `ip route get` for many addresses in one `ip -batch` process; the answers are
+   * keyed by the normalised destination address.
+   */
+  private async routesOf(addrs: string[]): Promise<Map<string, RouteInfo>> {
+    const out = new Map<string, RouteInfo>();
+    if (addrs.length === 0) return out;
+    const input = addrs.map((a) => `route get ${a}`).join('\n') + '\n';
+    const text = await runAsync(this.netns, 'ip', ['-j', '-force', '-batch', '-'], input).catch(
+      (e: Error & { stdout?: string }) => e.stdout ?? '',
+    );
+    for (const line of text.split('\n')) {
+      if (!line.startsWith('[')) continue;
+      const r = parseRouteGet(line);
+      const dst = (JSON.parse(line) as { dst?: string }[])[0]?.dst;
+      if (r && dst) out.set(normAddr(dst), r);
+    }
+    return out;
   }
 
-  private async resolveTunnelSource(d: Dest): Promise<void> {
-    const rip = formatAddr(d.af, d.addr);
-    if (this.tunSrc.has(rip)) return;
-    try {
-      const r = await this.routeGet(d.af, rip);
-      if (r.prefsrc) {
-        const a = parseAddr(r.prefsrc);
-        if (a) this.tunSrc.set(rip, Uint32Array.from(a.words));
-      }
-    } catch (e) {
-      this.log(`no route to tunnel real server ${rip}: ${(e as Error).message}`);
+  private async resolveTunnelSources(dests: Dest[]): Promise<void> {
+    const todo = [...new Set(dests.map((d) => formatAddr(d.af, d.addr)))].filter(
+      (a) => !this.tunSrc.has(a),
+    );
+    if (todo.length === 0) return;
+    const routes = await this.routesOf(todo);
+    for (const rip of todo) {
+      const r = routes.get(normAddr(rip));
+      const a = r?.prefsrc ? parseAddr(r.prefsrc) : null;
+      if (a) this.tunSrc.set(rip, Uint32Array.from(a.words));
+      else this.log(`no route (or no source address) to tunnel real server ${rip}`);
     }
   }
 
@@ -569,139 +620,95 @@ export class Director {
     return t;
   }
 
-  /** Neighbour entry of `addr` on `dev`, probing (ARP/ND) until it resolves or `tries` run out. */
-  private async neighbour(
-    af: AddressFamily,
-    addr: string,
-    dev: string,
-    tries: number,
-  ): Promise<Uint8Array | null> {
-    for (let i = 0; i < tries; i++) {
-      const out = await runAsync(this.netns, 'ip', [
-        '-j',
-        af === 6 ? '-6' : '-4',
-        'neigh',
-        'show',
-        'to',
-        addr,
-        'dev',
-        dev,
-      ]);
-      const mac = usableLladdr(parseNeigh(out)[0]);
-      if (mac) return parseMac(mac);
-      await this.probe(af, addr);
-      await new Promise((res) => setTimeout(res, 100));
-    }
-    return null;
-  }
-
-  /**
-   * Route, egress interface, MTU and next-hop MAC of a NAT or DR real server (shared
-   * by dests with the same address). A local RIP (NAT) or an unresolved neighbour
-   * leaves the hop not ready: NAT then falls back to the raw socket, DR counts a fault.
-   */
-  private async resolveL2(d: Dest): Promise<void> {
-    const rip = formatAddr(d.af, d.addr);
-    const key = `${d.af}/${rip}`;
-    let hop = this.hopByRip.get(key);
-    if (hop && hop.ready) {
-      this.hopByDest.set(d.id, hop);
+  /** Applies a (new) route to a hop: egress device, MTU, packet socket, source MAC. */
+  private applyRoute(hop: L2Hop, route: RouteInfo): void {
+    const old = hop.route;
+    if (old && old.dev === route.dev && old.gateway === route.gateway && old.mtu === route.mtu)
       return;
-    }
-    try {
-      const route = await this.routeGet(d.af, rip);
-      if (!hop) {
-        hop = {
-          af: d.af,
-          rip,
-          route,
-          neighbour: route.gateway ?? rip,
-          mtu: 1500,
-          eth: new Uint8Array(12),
-          ready: false,
-          tx: null,
-        };
-        this.hopByRip.set(key, hop);
-      }
-      this.hopByDest.set(d.id, hop);
-      await this.fillHop(hop, route, 30);
-      if (!hop.ready && !route.local)
-        this.log(
-          `${d.fwd === CONN_F_DROUTE ? 'DR' : 'NAT'} real server ${rip}: no link-layer address for ${hop.neighbour} on ${route.dev}` +
-            (d.fwd === CONN_F_MASQ ? ' (sending through the kernel until it resolves)' : ''),
-        );
-    } catch (e) {
-      this.log(`real server ${rip} unreachable at layer 2: ${(e as Error).message}`);
-    }
-  }
-
-  /** Apply a route to a hop and look its neighbour up (with `tries` probes). */
-  private async fillHop(hop: L2Hop, route: RouteInfo, tries: number): Promise<void> {
+    if (old) this.log(`route to ${hop.rip} changed: dev ${route.dev} via ${route.gateway ?? '-'}`);
     hop.route = route;
-    hop.neighbour = route.gateway ?? hop.rip;
-    if (route.local) {
-      hop.ready = false;
-      hop.tx = null;
-      return;
+    hop.neighbour = route.gateway ? normAddr(route.gateway) : hop.rip;
+    hop.ready = false;
+    hop.tx = null;
+    if (route.local) return;
+    try {
+      const devMtu = this.inNs(() => loadNative().ifMtu(route.dev));
+      hop.mtu = route.mtu > 0 && route.mtu < devMtu ? route.mtu : devMtu;
+      hop.eth.set(this.inNs(() => loadNative().ifHwAddr(route.dev)).subarray(0, 6), 6);
+      hop.tx = this.l2For(route.dev);
+    } catch (e) {
+      this.log(`real server ${hop.rip}: egress ${route.dev}: ${(e as Error).message}`);
     }
-    const devMtu = this.inNs(() => loadNative().ifMtu(route.dev));
-    hop.mtu = route.mtu > 0 && route.mtu < devMtu ? route.mtu : devMtu;
-    const tx = this.l2For(route.dev);
-    const src = this.inNs(() => loadNative().ifHwAddr(route.dev));
-    const dst = await this.neighbour(hop.af, hop.neighbour, route.dev, tries);
-    if (!dst) {
-      // keep a MAC learnt before (the entry may just have aged out); probe again later
-      if (!hop.ready || hop.tx !== tx) hop.ready = false;
-      return;
-    }
-    hop.eth.set(dst, 0);
-    hop.eth.set(src.subarray(0, 6), 6);
-    hop.tx = tx;
-    hop.ready = true;
   }
 
   /**
-   * Periodic refresh (control path): neighbour MACs every few seconds from one
-   * `ip neigh show`, routes now and then; hops whose neighbour entry is missing or
-   * failed are probed, so the kernel keeps resolving them although our frames bypass
-   * its neighbour code.
+   * Route, egress interface, MTU and next-hop MAC of NAT/DR real servers, all at once:
+   * one `ip -batch` for the routes, one `ip neigh show` per try, probes (ARP/ND) for
+   * what is missing, up to `tries` rounds 100 ms apart. A MAC learnt before is kept
+   * when its entry is gone (our frames bypass the kernel's neighbour code, so entries
+   * age out), and the neighbour is probed again. A local RIP never gets a hop: NAT
+   * then goes through the kernel, DR counts a fault.
+   */
+  private async resolveHops(hops: L2Hop[], tries: number, withRoutes: boolean): Promise<void> {
+    try {
+      if (withRoutes || hops.some((h) => !h.route)) {
+        const routes = await this.routesOf(hops.map((h) => h.rip));
+        for (const h of hops) {
+          const r = routes.get(normAddr(h.rip));
+          if (r) this.applyRoute(h, r);
+          else if (!h.route) this.log(`no route to real server ${h.rip}`);
+        }
+      }
+      let missing: L2Hop[] = [];
+      for (let i = 0; i < tries && this.running; i++) {
+        const neigh = new Map<string, string>();
+        for (const n of parseNeigh(await runAsync(this.netns, 'ip', ['-j', 'neigh', 'show']))) {
+          const mac = usableLladdr(n);
+          if (mac) neigh.set(`${normAddr(n.dst)}%${n.dev}`, mac);
+        }
+        missing = [];
+        for (const h of hops) {
+          if (!h.route || h.route.local || !h.tx) continue;
+          const mac = neigh.get(`${h.neighbour}%${h.route.dev}`);
+          const b = mac ? parseMac(mac) : null;
+          if (b) {
+            let same = h.ready;
+            for (let k = 0; k < 6; k++) if (h.eth[k] !== b[k]) same = false;
+            if (!same) {
+              if (h.ready) this.log(`${h.neighbour} on ${h.route.dev} is now at ${mac}`);
+              h.eth.set(b, 0);
+            }
+            h.ready = true;
+          } else {
+            missing.push(h);
+          }
+        }
+        if (missing.length === 0) break;
+        for (const h of missing) void this.probe(h.af, h.neighbour);
+        if (i + 1 < tries) await new Promise((res) => setTimeout(res, 100));
+      }
+      if (tries > 1)
+        for (const h of missing)
+          if (!h.ready)
+            this.log(
+              `${h.dr ? 'DR' : 'NAT'} real server ${h.rip}: no link-layer address for ${h.neighbour} on ${h.route?.dev}` +
+                (h.dr ? '' : ' (the kernel forwards its packets until it resolves)'),
+            );
+    } catch (e) {
+      this.log(`resolving next hops: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * Periodic refresh (control path): neighbour MACs every few seconds, routes every
+   * ROUTE_EVERY refreshes; missing neighbours are probed.
    */
   private async refreshHops(): Promise<void> {
     if (this.refreshing || this.hopByRip.size === 0) return;
     this.refreshing = true;
     try {
       const withRoutes = this.refreshes++ % ROUTE_EVERY === ROUTE_EVERY - 1;
-      const neigh = parseNeigh(await runAsync(this.netns, 'ip', ['-j', 'neigh', 'show']));
-      for (const hop of this.hopByRip.values()) {
-        if (!this.running) return;
-        if (withRoutes || !hop.ready) {
-          const route = await this.routeGet(hop.af, hop.rip).catch(() => null);
-          if (route && (route.dev !== hop.route.dev || route.gateway !== hop.route.gateway)) {
-            this.log(`route to ${hop.rip} changed: dev ${route.dev} via ${route.gateway ?? '-'}`);
-            hop.ready = false;
-          }
-          if (route && !hop.ready) {
-            await this.fillHop(hop, route, 1);
-            continue;
-          }
-        }
-        if (hop.route.local) continue;
-        const n = neigh.find((x) => x.dst === hop.neighbour && x.dev === hop.route.dev);
-        const mac = usableLladdr(n);
-        const b = mac ? parseMac(mac) : null;
-        if (b) {
-          let same = true;
-          for (let i = 0; i < 6; i++) if (hop.eth[i] !== b[i]) same = false;
-          if (!same) {
-            this.log(`${hop.neighbour} on ${hop.route.dev} is now at ${mac}`);
-            hop.eth.set(b, 0);
-          }
-        } else {
-          void this.probe(hop.af, hop.neighbour);
-        }
-      }
-    } catch (e) {
-      this.log(`refreshing next hops: ${(e as Error).message}`);
+      await this.resolveHops([...this.hopByRip.values()], 1, withRoutes);
     } finally {
       this.refreshing = false;
     }
