@@ -620,25 +620,61 @@ export class Director {
     return t;
   }
 
-  /** Applies a (new) route to a hop: egress device, MTU, packet socket, source MAC. */
-  private applyRoute(hop: L2Hop, route: RouteInfo): void {
+  /**
+   * Applies a route to a hop: egress device, MTU, packet socket, source MAC. A
+   * changed route makes the hop wait for its (new) neighbour; a local RIP or an egress
+   * device without Ethernet framing (`ether` false: tun, wireguard, ...) never gets a
+   * hop: NAT then goes through the kernel.
+   */
+  private applyRoute(hop: L2Hop, route: RouteInfo, ether: boolean): void {
     const old = hop.route;
-    if (old && old.dev === route.dev && old.gateway === route.gateway && old.mtu === route.mtu)
-      return;
-    if (old) this.log(`route to ${hop.rip} changed: dev ${route.dev} via ${route.gateway ?? '-'}`);
+    const same =
+      old !== null &&
+      old.dev === route.dev &&
+      old.gateway === route.gateway &&
+      old.local === route.local;
     hop.route = route;
-    hop.neighbour = route.gateway ? normAddr(route.gateway) : hop.rip;
-    hop.ready = false;
-    hop.tx = null;
-    if (route.local) return;
+    if (!same) {
+      if (old)
+        this.log(`route to ${hop.rip} changed: dev ${route.dev} via ${route.gateway ?? '-'}`);
+      else if (!route.local && !ether)
+        this.log(
+          `real server ${hop.rip}: ${route.dev} has no Ethernet framing, the kernel forwards to it`,
+        );
+      hop.neighbour = route.gateway ? normAddr(route.gateway) : hop.rip;
+      hop.ready = false;
+      hop.tx = null;
+    }
+    if (route.local || !ether) {
+      hop.ready = false;
+      hop.tx = null;
+      return;
+    }
     try {
       const devMtu = this.inNs(() => loadNative().ifMtu(route.dev));
       hop.mtu = route.mtu > 0 && route.mtu < devMtu ? route.mtu : devMtu;
-      hop.eth.set(this.inNs(() => loadNative().ifHwAddr(route.dev)).subarray(0, 6), 6);
-      hop.tx = this.l2For(route.dev);
+      if (!same || hop.tx === null) {
+        hop.eth.set(this.inNs(() => loadNative().ifHwAddr(route.dev)).subarray(0, 6), 6);
+        hop.tx = this.l2For(route.dev);
+      }
     } catch (e) {
+      hop.ready = false;
+      hop.tx = null;
       this.log(`real server ${hop.rip}: egress ${route.dev}: ${(e as Error).message}`);
     }
+  }
+
+  /** Link types by interface name (`ip -j link show`), e.g. "ether", "none", "loopback". */
+  private async linkTypes(): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    try {
+      const text = await runAsync(this.netns, 'ip', ['-j', 'link', 'show']);
+      for (const l of JSON.parse(text) as { ifname?: string; link_type?: string }[])
+        if (l.ifname) out.set(l.ifname, l.link_type ?? '');
+    } catch (e) {
+      this.log(`ip link show: ${(e as Error).message}`);
+    }
+    return out;
   }
 
   /**
@@ -653,9 +689,10 @@ export class Director {
     try {
       if (withRoutes || hops.some((h) => !h.route)) {
         const routes = await this.routesOf(hops.map((h) => h.rip));
+        const links = await this.linkTypes();
         for (const h of hops) {
           const r = routes.get(normAddr(h.rip));
-          if (r) this.applyRoute(h, r);
+          if (r) this.applyRoute(h, r, (links.get(r.dev) ?? 'ether') === 'ether');
           else if (!h.route) this.log(`no route to real server ${h.rip}`);
         }
       }
