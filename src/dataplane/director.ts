@@ -64,6 +64,8 @@ import {
   M_NFQ_ID,
   M_NFQ_INFO_QUEUE,
   M_NFQ_MARK,
+  M_NFQ_PROTO_HOOK,
+  NF_INET_LOCAL_IN,
   M_OFF,
   M_RAW_ADDR,
   NF_ACCEPT,
@@ -213,6 +215,7 @@ export function buildRuleset(engine: Engine, qin: number | QueueNumbers, qout?: 
       ? { inGso: qin, outGso: qout ?? qin, inPlain: qin, outPlain: qout ?? qin }
       : qin;
   const rs: Ruleset = { v4: [], v6: [] };
+  const helperPorts = engine.appPorts(6);
   const to = (n: number): string => `-j NFQUEUE --queue-num ${n} --queue-bypass`;
   const icmpTypes = (af: AddressFamily): string[] =>
     af === 4
@@ -238,12 +241,19 @@ export function buildRuleset(engine: Engine, qin: number | QueueNumbers, qout?: 
     const qo = to(s.protocol === 6 ? q.outGso : q.outPlain);
     const qiPlain = to(q.inPlain);
     const qoPlain = to(q.outPlain);
+    const helper = s.protocol === 6 && helperPorts.includes(s.port);
     if (s.fwmark !== 0) {
-      add(s.af, `REQ -p ${pn(s.protocol)} -m mark --mark ${s.fwmark} ${qi}`);
-      add(s.af, `REQ -m mark --mark ${s.fwmark} ${qiPlain}`);
+      // Marked packets are taken at INPUT, where IPVS sees them: after every mangle
+      // PREROUTING rule (the operator's MARK rules) and after routing, which must
+      // deliver them locally, as for the kernel. Without GSO: the transmit fallback
+      // from INPUT is the raw socket, which cannot send super-packets.
+      add(s.af, `MRK -m mark --mark ${s.fwmark} ${qiPlain}`);
     } else {
       const vip = `${formatAddr(s.af, s.addr)}/${s.af === 4 ? 32 : 128}`;
-      if (s.port === 0 || s.port === 21) add(s.af, `REQ -d ${vip} -p ${pn(s.protocol)} ${qi}`);
+      // port-0 services, the FTP port (its data-port fallback) and helper ports (their
+      // passive data connections) take every port of the VIP
+      if (s.port === 0 || s.port === 21 || helper)
+        add(s.af, `REQ -d ${vip} -p ${pn(s.protocol)} ${qi}`);
       else add(s.af, `REQ -d ${vip} -p ${pn(s.protocol)} --dport ${s.port} ${qi}`);
       for (const t of icmpTypes(s.af)) add(s.af, `REQ -d ${vip} ${t} ${qiPlain}`);
     }
@@ -253,7 +263,7 @@ export function buildRuleset(engine: Engine, qin: number | QueueNumbers, qout?: 
       const p = pn(s.protocol);
       // FTP: the data connections (active from port 20, passive from any port) are
       // replies the helper expects too, so all TCP from the real server is queued
-      if (d.port === 0 || s.fwmark !== 0 || (s.port === 21 && s.protocol === 6))
+      if (d.port === 0 || s.fwmark !== 0 || helper || (s.port === 21 && s.protocol === 6))
         add(d.af, `REP -s ${rip} -p ${p} ${qo}`);
       else add(d.af, `REP -s ${rip} -p ${p} --sport ${d.port} ${qo}`);
       for (const t of icmpTypes(d.af)) add(d.af, `REP -s ${rip} ${t} ${qoPlain}`);
@@ -429,6 +439,7 @@ export class Director {
     return [
       [`${this.table}_REQ`, 'PREROUTING', 'REQ'],
       [`${this.table}_REP`, 'FORWARD', 'REP'],
+      [`${this.table}_MRK`, 'INPUT', 'MRK'],
     ];
   }
 
@@ -847,6 +858,9 @@ export class Director {
         const id = m[b + M_NFQ_ID];
         const mark = m[b + M_NFQ_MARK];
         const info = m[b + M_NFQ_INFO_QUEUE] & 0xffff;
+        // taken at INPUT (fwmark services): already routed, so a verdict cannot hand a
+        // rewritten packet back for routing
+        const routed = m[b + M_NFQ_PROTO_HOOK] >>> 16 === NF_INET_LOCAL_IN;
         const partial = (info & NFQ_SKB_CSUMNOTREADY) !== 0;
         const flags =
           (partial ? PKT_CSUM_PARTIAL : (info & NFQ_SKB_CSUM_NOTVERIFIED) !== 0 ? 0 : PKT_CSUM_OK) |
@@ -899,7 +913,7 @@ export class Director {
             } else if (method === CONN_F_DROUTE) {
               this.count('dr-unresolved');
               sent = true; // nothing else can carry it: the VIP would route back to us
-            } else {
+            } else if (!routed) {
               // NAT without a link-layer next hop (not resolved yet, or a local RIP):
               // hand the rewritten packet back before routing, so the kernel routes it
               // to the RIP (NAT runs with forwarding on), resolves the neighbour and

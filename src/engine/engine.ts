@@ -607,6 +607,13 @@ export class Engine {
     this.apps.push(app);
   }
 
+  /** Ports of the registered helpers for a protocol (the data plane queues their data). */
+  appPorts(protocol: number): number[] {
+    const out: number[] = [];
+    for (const a of this.apps) if (a.protocol === protocol) out.push(...a.ports);
+    return out;
+  }
+
   /** Sysctl-style update with side effects (secure_tcp switches tables at once). */
   updateDefense(): void {
     this.defenseLevel();
