@@ -1303,7 +1303,7 @@ export class Engine {
     if (app) {
       if (!(pktFlags & (PKT_CSUM_OK | PKT_CSUM_PARTIAL)) && !verifyL4Checksum(pv))
         return this.drop(DropReason.BAD_CHECKSUM);
-      const rv = this.appIn(app, id, pv, mark);
+      const rv = this.appHook(app, id, pv, mark, true);
       if (rv === APP_DROP) return this.drop(DropReason.HELPER);
       full = rv === APP_MANGLED;
     }
@@ -1401,55 +1401,53 @@ export class Engine {
     return s;
   }
 
-  /** Sequence adjust + helper for a client→RS packet. */
-  private appIn(app: AppHelper, id: number, pv: PacketView, mark: number): number {
+  /**
+   * Sequence adjustment around a helper hook (§9.1). `toServer`: a client→RS packet
+   * (its own changes are recorded in in_seq, the acks it carries refer to out_seq);
+   * otherwise RS→client with the roles swapped. The records are [init, delta,
+   * previous_delta] for in (s[0..2]) and out (s[3..5]).
+   */
+  private appHook(
+    app: AppHelper,
+    id: number,
+    pv: PacketView,
+    mark: number,
+    toServer: boolean,
+  ): number {
     const c = this.conns;
-    if (pv.proto !== IPPROTO_TCP) return app.in(this, id, pv, this.now, mark);
+    if (pv.proto !== IPPROTO_TCP)
+      return toServer
+        ? app.in(this, id, pv, this.now, mark)
+        : app.out(this, id, pv, this.now, mark);
     const s = this.seqOf(id);
+    const own = toServer ? 0 : 3; // the record of changes made in this direction
+    const peer = toServer ? 3 : 0; // the record whose changes our acks refer to
+    const ownFlag = toServer ? CONN_F_IN_SEQ : CONN_F_OUT_SEQ;
+    const peerFlag = toServer ? CONN_F_OUT_SEQ : CONN_F_IN_SEQ;
     const seq = pv.seq;
     const flags = c.flags[id];
     // setSeq/setAck patch the TCP checksum, so an APP_OK packet stays valid through
     // the address/port-only update of natRewrite.
-    if (flags & CONN_F_IN_SEQ) pv.setSeq(seq + (after(seq, s[0]) ? s[1] : s[2]), !this.partial);
-    if (flags & CONN_F_OUT_SEQ) {
+    if (flags & ownFlag)
+      pv.setSeq(seq + (after(seq, s[own]) ? s[own + 1] : s[own + 2]), !this.partial);
+    if (flags & peerFlag) {
       // The ack is in the receiver's (changed) space: the changed segment starts there
       // at init_seq + previous_delta. The kernel compares with init_seq + delta, which
       // maps an ack of exactly the segment start beyond it when the payload shrank.
       const ack = pv.ack;
-      pv.setAck(ack - (after(ack, (s[3] + s[5]) >>> 0) ? s[4] : s[5]), !this.partial);
+      const d = after(ack, (s[peer] + s[peer + 2]) >>> 0) ? s[peer + 1] : s[peer + 2];
+      pv.setAck(ack - d, !this.partial);
     }
     const before = pv.l3len;
-    const rv = app.in(this, id, pv, this.now, mark);
+    const rv = toServer
+      ? app.in(this, id, pv, this.now, mark)
+      : app.out(this, id, pv, this.now, mark);
     const diff = pv.l3len - before;
-    if (diff !== 0 && (!(c.flags[id] & CONN_F_IN_SEQ) || after(seq, s[0]))) {
-      s[2] = s[1];
-      s[1] = (s[1] + diff) >>> 0;
-      s[0] = seq;
-      c.flags[id] |= CONN_F_IN_SEQ;
-    }
-    return rv;
-  }
-
-  /** Sequence adjust + helper for an RS→client packet. */
-  private appOut(app: AppHelper, id: number, pv: PacketView, mark: number): number {
-    const c = this.conns;
-    if (pv.proto !== IPPROTO_TCP) return app.out(this, id, pv, this.now, mark);
-    const s = this.seqOf(id);
-    const seq = pv.seq;
-    const flags = c.flags[id];
-    if (flags & CONN_F_OUT_SEQ) pv.setSeq(seq + (after(seq, s[3]) ? s[4] : s[5]), !this.partial);
-    if (flags & CONN_F_IN_SEQ) {
-      const ack = pv.ack;
-      pv.setAck(ack - (after(ack, (s[0] + s[2]) >>> 0) ? s[1] : s[2]), !this.partial);
-    }
-    const before = pv.l3len;
-    const rv = app.out(this, id, pv, this.now, mark);
-    const diff = pv.l3len - before;
-    if (diff !== 0 && (!(c.flags[id] & CONN_F_OUT_SEQ) || after(seq, s[3]))) {
-      s[5] = s[4];
-      s[4] = (s[4] + diff) >>> 0;
-      s[3] = seq;
-      c.flags[id] |= CONN_F_OUT_SEQ;
+    if (diff !== 0 && (!(c.flags[id] & ownFlag) || after(seq, s[own]))) {
+      s[own + 2] = s[own + 1];
+      s[own + 1] = (s[own + 1] + diff) >>> 0;
+      s[own] = seq;
+      c.flags[id] |= ownFlag;
     }
     return rv;
   }
@@ -1504,7 +1502,7 @@ export class Engine {
       if (app) {
         if (!(pktFlags & (PKT_CSUM_OK | PKT_CSUM_PARTIAL)) && !verifyL4Checksum(pv))
           return this.drop(DropReason.BAD_CHECKSUM);
-        const rv = this.appOut(app, id, pv, mark);
+        const rv = this.appHook(app, id, pv, mark, false);
         if (rv === APP_DROP) return this.drop(DropReason.HELPER);
         full = rv === APP_MANGLED;
       }
