@@ -7,7 +7,8 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import {
   Lab,
@@ -16,6 +17,7 @@ import {
   bg,
   serversListening,
   sh,
+  waitFor,
   TSVS,
   type Daemon,
 } from './harness.js';
@@ -177,6 +179,86 @@ for (const mode of MODES) {
       assert.equal(got.length, blob.length);
       assert.equal(createHash('sha256').update(got).digest('hex'), blobHash);
     });
+
+    if (mode.fwd === 'tunnel') {
+      test('tcpdump on the real server sees IPIP: outer director → RIP, inner client → VIP', async () => {
+        const pcap = join(lab.dir, 'rs1-ipip.pcap');
+        const curls: string[] = [];
+        const dump = spawn(
+          'ip',
+          [
+            'netns',
+            'exec',
+            lab.ns.rs1,
+            'tcpdump',
+            '-U',
+            '-n',
+            '-i',
+            lab.env.rs[0].serverIf,
+            '-c',
+            '3',
+            '-w',
+            pcap,
+            'ip proto 4',
+          ],
+          {
+            stdio: 'ignore',
+          },
+        );
+        try {
+          await waitFor('tcpdump to start', 5_000, async () => existsSync(pcap));
+          await new Promise((r) => setTimeout(r, 300));
+          for (let i = 0; i < 2; i++)
+            curls.push((await lab.client('curl', ['-s', '-m', '5', url])).stdout.trim());
+          await new Promise((r) => setTimeout(r, 300));
+        } finally {
+          // tcpdump exits after 3 packets; stop it anyway after 5 s
+          const t = setTimeout(() => dump.kill('SIGINT'), 5_000);
+          if (dump.exitCode === null && dump.signalCode === null)
+            await new Promise((r) => dump.once('exit', r));
+          clearTimeout(t);
+        }
+        const t = await sh(null, 'tshark', [
+          '-r',
+          pcap,
+          '-T',
+          'fields',
+          '-E',
+          'separator=|',
+          '-e',
+          'ip.proto',
+          '-e',
+          'ip.src',
+          '-e',
+          'ip.dst',
+          '-e',
+          'tcp.dstport',
+          '-o',
+          'ip.check_checksum:TRUE',
+          '-e',
+          'ip.checksum.status',
+        ]);
+        assert.equal(t.code, 0, t.stderr);
+        const lines = t.stdout
+          .trim()
+          .split('\n')
+          .filter((l) => l !== '');
+        assert.ok(
+          lines.length > 0,
+          `IPIP packets reached rs1 (curl: ${curls}; ${statSync(pcap).size} bytes; ${t.stderr})`,
+        );
+        for (const l of lines) {
+          // tshark prints outer,inner for the nested IP fields
+          const [proto, src, dst, dport, status] = l.split('|');
+          assert.equal(proto, '4,6', l);
+          assert.equal(src, `${lab.env.director.server4},${lab.env.client4}`, l);
+          assert.equal(dst, `${lab.env.rs[0].ip4},${vip}`, l);
+          assert.equal(dport, '80', l);
+          // tshark checksum status: 1 = good
+          assert.equal(status, '1,1', `outer and inner header checksums good: ${l}`);
+        }
+      });
+    }
 
     test('UDP request and response', async () => {
       const host = mode.af === 4 ? vip : `[${vip}]`;
