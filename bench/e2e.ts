@@ -2,6 +2,7 @@
  * bench:e2e — the data plane end to end, against its peers, in one run.
  *
  *   npm run bench:e2e [-- --rounds N] [--seconds S] [--only path,path] [--connections C]
+ *                       [--workloads bulk,cps,rps] [--alt-env K=V,K=V]
  *
  * In the namespace lab (prefix `tsvsbe2e`, built and removed here) the same client
  * workloads go through six paths to one real server (rs1), one path at a time,
@@ -27,7 +28,7 @@
  * stream module) through apt-get when missing; builds the C peer with the system cc.
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +51,21 @@ const SECONDS = opt('seconds', 5);
 const CONNS = opt('connections', 50);
 const onlyIdx = argv.indexOf('--only');
 const ONLY = onlyIdx >= 0 ? argv[onlyIdx + 1].split(',') : undefined;
+const wlIdx = argv.indexOf('--workloads');
+const altIdx = argv.indexOf('--alt-env');
+/** `--alt-env K=V,K=V`: a second tsvs path (`tsvs-alt`) whose daemon runs with that environment (A/B). */
+const ALT_ENV: Record<string, string> | undefined =
+  altIdx >= 0
+    ? Object.fromEntries(
+        argv[altIdx + 1]
+          .split(',')
+          .map(
+            (kv) =>
+              [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as [string, string],
+          ),
+      )
+    : undefined;
+const WORKLOADS = wlIdx >= 0 ? argv[wlIdx + 1].split(',') : ['bulk', 'cps', 'rps'];
 
 // ---------------------------------------------------------------- helpers
 
@@ -81,9 +97,16 @@ async function must(ns: string | null, cmd: string, args: string[]): Promise<str
   return r.stdout;
 }
 
-function bg(ns: string, cmd: string, args: string[], log: string[]): ChildProcess {
+function bg(
+  ns: string,
+  cmd: string,
+  args: string[],
+  log: string[],
+  env?: Record<string, string>,
+): ChildProcess {
   const c = spawn('ip', ['netns', 'exec', ns, cmd, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: env ? { ...process.env, ...env } : process.env,
   });
   const keep = (d: Buffer): void => {
     for (const l of d.toString().split('\n')) if (l.trim()) log.push(l);
@@ -184,6 +207,8 @@ interface Path {
   what: string;
   /** Address the client talks to. */
   target(): string;
+  /** The middlebox's own process, when it has one (its CPU time is reported). */
+  pid?(): number | undefined;
   up(): Promise<void>;
   down(): Promise<void>;
 }
@@ -254,7 +279,47 @@ function paths(ctx: Ctx): Path[] {
       String(qout),
     ],
   ];
-  return [
+  const tsvs = (name: string, what: string, env?: Record<string, string>): Path => ({
+    name,
+    what,
+    target: () => vip,
+    up: async () => {
+      const f = join(dir, 'tsvs.rules');
+      writeFileSync(
+        f,
+        ports
+          .map((p) => `-A -t ${vip}:${p} -s rr\n-a -t ${vip}:${p} -r ${rip}:${p} -m -w 1\n`)
+          .join(''),
+      );
+      proc = bg(
+        dns,
+        process.execPath,
+        [
+          TSVS,
+          'daemon',
+          '--config',
+          f,
+          '--no-state',
+          '--control',
+          join(dir, 'tsvs.sock'),
+          '--name',
+          'bench',
+        ],
+        log,
+        env,
+      );
+      await started('the tsvs daemon', async () => log.some((l) => l.includes('daemon running')));
+      // the next hop resolves in the background; let it
+      await sleep(500);
+    },
+    down: async () => {
+      const faults = log.filter((l) => /fault|error/i.test(l));
+      if (faults.length) console.log(`    tsvs log: ${faults.join(' | ')}`);
+      await stop();
+    },
+  });
+  const withPid = (ps: Path[]): Path[] => ps.map((p) => ({ ...p, pid: () => proc?.pid }));
+  return withPid([
     {
       name: 'kernel',
       what: 'plain kernel routing to the RIP (no NAT)',
@@ -359,45 +424,19 @@ function paths(ctx: Ctx): Path[] {
         await stop();
       },
     },
-    {
-      name: 'tsvs',
-      what: 'tsvs daemon, NAT (masq), rr',
-      target: () => vip,
-      up: async () => {
-        const f = join(dir, 'tsvs.rules');
-        writeFileSync(
-          f,
-          ports
-            .map((p) => `-A -t ${vip}:${p} -s rr\n-a -t ${vip}:${p} -r ${rip}:${p} -m -w 1\n`)
-            .join(''),
-        );
-        proc = bg(
-          dns,
-          process.execPath,
-          [
-            TSVS,
-            'daemon',
-            '--config',
-            f,
-            '--no-state',
-            '--control',
-            join(dir, 'tsvs.sock'),
-            '--name',
-            'bench',
-          ],
-          log,
-        );
-        await started('the tsvs daemon', async () => log.some((l) => l.includes('daemon running')));
-        // the next hop resolves in the background; let it
-        await sleep(500);
-      },
-      down: async () => {
-        const faults = log.filter((l) => /fault|error/i.test(l));
-        if (faults.length) console.log(`    tsvs log: ${faults.join(' | ')}`);
-        await stop();
-      },
-    },
-  ];
+    tsvs('tsvs', 'tsvs daemon, NAT (masq), rr'),
+    ...(ALT_ENV
+      ? [
+          tsvs(
+            'tsvs-alt',
+            `tsvs daemon, env ${Object.entries(ALT_ENV)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(' ')}`,
+            ALT_ENV,
+          ),
+        ]
+      : []),
+  ]);
 }
 
 // ---------------------------------------------------------------- workloads
@@ -406,6 +445,31 @@ interface Figures {
   bulk: number;
   cps: number;
   rps: number;
+}
+
+/** utime + stime of a process, in seconds (NaN when unknown). */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Runs a wrk workload; prints the middlebox's CPU time per request when it has a process. */
+async function timedWrk(ctx: Ctx, p: Path, close: boolean): Promise<number> {
+  const pid = p.pid?.();
+  const c0 = cpuSeconds(pid);
+  const r = await wrk(ctx, p.target(), close);
+  const c1 = cpuSeconds(pid);
+  if (Number.isFinite(c1 - c0) && r > 0)
+    console.log(
+      `    ${p.name} ${close ? 'cps' : 'rps'}: ${(((c1 - c0) / (r * SECONDS)) * 1e6).toFixed(1)} µs CPU per request (${(c1 - c0).toFixed(2)} s)`,
+    );
+  return r;
 }
 
 async function bulk(ctx: Ctx, target: string): Promise<number> {
@@ -506,9 +570,9 @@ async function main(): Promise<number> {
         try {
           await p.up();
           f = {
-            bulk: await bulk(ctx, p.target()),
-            cps: await wrk(ctx, p.target(), true),
-            rps: await wrk(ctx, p.target(), false),
+            bulk: WORKLOADS.includes('bulk') ? await bulk(ctx, p.target()) : NaN,
+            cps: WORKLOADS.includes('cps') ? await timedWrk(ctx, p, true) : NaN,
+            rps: WORKLOADS.includes('rps') ? await timedWrk(ctx, p, false) : NaN,
           };
         } catch (e) {
           console.log(`  ${p.name}: ${(e as Error).message}`);
@@ -546,6 +610,30 @@ async function main(): Promise<number> {
       console.log(
         `| ${p.name.padEnd(8)} | ${p.what.padEnd(47)} | ${m.bulk.toFixed(2).padStart(15)} | ` +
           `${m.cps.toFixed(0).padStart(10)} | ${m.rps.toFixed(0).padStart(16)} |`,
+      );
+    }
+    console.log('');
+    console.log('spread over the rounds (min–max, and max/min − 1):');
+    for (const p of all) {
+      const xs = res.get(p.name)!;
+      const col = (vs: number[], digits: number): string => {
+        const ok = vs.filter((v) => Number.isFinite(v));
+        if (!ok.length) return '—';
+        const lo = Math.min(...ok);
+        const hi = Math.max(...ok);
+        return `${lo.toFixed(digits)}–${hi.toFixed(digits)} (${Math.round((hi / lo - 1) * 100)} %)`;
+      };
+      console.log(
+        `  ${p.name.padEnd(8)} bulk ${col(
+          xs.map((x) => x.bulk),
+          2,
+        )}  cps ${col(
+          xs.map((x) => x.cps),
+          0,
+        )}  rps ${col(
+          xs.map((x) => x.rps),
+          0,
+        )}`,
       );
     }
     const t = med.get('tsvs');
