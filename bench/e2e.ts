@@ -465,7 +465,8 @@ async function timedWrk(ctx: Ctx, p: Path, close: boolean): Promise<number> {
   const c0 = cpuSeconds(pid);
   const r = await wrk(ctx, p.target(), close);
   const c1 = cpuSeconds(pid);
-  if (Number.isFinite(c1 - c0) && r > 0)
+  // (nginx's pid is its master: no figure)
+  if (c1 - c0 > 0 && r > 0)
     console.log(
       `    ${p.name} ${close ? 'cps' : 'rps'}: ${(((c1 - c0) / (r * SECONDS)) * 1e6).toFixed(1)} µs CPU per request (${(c1 - c0).toFixed(2)} s)`,
     );
