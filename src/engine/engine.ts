@@ -1065,6 +1065,11 @@ export class Engine {
     if (svc.fwmark === 0 && p.dport !== svc.port) return SCHED_NODEST;
     const d = svc.scheduler ? svc.scheduler.schedule(svc, p, this.now) : null;
     if (!d) return SCHED_NODEST;
+    return this.connFor(svc, p, d, d.port || p.dport, mark);
+  }
+
+  /** The conn for a scheduled packet (caddr/cport/vaddr/vport from it), counted (§2.8). */
+  private connFor(svc: Service, p: SchedPacket, d: Dest, dport: number, mark: number): number {
     const flags = svc.flags & SVC_F_ONEPACKET && p.protocol === IPPROTO_UDP ? CONN_F_ONE_PACKET : 0;
     const id = this.connNew(
       p.af,
@@ -1077,7 +1082,7 @@ export class Engine {
       p.dport,
       d.addr,
       0,
-      d.port || p.dport,
+      dport,
       flags,
       d,
       mark,
@@ -1149,26 +1154,9 @@ export class Engine {
     }
     const d = dest!;
     const dport = p.dport === svc.port && d.port !== 0 ? d.port : p.dport;
-    const flags = svc.flags & SVC_F_ONEPACKET && p.protocol === IPPROTO_UDP ? CONN_F_ONE_PACKET : 0;
-    const id = this.connNew(
-      p.af,
-      p.protocol,
-      p.saddr,
-      0,
-      p.sport,
-      p.daddr,
-      0,
-      p.dport,
-      d.addr,
-      0,
-      dport,
-      flags,
-      d,
-      mark,
-    );
+    const id = this.connFor(svc, p, d, dport, mark);
     this.setControl(id, t);
     c.arm(t, this.now);
-    this.countConn(d);
     return id;
   }
 
