@@ -1533,14 +1533,26 @@ export class Engine {
     return pv.icmpType < 128;
   }
 
-  /** Incoming ICMP error about a packet we sent to the client (§8.1). */
-  private icmpIn(pv: PacketView, mark: number, pktFlags: number): number {
+  /**
+   * Checks shared by both ICMP paths: a related error (types 3/4/11, ICMPv6 errors)
+   * quoting a TCP/UDP header that is now parsed in `this.epv`. Returns -1 to go on,
+   * otherwise the verdict for the packet.
+   */
+  private icmpRelated(pv: PacketView): number {
     if (pv.frag !== 0) return pv.af === 6 ? this.drop(DropReason.FRAGMENT) : V_ACCEPT;
     if (!this.isRelatedIcmp(pv)) return V_ACCEPT;
     const e = this.epv;
     if (!this.parseEmbedded(pv, e)) return V_ACCEPT;
     if (e.proto !== IPPROTO_TCP && e.proto !== IPPROTO_UDP) return V_ACCEPT;
     if (e.frag === 2) return V_ACCEPT;
+    return -1;
+  }
+
+  /** Incoming ICMP error about a packet we sent to the client (§8.1). */
+  private icmpIn(pv: PacketView, mark: number, pktFlags: number): number {
+    const pre = this.icmpRelated(pv);
+    if (pre >= 0) return pre;
+    const e = this.epv;
     const af = e.af as AddressFamily;
     const c = this.conns;
     // the embedded packet went VIP → client: look it up reversed
@@ -1597,12 +1609,9 @@ export class Engine {
 
   /** Outgoing ICMP error from a real server about a client packet (§8.2). */
   private icmpOut(pv: PacketView): number {
-    if (pv.frag !== 0) return pv.af === 6 ? this.drop(DropReason.FRAGMENT) : V_ACCEPT;
-    if (!this.isRelatedIcmp(pv)) return V_ACCEPT;
+    const pre = this.icmpRelated(pv);
+    if (pre >= 0) return pre;
     const e = this.epv;
-    if (!this.parseEmbedded(pv, e)) return V_ACCEPT;
-    if (e.proto !== IPPROTO_TCP && e.proto !== IPPROTO_UDP) return V_ACCEPT;
-    if (e.frag === 2) return V_ACCEPT;
     const af = e.af as AddressFamily;
     const c = this.conns;
     // embedded: client → RIP; reversed it is RIP → client
