@@ -37,6 +37,7 @@ import { labDown, labUp, type LabEnv } from '../src/dataplane/lab.js';
 const PREFIX = 'tsvsbe2e';
 const TSVS = fileURLToPath(new URL('../src/cli/tsvs.js', import.meta.url));
 const PEER_SRC = fileURLToPath(new URL('../../bench/peers/nfq_nat.c', import.meta.url));
+const TUN_PEER_SRC = fileURLToPath(new URL('../../bench/peers/tun_nat.c', import.meta.url));
 const BULK_PORT = 5201;
 const HTTP_PORT = 80;
 
@@ -217,6 +218,7 @@ interface Ctx {
   lab: LabEnv;
   dir: string;
   peerBin: string;
+  tunPeerBin: string;
   loadStream: string;
 }
 
@@ -424,6 +426,55 @@ function paths(ctx: Ctx): Path[] {
         await stop();
       },
     },
+    ...['tun-floor', 'tun-back'].map((name) => ({
+      name,
+      what: 'C NAT forwarder, tc mirred into a TUN',
+      target: () => vip,
+      up: async () => {
+        const macOf = async (ip: string): Promise<string> => {
+          await sh(dns, 'ping', ['-c', '1', '-W', '1', ip]);
+          const n = JSON.parse(await must(dns, 'ip', ['-j', 'neigh', 'show', ip])) as {
+            lladdr?: string;
+          }[];
+          const mac = n.find((x) => x.lladdr)?.lladdr;
+          if (!mac) throw new Error(`no MAC for ${ip}`);
+          return mac;
+        };
+        const rsMac = await macOf(rip);
+        const cliMac = name === 'tun-back' ? 'tun' : await macOf(lab.client4);
+        const d = lab.director;
+        proc = bg(
+          dns,
+          ctx.tunPeerBin,
+          ['tsvsbt0', vip, rip, d.serverIf, rsMac, d.clientIf, cliMac],
+          log,
+        );
+        await started('tun_nat', async () => log.some((l) => l.includes('ready')));
+        await sh(dns, 'tc', ['qdisc', 'replace', 'dev', 'tsvsbt0', 'root', 'noqueue']);
+        await sh(dns, 'sysctl', ['-qw', 'net.ipv4.conf.tsvsbt0.rp_filter=2']);
+        await sh(dns, 'sysctl', ['-qw', 'net.ipv4.conf.tsvsbt0.accept_local=1']);
+        await sh(dns, 'ip', ['addr', 'add', '169.254.77.1/32', 'dev', 'tsvsbt0']);
+        for (const i of [d.clientIf, d.serverIf])
+          await must(dns, 'tc', ['qdisc', 'add', 'dev', i, 'clsact']);
+        const redirect = ['action', 'mirred', 'egress', 'redirect', 'dev', 'tsvsbt0'];
+        await must(dns, 'tc', [
+          ...['filter', 'add', 'dev', d.clientIf, 'ingress', 'protocol', 'ip', 'u32'],
+          ...['match', 'ip', 'dst', `${vip}/32`, 'match', 'ip', 'protocol', '6', '0xff'],
+          ...redirect,
+        ]);
+        await must(dns, 'tc', [
+          ...['filter', 'add', 'dev', d.serverIf, 'ingress', 'protocol', 'ip', 'u32'],
+          ...['match', 'ip', 'src', `${rip}/32`, 'match', 'ip', 'dst', `${lab.client4}/32`],
+          ...['match', 'ip', 'protocol', '6', '0xff'],
+          ...redirect,
+        ]);
+      },
+      down: async () => {
+        for (const i of [lab.director.clientIf, lab.director.serverIf])
+          await sh(dns, 'tc', ['qdisc', 'del', 'dev', i, 'clsact']);
+        await stop();
+      },
+    })),
     tsvs('tsvs', 'tsvs daemon, NAT (masq), rr'),
     ...(ALT_ENV
       ? [
@@ -518,13 +569,15 @@ async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'tsvs-bench-e2e-'));
   const peerBin = join(dir, 'nfq_nat');
   execFileSync('cc', ['-O2', '-Wall', '-o', peerBin, PEER_SRC], { stdio: 'inherit' });
+  const tunPeerBin = join(dir, 'tun_nat');
+  execFileSync('cc', ['-O2', '-Wall', '-o', tunPeerBin, TUN_PEER_SRC], { stdio: 'inherit' });
   const { loadModule } = nginxStream();
   let lab: LabEnv | undefined;
   const servers: ChildProcess[] = [];
   const srvLog: string[] = [];
   try {
     lab = labUp({ prefix: PREFIX });
-    const ctx: Ctx = { lab, dir, peerBin, loadStream: loadModule };
+    const ctx: Ctx = { lab, dir, peerBin, tunPeerBin, loadStream: loadModule };
     for (const ns of [lab.ns.client, lab.ns.director, lab.ns.rs1]) {
       await sh(ns, 'sysctl', ['-qw', 'net.ipv4.ip_local_port_range=1024 65000']);
       await sh(ns, 'sysctl', ['-qw', 'net.ipv4.tcp_tw_reuse=1']);

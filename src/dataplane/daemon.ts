@@ -144,7 +144,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     });
   });
   log(
-    `daemon running${ns ? ` in netns ${ns}` : ''}: control ${control}, queues ${director.queueIn}/${director.queueOut}, ${describe(engine)}`,
+    `daemon running${ns ? ` in netns ${ns}` : ''}: control ${control}, queues ${director.queueIn}/${director.queueOut}, ${director.captureDescription}, ${describe(engine)}`,
   );
   return new Promise<number>((resolve) => {
     const stop = (sig: string): void => {

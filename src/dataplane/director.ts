@@ -55,7 +55,7 @@ import { formatAddr, parseAddr } from '../engine/addr.js';
 import type { Dest } from '../engine/service.js';
 import { V_ACCEPT, V_DROP, V_FORWARD, V_LOCAL, V_REPLY } from '../engine/drop.js';
 import { PacketView } from '../wire/packet.js';
-import { ipv4HeaderChecksum, l4ChecksumFill } from '../wire/checksum.js';
+import { ipv4HeaderChecksum, l4ChecksumFill, l4PartialFill } from '../wire/checksum.js';
 import {
   IPPROTO_RAW,
   META_STRIDE,
@@ -77,13 +77,27 @@ import {
   openNfQueue,
   openPacketSocket,
   openRawSocket,
+  openTun,
   setVerdict,
+  TUN_F_CSUM,
+  TUN_F_TSO4,
+  TUN_F_TSO6,
+  TUN_F_TSO_ECN,
   withNetns,
   type Batch,
   type PacketChannel,
 } from './native.js';
 import { parseMac, parseNeigh, parseRouteGet, usableLladdr, type RouteInfo } from './nexthop.js';
-import { L2_HEADROOM, writeL2Header } from './vnet.js';
+import { L2_HEADROOM, VNET_F_NEEDS_CSUM, VNET_HDR_BYTES, writeL2Header } from './vnet.js';
+import { ReplyRoutes, type ReplyHop } from './replyroute.js';
+import {
+  steerBatch,
+  steerDevices,
+  steerMatches,
+  steerNames,
+  type LinkJson,
+  type SteerNames,
+} from './steer.js';
 
 export interface DirectorOptions {
   /** Instance name: names the iptables chains (`TSVS_<name>_REQ/_REP`); default "main". */
@@ -99,6 +113,12 @@ export interface DirectorOptions {
    */
   queueInPlain?: number;
   queueOutPlain?: number;
+  /**
+   * Steer requests and NAT replies into TUN devices with tc filters (the fast path,
+   * in front of the queues); default on unless the environment says `TSVS_STEER=0`.
+   * Falls back to the queues alone when tc, cls_u32 or act_mirred is missing.
+   */
+  steer?: boolean;
   /** Engine to drive (default: a new one). */
   engine?: Engine;
   engineOptions?: EngineOptions;
@@ -114,6 +134,9 @@ interface L2Tx {
   /** Frames to send, offsets into the request buffer. */
   batch: Batch;
   n: number;
+  /** Frames to send from the reply buffer (NAT replies sent to the client side). */
+  batchOut: Batch;
+  nOut: number;
 }
 
 /** Where NAT/DR packets for one real server address go at layer 2. */
@@ -148,6 +171,10 @@ const RX_BYTES = 16 * 1024 * 1024;
 const SPILL_BYTES = 1024 * 1024;
 const BATCH_PKTS = 256;
 const TICK_MS = 100;
+/** Room left in front of the first packet read from a steering TUN (link-layer header). */
+const TUN_HEAD = 64;
+/** virtio_net_hdr flag: the checksum was verified (CHECKSUM_UNNECESSARY). */
+const VNET_F_DATA_VALID = 2;
 /** Neighbour refresh period; routes are looked up again every ROUTE_EVERY refreshes. */
 const NEIGH_REFRESH_MS = 5000;
 const ROUTE_EVERY = 6;
@@ -184,6 +211,52 @@ function runAsync(
     if (input !== undefined) child.stdin?.end(input);
   });
 }
+
+/** IPv4 TTL − 1 with the header checksum updated incrementally (RFC 1624). */
+function decTtl4(buf: Uint8Array, o: number): void {
+  buf[o + 8]--;
+  // the TTL is the high byte of its 16-bit word: the sum drops by 0x0100
+  let c = ((buf[o + 10] << 8) | buf[o + 11]) + 0x0100;
+  c = (c & 0xffff) + (c >>> 16);
+  buf[o + 10] = c >>> 8;
+  buf[o + 11] = c & 0xff;
+}
+
+/** Like {@link run}, ignoring failure (best-effort clean-up). */
+function runQuiet(netns: string | undefined, cmd: string, args: string[]): void {
+  try {
+    run(netns, cmd, args);
+  } catch {
+    /* best effort */
+  }
+}
+
+/**
+ * Runs `CMD -force -batch -` with these lines and reports which lines failed (from
+ * "Command failed -:N"; 0-based), without throwing on them.
+ */
+function runBatch(
+  netns: string | undefined,
+  cmd: string,
+  lines: string[],
+): Promise<{ stderr: string; failedLines: number[] }> {
+  const argv = netns
+    ? ['netns', 'exec', netns, cmd, '-force', '-batch', '-']
+    : ['-force', '-batch', '-'];
+  const bin = netns ? 'ip' : cmd;
+  return new Promise((resolve) => {
+    const child = execFile(bin, argv, { encoding: 'utf8', timeout: 30_000 }, (_err, _out, err) => {
+      const failedLines: number[] = [];
+      for (const m of (err ?? '').matchAll(/Command failed [^:\n]*:(\d+)/g))
+        failedLines.push(Number(m[1]) - 1);
+      resolve({ stderr: err ?? '', failedLines });
+    });
+    child.stdin?.end(lines.join('\n') + '\n');
+  });
+}
+
+/** Address given to the steering TUN, so the reverse-path check can pass (see openSteering). */
+const STEER_ADDR = '169.254.253.253';
 
 /** iptables-restore input per family for the chains that queue what IPVS would see. */
 export interface Ruleset {
@@ -307,11 +380,31 @@ export class Director {
   private lastMem = 0;
   private lastNeigh = 0;
   private refreshes = 0;
+  private slowTicks = 0;
   private refreshing = false;
   private availMem = Number.MAX_SAFE_INTEGER;
   private running = false;
   /** Packets the director could not transmit, by errno text. */
   readonly txErrors = new Map<string, number>();
+
+  // steering (tc filters into two TUN devices; see steer.ts)
+  private readonly steerWanted: boolean;
+  readonly steer: SteerNames;
+  private tunIn: PacketChannel | null = null;
+  private tunOut: PacketChannel | null = null;
+  /** The filters are in place (false: the queues capture alone). */
+  private steering = false;
+  /** Interfaces the filters were last put on, and what they matched (for change detection). */
+  private steerApplied = '';
+  private readonly rxTunIn: Batch;
+  private readonly rxTunOut: Batch;
+  /** Packets handed back to the kernel through the TUN (from each direction's buffer). */
+  private readonly kIn: Batch;
+  private readonly kOut: Batch;
+  /** Link-layer next hops towards clients, for NAT replies sent by the director. */
+  readonly replyRoutes = new ReplyRoutes();
+  /** Packets read from the steering devices (requests, replies), for tests and stats. */
+  readonly steered = { in: 0, out: 0 };
 
   // one buffer per direction (its queues are drained one after the other): reads fill
   // the front, the spill area holds engine output that did not fit in place (tunnel
@@ -339,6 +432,8 @@ export class Director {
     this.queueInPlain = opts.queueInPlain ?? top + 1;
     this.queueOutPlain = opts.queueOutPlain ?? top + 2;
     this.log = opts.log ?? ((l) => process.stderr.write(`tsvs: ${l}\n`));
+    this.steerWanted = opts.steer ?? process.env.TSVS_STEER !== '0';
+    this.steer = steerNames(this.name, this.queueIn);
     this.engine =
       opts.engine ??
       new Engine({
@@ -358,6 +453,10 @@ export class Director {
     this.tx6In = mk(this.bufIn);
     this.tx4Out = mk(this.bufOut);
     this.tx6Out = mk(this.bufOut);
+    this.rxTunIn = mk(this.bufIn.subarray(TUN_HEAD, RX_BYTES));
+    this.rxTunOut = mk(this.bufOut.subarray(TUN_HEAD, RX_BYTES));
+    this.kIn = mk(this.bufIn);
+    this.kOut = mk(this.bufOut);
   }
 
   /** Check that we can run: root, the native addon, iptables. Throws a clear Error. */
@@ -406,11 +505,24 @@ export class Director {
     });
     this.raw4.setBuffers(0, 8 * 1024 * 1024);
     this.raw6.setBuffers(0, 8 * 1024 * 1024);
+    if (this.steerWanted) this.openSteering();
     this.running = true;
     await this.configChanged();
     for (const q of this.queues) {
       const drain = q.request ? () => this.drainIn(q) : () => this.drainOut(q);
       q.chan.onReadable(drain, (e) => this.log(`queue ${q.num}: ${e.message}`));
+    }
+    if (this.tunIn && this.tunOut) {
+      const tin = this.tunIn;
+      const tout = this.tunOut;
+      tin.onReadable(
+        () => this.drainTunIn(tin),
+        (e) => this.log(`${this.steer.tunIn}: ${e.message}`),
+      );
+      tout.onReadable(
+        () => this.drainTunOut(tout),
+        (e) => this.log(`${this.steer.tunOut}: ${e.message}`),
+      );
     }
     this.lastNeigh = Date.now();
     this.timer = setInterval(() => this.tick(), TICK_MS);
@@ -426,6 +538,11 @@ export class Director {
     this.running = false;
     for (const q of this.queues) q.chan.close();
     this.queues = [];
+    this.tunIn?.close();
+    this.tunOut?.close();
+    this.tunIn = this.tunOut = null;
+    this.steering = false;
+    this.steerApplied = '';
     this.raw4.close();
     this.raw6.close();
     for (const t of this.l2tx) t.chan.close();
@@ -443,11 +560,18 @@ export class Director {
     ];
   }
 
+  /** The jump from a hook to one of our chains (packets handed back through the TUN skip it). */
+  private jump(chain: string): string[] {
+    return ['!', '-i', this.steer.tunIn, '-j', chain];
+  }
+
   /** Remove our chains and the jumps to them (also what a crashed run left behind). */
   private removeRules(quiet: boolean): void {
+    this.removeSteering();
     for (const bin of [IPT4, IPT6]) {
       for (const [chain, hook] of this.chains()) {
         for (const args of [
+          ['-t', 'mangle', '-D', hook, ...this.jump(chain)],
           ['-t', 'mangle', '-D', hook, '-j', chain],
           ['-t', 'mangle', '-F', chain],
           ['-t', 'mangle', '-X', chain],
@@ -483,9 +607,9 @@ export class Director {
       for (const [chain, hook] of this.chains()) {
         const bin1 = bin.replace('-restore', '');
         try {
-          run(this.netns, bin1, ['-w', '-t', 'mangle', '-C', hook, '-j', chain]);
+          run(this.netns, bin1, ['-w', '-t', 'mangle', '-C', hook, ...this.jump(chain)]);
         } catch {
-          run(this.netns, bin1, ['-w', '-t', 'mangle', '-I', hook, '-j', chain]);
+          run(this.netns, bin1, ['-w', '-t', 'mangle', '-I', hook, ...this.jump(chain)]);
         }
       }
     }
@@ -527,10 +651,197 @@ export class Director {
         outPlain: this.queueOutPlain,
       }),
     );
+    await this.applySteering();
     // NAT goes through the kernel until its next hop is resolved, so that resolution
     // (which may wait for ARP/ND) runs behind the rules, not before them
     for (const h of nat) this.natPending.add(h);
     if (this.natPending.size > 0 && !this.natResolving) void this.resolveNat();
+  }
+
+  // ---------------------------------------------------------------------------
+  // Steering: tc filters on every interface's ingress redirect requests and NAT
+  // replies into two TUN devices (steer.ts); the queue rules stay behind them.
+
+  /** For the log: how packets are captured. */
+  get captureDescription(): string {
+    return this.steering
+      ? `tc steering into ${this.steer.tunIn}/${this.steer.tunOut} in front of the queues`
+      : 'netfilter queues only';
+  }
+
+  /** Opens and configures the two steering TUN devices; on failure steering stays off. */
+  private openSteering(): void {
+    const n = this.steer;
+    const offload = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
+    try {
+      this.inNs(() => {
+        this.tunIn = openTun({ name: n.tunIn, vnetHdrSize: VNET_HDR_BYTES, offload });
+        this.tunOut = openTun({ name: n.tunOut, vnetHdrSize: VNET_HDR_BYTES, offload });
+      });
+      // Packets handed back through tunIn come "from" it: an address of its own lets
+      // the loose reverse-path check (rp_filter 2) pass even when conf/all asks for
+      // strict, and accept_local lets NAT replies whose source is now a local VIP in.
+      run(
+        this.netns,
+        'ip',
+        ['-batch', '-'],
+        [
+          `link set ${n.tunIn} up`,
+          `link set ${n.tunOut} up`,
+          `addr replace ${STEER_ADDR}/32 dev ${n.tunIn}`,
+          '',
+        ].join('\n'),
+      );
+      for (const [k, v] of [
+        [`net.ipv4.conf.${n.tunIn}.rp_filter`, '2'],
+        [`net.ipv4.conf.${n.tunIn}.accept_local`, '1'],
+      ])
+        run(this.netns, 'sysctl', ['-qw', `${k}=${v}`]);
+      for (const dev of [n.tunIn, n.tunOut])
+        runQuiet(this.netns, 'tc', ['qdisc', 'replace', 'dev', dev, 'root', 'noqueue']);
+    } catch (e) {
+      this.log(`steering off (the queues capture alone): ${(e as Error).message}`);
+      this.tunIn?.close();
+      this.tunOut?.close();
+      this.tunIn = this.tunOut = null;
+    }
+  }
+
+  /**
+   * Puts the filters for the current services on every interface (again when the
+   * services or the interfaces changed). A filter that cannot be added (no cls_u32 or
+   * act_mirred) turns steering off: the queues then capture everything.
+   */
+  private async applySteering(): Promise<void> {
+    if (!this.tunIn || !this.tunOut || !this.running) return;
+    const m = steerMatches(this.engine);
+    let links: LinkJson[];
+    try {
+      links = JSON.parse(await runAsync(this.netns, 'ip', ['-j', 'link', 'show'])) as LinkJson[];
+    } catch (e) {
+      this.log(`steering: ip link show: ${(e as Error).message}`);
+      return;
+    }
+    const devs = steerDevices(links, this.steer);
+    const key = JSON.stringify([devs, m]);
+    if (key === this.steerApplied) return;
+    const lines = steerBatch(this.steer, devs, m);
+    const r = await runBatch(this.netns, 'tc', lines);
+    const failed = r.failedLines.filter((i) => lines[i]?.startsWith('filter add'));
+    if (failed.length) {
+      this.log(
+        `steering off (the queues capture alone): tc ${lines[failed[0]]}: ${r.stderr.trim().split('\n')[0]}`,
+      );
+      this.removeSteering();
+      this.tunIn.close();
+      this.tunOut.close();
+      this.tunIn = this.tunOut = null;
+      this.steering = false;
+      this.steerApplied = '';
+      return;
+    }
+    if (!this.steering) {
+      this.steering = true;
+      await this.refreshReplyRoutes(true);
+    }
+    if (m.reqOff && !this.steerApplied.includes(m.reqOff))
+      this.log(`steering replies only: ${m.reqOff}`);
+    this.steerApplied = key;
+  }
+
+  /**
+   * Removes our filters from every interface, and the clsact qdisc where nothing else
+   * is left in it (also what a crashed run left behind). Synchronous: start and stop.
+   */
+  private removeSteering(): void {
+    let links: LinkJson[] = [];
+    try {
+      links = JSON.parse(run(this.netns, 'ip', ['-j', 'link', 'show'])) as LinkJson[];
+    } catch {
+      return;
+    }
+    const n = this.steer;
+    for (const l of links) {
+      const dev = l.ifname;
+      if (!dev || l.link_type === 'loopback') continue;
+      let shown: string;
+      try {
+        shown = run(this.netns, 'tc', ['-j', 'filter', 'show', 'dev', dev, 'ingress']);
+      } catch {
+        continue; // no clsact/ingress qdisc: nothing of ours
+      }
+      const prefs = new Set(
+        (JSON.parse(shown || '[]') as { pref?: number }[]).map((f) => f.pref ?? -1),
+      );
+      for (const pref of [n.pref4, n.pref6])
+        if (prefs.has(pref))
+          runQuiet(this.netns, 'tc', [
+            'filter',
+            'del',
+            'dev',
+            dev,
+            'ingress',
+            'pref',
+            String(pref),
+          ]);
+      prefs.delete(n.pref4);
+      prefs.delete(n.pref6);
+      if (prefs.size > 0) continue;
+      let egress = '[]';
+      try {
+        egress = run(this.netns, 'tc', ['-j', 'filter', 'show', 'dev', dev, 'egress']);
+      } catch {
+        /* none */
+      }
+      if ((JSON.parse(egress || '[]') as unknown[]).length === 0)
+        runQuiet(this.netns, 'tc', ['qdisc', 'del', 'dev', dev, 'clsact']);
+    }
+  }
+
+  /** Routes, rules, links and neighbours for {@link ReplyRoutes} (control path). */
+  private async refreshReplyRoutes(withRoutes: boolean): Promise<void> {
+    if (!this.steering) return;
+    try {
+      if (withRoutes) {
+        const links = JSON.parse(await runAsync(this.netns, 'ip', ['-j', 'link', 'show'])) as {
+          ifname?: string;
+          address?: string;
+          mtu?: number;
+          link_type?: string;
+        }[];
+        const info = (dev: string): { mac: Uint8Array; mtu: number; ether: boolean } | null => {
+          const l = links.find((x) => x.ifname === dev);
+          const mac = l?.address ? parseMac(l.address) : null;
+          if (!l || !mac) return null;
+          return { mac, mtu: l.mtu ?? 1500, ether: l.link_type === 'ether' };
+        };
+        for (const af of [4, 6] as const) {
+          const fam = af === 4 ? '-4' : '-6';
+          const rules = await runAsync(this.netns, 'ip', ['-j', fam, 'rule', 'show']);
+          const routes = await runAsync(this.netns, 'ip', [
+            '-j',
+            fam,
+            'route',
+            'show',
+            'table',
+            'main',
+          ]);
+          // the local table: replies to one of our own addresses never leave by L2
+          const local = await runAsync(this.netns, 'ip', [
+            '-j',
+            fam,
+            'route',
+            'show',
+            'table',
+            'local',
+          ]);
+          this.replyRoutes.setRoutes(af, rules, routes, info, local);
+        }
+      }
+      this.replyRoutes.setNeighbours(await runAsync(this.netns, 'ip', ['-j', 'neigh', 'show']));
+    } catch (e) {
+      this.log(`reply next hops: ${(e as Error).message}`);
+    }
   }
 
   /** The hop of a NAT/DR dest: shared by dests with the same address, created unresolved. */
@@ -625,6 +936,12 @@ export class Director {
           capacity: BATCH_PKTS,
         },
         n: 0,
+        batchOut: {
+          buf: this.bufOut,
+          meta: new Int32Array(BATCH_PKTS * META_STRIDE),
+          capacity: BATCH_PKTS,
+        },
+        nOut: 0,
       };
       this.l2tx.push(t);
     }
@@ -802,7 +1119,10 @@ export class Director {
     }
     if (now - this.lastNeigh >= NEIGH_REFRESH_MS) {
       this.lastNeigh = now;
+      const withRoutes = this.slowTicks++ % ROUTE_EVERY === ROUTE_EVERY - 1;
       void this.refreshHops();
+      void this.refreshReplyRoutes(withRoutes);
+      if (withRoutes) void this.applySteering();
     }
     this.engine.tick(now, this.availMem);
   }
@@ -881,7 +1201,7 @@ export class Director {
           const rlen = r.len;
           if (r.buf !== buf || o - low < L2_HEADROOM) {
             if (spill + L2_HEADROOM + rlen > buf.length) {
-              this.count('spill-full');
+              this.count(`spill-full-qin ${spill} ${rlen} ${r.buf === buf} ${o} ${low}`);
               setVerdict(this.vIn, i, qnum, id, NF_DROP);
               low = off + len;
               continue;
@@ -1014,7 +1334,7 @@ export class Director {
             tx.meta[t + M_ERR] = 0;
             spill += (r.len + 7) & ~7;
           } else {
-            this.count('spill-full');
+            this.count(`spill-full-qrep ${spill} ${r.len}`);
           }
           setVerdict(this.vOut, i, qnum, id, NF_DROP);
         } else {
@@ -1025,6 +1345,307 @@ export class Director {
       if (n6) this.send(this.raw6, this.tx6Out, n6);
       q.chan.write(this.vOut, n);
       if (n < BATCH_PKTS) return;
+    }
+  }
+
+  /**
+   * Writes a virtio-net header for the IP packet at `buf[o..o+len)` into the 10 bytes
+   * in front of it, for handing it back to the kernel through the TUN: the pending
+   * checksum (partial) and the super-packet's GSO type and segment size as read.
+   */
+  private tunHeader(
+    buf: Uint8Array,
+    o: number,
+    len: number,
+    partial: boolean,
+    gsoType: number,
+    gsoSize: number,
+  ): boolean {
+    const pv = this.pv;
+    if (pv.parse(buf, o, len) !== 0) return false;
+    const h = o - VNET_HDR_BYTES;
+    const l4 = (pv.proto === 6 || pv.proto === 17) && pv.frag === 0 && pv.csumOff >= 0;
+    if (gsoType !== 0 && !partial) {
+      if (!l4) return false;
+      l4PartialFill(buf, pv.af, pv.saddrOff, pv.daddrOff, pv.proto, pv.l4off, pv.l4len);
+      partial = true;
+    }
+    const cs = l4 && partial ? pv.l4off - o : 0;
+    const co = l4 && partial ? pv.csumOff - pv.l4off : 0;
+    const hl = gsoType !== 0 ? pv.l4off - o + pv.tcpDoff : 0;
+    buf[h] = l4 && partial ? VNET_F_NEEDS_CSUM : 0;
+    buf[h + 1] = gsoType;
+    buf[h + 2] = hl & 0xff;
+    buf[h + 3] = hl >>> 8;
+    buf[h + 4] = gsoSize & 0xff;
+    buf[h + 5] = gsoSize >>> 8;
+    buf[h + 6] = cs & 0xff;
+    buf[h + 7] = cs >>> 8;
+    buf[h + 8] = co & 0xff;
+    buf[h + 9] = co >>> 8;
+    return true;
+  }
+
+  /** Queues `buf[from..to)` (virtio-net header + IP packet) for the kernel through tunIn. */
+  private static kernelQueue(k: Batch, n: number, from: number, to: number): void {
+    const t = n * META_STRIDE;
+    k.meta[t + M_OFF] = from;
+    k.meta[t + M_LEN] = to - from;
+    k.meta[t + M_ERR] = 0;
+  }
+
+  /**
+   * Requests steered into tunIn: the same decisions as {@link drainIn}, without a
+   * verdict. What the engine leaves to the kernel (no connection, local delivery, NAT
+   * to a next hop not resolved yet) is written back into tunIn, whose packets the
+   * kernel receives as if from that interface (they skip our queue rules).
+   */
+  private drainTunIn(chan: PacketChannel): void {
+    const eng = this.engine;
+    const rx = this.rxTunIn;
+    const buf = this.bufIn;
+    for (let rounds = 0; rounds < 8; rounds++) {
+      const n = chan.read(rx, BATCH_PKTS);
+      if (n <= 0) return;
+      this.steered.in += n;
+      const now = Date.now();
+      const m = rx.meta;
+      let spill = RX_BYTES;
+      let n4 = 0;
+      let n6 = 0;
+      let nk = 0;
+      let low = 0;
+      for (let i = 0; i < n; i++) {
+        const b = i * META_STRIDE;
+        const h = TUN_HEAD + m[b + M_OFF];
+        const off = h + VNET_HDR_BYTES;
+        const len = m[b + M_LEN] - VNET_HDR_BYTES;
+        if (len < 20) {
+          this.count('tun-short');
+          continue;
+        }
+        const vflags = buf[h];
+        const gsoType = buf[h + 1];
+        const gsoSize = buf[h + 4] | (buf[h + 5] << 8);
+        const partial = (vflags & VNET_F_NEEDS_CSUM) !== 0;
+        const flags =
+          (partial ? PKT_CSUM_PARTIAL : (vflags & VNET_F_DATA_VALID) !== 0 ? PKT_CSUM_OK : 0) |
+          (gsoType !== 0 ? PKT_GSO : 0);
+        const next = i + 1 < n ? TUN_HEAD + m[b + META_STRIDE + M_OFF] : RX_BYTES;
+        const head = off - low - L2_HEADROOM;
+        const v = eng.in(buf, off, len, now, 0, flags, next - off, head > 0 ? head : 0);
+        if (v === V_FORWARD || v === V_REPLY) {
+          const r = eng.result;
+          let o = r.off;
+          const rlen = r.len;
+          if (r.buf !== buf || o - low < L2_HEADROOM) {
+            if (spill + L2_HEADROOM + rlen > buf.length) {
+              this.count(`spill-full-tin ${spill} ${rlen} ${r.buf === buf} ${o} ${low}`);
+              low = off + len;
+              continue;
+            }
+            if (r.buf === buf) buf.copyWithin(spill + L2_HEADROOM, o, o + rlen);
+            else buf.set(r.buf.subarray(o, o + rlen), spill + L2_HEADROOM);
+            o = spill + L2_HEADROOM;
+            spill = (o + rlen + 7) & ~7;
+            if (off + len > low) low = off + len;
+          } else {
+            low = o + rlen > off + len ? o + rlen : off + len;
+          }
+          const method = r.method;
+          let sent = false;
+          if (v === V_FORWARD && (method === CONN_F_MASQ || method === CONN_F_DROUTE)) {
+            const hop = this.hopByDest.get(r.dest);
+            if (hop !== undefined && hop.ready && hop.tx !== null) {
+              const pv = this.pv;
+              if (pv.parse(buf, o, rlen) === 0) {
+                const t = hop.tx;
+                const f = writeL2Header(pv, hop.eth, partial, hop.mtu);
+                const tm = t.batch.meta;
+                const k = t.n++ * META_STRIDE;
+                tm[k + M_OFF] = f;
+                tm[k + M_LEN] = rlen + L2_HEADROOM;
+                tm[k + M_ERR] = 0;
+              }
+            } else if (method === CONN_F_DROUTE) {
+              this.count('dr-unresolved');
+            } else {
+              // NAT without a link-layer next hop: the kernel routes the rewritten
+              // packet (forwarding takes the TTL step the engine took)
+              this.kernelRoutes(buf, o, rlen, false);
+              if (this.tunHeader(buf, o, rlen, partial, gsoType, gsoSize))
+                Director.kernelQueue(this.kIn, nk++, o - VNET_HDR_BYTES, o + rlen);
+            }
+            sent = true;
+          } else if (v === V_FORWARD && method === CONN_F_TUNNEL && (partial || gsoType !== 0)) {
+            this.count('tunnel-gso');
+            sent = true;
+          }
+          if (!sent) {
+            if (partial && v === V_FORWARD) this.completeChecksum(buf, o, rlen);
+            if (r.af === 4 && buf[o] >> 4 === 4) {
+              const t = n4++ * META_STRIDE;
+              const tm = this.tx4In.meta;
+              tm[t + M_OFF] = o;
+              tm[t + M_LEN] = rlen;
+              tm[t + M_RAW_ADDR] = r.nextHop[0] | 0;
+              tm[t + M_ERR] = 0;
+            } else {
+              const t = n6++ * META_STRIDE;
+              const tm = this.tx6In.meta;
+              tm[t + M_OFF] = o;
+              tm[t + M_LEN] = rlen;
+              for (let k = 0; k < 4; k++) tm[t + M_RAW_ADDR + k] = r.nextHop[k] | 0;
+              tm[t + M_ERR] = 0;
+            }
+          }
+        } else {
+          // accepted (no connection, local delivery): to the kernel as it came, its
+          // virtio-net header still in front of it
+          if (v !== V_DROP) Director.kernelQueue(this.kIn, nk++, h, off + len);
+          if (off + len > low) low = off + len;
+        }
+      }
+      if (n4) this.send(this.raw4, this.tx4In, n4);
+      if (n6) this.send(this.raw6, this.tx6In, n6);
+      const l2 = this.l2tx;
+      for (let k = 0; k < l2.length; k++) {
+        const t = l2[k];
+        if (t.n > 0) {
+          this.send(t.chan, t.batch, t.n);
+          t.n = 0;
+        }
+      }
+      if (nk) this.send(chan, this.kIn, nk);
+      if (n < BATCH_PKTS) return;
+    }
+  }
+
+  /**
+   * NAT replies steered into tunOut: rewritten by the engine and sent by the director
+   * to the client-side next hop ({@link ReplyRoutes}) with the forwarding step the
+   * kernel would take (TTL / hop limit − 1); when that hop is not known (or the TTL
+   * runs out, or policy routing is in use) the rewritten reply goes to the kernel
+   * through tunIn, which forwards it. Accepted packets go back to the kernel as they
+   * came.
+   */
+  private drainTunOut(chan: PacketChannel): void {
+    const eng = this.engine;
+    const rx = this.rxTunOut;
+    const buf = this.bufOut;
+    const rr = this.replyRoutes;
+    const tunIn = this.tunIn;
+    if (!tunIn) return;
+    for (let rounds = 0; rounds < 8; rounds++) {
+      const n = chan.read(rx, BATCH_PKTS);
+      if (n <= 0) return;
+      this.steered.out += n;
+      const now = Date.now();
+      const m = rx.meta;
+      let spill = RX_BYTES;
+      let n4 = 0;
+      let n6 = 0;
+      let nk = 0;
+      let low = 0;
+      for (let i = 0; i < n; i++) {
+        const b = i * META_STRIDE;
+        const h = TUN_HEAD + m[b + M_OFF];
+        const off = h + VNET_HDR_BYTES;
+        const len = m[b + M_LEN] - VNET_HDR_BYTES;
+        if (len < 20) {
+          this.count('tun-short');
+          continue;
+        }
+        const vflags = buf[h];
+        const gsoType = buf[h + 1];
+        const gsoSize = buf[h + 4] | (buf[h + 5] << 8);
+        const partial = (vflags & VNET_F_NEEDS_CSUM) !== 0;
+        const flags =
+          (partial ? PKT_CSUM_PARTIAL : (vflags & VNET_F_DATA_VALID) !== 0 ? PKT_CSUM_OK : 0) |
+          (gsoType !== 0 ? PKT_GSO : 0);
+        const next = i + 1 < n ? TUN_HEAD + m[b + META_STRIDE + M_OFF] : RX_BYTES;
+        const v = eng.out(buf, off, len, now, 0, flags, next - off);
+        const r = eng.result;
+        if (v === V_FORWARD) {
+          let o = r.off;
+          const rlen = r.len;
+          if (r.buf !== buf || o - low < L2_HEADROOM) {
+            if (spill + L2_HEADROOM + rlen > buf.length) {
+              this.count(`spill-full-tout ${spill} ${rlen} ${r.buf === buf} ${o} ${low}`);
+              low = off + len;
+              continue;
+            }
+            if (r.buf === buf) buf.copyWithin(spill + L2_HEADROOM, o, o + rlen);
+            else buf.set(r.buf.subarray(o, o + rlen), spill + L2_HEADROOM);
+            o = spill + L2_HEADROOM;
+            spill = (o + rlen + 7) & ~7;
+            if (off + len > low) low = off + len;
+          } else {
+            low = o + rlen > off + len ? o + rlen : off + len;
+          }
+          const v6 = buf[o] >> 4 === 6;
+          const hop: ReplyHop | null = rr.lookup(v6 ? 6 : 4, buf, o + (v6 ? 24 : 16));
+          const ttl = v6 ? buf[o + 7] : buf[o + 8];
+          if (hop !== null && ttl > 1 && this.pv.parse(buf, o, rlen) === 0) {
+            let t = hop.tx as L2Tx | null;
+            if (t === null) t = hop.tx = this.l2ForQuiet(hop.dev);
+            if (t !== null) {
+              // the forwarding step ip_forward would have taken before FORWARD
+              if (v6) buf[o + 7] = ttl - 1;
+              else decTtl4(buf, o);
+              const f = writeL2Header(this.pv, hop.eth, partial, hop.mtu);
+              const tm = t.batchOut.meta;
+              const k = t.nOut++ * META_STRIDE;
+              tm[k + M_OFF] = f;
+              tm[k + M_LEN] = rlen + L2_HEADROOM;
+              tm[k + M_ERR] = 0;
+              continue;
+            }
+          }
+          if (this.tunHeader(buf, o, rlen, partial, gsoType, gsoSize))
+            Director.kernelQueue(this.kOut, nk++, o - VNET_HDR_BYTES, o + rlen);
+        } else if (v === V_REPLY) {
+          if (spill + r.len <= buf.length) {
+            buf.set(r.buf.subarray(r.off, r.off + r.len), spill);
+            const tx = r.af === 4 ? this.tx4Out : this.tx6Out;
+            const t = (r.af === 4 ? n4++ : n6++) * META_STRIDE;
+            tx.meta[t + M_OFF] = spill;
+            tx.meta[t + M_LEN] = r.len;
+            for (let k = 0; k < (r.af === 4 ? 1 : 4); k++)
+              tx.meta[t + M_RAW_ADDR + k] = r.nextHop[k] | 0;
+            tx.meta[t + M_ERR] = 0;
+            spill += (r.len + 7) & ~7;
+          } else {
+            this.count(`spill-full-trep ${spill} ${r.len}`);
+          }
+          if (off + len > low) low = off + len;
+        } else {
+          if (v !== V_DROP) Director.kernelQueue(this.kOut, nk++, h, off + len);
+          if (off + len > low) low = off + len;
+        }
+      }
+      if (n4) this.send(this.raw4, this.tx4Out, n4);
+      if (n6) this.send(this.raw6, this.tx6Out, n6);
+      const l2 = this.l2tx;
+      for (let k = 0; k < l2.length; k++) {
+        const t = l2[k];
+        if (t.nOut > 0) {
+          this.send(t.chan, t.batchOut, t.nOut);
+          t.nOut = 0;
+        }
+      }
+      if (nk) this.send(tunIn, this.kOut, nk);
+      if (n < BATCH_PKTS) return;
+    }
+  }
+
+  /** {@link l2For}, or null (counted) when the interface cannot be opened. */
+  private l2ForQuiet(dev: string): L2Tx | null {
+    try {
+      return this.l2For(dev);
+    } catch (e) {
+      this.count(`l2 ${dev}: ${(e as Error).message}`);
+      return null;
     }
   }
 

@@ -287,5 +287,39 @@ for (const mode of MODES) {
       assert.equal(udp.length, 2);
       for (const c of udp) assert.equal(c.state, 'UDP');
     });
+
+    if (mode.fwd !== 'tunnel')
+      test('the traffic took the fast path: tc filters steered it into the TUN devices', async () => {
+        const r = await sh(lab.ns.director, 'ip', ['-j', '-s', 'link', 'show']);
+        const links = JSON.parse(r.stdout) as {
+          ifname: string;
+          stats64?: { tx?: { packets?: number } };
+        }[];
+        const tx = (prefix: string): number =>
+          links.find((l) => l.ifname.startsWith(prefix))?.stats64?.tx?.packets ?? -1;
+        // a packet redirected into a TUN by tc counts as sent on it
+        const steeredIn = tx('tsvsi-');
+        const steeredOut = tx('tsvso-');
+        assert.ok(steeredIn > 50, `requests steered: ${steeredIn}`);
+        if (mode.fwd === 'masq') assert.ok(steeredOut > 50, `replies steered: ${steeredOut}`);
+        // the netfilter queues behind the filters saw next to nothing of it: the last
+        // packet id of each queue (field 8 of /proc/net/netfilter/nfnetlink_queue)
+        const q = await sh(lab.ns.director, 'cat', ['/proc/net/netfilter/nfnetlink_queue']);
+        const queued = q.stdout
+          .trim()
+          .split('\n')
+          .map((l) => Number(l.trim().split(/\s+/)[7] ?? 0))
+          .reduce((a, b) => a + b, 0);
+        assert.ok(queued < steeredIn / 10, `queued ${queued}, steered ${steeredIn}`);
+        console.log(`# steered ${steeredIn} requests, ${steeredOut} replies; queued ${queued}`);
+        const f = await sh(lab.ns.director, 'tc', [
+          'filter',
+          'show',
+          'dev',
+          lab.env.director.clientIf,
+          'ingress',
+        ]);
+        assert.match(f.stdout, /Egress Redirect to device tsvsi-/);
+      });
   });
 }

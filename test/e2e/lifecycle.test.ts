@@ -14,11 +14,18 @@ import {
   serversListening,
   sh,
   bg,
+  waitFor,
   type Daemon,
 } from './harness.js';
 import type { ServiceId } from '../../src/control/model.js';
 
 const skip = e2eUnavailable();
+
+/** Our tc filters (pref 7100/7101) on an interface's ingress, as `tc filter show` lines. */
+async function steerFilters(lab: Lab, dev: string): Promise<string[]> {
+  const r = await sh(lab.ns.director, 'tc', ['filter', 'show', 'dev', dev, 'ingress']);
+  return r.stdout.split('\n').filter((l) => /pref 710[01] u32 .*fh 8[0-9a-f]*::8/.test(l));
+}
 
 /** Our rules in the director's mangle table (IPv4, or IPv6 with v6). */
 async function mangle(lab: Lab, v6 = false): Promise<string> {
@@ -110,7 +117,10 @@ describe('e2e daemon life cycle', { skip: skip ?? false, timeout: 180_000 }, () 
 
   test('SIGKILL, then a new daemon: no duplicate rules, traffic flows', async () => {
     const before1 = await mangle(lab);
-    assert.match(before1, /-A PREROUTING -j TSVS_e2elife_REQ/);
+    assert.match(before1, /-A PREROUTING ! -i tsvsi-e2elife -j TSVS_e2elife_REQ/);
+    const clientIf = lab.env.director.clientIf;
+    const filters1 = await steerFilters(lab, clientIf);
+    assert.ok(filters1.length > 0, 'steering filters on the client-side interface');
     d.proc.kill('SIGKILL');
     await new Promise((r) => d.proc.once('exit', r));
     const left = await mangle(lab);
@@ -126,10 +136,25 @@ describe('e2e daemon life cycle', { skip: skip ?? false, timeout: 180_000 }, () 
     );
     const rules = await mangle(lab);
     assert.equal(
-      rules.split('\n').filter((l) => l === '-A PREROUTING -j TSVS_e2elife_REQ').length,
+      rules.split('\n').filter((l) => l === '-A PREROUTING ! -i tsvsi-e2elife -j TSVS_e2elife_REQ')
+        .length,
       1,
+      rules,
     );
-    assert.equal(rules.split('\n').filter((l) => l === '-A FORWARD -j TSVS_e2elife_REP').length, 1);
+    assert.equal(
+      rules.split('\n').filter((l) => l === '-A FORWARD ! -i tsvsi-e2elife -j TSVS_e2elife_REP')
+        .length,
+      1,
+      rules,
+    );
+    // the tc filters were replaced, not added twice (one request and two reply filters;
+    // they follow the rules within a moment)
+    let n = 0;
+    await waitFor('the steering filters', 5000, async () => {
+      n = (await steerFilters(lab, clientIf)).length;
+      return n >= 3;
+    }).catch(() => undefined);
+    assert.equal(n, 3);
     const reqRules = rules
       .split('\n')
       .filter((l) => l.startsWith('-A TSVS_e2elife_REQ') && l.includes('--dport 80'));
@@ -141,6 +166,12 @@ describe('e2e daemon life cycle', { skip: skip ?? false, timeout: 180_000 }, () 
     assert.equal(await d2.stop('SIGTERM'), 0);
     assert.equal(await mangle(lab), '', 'SIGTERM removes every IPv4 rule');
     assert.equal(await mangle(lab, true), '', 'and every IPv6 rule');
+    for (const dev of [clientIf, lab.env.director.serverIf]) {
+      const q = await sh(lab.ns.director, 'tc', ['qdisc', 'show', 'dev', dev]);
+      assert.doesNotMatch(q.stdout, /clsact/, `the clsact qdisc on ${dev} is gone`);
+    }
+    const links = await sh(lab.ns.director, 'ip', ['-o', 'link', 'show']);
+    assert.doesNotMatch(links.stdout, /tsvs[io]-/, 'the steering devices are gone');
   });
 
   test('the daemon refuses to start without root privileges, with a clear message', async () => {
