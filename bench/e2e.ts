@@ -5,16 +5,19 @@
  *                       [--workloads bulk,cps,rps] [--alt-env K=V,K=V]
  *
  * In the namespace lab (prefix `tsvsbe2e`, built and removed here) the same client
- * workloads go through six paths to one real server (rs1), one path at a time,
+ * workloads go through seven paths to one real server (rs1), one path at a time,
  * interleaved round by round so the noise of the shared machine spreads over all:
  *
  *   kernel   plain kernel routing, client → RIP (the floor: no NAT at all)
  *   nft      the kernel's own NAT: nftables DNAT VIP → RIP at prerouting (conntrack)
  *   haproxy  HAProxy in TCP mode on the director (one thread)
  *   nginx    nginx stream proxy on the director (one worker)
- *   c-floor  bench/peers/nfq_nat.c: stateless NAT in C with tsvs's capture/transmit
+ *   c-nfq    bench/peers/nfq_nat.c: stateless NAT in C with the netfilter-queue
  *            mechanism (NFQUEUE with GSO, packet socket with the virtio-net header,
- *            batched verdicts) — the floor of this design
+ *            batched verdicts) — the floor of tsvs's fallback capture
+ *   c-floor  bench/peers/tun_nat.c: stateless NAT in C with tsvs's fast path (tc u32 +
+ *            mirred into a TUN with the virtio-net header, packet sockets both ways)
+ *            — the floor of this design
  *   tsvs     the real daemon (`tsvs daemon --config`), one NAT service per port
  *
  * Workloads (each for --seconds, default 5):
@@ -406,8 +409,8 @@ function paths(ctx: Ctx): Path[] {
       down: stop,
     },
     {
-      name: 'c-floor',
-      what: 'C NAT forwarder, same capture/transmit as tsvs',
+      name: 'c-nfq',
+      what: 'C NAT forwarder, netfilter queue (tsvs fallback)',
       target: () => vip,
       up: async () => {
         await sh(dns, 'ping', ['-c', '1', '-W', '1', rip]);
@@ -426,9 +429,9 @@ function paths(ctx: Ctx): Path[] {
         await stop();
       },
     },
-    ...['tun-floor', 'tun-back'].map((name) => ({
-      name,
-      what: 'C NAT forwarder, tc mirred into a TUN',
+    {
+      name: 'c-floor',
+      what: 'C NAT forwarder, same capture/transmit as tsvs',
       target: () => vip,
       up: async () => {
         const macOf = async (ip: string): Promise<string> => {
@@ -441,7 +444,7 @@ function paths(ctx: Ctx): Path[] {
           return mac;
         };
         const rsMac = await macOf(rip);
-        const cliMac = name === 'tun-back' ? 'tun' : await macOf(lab.client4);
+        const cliMac = await macOf(lab.client4);
         const d = lab.director;
         proc = bg(
           dns,
@@ -451,9 +454,6 @@ function paths(ctx: Ctx): Path[] {
         );
         await started('tun_nat', async () => log.some((l) => l.includes('ready')));
         await sh(dns, 'tc', ['qdisc', 'replace', 'dev', 'tsvsbt0', 'root', 'noqueue']);
-        await sh(dns, 'sysctl', ['-qw', 'net.ipv4.conf.tsvsbt0.rp_filter=2']);
-        await sh(dns, 'sysctl', ['-qw', 'net.ipv4.conf.tsvsbt0.accept_local=1']);
-        await sh(dns, 'ip', ['addr', 'add', '169.254.77.1/32', 'dev', 'tsvsbt0']);
         for (const i of [d.clientIf, d.serverIf])
           await must(dns, 'tc', ['qdisc', 'add', 'dev', i, 'clsact']);
         const redirect = ['action', 'mirred', 'egress', 'redirect', 'dev', 'tsvsbt0'];
@@ -474,7 +474,7 @@ function paths(ctx: Ctx): Path[] {
           await sh(dns, 'tc', ['qdisc', 'del', 'dev', i, 'clsact']);
         await stop();
       },
-    })),
+    },
     tsvs('tsvs', 'tsvs daemon, NAT (masq), rr'),
     ...(ALT_ENV
       ? [

@@ -1,8 +1,9 @@
 /*
- * tun_nat: an alternative capture mechanism for bench:e2e, to measure against the
- * NFQUEUE floor (nfq_nat.c) before any change to the director.
+ * tun_nat: the floor of tsvs's data-plane design, for bench:e2e ("c-floor").
  *
- * A minimal stateless NAT forwarder in C: the caller's tc u32 filters on the
+ * A minimal stateless NAT forwarder in C with exactly the capture and transmit
+ * mechanism the tsvs director uses on its fast path, and nothing else (no connection
+ * table, no scheduler, no state machine): the caller's tc u32 filters on the
  * director's ingress redirect (act_mirred) requests to the VIP and replies from the
  * RIP into a TUN device with the virtio-net header and TSO/checksum offloads, so
  * GSO super-packets and partial checksums arrive whole and no verdict is owed.
@@ -125,9 +126,7 @@ int main(int argc, char **argv) {
   uint32_t vip = ntohl(va.s_addr), rip = ntohl(ra.s_addr);
   static struct side srv, cli;
   side_open(&srv, argv[4], argv[5]);
-  /* CLIMAC "tun": replies are written back into the TUN and forwarded by the kernel */
-  int back = strcmp(argv[7], "tun") == 0;
-  if (!back) side_open(&cli, argv[6], argv[7]);
+  side_open(&cli, argv[6], argv[7]);
 
   int tun = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (tun < 0) die("open /dev/net/tun");
@@ -181,10 +180,6 @@ int main(int argc, char **argv) {
         } else if (src == rip) {
           nat(ip, len, 12, vip, partial);
           nout++;
-          if (back) {
-            if (write(tun, slot + 14, len + 10) < 0) other++;
-            continue;
-          }
           s = &cli;
         } else {
           other++;
