@@ -53,6 +53,7 @@
 #define META_STRIDE 8
 
 /* descriptor kinds, mirrored in native.ts */
+#define TUN_GAP 64
 enum { KIND_TUN = 0, KIND_PACKET = 1, KIND_RAW4 = 2, KIND_RAW6 = 3, KIND_NFQ = 4, KIND_PACKET_DGRAM = 5 };
 
 /* ---------------------------------------------------------------- errors */
@@ -545,7 +546,10 @@ static napi_value read_batch(napi_env env, napi_callback_info info) {
     }
     return mk_i32(env, r);
   }
-  size_t off = 0;
+  /* TUN packets get TUN_GAP bytes of headroom each (room for a link-layer header in
+   * front of the IP packet when it is sent on through a packet socket) */
+  size_t gap = kind == KIND_TUN ? TUN_GAP : 0;
+  size_t off = gap;
   int n = 0;
   while (n < cap && buflen >= off + (size_t)slot) {
     uint8_t *p = buf + off;
@@ -622,7 +626,7 @@ static napi_value read_batch(napi_env env, napi_callback_info info) {
       return NULL;
     }
     n++;
-    off = (off + (size_t)r + 7u) & ~(size_t)7u;
+    off = ((off + (size_t)r + 7u) & ~(size_t)7u) + gap;
   }
   return mk_i32(env, n);
 }

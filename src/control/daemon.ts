@@ -22,6 +22,12 @@ export interface DaemonControlOptions {
   model?: ModelOptions;
   /** Told about failed saves and similar background errors. */
   onError?: (e: Error) => void;
+  /**
+   * Called after a request changed the configuration, with the save; the response
+   * waits for both (the daemon passes "the data plane has applied it", so that when
+   * an `ipvsadm -a` returns, traffic flows, as with the kernel's IPVS).
+   */
+  afterChange?: () => Promise<void>;
 }
 
 export interface DaemonControl {
@@ -49,8 +55,15 @@ export async function startDaemonControl(
     persister.start();
   }
   const p = persister;
+  const also = opts.afterChange;
+  const afterChange =
+    p && also
+      ? () => Promise.all([p.commit(), also()]).then(() => undefined)
+      : p
+        ? () => p.commit()
+        : also;
   const server = await startControlServer(model, opts.path ?? controlPath(), {
-    afterChange: p ? () => p.commit() : undefined,
+    afterChange,
     onError,
   });
   return {

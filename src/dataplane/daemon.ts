@@ -95,12 +95,18 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     log((e as Error).message);
     return 1;
   }
+  // Changes are applied to the data plane one after another; a burst of changes (an
+  // `ipvsadm -R` of many lines) coalesces into one rule rebuild per wake-up. A control
+  // request that changed something is answered once the data plane has applied it.
+  let applying = Promise.resolve();
+  let queued = false;
   let ctl: DaemonControl;
   try {
     ctl = await startDaemonControl(engine, {
       path: control,
       statePath: state,
       onError: (e) => log(e.message),
+      afterChange: () => applying,
     });
   } catch (e) {
     log(`cannot serve the control socket ${control}: ${(e as Error).message}`);
@@ -125,10 +131,6 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     await ctl.close();
     return 1;
   }
-  // Changes are applied to the data plane one after another; a burst of changes (an
-  // `ipvsadm -R` of many lines) coalesces into one rule rebuild per wake-up.
-  let applying = Promise.resolve();
-  let queued = false;
   ctl.model.onChange(() => {
     if (queued) return;
     queued = true;

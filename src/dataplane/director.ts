@@ -171,8 +171,6 @@ const RX_BYTES = 16 * 1024 * 1024;
 const SPILL_BYTES = 1024 * 1024;
 const BATCH_PKTS = 256;
 const TICK_MS = 100;
-/** Room left in front of the first packet read from a steering TUN (link-layer header). */
-const TUN_HEAD = 64;
 /** virtio_net_hdr flag: the checksum was verified (CHECKSUM_UNNECESSARY). */
 const VNET_F_DATA_VALID = 2;
 /** Neighbour refresh period; routes are looked up again every ROUTE_EVERY refreshes. */
@@ -453,8 +451,9 @@ export class Director {
     this.tx6In = mk(this.bufIn);
     this.tx4Out = mk(this.bufOut);
     this.tx6Out = mk(this.bufOut);
-    this.rxTunIn = mk(this.bufIn.subarray(TUN_HEAD, RX_BYTES));
-    this.rxTunOut = mk(this.bufOut.subarray(TUN_HEAD, RX_BYTES));
+    // (the shim leaves TUN_READ_GAP bytes in front of each packet read from a TUN)
+    this.rxTunIn = mk(this.bufIn.subarray(0, RX_BYTES));
+    this.rxTunOut = mk(this.bufOut.subarray(0, RX_BYTES));
     this.kIn = mk(this.bufIn);
     this.kOut = mk(this.bufOut);
   }
@@ -1201,7 +1200,7 @@ export class Director {
           const rlen = r.len;
           if (r.buf !== buf || o - low < L2_HEADROOM) {
             if (spill + L2_HEADROOM + rlen > buf.length) {
-              this.count(`spill-full-qin ${spill} ${rlen} ${r.buf === buf} ${o} ${low}`);
+              this.count('spill-full');
               setVerdict(this.vIn, i, qnum, id, NF_DROP);
               low = off + len;
               continue;
@@ -1334,7 +1333,7 @@ export class Director {
             tx.meta[t + M_ERR] = 0;
             spill += (r.len + 7) & ~7;
           } else {
-            this.count(`spill-full-qrep ${spill} ${r.len}`);
+            this.count('spill-full');
           }
           setVerdict(this.vOut, i, qnum, id, NF_DROP);
         } else {
@@ -1417,7 +1416,7 @@ export class Director {
       let low = 0;
       for (let i = 0; i < n; i++) {
         const b = i * META_STRIDE;
-        const h = TUN_HEAD + m[b + M_OFF];
+        const h = m[b + M_OFF];
         const off = h + VNET_HDR_BYTES;
         const len = m[b + M_LEN] - VNET_HDR_BYTES;
         if (len < 20) {
@@ -1431,7 +1430,7 @@ export class Director {
         const flags =
           (partial ? PKT_CSUM_PARTIAL : (vflags & VNET_F_DATA_VALID) !== 0 ? PKT_CSUM_OK : 0) |
           (gsoType !== 0 ? PKT_GSO : 0);
-        const next = i + 1 < n ? TUN_HEAD + m[b + META_STRIDE + M_OFF] : RX_BYTES;
+        const next = i + 1 < n ? m[b + META_STRIDE + M_OFF] : RX_BYTES;
         const head = off - low - L2_HEADROOM;
         const v = eng.in(buf, off, len, now, 0, flags, next - off, head > 0 ? head : 0);
         if (v === V_FORWARD || v === V_REPLY) {
@@ -1440,7 +1439,7 @@ export class Director {
           const rlen = r.len;
           if (r.buf !== buf || o - low < L2_HEADROOM) {
             if (spill + L2_HEADROOM + rlen > buf.length) {
-              this.count(`spill-full-tin ${spill} ${rlen} ${r.buf === buf} ${o} ${low}`);
+              this.count('spill-full');
               low = off + len;
               continue;
             }
@@ -1549,7 +1548,7 @@ export class Director {
       let low = 0;
       for (let i = 0; i < n; i++) {
         const b = i * META_STRIDE;
-        const h = TUN_HEAD + m[b + M_OFF];
+        const h = m[b + M_OFF];
         const off = h + VNET_HDR_BYTES;
         const len = m[b + M_LEN] - VNET_HDR_BYTES;
         if (len < 20) {
@@ -1563,7 +1562,7 @@ export class Director {
         const flags =
           (partial ? PKT_CSUM_PARTIAL : (vflags & VNET_F_DATA_VALID) !== 0 ? PKT_CSUM_OK : 0) |
           (gsoType !== 0 ? PKT_GSO : 0);
-        const next = i + 1 < n ? TUN_HEAD + m[b + META_STRIDE + M_OFF] : RX_BYTES;
+        const next = i + 1 < n ? m[b + META_STRIDE + M_OFF] : RX_BYTES;
         const v = eng.out(buf, off, len, now, 0, flags, next - off);
         const r = eng.result;
         if (v === V_FORWARD) {
@@ -1571,7 +1570,7 @@ export class Director {
           const rlen = r.len;
           if (r.buf !== buf || o - low < L2_HEADROOM) {
             if (spill + L2_HEADROOM + rlen > buf.length) {
-              this.count(`spill-full-tout ${spill} ${rlen} ${r.buf === buf} ${o} ${low}`);
+              this.count('spill-full');
               low = off + len;
               continue;
             }
@@ -1616,7 +1615,7 @@ export class Director {
             tx.meta[t + M_ERR] = 0;
             spill += (r.len + 7) & ~7;
           } else {
-            this.count(`spill-full-trep ${spill} ${r.len}`);
+            this.count('spill-full');
           }
           if (off + len > low) low = off + len;
         } else {

@@ -86,6 +86,9 @@ export const NFQ_SKB_GSO = 2;
 export const NFQ_SKB_CSUM_NOTVERIFIED = 4;
 
 /** TUNSETOFFLOAD flags (linux/if_tun.h). */
+/** Bytes left free in front of every packet read from a TUN device (for a link-layer header). */
+export const TUN_READ_GAP = 64;
+
 export const TUN_F_CSUM = 0x01;
 export const TUN_F_TSO4 = 0x02;
 export const TUN_F_TSO6 = 0x04;
@@ -249,7 +252,8 @@ export class PacketChannel {
 
   /**
    * Reads as many packets as are ready, up to `max`, into `batch` from offset 0 and
-   * fills `batch.meta`. Returns the number read (0 when nothing is ready).
+   * fills `batch.meta`. Returns the number read (0 when nothing is ready). Packets read
+   * from a TUN device each have {@link TUN_READ_GAP} unused bytes in front of them.
    */
   read(batch: Batch, max: number = batch.capacity): number {
     return loadNative().readBatch(this.kind, this.fd, batch.buf, batch.meta, max, this.slot);
