@@ -9,11 +9,13 @@ Commands:
                             through the real daemon, print who answered and the
                             connection table, tear everything down (root)
   daemon [--config FILE] [--control PATH] [--state FILE | --no-state] [--name NAME]
-         [--ftp-ports P[,P]...]
+         [--ftp-ports P[,P]...] [--no-steer]
                             run the director in the foreground (root). FILE holds
                             ipvsadm rules (ipvsadm -S format) or a tsvs JSON config.
                             The FTP helper serves NAT services on the ftp ports
-                            (default 21, at most 8; 0 turns it off).
+                            (default 21, at most 8; 0 turns it off). --no-steer (or
+                            TSVS_STEER=0) captures with the netfilter queues alone,
+                            without the tc filters and TUN devices of the fast path.
                             TSVS_CONTROL overrides the default control socket
                             /run/tsvs/control.sock (per named netns:
                             /run/tsvs/netns/NAME/control.sock)
@@ -60,6 +62,7 @@ async function main(argv: string[]): Promise<number> {
           'queue-in': { type: 'string' },
           'queue-out': { type: 'string' },
           'ftp-ports': { type: 'string' },
+          'no-steer': { type: 'boolean' },
         },
       });
       const ftp = values['ftp-ports'];
@@ -72,6 +75,7 @@ async function main(argv: string[]): Promise<number> {
         queueIn: values['queue-in'] ? Number(values['queue-in']) : undefined,
         queueOut: values['queue-out'] ? Number(values['queue-out']) : undefined,
         ftpPorts: ftp === undefined ? undefined : ftp.split(',').map((p) => Number(p.trim())),
+        steer: values['no-steer'] ? false : undefined,
       });
     }
     case 'decap': {

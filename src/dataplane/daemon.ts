@@ -35,6 +35,8 @@ export interface DaemonArgs {
    * default [21]. At most 8; 0 entries are skipped, so [0] turns the helper off.
    */
   ftpPorts?: readonly number[];
+  /** Fast-path steering (tc filters into TUN devices); default on unless TSVS_STEER=0. */
+  steer?: boolean;
   log?: (line: string) => void;
 }
 
@@ -84,6 +86,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     name: args.name ?? (ns ? ns : 'main'),
     queueIn: args.queueIn,
     queueOut: args.queueOut,
+    steer: args.steer,
     log,
   });
   const engine = director.engine;

@@ -176,6 +176,8 @@ const VNET_F_DATA_VALID = 2;
 /** Neighbour refresh period; routes are looked up again every ROUTE_EVERY refreshes. */
 const NEIGH_REFRESH_MS = 5000;
 const ROUTE_EVERY = 6;
+/** Earliest neighbour re-read after a NAT reply found no client-side next hop. */
+const REPLY_MISS_REFRESH_MS = 500;
 
 /** Run a command (optionally inside a network namespace) and return stdout. */
 export function run(
@@ -379,6 +381,11 @@ export class Director {
   private lastNeigh = 0;
   private refreshes = 0;
   private slowTicks = 0;
+  /** A NAT reply found no client-side next hop since the last neighbour refresh. */
+  private replyMiss = false;
+  private lastReplyRefresh = 0;
+  private replyRefreshing = false;
+  private replyRoutesAgain = false;
   private refreshing = false;
   private availMem = Number.MAX_SAFE_INTEGER;
   private running = false;
@@ -651,6 +658,8 @@ export class Director {
       }),
     );
     await this.applySteering();
+    // routes or rules may have changed with the configuration (policy routing...)
+    if (this.steering) void this.refreshReplyRoutes(true);
     // NAT goes through the kernel until its next hop is resolved, so that resolution
     // (which may wait for ARP/ND) runs behind the rules, not before them
     for (const h of nat) this.natPending.add(h);
@@ -800,6 +809,12 @@ export class Director {
   /** Routes, rules, links and neighbours for {@link ReplyRoutes} (control path). */
   private async refreshReplyRoutes(withRoutes: boolean): Promise<void> {
     if (!this.steering) return;
+    if (this.replyRefreshing) {
+      // one at a time; a route refresh asked for meanwhile runs after this one
+      if (withRoutes) this.replyRoutesAgain = true;
+      return;
+    }
+    this.replyRefreshing = true;
     try {
       if (withRoutes) {
         const links = JSON.parse(await runAsync(this.netns, 'ip', ['-j', 'link', 'show'])) as {
@@ -840,6 +855,12 @@ export class Director {
       this.replyRoutes.setNeighbours(await runAsync(this.netns, 'ip', ['-j', 'neigh', 'show']));
     } catch (e) {
       this.log(`reply next hops: ${(e as Error).message}`);
+    } finally {
+      this.replyRefreshing = false;
+    }
+    if (this.replyRoutesAgain) {
+      this.replyRoutesAgain = false;
+      await this.refreshReplyRoutes(true);
     }
   }
 
@@ -1120,8 +1141,16 @@ export class Director {
       this.lastNeigh = now;
       const withRoutes = this.slowTicks++ % ROUTE_EVERY === ROUTE_EVERY - 1;
       void this.refreshHops();
+      this.lastReplyRefresh = now;
+      this.replyMiss = false;
       void this.refreshReplyRoutes(withRoutes);
       if (withRoutes) void this.applySteering();
+    } else if (this.replyMiss && now - this.lastReplyRefresh >= REPLY_MISS_REFRESH_MS) {
+      // a client the neighbour snapshot did not know: the kernel forwarded its replies
+      // (and resolved it); pick its entry up soon rather than at the next refresh
+      this.lastReplyRefresh = now;
+      this.replyMiss = false;
+      void this.refreshReplyRoutes(false);
     }
     this.engine.tick(now, this.availMem);
   }
@@ -1585,7 +1614,9 @@ export class Director {
           const v6 = buf[o] >> 4 === 6;
           const hop: ReplyHop | null = rr.lookup(v6 ? 6 : 4, buf, o + (v6 ? 24 : 16));
           const ttl = v6 ? buf[o + 7] : buf[o + 8];
-          if (hop !== null && ttl > 1 && this.pv.parse(buf, o, rlen) === 0) {
+          if (hop === null) {
+            if (rr.usable(v6 ? 6 : 4)) this.replyMiss = true;
+          } else if (ttl > 1 && this.pv.parse(buf, o, rlen) === 0) {
             let t = hop.tx as L2Tx | null;
             if (t === null) t = hop.tx = this.l2ForQuiet(hop.dev);
             if (t !== null) {
