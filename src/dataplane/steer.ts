@@ -44,7 +44,10 @@ export interface SteerMatches {
  * with a tunnel real server (their packets are queued without GSO); ICMP.
  *
  * IPv4 selectors require IHL 5 (`match u8 0x45 0xff at 0`) so the port offsets are
- * exact; IPv6 selectors require the transport header to follow the fixed header.
+ * exact, and an unfragmented packet (`match u16 0 0x3fff at 6`: no MF flag, offset 0),
+ * so fragments reach the queue after the kernel's reassembly as before; IPv6
+ * selectors require the transport header to follow the fixed header (a fragment
+ * header or any other extension header leaves the packet to the queue).
  */
 export function steerMatches(engine: Engine): SteerMatches {
   const m: SteerMatches = { req4: [], req6: [], rep4: [], rep6: [] };
@@ -65,7 +68,8 @@ export function steerMatches(engine: Engine): SteerMatches {
     const p = dir === 'dst' ? 'dport' : 'sport';
     if (af === 4)
       return (
-        `match u8 0x45 0xff at 0 match ip ${dir} ${a}/32 match ip protocol ${proto} 0xff` +
+        `match u8 0x45 0xff at 0 match u16 0 0x3fff at 6 match ip ${dir} ${a}/32 ` +
+        `match ip protocol ${proto} 0xff` +
         (port ? ` match ip ${p} ${port} 0xffff` : '')
       );
     return (

@@ -15,7 +15,7 @@ import {
   steerNames,
 } from '../../src/dataplane/steer.js';
 
-const IHL5 = 'match u8 0x45 0xff at 0';
+const IHL5 = 'match u8 0x45 0xff at 0 match u16 0 0x3fff at 6';
 
 describe('steerMatches', () => {
   it('a NAT TCP service: the VIP:port request and each RIP:port reply', () => {
