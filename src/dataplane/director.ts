@@ -1,38 +1,54 @@
 /**
  * The director: runs the engine on live packets (issue "Real data plane").
  *
- * Capture is a netfilter queue at the kernel's own hook points, so the IPVS contract
- * holds (spec §1.1): client packets for a virtual service are queued before routing
- * (PREROUTING, so the VIP works whether or not it is a local address, and DR/TUN work
- * with IP forwarding off), NAT replies from real servers are queued at FORWARD. The
- * director "steals" requests (verdict DROP) and transmits what the engine produced
- * itself; replies are rewritten in place and handed back with the verdict.
+ * Capture has two layers (docs/dataplane.md has the measurements behind both):
  *
- * Bulk speed comes from GSO (docs/dataplane.md has the measurements):
+ * - **Steering (the fast path)**: tc u32 filters on every interface's ingress redirect
+ *   (act_mirred) requests to a virtual service and NAT replies from a real server into
+ *   two TUN devices with the virtio-net header (`tsvsi-<name>`, `tsvso-<name>`; see
+ *   steer.ts). No netlink message per packet and no verdict: 1.2x new connections and
+ *   1.3x kept-alive requests per second over the queue alone, bulk alike. What the
+ *   engine leaves to the kernel (no connection, local delivery, NAT to a next hop not
+ *   resolved yet, a reply whose client-side next hop is unknown) is written back into
+ *   `tsvsi-<name>`, which the kernel receives as from an interface (it has a link-local
+ *   address, loose rp_filter and accept_local for that; our queue rules skip it).
+ * - **The netfilter queue** at the kernel's own hook points stays behind the filters as
+ *   the complete capture (spec §1.1): client packets for a virtual service queued
+ *   before routing (PREROUTING, so the VIP works whether or not it is a local address,
+ *   and DR/TUN work with IP forwarding off), firewall-mark services at INPUT, NAT
+ *   replies at FORWARD. It carries what the filters leave: IPv4 with options or
+ *   fragmented, IPv6 with extension headers, ICMP, fwmark services (and every request
+ *   while one exists: the operator's MARK rules run after tc), services with a tunnel
+ *   real server, and everything when tc, cls_u32 or act_mirred is missing or
+ *   `--no-steer` is given. Requests are "stolen" (verdict DROP) and transmitted here;
+ *   replies are rewritten in place and handed back with the verdict.
  *
- * - TCP is queued with NFQA_CFG_F_GSO: a 64 KB super-packet (and its pending,
- *   CHECKSUM_PARTIAL checksum) reaches user space whole, is rewritten once, and NAT and
- *   DR requests leave whole through a SOCK_RAW packet socket with the virtio-net header
- *   on the egress interface (Ethernet header written here: the interface's MAC, the
- *   next hop's MAC from the kernel's neighbour table, resolved on configuration changes
- *   and refreshed every few seconds). The kernel or the NIC segments it (gso_size =
- *   egress MTU − headers) and finishes the checksums.
- * - A reply handed back with a replaced payload loses the kernel's checksum state
- *   (CHECKSUM_NONE), so a rewritten reply that was queued with a partial checksum (or as
- *   a GSO super-packet) gets its L4 checksum computed in full here (≈ 14 µs per 64 KB).
+ * Bulk speed comes from GSO:
+ *
+ * - The TUN devices take TSO/checksum offloads and the TCP queues NFQA_CFG_F_GSO: a
+ *   64 KB super-packet (and its pending, CHECKSUM_PARTIAL checksum) reaches user space
+ *   whole, is rewritten once, and NAT and DR requests leave whole through a SOCK_RAW
+ *   packet socket with the virtio-net header on the egress interface (Ethernet header
+ *   written here: the interface's MAC, the next hop's MAC from the kernel's neighbour
+ *   table, resolved on configuration changes and refreshed every few seconds). Steered
+ *   NAT replies leave the same way towards the client-side next hop (ReplyRoutes, a
+ *   routing and neighbour snapshot), with the TTL step forwarding would take.
+ * - A reply handed back through the queue's verdict with a replaced payload loses the
+ *   kernel's checksum state (CHECKSUM_NONE), so it gets its L4 checksum computed in
+ *   full here when it was partial or a GSO super-packet (≈ 14 µs per 64 KB).
  * - UDP, ICMP, and every service with a tunnel (TUN) real server are queued on
  *   separate queues without F_GSO: the kernel segments and finishes checksums before
  *   queueing. UDP GSO super-packets could not be re-segmented faithfully (their
  *   segment size is the sender's choice and the queue does not report it), and an
  *   IPIP-wrapped super-packet cannot be described by the virtio-net header; tunnelled
  *   packets leave through the raw IP socket, MTU-sized.
- * - NAT to a real server that is a local address, a next hop whose MAC is not known
- *   yet, bypass and engine-built ICMP errors go through raw IP sockets (the kernel
- *   routes them), with partial checksums completed first.
+ * - Bypass and engine-built ICMP errors go through raw IP sockets (the kernel routes
+ *   them), with partial checksums completed first.
  *
- * Everything installed (two iptables chains named after the instance, in the mangle
- * table, jumped to from PREROUTING and FORWARD) is removed on stop, and removed again
- * on the next start after a crash.
+ * Everything installed (the iptables chains named after the instance in the mangle
+ * table and their jumps, the tc filters at priorities queueIn/queueIn+1 and the clsact
+ * qdiscs they needed, the two TUN devices) is removed on stop, and removed again on the
+ * next start after a crash.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -53,7 +69,7 @@ import {
 } from '../engine/constants.js';
 import { formatAddr, parseAddr } from '../engine/addr.js';
 import type { Dest } from '../engine/service.js';
-import { V_ACCEPT, V_DROP, V_FORWARD, V_LOCAL, V_REPLY } from '../engine/drop.js';
+import { V_DROP, V_FORWARD, V_REPLY } from '../engine/drop.js';
 import { PacketView } from '../wire/packet.js';
 import { ipv4HeaderChecksum, l4ChecksumFill, l4PartialFill } from '../wire/checksum.js';
 import {
@@ -345,6 +361,28 @@ export function buildRuleset(engine: Engine, qin: number | QueueNumbers, qout?: 
   return rs;
 }
 
+/**
+ * One direction's transmit state while a batch is handled: the buffer the batch was
+ * read into (its front) and engine output moved out of the way (its spill area), and
+ * the sends queued so far.
+ */
+interface TxState {
+  buf: Uint8Array;
+  /** NAT replies (engine `out`) rather than requests. */
+  reply: boolean;
+  /** Next free byte of the spill area. */
+  spill: number;
+  /** End of the bytes claimed by earlier packets of the batch. */
+  low: number;
+  /** Sends queued for the raw IPv4 / IPv6 sockets, and packets for the kernel (tunIn). */
+  n4: number;
+  n6: number;
+  nk: number;
+  tx4: Batch;
+  tx6: Batch;
+  k: Batch;
+}
+
 /** One netfilter queue and how its packets are handled. */
 interface Queue {
   num: number;
@@ -403,9 +441,6 @@ export class Director {
   private steerApplied = '';
   private readonly rxTunIn: Batch;
   private readonly rxTunOut: Batch;
-  /** Packets handed back to the kernel through the TUN (from each direction's buffer). */
-  private readonly kIn: Batch;
-  private readonly kOut: Batch;
   /** Link-layer next hops towards clients, for NAT replies sent by the director. */
   readonly replyRoutes = new ReplyRoutes();
   /** Packets read from the steering devices (requests, replies), for tests and stats. */
@@ -420,10 +455,9 @@ export class Director {
   private readonly rxOut: Batch;
   private readonly vIn: Batch;
   private readonly vOut: Batch;
-  private readonly tx4In: Batch;
-  private readonly tx6In: Batch;
-  private readonly tx4Out: Batch;
-  private readonly tx6Out: Batch;
+  /** Per-direction transmit state of the batch being handled. */
+  private readonly txIn: TxState;
+  private readonly txOut: TxState;
   /** Re-parses engine output for link-layer framing and checksum completion. */
   private readonly pv = new PacketView();
 
@@ -454,15 +488,23 @@ export class Director {
     this.rxOut = mk(this.bufOut.subarray(0, RX_BYTES));
     this.vIn = mk(this.bufIn);
     this.vOut = mk(this.bufOut);
-    this.tx4In = mk(this.bufIn);
-    this.tx6In = mk(this.bufIn);
-    this.tx4Out = mk(this.bufOut);
-    this.tx6Out = mk(this.bufOut);
+    const tx = (buf: Uint8Array, reply: boolean): TxState => ({
+      buf,
+      reply,
+      spill: RX_BYTES,
+      low: 0,
+      n4: 0,
+      n6: 0,
+      nk: 0,
+      tx4: mk(buf),
+      tx6: mk(buf),
+      k: mk(buf),
+    });
+    this.txIn = tx(this.bufIn, false);
+    this.txOut = tx(this.bufOut, true);
     // (the shim leaves TUN_READ_GAP bytes in front of each packet read from a TUN)
     this.rxTunIn = mk(this.bufIn.subarray(0, RX_BYTES));
     this.rxTunOut = mk(this.bufOut.subarray(0, RX_BYTES));
-    this.kIn = mk(this.bufIn);
-    this.kOut = mk(this.bufOut);
   }
 
   /** Check that we can run: root, the native addon, iptables. Throws a clear Error. */
@@ -522,11 +564,11 @@ export class Director {
       const tin = this.tunIn;
       const tout = this.tunOut;
       tin.onReadable(
-        () => this.drainTunIn(tin),
+        () => this.drainTun(tin, this.txIn),
         (e) => this.log(`${this.steer.tunIn}: ${e.message}`),
       );
       tout.onReadable(
-        () => this.drainTunOut(tout),
+        () => this.drainTun(tout, this.txOut),
         (e) => this.log(`${this.steer.tunOut}: ${e.message}`),
       );
     }
@@ -1184,193 +1226,259 @@ export class Director {
     if (full) this.completeChecksum(buf, o, len);
   }
 
+  /** Starts a batch in one direction's buffer. */
+  private static begin(st: TxState): void {
+    st.spill = RX_BYTES;
+    st.low = 0;
+    st.n4 = 0;
+    st.n6 = 0;
+    st.nk = 0;
+  }
+
+  /**
+   * Where the engine's output for the packet read at `st.buf[off..off+len)` can be
+   * framed: in place when there are {@link L2_HEADROOM} free bytes in front of it (above
+   * what earlier packets of the batch claimed), else copied to the spill area. Returns
+   * the offset of the IP packet, or -1 when the spill area is full (counted).
+   */
+  private place(st: TxState, off: number, len: number): number {
+    const r = this.engine.result;
+    const buf = st.buf;
+    const o = r.off;
+    const rlen = r.len;
+    if (r.buf === buf && o - st.low >= L2_HEADROOM) {
+      st.low = o + rlen > off + len ? o + rlen : off + len;
+      return o;
+    }
+    if (off + len > st.low) st.low = off + len;
+    const at = st.spill + L2_HEADROOM;
+    if (at + rlen > buf.length) {
+      this.count('spill-full');
+      return -1;
+    }
+    if (r.buf === buf) buf.copyWithin(at, o, o + rlen);
+    else buf.set(r.buf.subarray(o, o + rlen), at);
+    st.spill = (at + rlen + 7) & ~7;
+    return at;
+  }
+
+  /** The packet at `st.buf[off..off+len)` stays where it is (nothing framed in front). */
+  private static keep(st: TxState, off: number, len: number): void {
+    if (off + len > st.low) st.low = off + len;
+  }
+
+  /** Queues the IP packet at `st.buf[at..at+len)` for a raw IP socket to `r.nextHop`. */
+  private queueRaw(st: TxState, at: number, len: number): void {
+    const r = this.engine.result;
+    const v4 = r.af === 4 && st.buf[at] >> 4 === 4;
+    const tm = (v4 ? st.tx4 : st.tx6).meta;
+    const t = (v4 ? st.n4++ : st.n6++) * META_STRIDE;
+    tm[t + M_OFF] = at;
+    tm[t + M_LEN] = len;
+    for (let k = 0; k < (v4 ? 1 : 4); k++) tm[t + M_RAW_ADDR + k] = r.nextHop[k] | 0;
+    tm[t + M_ERR] = 0;
+  }
+
+  /** Frames the parsed packet (`this.pv`) for `eth` and queues it on `t`. */
+  private queueL2(
+    st: TxState,
+    t: L2Tx,
+    eth: Uint8Array,
+    partial: boolean,
+    mtu: number,
+    len: number,
+  ): void {
+    const f = writeL2Header(this.pv, eth, partial, mtu);
+    const b = st.reply ? t.batchOut : t.batch;
+    const k = (st.reply ? t.nOut++ : t.n++) * META_STRIDE;
+    b.meta[k + M_OFF] = f;
+    b.meta[k + M_LEN] = len + L2_HEADROOM;
+    b.meta[k + M_ERR] = 0;
+  }
+
+  /**
+   * Transmits an engine result for a request (V_FORWARD or V_REPLY) placed at
+   * `st.buf[at..at+len)`: NAT and DR to the real server's MAC through its packet
+   * socket, tunnel/bypass/ICMP through the raw sockets. Returns true when it is NAT to
+   * a next hop not resolved yet (or a local RIP) and the kernel should route it, which
+   * only the caller can arrange (`kernelOk`); without that it goes to the raw socket.
+   */
+  private sendRequest(
+    st: TxState,
+    v: number,
+    at: number,
+    len: number,
+    partial: boolean,
+    gso: boolean,
+    kernelOk: boolean,
+  ): boolean {
+    const r = this.engine.result;
+    const method = r.method;
+    if (v === V_FORWARD && (method === CONN_F_MASQ || method === CONN_F_DROUTE)) {
+      const hop = this.hopByDest.get(r.dest);
+      if (hop !== undefined && hop.ready && hop.tx !== null) {
+        if (this.pv.parse(st.buf, at, len) === 0)
+          this.queueL2(st, hop.tx, hop.eth, partial, hop.mtu, len);
+        return false;
+      }
+      // DR: nothing else can carry it (the VIP would route back to us)
+      if (method === CONN_F_DROUTE) {
+        this.count('dr-unresolved');
+        return false;
+      }
+      if (kernelOk) return true;
+    } else if (v === V_FORWARD && method === CONN_F_TUNNEL && (partial || gso)) {
+      // a TCP service whose capture predates its tunnel dest: cannot be described
+      this.count('tunnel-gso');
+      return false;
+    }
+    if (partial && v === V_FORWARD) this.completeChecksum(st.buf, at, len);
+    this.queueRaw(st, at, len);
+    return false;
+  }
+
+  /** Copies an engine-built ICMP error (V_REPLY of `out`) to the spill area for a raw socket. */
+  private sendIcmpReply(st: TxState): void {
+    const r = this.engine.result;
+    if (st.spill + r.len > st.buf.length) {
+      this.count('spill-full');
+      return;
+    }
+    st.buf.set(r.buf.subarray(r.off, r.off + r.len), st.spill);
+    this.queueRaw(st, st.spill, r.len);
+    st.spill += (r.len + 7) & ~7;
+  }
+
+  /** Sends what a batch queued: raw sockets, packet sockets, packets for the kernel. */
+  private flush(st: TxState): void {
+    if (st.n4) this.send(this.raw4, st.tx4, st.n4);
+    if (st.n6) this.send(this.raw6, st.tx6, st.n6);
+    const l2 = this.l2tx;
+    for (let k = 0; k < l2.length; k++) {
+      const t = l2[k];
+      if (st.reply) {
+        if (t.nOut > 0) this.send(t.chan, t.batchOut, t.nOut);
+        t.nOut = 0;
+      } else {
+        if (t.n > 0) this.send(t.chan, t.batch, t.n);
+        t.n = 0;
+      }
+    }
+    if (st.nk && this.tunIn) this.send(this.tunIn, st.k, st.nk);
+  }
+
+  /** Engine flags of a queued packet from the queue's skb info. */
+  private static nfqFlags(info: number): number {
+    return (
+      ((info & NFQ_SKB_CSUMNOTREADY) !== 0
+        ? PKT_CSUM_PARTIAL
+        : (info & NFQ_SKB_CSUM_NOTVERIFIED) !== 0
+          ? 0
+          : PKT_CSUM_OK) | ((info & NFQ_SKB_GSO) !== 0 ? PKT_GSO : 0)
+    );
+  }
+
+  /** Engine flags of a packet read from a TUN from its virtio-net header flags and GSO type. */
+  private static vnetFlags(vflags: number, gsoType: number): number {
+    return (
+      ((vflags & VNET_F_NEEDS_CSUM) !== 0
+        ? PKT_CSUM_PARTIAL
+        : (vflags & VNET_F_DATA_VALID) !== 0
+          ? PKT_CSUM_OK
+          : 0) | (gsoType !== 0 ? PKT_GSO : 0)
+    );
+  }
+
+  /** Requests from a netfilter queue: the engine's `in`, a verdict for each. */
   private drainIn(q: Queue): void {
     const eng = this.engine;
+    const st = this.txIn;
     const rx = this.rxIn;
-    const buf = this.bufIn;
+    const buf = st.buf;
     const qnum = q.num;
     for (let rounds = 0; rounds < 8; rounds++) {
       const n = q.chan.read(rx, BATCH_PKTS);
       if (n <= 0) return;
       const now = Date.now();
       const m = rx.meta;
-      let spill = RX_BYTES;
-      let n4 = 0;
-      let n6 = 0;
-      /** End of the bytes already claimed by earlier packets of this batch. */
-      let low = 0;
+      Director.begin(st);
       for (let i = 0; i < n; i++) {
         const b = i * META_STRIDE;
         const off = m[b + M_OFF];
         const len = m[b + M_LEN];
         const id = m[b + M_NFQ_ID];
-        const mark = m[b + M_NFQ_MARK];
-        const info = m[b + M_NFQ_INFO_QUEUE] & 0xffff;
+        const flags = Director.nfqFlags(m[b + M_NFQ_INFO_QUEUE] & 0xffff);
         // taken at INPUT (fwmark services): already routed, so a verdict cannot hand a
         // rewritten packet back for routing
         const routed = m[b + M_NFQ_PROTO_HOOK] >>> 16 === NF_INET_LOCAL_IN;
-        const partial = (info & NFQ_SKB_CSUMNOTREADY) !== 0;
-        const flags =
-          (partial ? PKT_CSUM_PARTIAL : (info & NFQ_SKB_CSUM_NOTVERIFIED) !== 0 ? 0 : PKT_CSUM_OK) |
-          ((info & NFQ_SKB_GSO) !== 0 ? PKT_GSO : 0);
+        const partial = (flags & PKT_CSUM_PARTIAL) !== 0;
+        const gso = (flags & PKT_GSO) !== 0;
         // room to grow: up to the next packet (the bytes between are netlink headers
         // already parsed into meta); headroom: down to what earlier packets claimed,
         // less the link-layer header written in front of the result
         const next = i + 1 < n ? m[b + META_STRIDE + M_OFF] : RX_BYTES;
-        const head = off - low - L2_HEADROOM;
-        const v = eng.in(buf, off, len, now, mark >>> 0, flags, next - off, head > 0 ? head : 0);
-        let verdict = NF_ACCEPT;
-        let pOff = 0;
-        let pLen = -1;
+        const head = off - st.low - L2_HEADROOM;
+        const mark = m[b + M_NFQ_MARK] >>> 0;
+        const v = eng.in(buf, off, len, now, mark, flags, next - off, head > 0 ? head : 0);
         if (v === V_FORWARD || v === V_REPLY) {
-          verdict = NF_DROP; // stolen: we transmit it ourselves
-          const r = eng.result;
-          let o = r.off;
-          const rlen = r.len;
-          if (r.buf !== buf || o - low < L2_HEADROOM) {
-            if (spill + L2_HEADROOM + rlen > buf.length) {
-              this.count('spill-full');
-              setVerdict(this.vIn, i, qnum, id, NF_DROP);
-              low = off + len;
-              continue;
-            }
-            if (r.buf === buf) buf.copyWithin(spill + L2_HEADROOM, o, o + rlen);
-            else buf.set(r.buf.subarray(o, o + rlen), spill + L2_HEADROOM);
-            o = spill + L2_HEADROOM;
-            spill = (o + rlen + 7) & ~7;
-            if (off + len > low) low = off + len;
+          const at = this.place(st, off, len);
+          const rlen = eng.result.len;
+          if (at >= 0 && this.sendRequest(st, v, at, rlen, partial, gso, !routed)) {
+            // NAT without a link-layer next hop: hand the rewritten packet back before
+            // routing, so the kernel routes it to the RIP (NAT runs with forwarding on),
+            // resolves the neighbour and segments a super-packet
+            this.kernelRoutes(buf, at, rlen, partial || gso);
+            setVerdict(this.vIn, i, qnum, id, NF_ACCEPT, at, rlen);
           } else {
-            low = o + rlen > off + len ? o + rlen : off + len;
-          }
-          const method = r.method;
-          let sent = false;
-          if (v === V_FORWARD && (method === CONN_F_MASQ || method === CONN_F_DROUTE)) {
-            const hop = this.hopByDest.get(r.dest);
-            if (hop !== undefined && hop.ready && hop.tx !== null) {
-              const pv = this.pv;
-              if (pv.parse(buf, o, rlen) === 0) {
-                const t = hop.tx;
-                const f = writeL2Header(pv, hop.eth, partial, hop.mtu);
-                const tm = t.batch.meta;
-                const k = t.n++ * META_STRIDE;
-                tm[k + M_OFF] = f;
-                tm[k + M_LEN] = rlen + L2_HEADROOM;
-                tm[k + M_ERR] = 0;
-                sent = true;
-              }
-            } else if (method === CONN_F_DROUTE) {
-              this.count('dr-unresolved');
-              sent = true; // nothing else can carry it: the VIP would route back to us
-            } else if (!routed) {
-              // NAT without a link-layer next hop (not resolved yet, or a local RIP):
-              // hand the rewritten packet back before routing, so the kernel routes it
-              // to the RIP (NAT runs with forwarding on), resolves the neighbour and
-              // segments a super-packet; its forwarding takes the TTL step itself
-              this.kernelRoutes(buf, o, rlen, partial || (flags & PKT_GSO) !== 0);
-              verdict = NF_ACCEPT;
-              pOff = o;
-              pLen = rlen;
-              sent = true;
-            }
-          } else if (v === V_FORWARD && method === CONN_F_TUNNEL && (partial || flags & PKT_GSO)) {
-            // a TCP service whose rules predate its tunnel dest: cannot be described
-            this.count('tunnel-gso');
-            sent = true;
-          }
-          if (!sent) {
-            if (partial && v === V_FORWARD) this.completeChecksum(buf, o, rlen);
-            if (r.af === 4 && buf[o] >> 4 === 4) {
-              const t = n4++ * META_STRIDE;
-              const tm = this.tx4In.meta;
-              tm[t + M_OFF] = o;
-              tm[t + M_LEN] = rlen;
-              tm[t + M_RAW_ADDR] = r.nextHop[0] | 0;
-              tm[t + M_ERR] = 0;
-            } else {
-              const t = n6++ * META_STRIDE;
-              const tm = this.tx6In.meta;
-              tm[t + M_OFF] = o;
-              tm[t + M_LEN] = rlen;
-              for (let k = 0; k < 4; k++) tm[t + M_RAW_ADDR + k] = r.nextHop[k] | 0;
-              tm[t + M_ERR] = 0;
-            }
+            setVerdict(this.vIn, i, qnum, id, NF_DROP); // stolen: sent by us (or dropped)
           }
         } else {
-          if (v === V_DROP) verdict = NF_DROP;
-          else if (v === V_LOCAL || v === V_ACCEPT) verdict = NF_ACCEPT;
-          if (off + len > low) low = off + len;
-        }
-        setVerdict(this.vIn, i, qnum, id, verdict, pOff, pLen);
-      }
-      if (n4) this.send(this.raw4, this.tx4In, n4);
-      if (n6) this.send(this.raw6, this.tx6In, n6);
-      const l2 = this.l2tx;
-      for (let k = 0; k < l2.length; k++) {
-        const t = l2[k];
-        if (t.n > 0) {
-          this.send(t.chan, t.batch, t.n);
-          t.n = 0;
+          Director.keep(st, off, len);
+          setVerdict(this.vIn, i, qnum, id, v === V_DROP ? NF_DROP : NF_ACCEPT);
         }
       }
+      this.flush(st);
       q.chan.write(this.vIn, n);
       if (n < BATCH_PKTS) return;
     }
   }
 
+  /** NAT replies from a netfilter queue: rewritten in place and handed back with the verdict. */
   private drainOut(q: Queue): void {
     const eng = this.engine;
+    const st = this.txOut;
     const rx = this.rxOut;
-    const buf = this.bufOut;
+    const buf = st.buf;
     const qnum = q.num;
     for (let rounds = 0; rounds < 8; rounds++) {
       const n = q.chan.read(rx, BATCH_PKTS);
       if (n <= 0) return;
       const now = Date.now();
       const m = rx.meta;
-      let spill = RX_BYTES;
-      let n4 = 0;
-      let n6 = 0;
+      Director.begin(st);
       for (let i = 0; i < n; i++) {
         const b = i * META_STRIDE;
         const off = m[b + M_OFF];
         const len = m[b + M_LEN];
         const id = m[b + M_NFQ_ID];
-        const mark = m[b + M_NFQ_MARK];
-        const info = m[b + M_NFQ_INFO_QUEUE] & 0xffff;
-        const partial = (info & NFQ_SKB_CSUMNOTREADY) !== 0;
-        const gso = (info & NFQ_SKB_GSO) !== 0;
-        const flags =
-          (partial ? PKT_CSUM_PARTIAL : (info & NFQ_SKB_CSUM_NOTVERIFIED) !== 0 ? 0 : PKT_CSUM_OK) |
-          (gso ? PKT_GSO : 0);
+        const flags = Director.nfqFlags(m[b + M_NFQ_INFO_QUEUE] & 0xffff);
         const next = i + 1 < n ? m[b + META_STRIDE + M_OFF] : RX_BYTES;
-        const v = eng.out(buf, off, len, now, mark >>> 0, flags, next - off);
+        const v = eng.out(buf, off, len, now, m[b + M_NFQ_MARK] >>> 0, flags, next - off);
         const r = eng.result;
         if (v === V_FORWARD) {
           // a replaced payload leaves the kernel with CHECKSUM_NONE: the checksum
           // must be complete (for a super-packet, over all of it)
-          if (partial || gso) this.completeChecksum(r.buf, r.off, r.len);
+          if ((flags & (PKT_CSUM_PARTIAL | PKT_GSO)) !== 0)
+            this.completeChecksum(r.buf, r.off, r.len);
           setVerdict(this.vOut, i, qnum, id, NF_ACCEPT, r.off, r.len);
         } else if (v === V_REPLY) {
-          if (spill + r.len <= buf.length) {
-            buf.set(r.buf.subarray(r.off, r.off + r.len), spill);
-            const tx = r.af === 4 ? this.tx4Out : this.tx6Out;
-            const t = (r.af === 4 ? n4++ : n6++) * META_STRIDE;
-            tx.meta[t + M_OFF] = spill;
-            tx.meta[t + M_LEN] = r.len;
-            for (let k = 0; k < (r.af === 4 ? 1 : 4); k++)
-              tx.meta[t + M_RAW_ADDR + k] = r.nextHop[k] | 0;
-            tx.meta[t + M_ERR] = 0;
-            spill += (r.len + 7) & ~7;
-          } else {
-            this.count('spill-full');
-          }
+          this.sendIcmpReply(st);
           setVerdict(this.vOut, i, qnum, id, NF_DROP);
         } else {
           setVerdict(this.vOut, i, qnum, id, v === V_DROP ? NF_DROP : NF_ACCEPT);
         }
       }
-      if (n4) this.send(this.raw4, this.tx4Out, n4);
-      if (n6) this.send(this.raw6, this.tx6Out, n6);
+      this.flush(st);
       q.chan.write(this.vOut, n);
       if (n < BATCH_PKTS) return;
     }
@@ -1414,167 +1522,37 @@ export class Director {
     return true;
   }
 
-  /** Queues `buf[from..to)` (virtio-net header + IP packet) for the kernel through tunIn. */
-  private static kernelQueue(k: Batch, n: number, from: number, to: number): void {
-    const t = n * META_STRIDE;
-    k.meta[t + M_OFF] = from;
-    k.meta[t + M_LEN] = to - from;
-    k.meta[t + M_ERR] = 0;
+  /** Queues `st.buf[from..to)` (virtio-net header + IP packet) for the kernel through tunIn. */
+  private static toKernel(st: TxState, from: number, to: number): void {
+    const t = st.nk++ * META_STRIDE;
+    st.k.meta[t + M_OFF] = from;
+    st.k.meta[t + M_LEN] = to - from;
+    st.k.meta[t + M_ERR] = 0;
   }
 
   /**
-   * Requests steered into tunIn: the same decisions as {@link drainIn}, without a
-   * verdict. What the engine leaves to the kernel (no connection, local delivery, NAT
-   * to a next hop not resolved yet) is written back into tunIn, whose packets the
-   * kernel receives as if from that interface (they skip our queue rules).
+   * Packets steered into a TUN, one direction: `in` for requests (the same decisions
+   * as {@link drainIn}, without a verdict), `out` for NAT replies, which the director
+   * sends to the client-side next hop ({@link ReplyRoutes}) with the forwarding step
+   * the kernel would take (TTL / hop limit − 1). What is left to the kernel — no
+   * connection, local delivery, NAT to a next hop not resolved yet, a reply whose next
+   * hop is unknown or whose TTL runs out (the kernel sends time-exceeded) — is written
+   * into tunIn, which the kernel receives as from an interface (our queue rules skip
+   * it); accepted packets go as they came, their virtio-net header still in front.
    */
-  private drainTunIn(chan: PacketChannel): void {
+  private drainTun(chan: PacketChannel, st: TxState): void {
     const eng = this.engine;
-    const rx = this.rxTunIn;
-    const buf = this.bufIn;
-    for (let rounds = 0; rounds < 8; rounds++) {
-      const n = chan.read(rx, BATCH_PKTS);
-      if (n <= 0) return;
-      this.steered.in += n;
-      const now = Date.now();
-      const m = rx.meta;
-      let spill = RX_BYTES;
-      let n4 = 0;
-      let n6 = 0;
-      let nk = 0;
-      let low = 0;
-      for (let i = 0; i < n; i++) {
-        const b = i * META_STRIDE;
-        const h = m[b + M_OFF];
-        const off = h + VNET_HDR_BYTES;
-        const len = m[b + M_LEN] - VNET_HDR_BYTES;
-        if (len < 20) {
-          this.count('tun-short');
-          continue;
-        }
-        const vflags = buf[h];
-        const gsoType = buf[h + 1];
-        const gsoSize = buf[h + 4] | (buf[h + 5] << 8);
-        const partial = (vflags & VNET_F_NEEDS_CSUM) !== 0;
-        const flags =
-          (partial ? PKT_CSUM_PARTIAL : (vflags & VNET_F_DATA_VALID) !== 0 ? PKT_CSUM_OK : 0) |
-          (gsoType !== 0 ? PKT_GSO : 0);
-        const next = i + 1 < n ? m[b + META_STRIDE + M_OFF] : RX_BYTES;
-        const head = off - low - L2_HEADROOM;
-        const v = eng.in(buf, off, len, now, 0, flags, next - off, head > 0 ? head : 0);
-        if (v === V_FORWARD || v === V_REPLY) {
-          const r = eng.result;
-          let o = r.off;
-          const rlen = r.len;
-          if (r.buf !== buf || o - low < L2_HEADROOM) {
-            if (spill + L2_HEADROOM + rlen > buf.length) {
-              this.count('spill-full');
-              low = off + len;
-              continue;
-            }
-            if (r.buf === buf) buf.copyWithin(spill + L2_HEADROOM, o, o + rlen);
-            else buf.set(r.buf.subarray(o, o + rlen), spill + L2_HEADROOM);
-            o = spill + L2_HEADROOM;
-            spill = (o + rlen + 7) & ~7;
-            if (off + len > low) low = off + len;
-          } else {
-            low = o + rlen > off + len ? o + rlen : off + len;
-          }
-          const method = r.method;
-          let sent = false;
-          if (v === V_FORWARD && (method === CONN_F_MASQ || method === CONN_F_DROUTE)) {
-            const hop = this.hopByDest.get(r.dest);
-            if (hop !== undefined && hop.ready && hop.tx !== null) {
-              const pv = this.pv;
-              if (pv.parse(buf, o, rlen) === 0) {
-                const t = hop.tx;
-                const f = writeL2Header(pv, hop.eth, partial, hop.mtu);
-                const tm = t.batch.meta;
-                const k = t.n++ * META_STRIDE;
-                tm[k + M_OFF] = f;
-                tm[k + M_LEN] = rlen + L2_HEADROOM;
-                tm[k + M_ERR] = 0;
-              }
-            } else if (method === CONN_F_DROUTE) {
-              this.count('dr-unresolved');
-            } else {
-              // NAT without a link-layer next hop: the kernel routes the rewritten
-              // packet (forwarding takes the TTL step the engine took)
-              this.kernelRoutes(buf, o, rlen, false);
-              if (this.tunHeader(buf, o, rlen, partial, gsoType, gsoSize))
-                Director.kernelQueue(this.kIn, nk++, o - VNET_HDR_BYTES, o + rlen);
-            }
-            sent = true;
-          } else if (v === V_FORWARD && method === CONN_F_TUNNEL && (partial || gsoType !== 0)) {
-            this.count('tunnel-gso');
-            sent = true;
-          }
-          if (!sent) {
-            if (partial && v === V_FORWARD) this.completeChecksum(buf, o, rlen);
-            if (r.af === 4 && buf[o] >> 4 === 4) {
-              const t = n4++ * META_STRIDE;
-              const tm = this.tx4In.meta;
-              tm[t + M_OFF] = o;
-              tm[t + M_LEN] = rlen;
-              tm[t + M_RAW_ADDR] = r.nextHop[0] | 0;
-              tm[t + M_ERR] = 0;
-            } else {
-              const t = n6++ * META_STRIDE;
-              const tm = this.tx6In.meta;
-              tm[t + M_OFF] = o;
-              tm[t + M_LEN] = rlen;
-              for (let k = 0; k < 4; k++) tm[t + M_RAW_ADDR + k] = r.nextHop[k] | 0;
-              tm[t + M_ERR] = 0;
-            }
-          }
-        } else {
-          // accepted (no connection, local delivery): to the kernel as it came, its
-          // virtio-net header still in front of it
-          if (v !== V_DROP) Director.kernelQueue(this.kIn, nk++, h, off + len);
-          if (off + len > low) low = off + len;
-        }
-      }
-      if (n4) this.send(this.raw4, this.tx4In, n4);
-      if (n6) this.send(this.raw6, this.tx6In, n6);
-      const l2 = this.l2tx;
-      for (let k = 0; k < l2.length; k++) {
-        const t = l2[k];
-        if (t.n > 0) {
-          this.send(t.chan, t.batch, t.n);
-          t.n = 0;
-        }
-      }
-      if (nk) this.send(chan, this.kIn, nk);
-      if (n < BATCH_PKTS) return;
-    }
-  }
-
-  /**
-   * NAT replies steered into tunOut: rewritten by the engine and sent by the director
-   * to the client-side next hop ({@link ReplyRoutes}) with the forwarding step the
-   * kernel would take (TTL / hop limit − 1); when that hop is not known (or the TTL
-   * runs out, or policy routing is in use) the rewritten reply goes to the kernel
-   * through tunIn, which forwards it. Accepted packets go back to the kernel as they
-   * came.
-   */
-  private drainTunOut(chan: PacketChannel): void {
-    const eng = this.engine;
-    const rx = this.rxTunOut;
-    const buf = this.bufOut;
+    const rx = st.reply ? this.rxTunOut : this.rxTunIn;
+    const buf = st.buf;
     const rr = this.replyRoutes;
-    const tunIn = this.tunIn;
-    if (!tunIn) return;
     for (let rounds = 0; rounds < 8; rounds++) {
       const n = chan.read(rx, BATCH_PKTS);
       if (n <= 0) return;
-      this.steered.out += n;
+      if (st.reply) this.steered.out += n;
+      else this.steered.in += n;
       const now = Date.now();
       const m = rx.meta;
-      let spill = RX_BYTES;
-      let n4 = 0;
-      let n6 = 0;
-      let nk = 0;
-      let low = 0;
+      Director.begin(st);
       for (let i = 0; i < n; i++) {
         const b = i * META_STRIDE;
         const h = m[b + M_OFF];
@@ -1584,87 +1562,56 @@ export class Director {
           this.count('tun-short');
           continue;
         }
-        const vflags = buf[h];
         const gsoType = buf[h + 1];
         const gsoSize = buf[h + 4] | (buf[h + 5] << 8);
-        const partial = (vflags & VNET_F_NEEDS_CSUM) !== 0;
-        const flags =
-          (partial ? PKT_CSUM_PARTIAL : (vflags & VNET_F_DATA_VALID) !== 0 ? PKT_CSUM_OK : 0) |
-          (gsoType !== 0 ? PKT_GSO : 0);
+        const flags = Director.vnetFlags(buf[h], gsoType);
+        const partial = (flags & PKT_CSUM_PARTIAL) !== 0;
         const next = i + 1 < n ? m[b + META_STRIDE + M_OFF] : RX_BYTES;
-        const v = eng.out(buf, off, len, now, 0, flags, next - off);
-        const r = eng.result;
-        if (v === V_FORWARD) {
-          let o = r.off;
-          const rlen = r.len;
-          if (r.buf !== buf || o - low < L2_HEADROOM) {
-            if (spill + L2_HEADROOM + rlen > buf.length) {
-              this.count('spill-full');
-              low = off + len;
-              continue;
-            }
-            if (r.buf === buf) buf.copyWithin(spill + L2_HEADROOM, o, o + rlen);
-            else buf.set(r.buf.subarray(o, o + rlen), spill + L2_HEADROOM);
-            o = spill + L2_HEADROOM;
-            spill = (o + rlen + 7) & ~7;
-            if (off + len > low) low = off + len;
-          } else {
-            low = o + rlen > off + len ? o + rlen : off + len;
-          }
-          const v6 = buf[o] >> 4 === 6;
-          const hop: ReplyHop | null = rr.lookup(v6 ? 6 : 4, buf, o + (v6 ? 24 : 16));
-          const ttl = v6 ? buf[o + 7] : buf[o + 8];
-          if (hop === null) {
-            if (rr.usable(v6 ? 6 : 4)) this.replyMiss = true;
-          } else if (ttl > 1 && this.pv.parse(buf, o, rlen) === 0) {
-            let t = hop.tx as L2Tx | null;
-            if (t === null) t = hop.tx = this.l2ForQuiet(hop.dev);
-            if (t !== null) {
-              // the forwarding step ip_forward would have taken before FORWARD
-              if (v6) buf[o + 7] = ttl - 1;
-              else decTtl4(buf, o);
-              const f = writeL2Header(this.pv, hop.eth, partial, hop.mtu);
-              const tm = t.batchOut.meta;
-              const k = t.nOut++ * META_STRIDE;
-              tm[k + M_OFF] = f;
-              tm[k + M_LEN] = rlen + L2_HEADROOM;
-              tm[k + M_ERR] = 0;
-              continue;
-            }
-          }
-          if (this.tunHeader(buf, o, rlen, partial, gsoType, gsoSize))
-            Director.kernelQueue(this.kOut, nk++, o - VNET_HDR_BYTES, o + rlen);
-        } else if (v === V_REPLY) {
-          if (spill + r.len <= buf.length) {
-            buf.set(r.buf.subarray(r.off, r.off + r.len), spill);
-            const tx = r.af === 4 ? this.tx4Out : this.tx6Out;
-            const t = (r.af === 4 ? n4++ : n6++) * META_STRIDE;
-            tx.meta[t + M_OFF] = spill;
-            tx.meta[t + M_LEN] = r.len;
-            for (let k = 0; k < (r.af === 4 ? 1 : 4); k++)
-              tx.meta[t + M_RAW_ADDR + k] = r.nextHop[k] | 0;
-            tx.meta[t + M_ERR] = 0;
-            spill += (r.len + 7) & ~7;
-          } else {
-            this.count('spill-full');
-          }
-          if (off + len > low) low = off + len;
+        let v: number;
+        if (st.reply) {
+          v = eng.out(buf, off, len, now, 0, flags, next - off);
         } else {
-          if (v !== V_DROP) Director.kernelQueue(this.kOut, nk++, h, off + len);
-          if (off + len > low) low = off + len;
+          const head = off - st.low - L2_HEADROOM;
+          v = eng.in(buf, off, len, now, 0, flags, next - off, head > 0 ? head : 0);
+        }
+        if (v === V_REPLY && st.reply) {
+          this.sendIcmpReply(st);
+          Director.keep(st, off, len);
+        } else if (v === V_FORWARD || v === V_REPLY) {
+          const at = this.place(st, off, len);
+          if (at < 0) continue;
+          const rlen = eng.result.len;
+          if (!st.reply) {
+            if (!this.sendRequest(st, v, at, rlen, partial, gsoType !== 0, true)) continue;
+            // NAT to a next hop not resolved yet: the kernel routes it, and its
+            // forwarding takes the TTL step the engine took
+            this.kernelRoutes(buf, at, rlen, false);
+          } else {
+            const v6 = buf[at] >> 4 === 6;
+            const hop: ReplyHop | null = rr.lookup(v6 ? 6 : 4, buf, at + (v6 ? 24 : 16));
+            const ttl = v6 ? buf[at + 7] : buf[at + 8];
+            if (hop === null) {
+              if (rr.usable(v6 ? 6 : 4)) this.replyMiss = true;
+            } else if (ttl > 1 && this.pv.parse(buf, at, rlen) === 0) {
+              let t = hop.tx as L2Tx | null;
+              if (t === null) t = hop.tx = this.l2ForQuiet(hop.dev);
+              if (t !== null) {
+                // the forwarding step ip_forward would have taken before FORWARD
+                if (v6) buf[at + 7] = ttl - 1;
+                else decTtl4(buf, at);
+                this.queueL2(st, t, hop.eth, partial, hop.mtu, rlen);
+                continue;
+              }
+            }
+          }
+          if (this.tunHeader(buf, at, rlen, partial, gsoType, gsoSize))
+            Director.toKernel(st, at - VNET_HDR_BYTES, at + rlen);
+        } else {
+          if (v !== V_DROP) Director.toKernel(st, h, off + len);
+          Director.keep(st, off, len);
         }
       }
-      if (n4) this.send(this.raw4, this.tx4Out, n4);
-      if (n6) this.send(this.raw6, this.tx6Out, n6);
-      const l2 = this.l2tx;
-      for (let k = 0; k < l2.length; k++) {
-        const t = l2[k];
-        if (t.nOut > 0) {
-          this.send(t.chan, t.batchOut, t.nOut);
-          t.nOut = 0;
-        }
-      }
-      if (nk) this.send(tunIn, this.kOut, nk);
+      this.flush(st);
       if (n < BATCH_PKTS) return;
     }
   }
