@@ -104,7 +104,13 @@ import {
   type PacketChannel,
 } from './native.js';
 import { parseMac, parseNeigh, parseRouteGet, usableLladdr, type RouteInfo } from './nexthop.js';
-import { L2_HEADROOM, VNET_F_NEEDS_CSUM, VNET_HDR_BYTES, writeL2Header } from './vnet.js';
+import {
+  L2_HEADROOM,
+  VNET_F_NEEDS_CSUM,
+  VNET_HDR_BYTES,
+  writeL2Header,
+  writeVnetHeader,
+} from './vnet.js';
 import { ReplyRoutes, type ReplyHop } from './replyroute.js';
 import {
   steerBatch,
@@ -1509,16 +1515,7 @@ export class Director {
     const cs = l4 && partial ? pv.l4off - o : 0;
     const co = l4 && partial ? pv.csumOff - pv.l4off : 0;
     const hl = gsoType !== 0 ? pv.l4off - o + pv.tcpDoff : 0;
-    buf[h] = l4 && partial ? VNET_F_NEEDS_CSUM : 0;
-    buf[h + 1] = gsoType;
-    buf[h + 2] = hl & 0xff;
-    buf[h + 3] = hl >>> 8;
-    buf[h + 4] = gsoSize & 0xff;
-    buf[h + 5] = gsoSize >>> 8;
-    buf[h + 6] = cs & 0xff;
-    buf[h + 7] = cs >>> 8;
-    buf[h + 8] = co & 0xff;
-    buf[h + 9] = co >>> 8;
+    writeVnetHeader(buf, h, l4 && partial ? VNET_F_NEEDS_CSUM : 0, gsoType, hl, gsoSize, cs, co);
     return true;
   }
 

@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { parseMac } from './nexthop.js';
 
 /** Facts about a network device (from `ip -j link show`). */
 export interface LinkInfo {
@@ -298,18 +299,6 @@ function parsePrefix(af: Family, s: unknown): Prefix | null {
 
 function fmtWords(w: Words): string {
   return w.join(',');
-}
-
-function parseMac6(s: unknown): Uint8Array | null {
-  if (typeof s !== 'string') return null;
-  const p = s.split(':');
-  if (p.length !== 6) return null;
-  const out = new Uint8Array(6);
-  for (let i = 0; i < 6; i++) {
-    if (!/^[0-9a-fA-F]{1,2}$/.test(p[i])) return null;
-    out[i] = parseInt(p[i], 16);
-  }
-  return out;
 }
 
 /** A unicast MAC that is not all zeros. */
@@ -603,7 +592,7 @@ export class ReplyRoutes {
       if (x.proxy !== undefined) continue;
       const af: Family = x.dst.includes(':') ? 6 : 4;
       const w = parseAddr(af, x.dst);
-      const mac = parseMac6(x.lladdr);
+      const mac = typeof x.lladdr === 'string' ? parseMac(x.lladdr) : null;
       const state = Array.isArray(x.state) ? (x.state as unknown[]) : [];
       if (!w || !mac || !unicastMac(mac)) continue;
       if (state.includes('FAILED') || state.includes('INCOMPLETE')) continue;

@@ -86,6 +86,21 @@ export function writeL2Header(
     csumStart = ETH_HDR_BYTES + ipHdr;
     csumOffset = pv.csumOff - pv.l4off;
   }
+  writeVnetHeader(b, h, flags, gsoType, hdrLen, gsoSize, csumStart, csumOffset);
+  return h;
+}
+
+/** Writes a `struct virtio_net_hdr` (little-endian fields) at `b[h..h+10)`. */
+export function writeVnetHeader(
+  b: Uint8Array,
+  h: number,
+  flags: number,
+  gsoType: number,
+  hdrLen: number,
+  gsoSize: number,
+  csumStart: number,
+  csumOffset: number,
+): void {
   b[h] = flags;
   b[h + 1] = gsoType;
   b[h + 2] = hdrLen & 0xff;
@@ -96,5 +111,4 @@ export function writeL2Header(
   b[h + 7] = csumStart >>> 8;
   b[h + 8] = csumOffset & 0xff;
   b[h + 9] = csumOffset >>> 8;
-  return h;
 }
