@@ -10,6 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Director } from './director.js';
+import { SyncDaemons } from '../sync/daemon.js';
 import { currentNetnsName } from './netns.js';
 import { Engine } from '../engine/engine.js';
 import { formatAddr } from '../engine/addr.js';
@@ -90,6 +91,8 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     log,
   });
   const engine = director.engine;
+  // connection sync between directors (ipvsadm --start-daemon), spec §12
+  const sync = new SyncDaemons(engine, log);
   // bound at conn creation, so before any traffic (as loading ip_vs_ftp does)
   try {
     const ftp = registerFtp(engine, args.ftpPorts ?? [21]);
@@ -110,6 +113,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
       statePath: state,
       onError: (e) => log(e.message),
       afterChange: () => applying,
+      model: { sync: { start: (d) => sync.start(d), stop: (s) => sync.stop(s) } },
     });
   } catch (e) {
     log(`cannot serve the control socket ${control}: ${(e as Error).message}`);
@@ -154,6 +158,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
   return new Promise<number>((resolve) => {
     const stop = (sig: string): void => {
       log(`${sig}: stopping`);
+      sync.stopAll();
       director.stop();
       void applying
         .then(() => ctl.close())

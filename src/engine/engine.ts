@@ -22,6 +22,7 @@ import {
   CONN_F_MASQ,
   CONN_F_NFCT,
   CONN_F_NOOUTPUT,
+  CONN_F_SYNC,
   CONN_F_NO_CPORT,
   CONN_F_ONE_PACKET,
   CONN_F_OUT_SEQ,
@@ -259,6 +260,15 @@ export class Engine {
    * `tsvs trace`; null otherwise, so it costs one null check per expiry.
    */
   onExpire: ((id: number) => void) | null = null;
+  /**
+   * Connection sync master (§12.4): called for every INPUT packet of a conn with its
+   * new in_pkts (sync_threshold for ONE_PACKET conns), and for a conn that expires
+   * later because it still controls others (with sync_threshold). Null when no master
+   * sync daemon runs.
+   */
+  syncMaster: ((id: number, pkts: number) => void) | null = null;
+  /** A backup sync daemon runs: with backup_only set, nothing is forwarded (§12.5). */
+  syncBackup = false;
   private lastSecond = -1;
   private lastEstimate = -1;
   private lastTrash = -1;
@@ -663,9 +673,16 @@ export class Engine {
     c.fwmark[id] = fwmark;
     c.timeout[id] = 3000;
     if (this.settings.conntrack) flags |= CONN_F_NFCT;
+    c.syncEnd[id] = this.now;
     if (dest) {
       let df = dest.connFlags;
       if (proto !== IPPROTO_UDP) df &= ~CONN_F_ONE_PACKET;
+      if (flags & CONN_F_SYNC) {
+        // created from a sync message (ip_vs_bind_dest): a conn keeps the activity it
+        // came with and takes the forwarding method of the backup's own dest
+        if (!(flags & CONN_F_TEMPLATE)) df &= ~CONN_F_INACTIVE;
+        flags &= ~(CONN_F_FWD_MASK | CONN_F_NOOUTPUT);
+      }
       flags |= df;
       c.dest[id] = dest.id;
       dest.bind((flags & CONN_F_TEMPLATE) !== 0, (flags & CONN_F_INACTIVE) !== 0);
@@ -704,8 +721,9 @@ export class Engine {
     if (this.onExpire !== null) this.onExpire(id);
     const c = this.conns;
     if (c.nControl[id] > 0) {
-      // expire later: 60 s steps while it controls others
+      // expire later: 60 s steps while it controls others (and the backup hears of it)
       c.timeout[id] = TEMPLATE_EXPIRE_LATER_MS;
+      if (this.syncMaster !== null) this.syncMaster(id, this.settings.sync_threshold[0]);
       c.arm(id, this.now);
       return;
     }
@@ -753,7 +771,7 @@ export class Engine {
   }
 
   /** Move a pending timer to now, handled synchronously (single-threaded). */
-  private expireNow(id: number): void {
+  expireNow(id: number): void {
     const c = this.conns;
     c.disarm(id);
     this.expireConn(id);
@@ -876,7 +894,7 @@ export class Engine {
     this.headroom = head;
     this.partial = (pktFlags & PKT_CSUM_PARTIAL) !== 0;
     this.accept(buf, off, len);
-    if (this.settings.backup_only) return V_ACCEPT;
+    if (this.settings.backup_only && this.syncBackup) return V_ACCEPT;
     const pv = this.pv;
     const err = pv.parse(buf, off, len);
     if (err !== 0) return this.drop(DropReason.MALFORMED);
@@ -948,11 +966,14 @@ export class Engine {
     if (d && d.available) this.countIn(d, pv.l3len);
     this.transition(id, DIR_INPUT, pv.tcpFlags);
     const v = this.transmit(id, pv, mark, pktFlags);
+    const sm = this.syncMaster;
     if (c.flags[id] & CONN_F_ONE_PACKET) {
-      const ct = c.control[id];
-      if (ct >= 0) c.inPkts[ct]++;
+      // the sync master counts the controller's packets itself
+      if (sm !== null) sm(id, this.settings.sync_threshold[0]);
+      else if (c.control[id] >= 0) c.inPkts[c.control[id]]++;
     } else {
       c.inPkts[id]++;
+      if (sm !== null) sm(id, c.inPkts[id]);
     }
     this.connPut(id);
     return v;

@@ -1,0 +1,229 @@
+/**
+ * Connection synchronisation, master side (spec §12.4): which conns are sent when,
+ * and the buffering of records into datagrams (§12.1). The engine calls
+ * {@link SyncMaster.onConn} for every INPUT packet of a conn (its `syncMaster` hook);
+ * the decision is the kernel's `ip_vs_sync_conn` / `ip_vs_sync_conn_needed`, up the
+ * chain of controlling conns (templates, FTP control conns).
+ *
+ * Nothing here touches the network: finished datagrams go to `send`.
+ *
+ * @module
+ */
+import type { Engine } from '../engine/engine.js';
+import {
+  CONN_F_HASHED,
+  CONN_F_ONE_PACKET,
+  CONN_F_SEQ_MASK,
+  CONN_F_TEMPLATE,
+  IPPROTO_TCP,
+} from '../engine/constants.js';
+import {
+  TCP_S_CLOSE,
+  TCP_S_CLOSE_WAIT,
+  TCP_S_ESTABLISHED,
+  TCP_S_FIN_WAIT,
+  TCP_S_TIME_WAIT,
+} from '../engine/proto/tcp.js';
+import { SyncEncoder, type SyncConn } from './message.js';
+
+/** TCP states a conn is ever sent in (§12.4 step 3). */
+const TCP_SYNC_STATES =
+  (1 << TCP_S_ESTABLISHED) |
+  (1 << TCP_S_FIN_WAIT) |
+  (1 << TCP_S_CLOSE) |
+  (1 << TCP_S_CLOSE_WAIT) |
+  (1 << TCP_S_TIME_WAIT);
+
+/** A datagram waiting longer than this is sent even if not full (§12.1). */
+export const SYNC_FLUSH_MS = 2000;
+
+export interface SyncMasterOptions {
+  syncId: number;
+  /** Largest datagram payload (sync_maxlen: default MTU 1500 − IP/UDP headers). */
+  maxLen?: number;
+  /** Gets every finished datagram. */
+  send: (datagram: Uint8Array) => void;
+}
+
+export class SyncMaster {
+  private enc: SyncEncoder;
+  private encVersion: 0 | 1;
+  /** When the first record of the current datagram was added (engine ms), or -1. */
+  private since = -1;
+  /** Records sent, datagrams sent (for logs and tests). */
+  readonly sent = { conns: 0, datagrams: 0 };
+  /** Reused records, IPv4 (one-word addresses) and IPv6. */
+  private readonly rec4: SyncConn;
+  private readonly rec6: SyncConn;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly opts: SyncMasterOptions,
+  ) {
+    this.encVersion = engine.settings.sync_version === 0 ? 0 : 1;
+    this.enc = new SyncEncoder(this.encVersion, opts.syncId, opts.maxLen ?? 1500 - 28);
+    const rec = (af: 4 | 6): SyncConn => ({
+      af,
+      protocol: 0,
+      flags: 0,
+      state: 0,
+      cport: 0,
+      vport: 0,
+      dport: 0,
+      fwmark: 0,
+      timeout: 0,
+      caddr: new Uint32Array(af === 4 ? 1 : 4),
+      vaddr: new Uint32Array(af === 4 ? 1 : 4),
+      daddr: new Uint32Array(af === 4 ? 1 : 4),
+    });
+    this.rec4 = rec(4);
+    this.rec6 = rec(6);
+  }
+
+  /** Hooks this master into its engine (`engine.syncMaster`). */
+  attach(): void {
+    this.engine.syncMaster = (id, pkts) => this.onConn(id, pkts);
+  }
+
+  /** Unhooks it and sends what is buffered. */
+  detach(): void {
+    if (this.engine.syncMaster !== null) this.engine.syncMaster = null;
+    this.flush();
+  }
+
+  /** `ip_vs_sync_conn`: the conn, then its controllers up the chain. */
+  onConn(id: number, pkts: number): void {
+    const c = this.engine.conns;
+    const threshold = this.engine.settings.sync_threshold[0];
+    // ONE_PACKET conns are never sent; their controller is considered
+    if (c.flags[id] & CONN_F_ONE_PACKET) {
+      const ct = c.control[id];
+      if (ct < 0) return;
+      id = ct;
+      pkts = c.flags[ct] & CONN_F_TEMPLATE ? ++c.inPkts[ct] : threshold;
+    }
+    for (let guard = 0; guard < 16; guard++) {
+      if (this.needed(id, pkts)) this.add(id);
+      const ct = c.control[id];
+      if (ct < 0) return;
+      pkts = c.flags[ct] & CONN_F_TEMPLATE ? ++c.inPkts[ct] : threshold;
+      id = ct;
+    }
+  }
+
+  /** Whether the conn or one of its controllers is a persistence template. */
+  private inPersistence(id: number): boolean {
+    const c = this.engine.conns;
+    for (let ct = c.control[id], n = 0; ct >= 0 && n < 16; ct = c.control[ct], n++)
+      if (c.flags[ct] & CONN_F_TEMPLATE) return true;
+    return false;
+  }
+
+  /** `ip_vs_sync_conn_needed` (§12.4 steps 1–6). */
+  needed(id: number, pkts: number): boolean {
+    const eng = this.engine;
+    const c = eng.conns;
+    const s = eng.settings;
+    const now = eng.now;
+    const timeout = c.timeout[id];
+    const orig = c.syncEnd[id];
+    // the would-be end time, in 4 ms steps so the low 2 bits can count retries
+    let n = Math.floor((now + timeout) / 4) * 4;
+    let force = false;
+    const flags = c.flags[id];
+    if (flags & CONN_F_TEMPLATE) {
+      force = false;
+    } else if (s.sync_persist_mode && this.inPersistence(id)) {
+      return false;
+    } else if (c.proto[id] === IPPROTO_TCP) {
+      const st = c.state[id];
+      if (!((1 << st) & TCP_SYNC_STATES)) return false;
+      force = st !== c.oldState[id];
+      if (force && st !== TCP_S_ESTABLISHED) return this.set(id, orig, n, force);
+    }
+    const refresh = s.sync_refresh_period * 1000;
+    if (refresh > 0) {
+      const diff = n - orig;
+      const minDiff = Math.max(timeout / 2, 10_000);
+      if (Math.abs(diff) < Math.min(refresh, minDiff)) {
+        const retries = orig % 4;
+        if (retries >= s.sync_retries) return false;
+        if (now < orig - timeout + refresh / 8) return false;
+        n += retries + 1;
+      }
+    }
+    const [threshold, period] = s.sync_threshold;
+    if (period > 0) {
+      if (!(flags & CONN_F_TEMPLATE) && pkts % period !== threshold) return false;
+    } else if (refresh === 0 && pkts !== threshold) {
+      return false;
+    }
+    return this.set(id, orig, n, force);
+  }
+
+  private set(id: number, _orig: number, n: number, _force: boolean): boolean {
+    const c = this.engine.conns;
+    c.oldState[id] = c.state[id];
+    // single-threaded: the end time always updates, so the conn is sent
+    c.syncEnd[id] = n;
+    return true;
+  }
+
+  /** The conn as a record, into the current datagram (sent first when it is full). */
+  private add(id: number): void {
+    const eng = this.engine;
+    const c = eng.conns;
+    const version = eng.settings.sync_version === 0 ? 0 : 1;
+    if (version !== this.encVersion) {
+      // a datagram holds one format: switching sends what is buffered
+      this.flush();
+      this.encVersion = version;
+      this.enc = new SyncEncoder(version, this.opts.syncId, this.opts.maxLen ?? 1500 - 28);
+    }
+    const af = c.af[id];
+    const r = af === 4 ? this.rec4 : this.rec6;
+    r.protocol = c.proto[id];
+    r.flags = c.flags[id] & ~CONN_F_HASHED;
+    r.state = c.state[id];
+    r.cport = c.cport[id];
+    r.vport = c.vport[id];
+    r.dport = c.dport[id];
+    r.fwmark = c.fwmark[id];
+    r.timeout = Math.floor(c.timeout[id] / 1000);
+    const o = id * 4;
+    for (let i = 0; i < r.caddr.length; i++) {
+      r.caddr[i] = c.caddr[o + i];
+      r.vaddr[i] = c.vaddr[o + i];
+      r.daddr[i] = c.daddr[o + i];
+    }
+    const seq = r.flags & CONN_F_SEQ_MASK ? eng.seqs.get(id) : undefined;
+    if (seq) {
+      r.inSeq = { initSeq: seq[0], delta: seq[1], previousDelta: seq[2] };
+      r.outSeq = { initSeq: seq[3], delta: seq[4], previousDelta: seq[5] };
+    } else {
+      r.inSeq = r.outSeq = undefined;
+      r.flags &= ~CONN_F_SEQ_MASK;
+    }
+    if (!this.enc.add(r)) {
+      if (this.enc.empty) return; // cannot be expressed (v0: IPv6)
+      this.flush();
+      if (!this.enc.add(r)) return;
+    }
+    if (this.since < 0) this.since = eng.now;
+    this.sent.conns++;
+  }
+
+  /** Sends the current datagram if it is older than {@link SYNC_FLUSH_MS} (call every ~100 ms). */
+  tick(now: number): void {
+    if (this.since >= 0 && now - this.since >= SYNC_FLUSH_MS) this.flush();
+  }
+
+  /** Sends the current datagram now, if it has records. */
+  flush(): void {
+    if (this.enc.empty) return;
+    const d = this.enc.finish();
+    this.since = -1;
+    this.sent.datagrams++;
+    this.opts.send(d);
+  }
+}
