@@ -129,14 +129,18 @@ export class Lab {
   }
 
   /** Start the real daemon in the director namespace and connect a control client. */
-  async daemon(extra: string[] = [], sock = join(this.dir, 'control.sock')): Promise<Daemon> {
+  async daemon(
+    extra: string[] = [],
+    sock = join(this.dir, 'control.sock'),
+    ns = this.ns.director,
+  ): Promise<Daemon> {
     const log: string[] = [];
     const proc = spawn(
       'ip',
       [
         'netns',
         'exec',
-        this.ns.director,
+        ns,
         process.execPath,
         TSVS,
         'daemon',
