@@ -9,13 +9,15 @@ Commands:
                             through the real daemon, print who answered and the
                             connection table, tear everything down (root)
   daemon [--config FILE] [--control PATH] [--state FILE | --no-state] [--name NAME]
-         [--ftp-ports P[,P]...] [--no-steer]
+         [--ftp-ports P[,P]...] [--no-steer] [--metrics [HOST:]PORT]
                             run the director in the foreground (root). FILE holds
                             ipvsadm rules (ipvsadm -S format) or a tsvs JSON config.
                             The FTP helper serves NAT services on the ftp ports
                             (default 21, at most 8; 0 turns it off). --no-steer (or
                             TSVS_STEER=0) captures with the netfilter queues alone,
                             without the tc filters and TUN devices of the fast path.
+                            --metrics serves Prometheus metrics at /metrics
+                            (a bare port listens on 127.0.0.1).
                             TSVS_CONTROL overrides the default control socket
                             /run/tsvs/control.sock (per named netns:
                             /run/tsvs/netns/NAME/control.sock)
@@ -63,6 +65,7 @@ async function main(argv: string[]): Promise<number> {
           'queue-out': { type: 'string' },
           'ftp-ports': { type: 'string' },
           'no-steer': { type: 'boolean' },
+          metrics: { type: 'string' },
         },
       });
       const ftp = values['ftp-ports'];
@@ -76,6 +79,7 @@ async function main(argv: string[]): Promise<number> {
         queueOut: values['queue-out'] ? Number(values['queue-out']) : undefined,
         ftpPorts: ftp === undefined ? undefined : ftp.split(',').map((p) => Number(p.trim())),
         steer: values['no-steer'] ? false : undefined,
+        metrics: values.metrics,
       });
     }
     case 'decap': {

@@ -11,6 +11,8 @@
 import { readFileSync } from 'node:fs';
 import { Director } from './director.js';
 import { SyncDaemons } from '../sync/daemon.js';
+import { renderMetrics, serveMetrics } from '../metrics/prometheus.js';
+import type { Server } from 'node:http';
 import { currentNetnsName } from './netns.js';
 import { Engine } from '../engine/engine.js';
 import { formatAddr } from '../engine/addr.js';
@@ -38,6 +40,8 @@ export interface DaemonArgs {
   ftpPorts?: readonly number[];
   /** Fast-path steering (tc filters into TUN devices); default on unless TSVS_STEER=0. */
   steer?: boolean;
+  /** Serve Prometheus metrics at http://HOST:PORT/metrics (`[::1]:9101`, `9101` = 127.0.0.1). */
+  metrics?: string;
   log?: (line: string) => void;
 }
 
@@ -68,6 +72,15 @@ function describe(engine: Engine): string {
     )
     .join(', ');
   return `${n} service(s), ${d} real server(s)${n ? `: ${svcs}${n > 4 ? ', …' : ''}` : ''}`;
+}
+
+/** `PORT`, `HOST:PORT` or `[IPv6]:PORT` (a bare port listens on 127.0.0.1). */
+export function parseHostPort(text: string): { host: string; port: number } | null {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d+)$/.exec(text) ?? /^()()(\d+)$/.exec(text);
+  if (!m) return null;
+  const port = Number(m[3]);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return null;
+  return { host: m[1] || m[2] || '127.0.0.1', port };
 }
 
 /** Run until SIGINT/SIGTERM. Returns the exit status. */
@@ -138,6 +151,34 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     await ctl.close();
     return 1;
   }
+  let metrics: Server | undefined;
+  if (args.metrics) {
+    const at = parseHostPort(args.metrics);
+    if (!at) {
+      log(`--metrics ${args.metrics}: expected PORT, HOST:PORT or [IPv6]:PORT`);
+      director.stop();
+      await ctl.close();
+      return 1;
+    }
+    try {
+      const model = ctl.model;
+      metrics = await serveMetrics(at.host, at.port, () =>
+        renderMetrics(model, {
+          txErrors: director.txErrors,
+          steered: director.steered,
+          sync: sync.all(),
+        }),
+      );
+      log(
+        `metrics at http://${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}/metrics`,
+      );
+    } catch (e) {
+      log(`cannot serve metrics on ${args.metrics}: ${(e as Error).message}`);
+      director.stop();
+      await ctl.close();
+      return 1;
+    }
+  }
   ctl.model.onChange(() => {
     if (queued) return;
     queued = true;
@@ -158,6 +199,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
   return new Promise<number>((resolve) => {
     const stop = (sig: string): void => {
       log(`${sig}: stopping`);
+      metrics?.close();
       sync.stopAll();
       director.stop();
       void applying

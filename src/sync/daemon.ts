@@ -57,6 +57,7 @@ class Running {
       maxLen: d.maxLen,
       send: (dgram) => {
         this.counters.datagrams++;
+        this.counters.conns = m.sent.conns;
         sock.send(dgram, d.mcastPort, d.mcastGroup, (err) => {
           if (err) this.log(`sync master: send: ${err.message}`);
         });
@@ -74,10 +75,7 @@ class Running {
     });
     m.attach();
     this.master = m;
-    this.timer = setInterval(() => {
-      m.tick(Date.now());
-      this.counters.conns = m.sent.conns;
-    }, 100);
+    this.timer = setInterval(() => m.tick(Date.now()), 100);
     this.timer.unref?.();
   }
 
@@ -151,6 +149,15 @@ export class SyncDaemons {
   /** Counters of a running daemon. */
   counters(state: SyncState): SyncCounters | undefined {
     return this.running.get(state)?.counters;
+  }
+
+  /** Every running daemon's counters (for metrics). */
+  all(): { role: SyncState; datagrams: number; conns: number }[] {
+    return [...this.running].map(([role, r]) => ({
+      role,
+      datagrams: r.counters.datagrams,
+      conns: r.counters.conns,
+    }));
   }
 
   stopAll(): void {

@@ -94,7 +94,7 @@ describe(
         lab.track(bg(ns, 'socat', ['TCP4-LISTEN:5001,reuseaddr,fork', 'SYSTEM:sha256sum']));
       writeFileSync(join(lab.dir, 'blob'), blob);
       await serversListening(lab, [8080, 5001]);
-      d = await lab.daemon();
+      d = await lab.daemon(['--metrics', '127.0.0.1:9101']);
       assert.ok(
         d.log.some((l) => l.includes('tc steering into tsvsi-e2esteer/tsvso-e2esteer')),
         d.log.join('\n'),
@@ -125,6 +125,33 @@ describe(
       // (a stray packet without a connection, e.g. a late retransmission, goes to the
       // kernel as the kernel's IPVS accepts it; the ≥ 60 replies did not)
       assert.ok(c1.handedBack - c0.handedBack <= 2, JSON.stringify([c0, c1]));
+    });
+
+    test('--metrics: Prometheus text with the service, its real servers and the fast path', async () => {
+      const r = await sh(lab.ns.director, 'curl', [
+        '-s',
+        '-m',
+        '5',
+        'http://127.0.0.1:9101/metrics',
+      ]);
+      assert.equal(r.code, 0, `${r.stderr} ${d.log.join(' | ')}`);
+      const value = (name: string, labels: string): number => {
+        const l = r.stdout.split('\n').find((x) => x.startsWith(`${name}{${labels}} `));
+        assert.ok(l, `${name}{${labels}}`);
+        return Number(l.split(' ').pop());
+      };
+      const svc = `service="TCP ${lab.env.vip4}:80"`;
+      assert.ok(value('tsvs_service_connections_total', svc) >= 20);
+      const perServer = [0, 1].map((i) =>
+        value('tsvs_server_connections_total', `${svc},server="${lab.env.rs[i].ip4}:8080"`),
+      );
+      assert.ok(
+        perServer.every((n) => n >= 10),
+        `rr over both: ${perServer.join(', ')}`,
+      );
+      assert.ok(value('tsvs_steered_packets_total', 'direction="request"') > 60);
+      assert.ok(value('tsvs_steered_packets_total', 'direction="reply"') > 60);
+      assert.match(r.stdout, /# TYPE tsvs_server_active_connections gauge/);
     });
 
     test('with policy routing in use, replies are handed to the kernel and still arrive', async () => {
