@@ -10,6 +10,7 @@ Commands:
                             connection table, tear everything down (root)
   daemon [--config FILE] [--control PATH] [--state FILE | --no-state] [--name NAME]
          [--ftp-ports P[,P]...] [--no-steer] [--metrics [HOST:]PORT]
+         [--keepalived FILE]
                             run the director in the foreground (root). FILE holds
                             ipvsadm rules (ipvsadm -S format) or a tsvs JSON config.
                             The FTP helper serves NAT services on the ftp ports
@@ -17,7 +18,10 @@ Commands:
                             TSVS_STEER=0) captures with the netfilter queues alone,
                             without the tc filters and TUN devices of the fast path.
                             --metrics serves Prometheus metrics at /metrics
-                            (a bare port listens on 127.0.0.1).
+                            (a bare port listens on 127.0.0.1). --keepalived
+                            creates the virtual servers of a keepalived.conf and
+                            runs their health checks (TCP_CHECK, HTTP_GET,
+                            MISC_CHECK) as keepalived would.
                             TSVS_CONTROL overrides the default control socket
                             /run/tsvs/control.sock (per named netns:
                             /run/tsvs/netns/NAME/control.sock)
@@ -66,6 +70,7 @@ async function main(argv: string[]): Promise<number> {
           'ftp-ports': { type: 'string' },
           'no-steer': { type: 'boolean' },
           metrics: { type: 'string' },
+          keepalived: { type: 'string' },
         },
       });
       const ftp = values['ftp-ports'];
@@ -80,6 +85,7 @@ async function main(argv: string[]): Promise<number> {
         ftpPorts: ftp === undefined ? undefined : ftp.split(',').map((p) => Number(p.trim())),
         steer: values['no-steer'] ? false : undefined,
         metrics: values.metrics,
+        keepalived: values.keepalived,
       });
     }
     case 'decap': {

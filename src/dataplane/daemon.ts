@@ -12,6 +12,8 @@ import { readFileSync } from 'node:fs';
 import { Director } from './director.js';
 import { SyncDaemons } from '../sync/daemon.js';
 import { renderMetrics, serveMetrics } from '../metrics/prometheus.js';
+import { parseKeepalived } from '../health/keepalived.js';
+import { HealthManager } from '../health/manager.js';
 import type { Server } from 'node:http';
 import { currentNetnsName } from './netns.js';
 import { Engine } from '../engine/engine.js';
@@ -42,6 +44,8 @@ export interface DaemonArgs {
   steer?: boolean;
   /** Serve Prometheus metrics at http://HOST:PORT/metrics (`[::1]:9101`, `9101` = 127.0.0.1). */
   metrics?: string;
+  /** keepalived.conf whose virtual servers are created and health-checked by the daemon. */
+  keepalived?: string;
   log?: (line: string) => void;
 }
 
@@ -193,12 +197,35 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
       }
     });
   });
+  // after the data plane follows the model: the checker's changes reach it
+  let health: HealthManager | undefined;
+  if (args.keepalived) {
+    let text: string;
+    try {
+      text = readFileSync(args.keepalived, 'utf8');
+    } catch (e) {
+      log(`${args.keepalived}: ${(e as Error).message}`);
+      director.stop();
+      metrics?.close();
+      await ctl.close();
+      return 1;
+    }
+    const ka = parseKeepalived(text);
+    for (const w of ka.warnings) log(`${args.keepalived}: ${w}`);
+    for (const w of ka.errors) log(`${args.keepalived}: ${w}`);
+    if (ka.syncDaemon)
+      log(`${args.keepalived}: lvs_sync_daemon is not followed: use ipvsadm --start-daemon`);
+    health = new HealthManager(ctl.model, ka, log);
+    health.start();
+    log(`health checks: ${ka.virtualServers.length} virtual server(s) from ${args.keepalived}`);
+  }
   log(
     `daemon running${ns ? ` in netns ${ns}` : ''}: control ${control}, queues ${director.queueIn}/${director.queueOut}, ${director.captureDescription}, ${describe(engine)}`,
   );
   return new Promise<number>((resolve) => {
     const stop = (sig: string): void => {
       log(`${sig}: stopping`);
+      health?.stop();
       metrics?.close();
       sync.stopAll();
       director.stop();
