@@ -76,6 +76,8 @@ export class HealthManager {
     private readonly model: ControlModel,
     private readonly cfg: KaConfig,
     private readonly log: (line: string) => void = () => undefined,
+    /** The check itself (tests inject one). */
+    private readonly check: typeof runCheck = runCheck,
   ) {}
 
   /** Creates the services and the initially alive real servers, starts the checkers. */
@@ -185,7 +187,7 @@ export class HealthManager {
     c.running = true;
     let res: CheckResult;
     try {
-      res = await runCheck(c.c, { addr: r.rs.addr, port: r.rs.port });
+      res = await this.check(c.c, { addr: r.rs.addr, port: r.rs.port });
     } catch (e) {
       res = { ok: false, why: (e as Error).message };
     }
