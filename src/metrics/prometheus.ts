@@ -95,68 +95,24 @@ export function renderMetrics(model: ControlModel, extra: MetricsExtra = {}): st
         st.conns,
       );
       o.add(
-        `${prefix}_packets_total`,
-        'counter',
-        `Packets of the ${what}, by direction.`,
-        { ...labels, direction: 'in' },
-        st.inpkts,
-      );
-      o.add(
-        `${prefix}_packets_total`,
-        'counter',
-        `Packets of the ${what}, by direction.`,
-        { ...labels, direction: 'out' },
-        st.outpkts,
-      );
-      o.add(
-        `${prefix}_bytes_total`,
-        'counter',
-        `Bytes of the ${what}, by direction.`,
-        { ...labels, direction: 'in' },
-        st.inbytes,
-      );
-      o.add(
-        `${prefix}_bytes_total`,
-        'counter',
-        `Bytes of the ${what}, by direction.`,
-        { ...labels, direction: 'out' },
-        st.outbytes,
-      );
-      o.add(
         `${prefix}_connection_rate`,
         'gauge',
         `New connections per second of the ${what} (the kernel's estimator).`,
         labels,
         r.cps,
       );
-      o.add(
-        `${prefix}_packet_rate`,
-        'gauge',
-        `Packets per second of the ${what} (estimator), by direction.`,
-        { ...labels, direction: 'in' },
-        r.inpps,
-      );
-      o.add(
-        `${prefix}_packet_rate`,
-        'gauge',
-        `Packets per second of the ${what} (estimator), by direction.`,
-        { ...labels, direction: 'out' },
-        r.outpps,
-      );
-      o.add(
-        `${prefix}_byte_rate`,
-        'gauge',
-        `Bytes per second of the ${what} (estimator), by direction.`,
-        { ...labels, direction: 'in' },
-        r.inbps,
-      );
-      o.add(
-        `${prefix}_byte_rate`,
-        'gauge',
-        `Bytes per second of the ${what} (estimator), by direction.`,
-        { ...labels, direction: 'out' },
-        r.outbps,
-      );
+      // [metric, type, help, in, out]
+      const pairs: [string, 'counter' | 'gauge', string, number, number][] = [
+        ['packets_total', 'counter', 'Packets', st.inpkts, st.outpkts],
+        ['bytes_total', 'counter', 'Bytes', st.inbytes, st.outbytes],
+        ['packet_rate', 'gauge', 'Packets per second (estimator)', r.inpps, r.outpps],
+        ['byte_rate', 'gauge', 'Bytes per second (estimator)', r.inbps, r.outbps],
+      ];
+      for (const [name, type, help, vin, vout] of pairs) {
+        const h = `${help} of the ${what}, by direction.`;
+        o.add(`${prefix}_${name}`, type, h, { ...labels, direction: 'in' }, vin);
+        o.add(`${prefix}_${name}`, type, h, { ...labels, direction: 'out' }, vout);
+      }
     };
     stats('tsvs_service', 'virtual service', svc, s.stats, s.rates);
     for (const d of s.dests) {
