@@ -673,7 +673,7 @@ export class Engine {
     c.fwmark[id] = fwmark;
     c.timeout[id] = 3000;
     if (this.settings.conntrack) flags |= CONN_F_NFCT;
-    c.syncEnd[id] = this.now;
+    c.syncEnd[id] = (this.now & ~3) >>> 0;
     if (dest) {
       let df = dest.connFlags;
       if (proto !== IPPROTO_UDP) df &= ~CONN_F_ONE_PACKET;

@@ -127,8 +127,8 @@ export class SyncMaster {
     const now = eng.now;
     const timeout = c.timeout[id];
     const orig = c.syncEnd[id];
-    // the would-be end time, in 4 ms steps so the low 2 bits can count retries
-    let n = Math.floor((now + timeout) / 4) * 4;
+    // the would-be end time in ms modulo 2^32, low 2 bits cleared to count retries
+    let n = ((now + timeout) & ~3) >>> 0;
     let force = false;
     const flags = c.flags[id];
     if (flags & CONN_F_TEMPLATE) {
@@ -143,13 +143,14 @@ export class SyncMaster {
     }
     const refresh = s.sync_refresh_period * 1000;
     if (refresh > 0) {
-      const diff = n - orig;
+      const diff = (n - orig) | 0; // wrap-around difference
       const minDiff = Math.max(timeout / 2, 10_000);
       if (Math.abs(diff) < Math.min(refresh, minDiff)) {
-        const retries = orig % 4;
+        const retries = orig & 3;
         if (retries >= s.sync_retries) return false;
-        if (now < orig - timeout + refresh / 8) return false;
-        n += retries + 1;
+        // too soon after the last send: now before (orig − timeout + refresh/8)
+        if ((((now >>> 0) - orig + timeout - refresh / 8) | 0) < 0) return false;
+        n = (n | (retries + 1)) >>> 0;
       }
     }
     const [threshold, period] = s.sync_threshold;

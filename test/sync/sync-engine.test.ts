@@ -214,3 +214,26 @@ test('backup_only: a director running a backup daemon forwards nothing', () => {
   const v2 = send(e, 'in', { src: CIP, dst: VIP, sport: 43001, dport: 80, flags: SYN }, 2);
   assert.equal(v2, 0 /* V_ACCEPT */);
 });
+
+test('master: sync_refresh_period and sync_retries decide instead of the packet count', () => {
+  const e = director(false, { sync_refresh_period: 120, sync_retries: 1, sync_threshold: [3, 0] });
+  const { records } = master(e);
+  const c = { src: CIP, dst: VIP, sport: 44000, dport: 80 };
+  const rsFor = () => {
+    const conn = e.connections().find((x) => x.cport === 44000)!;
+    return { src: conn.daddr, dst: CIP, sport: 8080, dport: 44000 };
+  };
+  const t0 = 5_000_000;
+  send(e, 'in', { ...c, flags: SYN }, t0);
+  send(e, 'out', { ...rsFor(), flags: SYN | ACK }, t0 + 1);
+  send(e, 'in', { ...c, flags: ACK }, t0 + 2);
+  assert.equal(records().length, 1, 'entering ESTABLISHED: the end time moved by > refresh period');
+  send(e, 'in', { ...c, flags: ACK, payload: 'a' }, t0 + 1000);
+  assert.equal(records().length, 0, 'within refresh/8 of the last send: nothing');
+  send(e, 'in', { ...c, flags: ACK, payload: 'b' }, t0 + 16_000);
+  assert.equal(records().length, 1, 'after refresh/8: one retry');
+  send(e, 'in', { ...c, flags: ACK, payload: 'c' }, t0 + 32_000);
+  assert.equal(records().length, 0, 'sync_retries 1: no second retry');
+  send(e, 'in', { ...c, flags: ACK, payload: 'd' }, t0 + 16_000 + 130_000);
+  assert.equal(records().length, 1, 'the end time moved by more than the refresh period');
+});

@@ -56,8 +56,11 @@ export class ConnTable {
   control!: Int32Array;
   nControl!: Int32Array;
   inPkts!: Uint32Array;
-  /** Connection sync: the end time (ms) last sent for the conn, low 2 bits = retries (§12.4). */
-  syncEnd!: Float64Array;
+  /**
+   * Connection sync: the end time last sent for the conn, in ms modulo 2^32 (compared
+   * with wrap-around, as the kernel compares jiffies), low 2 bits = retries (§12.4).
+   */
+  syncEnd!: Uint32Array;
   /** Current timeout in ms (re-armed to now + timeout after each packet). */
   timeout!: Uint32Array;
   /** Absolute expiry time (ms). */
@@ -112,7 +115,7 @@ export class ConnTable {
     this.control = grow(this.control ?? new Int32Array(0), newCap, -1);
     this.nControl = grow(this.nControl ?? new Int32Array(0), newCap);
     this.inPkts = grow(this.inPkts ?? new Uint32Array(0), newCap);
-    this.syncEnd = grow(this.syncEnd ?? new Float64Array(0), newCap);
+    this.syncEnd = grow(this.syncEnd ?? new Uint32Array(0), newCap);
     this.timeout = grow(this.timeout ?? new Uint32Array(0), newCap);
     this.expires = grow(this.expires ?? new Float64Array(0), newCap);
     this.hnext = grow(this.hnext ?? new Int32Array(0), newCap, NO_CONN);
