@@ -129,6 +129,17 @@ export class HealthManager {
         };
         st.rs.push(r);
       }
+      // what the model already has (a saved configuration restored at start)
+      const have = new Map<string, number>();
+      try {
+        for (const d of this.model.service(id).dests) have.set(hostPort(d.addr, d.port), d.weight);
+      } catch {
+        /* just created */
+      }
+      for (const r of st.rs) {
+        const w = have.get(hostPort(r.rs.addr, r.rs.port));
+        if (w !== undefined) r.present = w === 0 ? 'inhibited' : 'yes';
+      }
       this.vss.push(st);
       st.quorumUp = this.liveWeight(st) >= Math.min(vs.quorum, this.totalWeight(st));
       if (!st.quorumUp && vs.sorryServer) {
@@ -287,9 +298,11 @@ export class HealthManager {
 
   private putDest(st: VsState, r: RsState, weight: number, exists: boolean): void {
     const d = this.destSpec(st, r.rs.addr, r.rs.port, weight, r.rs);
-    this.guard(`${exists ? 'edit' : 'add'} ${hostPort(r.rs.addr, r.rs.port)}`, () =>
-      exists ? this.model.editDest(st.id, d) : this.model.addDest(st.id, d),
-    );
+    this.guard(`${exists ? 'edit' : 'add'} ${hostPort(r.rs.addr, r.rs.port)}`, () => {
+      // -e replaces every setting, as keepalived sends them all
+      if (exists) this.model.editDest(st.id, d);
+      else this.model.addDest(st.id, d);
+    });
   }
 
   private enterSorry(st: VsState): void {
