@@ -171,6 +171,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
           txErrors: director.txErrors,
           steered: director.steered,
           sync: sync.all(),
+          health: health?.status(),
         }),
       );
       log(

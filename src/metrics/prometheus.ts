@@ -22,6 +22,8 @@ export interface MetricsExtra {
   steered?: { in: number; out: number };
   /** Sync daemons: datagrams and conns sent (master) or received (backup). */
   sync?: { role: string; datagrams: number; conns: number }[];
+  /** Health checks: each checked real server and whether it is up. */
+  health?: { service: string; servers: { server: string; alive: boolean }[] }[];
 }
 
 function esc(v: string): string {
@@ -199,6 +201,15 @@ export function renderMetrics(model: ControlModel, extra: MetricsExtra = {}): st
       s.conns,
     );
   }
+  for (const h of extra.health ?? [])
+    for (const r of h.servers)
+      o.add(
+        'tsvs_health_server_up',
+        'gauge',
+        'Health checks: 1 while every checker of the real server passes.',
+        { service: h.service, server: r.server },
+        r.alive ? 1 : 0,
+      );
   return o.text();
 }
 

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { Lab, e2eUnavailable, serversListening, waitFor, type Daemon } from './harness.js';
+import { Lab, e2eUnavailable, serversListening, sh, waitFor, type Daemon } from './harness.js';
 import type { ServiceEntry } from '../../src/control/model.js';
 
 const skip = e2eUnavailable();
@@ -96,7 +96,7 @@ virtual_server ${lab.env.vip4} 82 {
 `;
       const file = join(lab.dir, 'keepalived.conf');
       writeFileSync(file, conf);
-      d = await lab.daemon(['--keepalived', file]);
+      d = await lab.daemon(['--keepalived', file, '--metrics', '127.0.0.1:9102']);
     });
 
     after(async () => {
@@ -132,6 +132,23 @@ virtual_server ${lab.env.vip4} 82 {
         const r = await lab.client('curl', ['-s', '-m', '5', `http://${lab.env.vip4}/`]);
         assert.equal(r.stdout.trim(), 'rs1');
       }
+      // the metrics say so too
+      const m = await sh(lab.ns.director, 'curl', [
+        '-s',
+        '-m',
+        '5',
+        'http://127.0.0.1:9102/metrics',
+      ]);
+      const up = (server: string): string =>
+        m.stdout
+          .split('\n')
+          .find((l) =>
+            l.startsWith(
+              `tsvs_health_server_up{service="TCP ${lab.env.vip4}:80",server="${server}"}`,
+            ),
+          ) ?? '';
+      assert.match(up(`${r2}:8080`), / 0$/);
+      assert.match(up(`${r1}:8080`), / 1$/);
       assert.ok(
         d.log.some((l) => l.includes(`${r2}:8080 of TCP ${lab.env.vip4}:80 is DOWN`)),
         d.log.join('\n'),
