@@ -199,6 +199,73 @@ describe(
       }
     });
 
+    test("a client behind a router: replies go to the gateway's MAC by packet socket", async () => {
+      // a far client network 10.201.9.0/24 routed through the lab's client namespace
+      const far = 'e2esteer-far';
+      await sh(null, 'ip', ['netns', 'del', far]);
+      const steps: [string | null, string, string[]][] = [
+        [null, 'ip', ['netns', 'add', far]],
+        [
+          null,
+          'ip',
+          [
+            'link',
+            'add',
+            'p-far',
+            'netns',
+            lab.ns.client,
+            'type',
+            'veth',
+            'peer',
+            'name',
+            'eth0',
+            'netns',
+            far,
+          ],
+        ],
+        [lab.ns.client, 'ip', ['addr', 'add', '10.201.9.1/24', 'dev', 'p-far']],
+        [lab.ns.client, 'ip', ['link', 'set', 'p-far', 'up']],
+        [lab.ns.client, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']],
+        [far, 'ip', ['addr', 'add', '10.201.9.2/24', 'dev', 'eth0']],
+        [far, 'ip', ['link', 'set', 'eth0', 'up']],
+        [far, 'ip', ['link', 'set', 'lo', 'up']],
+        [far, 'ip', ['route', 'add', 'default', 'via', '10.201.9.1']],
+        [lab.ns.director, 'ip', ['route', 'add', '10.201.9.0/24', 'via', lab.env.client4]],
+      ];
+      try {
+        for (const [ns, cmd, args] of steps) {
+          const r = await sh(ns, cmd, args);
+          assert.equal(r.code, 0, `${cmd} ${args.join(' ')}: ${r.stderr}`);
+        }
+        // a configuration change makes the director read its routes again
+        await configure(
+          d.client,
+          { af: 4, protocol: 6, addr: lab.env.vip4, port: 8086, scheduler: 'rr' },
+          [{ addr: lab.env.rs[0].ip4, port: 8080, fwd: 'masq' }],
+        );
+        const farCurl = async (): Promise<string> => {
+          const r = await sh(far, 'curl', ['-s', '-m', '5', url]);
+          assert.equal(r.code, 0, r.stderr);
+          return r.stdout.trim();
+        };
+        await waitFor('far replies to leave by packet socket', 15_000, async () => {
+          const c0 = await counters(lab);
+          await farCurl();
+          return (await counters(lab)).handedBack - c0.handedBack <= 1;
+        });
+        const c0 = await counters(lab);
+        const seen = new Set<string>();
+        for (let i = 0; i < 10; i++) seen.add(await farCurl());
+        assert.deepEqual([...seen].sort(), ['rs1', 'rs2']);
+        const c1 = await counters(lab);
+        assert.ok(c1.steeredOut - c0.steeredOut >= 30, JSON.stringify([c0, c1]));
+        assert.ok(c1.handedBack - c0.handedBack <= 2, JSON.stringify([c0, c1]));
+      } finally {
+        await sh(lab.ns.director, 'ip', ['route', 'del', '10.201.9.0/24']);
+        await sh(null, 'ip', ['netns', 'del', far]);
+      }
+    });
+
     test('--no-steer: the netfilter queues alone carry NAT, both ways', async () => {
       assert.equal(await d.stop('SIGTERM'), 0);
       const d2 = await lab.daemon(['--no-steer']);
