@@ -304,7 +304,12 @@ export interface QueueNumbers {
  * ICMP go to the plain queues (see the module comment). Passing two numbers puts
  * everything on those two queues.
  */
-export function buildRuleset(engine: Engine, qin: number | QueueNumbers, qout?: number): Ruleset {
+export function buildRuleset(
+  engine: Engine,
+  qin: number | QueueNumbers,
+  qout?: number,
+  tunnelSources: readonly string[] = [],
+): Ruleset {
   const q: QueueNumbers =
     typeof qin === 'number'
       ? { inGso: qin, outGso: qout ?? qin, inPlain: qin, outPlain: qout ?? qin }
@@ -364,6 +369,10 @@ export function buildRuleset(engine: Engine, qin: number | QueueNumbers, qout?: 
       for (const t of icmpTypes(d.af)) add(d.af, `REP -s ${rip} ${t} ${qoPlain}`);
     }
   }
+  // ICMP errors about the IPIP packets we send to tunnel real servers come back to
+  // the tunnel's source address (§8.1 step 4): the engine relays them to the client
+  for (const src of tunnelSources)
+    for (const t of icmpTypes(4)) add(4, `REQ -d ${src}/32 ${t} ${to(q.inPlain)}`);
   return rs;
 }
 
@@ -697,13 +706,23 @@ export class Director {
     for (const [id, hop] of live) this.hopByDest.set(id, hop);
     const used = new Set(live.values());
     for (const [k, h] of this.hopByRip) if (!used.has(h)) this.hopByRip.delete(k);
+    const tunnelSources = new Set<string>();
+    for (const d of tun) {
+      const w = d.af === 4 ? this.tunSrc.get(formatAddr(d.af, d.addr)) : undefined;
+      if (w) tunnelSources.add(formatAddr(4, w));
+    }
     this.installRules(
-      buildRuleset(this.engine, {
-        inGso: this.queueIn,
-        outGso: this.queueOut,
-        inPlain: this.queueInPlain,
-        outPlain: this.queueOutPlain,
-      }),
+      buildRuleset(
+        this.engine,
+        {
+          inGso: this.queueIn,
+          outGso: this.queueOut,
+          inPlain: this.queueInPlain,
+          outPlain: this.queueOutPlain,
+        },
+        undefined,
+        [...tunnelSources],
+      ),
     );
     await this.applySteering();
     // routes or rules may have changed with the configuration (policy routing...)

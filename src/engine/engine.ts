@@ -31,7 +31,9 @@ import {
   DEST_F_AVAILABLE,
   DEST_F_OVERLOAD,
   FWD_METHOD_FLAG,
+  IPPROTO_GRE,
   IPPROTO_ICMP,
+  IPPROTO_IPIP,
   IPPROTO_ICMPV6,
   IPPROTO_TCP,
   IPPROTO_UDP,
@@ -40,6 +42,9 @@ import {
   TEMPLATE_ASSURED,
   type AddressFamily,
   type FwdMethod,
+  TUNNEL_TYPE_GRE,
+  TUNNEL_TYPE_GUE,
+  TUNNEL_TYPE_IPIP,
 } from './constants.js';
 import { addrEqual, foldAddr, formatAddr, maskAddr, newAddr, parseAddr } from './addr.js';
 import { Dest, Service } from './service.js';
@@ -226,6 +231,8 @@ export class Engine {
 
   private readonly pv = new PacketView();
   private readonly epv = new PacketView();
+  /** The client packet inside an IPIP packet quoted by an ICMP error (§8.1 step 4). */
+  private readonly ipv = new PacketView();
   private readonly spkt: SchedPacket = {
     af: 4,
     protocol: 0,
@@ -1571,6 +1578,8 @@ export class Engine {
 
   /** Incoming ICMP error about a packet we sent to the client (§8.1). */
   private icmpIn(pv: PacketView, mark: number, pktFlags: number): number {
+    const tun = this.icmpTunnel(pv, pktFlags);
+    if (tun >= 0) return tun;
     const pre = this.icmpRelated(pv);
     if (pre >= 0) return pre;
     const e = this.epv;
@@ -1626,6 +1635,110 @@ export class Engine {
     c.inPkts[id]++;
     this.connPut(id);
     return v;
+  }
+
+  /**
+   * An ICMP error about an IPIP packet this director sent to a tunnel real server
+   * (§8.1 steps 4 and 8; IPv4): the conn is found from the client packet inside, the
+   * error is consumed, and the client gets one of its own, built from its packet — a
+   * frag-needed with the tunnel's overhead taken off the MTU (only when the client's
+   * packet had DF), any other error with the same type and code. Returns -1 when the
+   * ICMP is not such an error (the ordinary ICMP path follows).
+   */
+  private icmpTunnel(pv: PacketView, pktFlags: number): number {
+    if (pv.af !== 4 || pv.frag !== 0 || !this.isRelatedIcmp(pv)) return -1;
+    const e = this.epv;
+    if (!this.parseEmbedded(pv, e) || e.frag !== 0) return -1;
+    const end = pv.l3off + pv.l3len;
+    const at = this.tunnelInner(e, end);
+    if (at < 0) return -1;
+    // the client's packet, as far as the error quotes it
+    const inner = this.ipv;
+    if (at >= end || inner.parseEmbedded(pv.buf, at, end - at) !== 0) return V_ACCEPT;
+    if (inner.af !== 4 || (inner.proto !== IPPROTO_TCP && inner.proto !== IPPROTO_UDP))
+      return V_ACCEPT;
+    if (inner.frag === 2) return V_ACCEPT;
+    const c = this.conns;
+    const id = c.inLookup(4, inner.proto, inner.saddr, 0, inner.sport, inner.daddr, 0, inner.dport);
+    if (id === NO_CONN) return V_ACCEPT;
+    if (!(pktFlags & PKT_CSUM_OK) && !verifyL4Checksum(pv))
+      return this.drop(DropReason.BAD_CHECKSUM);
+    const did = c.dest[id];
+    const cd = did >= 0 ? this.destById[did] : null;
+    if (cd && cd.available) this.countOut(cd, pv.l3len);
+    let info = 0;
+    if (pv.icmpType === 3 && pv.icmpCode === 4) {
+      // frag-needed: relayed only for a client packet with DF, its MTU less the
+      // IPIP header (the kernel takes the MTU from the route it just updated)
+      if (!(pv.buf[inner.l3off + 6] & 0x40)) return this.drop(DropReason.FRAG_NEEDED);
+      let mtu = (pv.buf[pv.l4off + 6] << 8) | pv.buf[pv.l4off + 7];
+      if (mtu > 68 + 20) mtu -= 20;
+      info = mtu;
+    }
+    const r = this.result;
+    const n = buildIcmpError(
+      this.scratch,
+      0,
+      this.scratch.length,
+      pv.buf,
+      inner.l3off,
+      end - inner.l3off,
+      4,
+      pv.icmpType,
+      pv.icmpCode,
+      info,
+      inner.daddr,
+    );
+    if (n === 0) return this.drop(DropReason.NO_ROOM);
+    r.verdict = V_REPLY;
+    r.reason = 0;
+    r.buf = this.scratch;
+    r.off = 0;
+    r.len = n;
+    r.af = 4;
+    r.nextHop.set(inner.saddr);
+    r.method = -1;
+    r.conn = id;
+    return V_REPLY;
+  }
+
+  /**
+   * Where the client's packet starts inside a quoted tunnel packet (`e`, the outer
+   * header we sent): IPIP to a tunnel dest; UDP to a GUE dest's port with a GUE
+   * version-0 data header carrying IPv4; GRE to a GRE dest with no flags but C and
+   * protocol IPv4. -1 when `e` is none of those (§8.1 step 4).
+   */
+  private tunnelInner(e: PacketView, end: number): number {
+    const b = e.buf;
+    const o = e.l4off;
+    const dest = (type: number, port: number): boolean => {
+      for (const s of this.services)
+        for (const d of s.dests)
+          if (
+            d.af === 4 &&
+            d.fwd === CONN_F_TUNNEL &&
+            d.tunType === type &&
+            d.addr[0] === e.daddr[0] &&
+            (port < 0 || d.tunPort === port)
+          )
+            return true;
+      return false;
+    };
+    if (e.proto === IPPROTO_IPIP) return dest(TUNNEL_TYPE_IPIP, -1) ? o : -1;
+    if (e.proto === IPPROTO_UDP && o + 12 <= end) {
+      const g = b[o + 8];
+      // GUE: version 0, C clear, proto_ctype 4 (IPIP)
+      if (g >> 6 !== 0 || g & 0x20 || b[o + 9] !== IPPROTO_IPIP) return -1;
+      if (!dest(TUNNEL_TYPE_GUE, (b[o + 2] << 8) | b[o + 3])) return -1;
+      return o + 8 + 4 + (g & 0x1f) * 4;
+    }
+    if (e.proto === IPPROTO_GRE && o + 4 <= end) {
+      const flags = (b[o] << 8) | b[o + 1];
+      if ((flags & ~0x8000) !== 0 || ((b[o + 2] << 8) | b[o + 3]) !== 0x0800) return -1;
+      if (!dest(TUNNEL_TYPE_GRE, -1)) return -1;
+      return o + (flags & 0x8000 ? 8 : 4);
+    }
+    return -1;
   }
 
   /** Outgoing ICMP error from a real server about a client packet (§8.2). */

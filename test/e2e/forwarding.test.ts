@@ -181,6 +181,22 @@ for (const mode of MODES) {
     });
 
     if (mode.fwd === 'tunnel') {
+      test('ICMP errors about the tunnelled packets come back to the tunnel source: queued', async () => {
+        // §8.1 step 4: the engine relays them to the client (engine test icmp-tunnel)
+        const r = await sh(lab.ns.director, 'iptables-legacy-save', ['-t', 'mangle']);
+        const src = lab.env.director.server4;
+        for (const type of ['3', '4', '11'])
+          assert.ok(
+            r.stdout
+              .split('\n')
+              .some(
+                (l) =>
+                  l.includes(`-d ${src}/32 -p icmp -m icmp --icmp-type ${type}`) &&
+                  l.includes('NFQUEUE'),
+              ),
+            `ICMP type ${type} to ${src} queued:\n${r.stdout}`,
+          );
+      });
       test('tcpdump on the real server sees IPIP: outer director → RIP, inner client → VIP', async () => {
         const pcap = join(lab.dir, 'rs1-ipip.pcap');
         const curls: string[] = [];
