@@ -1232,15 +1232,44 @@ export class Engine {
     info: number,
     src: Uint32Array,
   ): number {
+    return this.replyIcmpAbout(
+      pv.buf,
+      pv.l3off,
+      pv.l3len,
+      pv.af as AddressFamily,
+      type,
+      code,
+      info,
+      src,
+      pv.saddr,
+    );
+  }
+
+  /**
+   * Build an ICMP error about the (possibly quoted, truncated) packet at
+   * `buf[off..off+len)`, from `src`, into the scratch buffer; it goes to `to` (the
+   * packet's source): REPLY.
+   */
+  private replyIcmpAbout(
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    af: AddressFamily,
+    type: number,
+    code: number,
+    info: number,
+    src: Uint32Array,
+    to: Uint32Array,
+  ): number {
     const r = this.result;
     const n = buildIcmpError(
       this.scratch,
       0,
       this.scratch.length,
-      pv.buf,
-      pv.l3off,
-      pv.l3len,
-      pv.af as AddressFamily,
+      buf,
+      off,
+      len,
+      af,
       type,
       code,
       info,
@@ -1252,8 +1281,8 @@ export class Engine {
     r.buf = this.scratch;
     r.off = 0;
     r.len = n;
-    r.af = pv.af as AddressFamily;
-    r.nextHop.set(pv.saddr);
+    r.af = af;
+    r.nextHop.set(to);
     r.method = -1;
     return V_REPLY;
   }
@@ -1675,11 +1704,7 @@ export class Engine {
       if (mtu > 68 + 20) mtu -= 20;
       info = mtu;
     }
-    const r = this.result;
-    const n = buildIcmpError(
-      this.scratch,
-      0,
-      this.scratch.length,
+    const v = this.replyIcmpAbout(
       pv.buf,
       inner.l3off,
       end - inner.l3off,
@@ -1688,18 +1713,10 @@ export class Engine {
       pv.icmpCode,
       info,
       inner.daddr,
+      inner.saddr,
     );
-    if (n === 0) return this.drop(DropReason.NO_ROOM);
-    r.verdict = V_REPLY;
-    r.reason = 0;
-    r.buf = this.scratch;
-    r.off = 0;
-    r.len = n;
-    r.af = 4;
-    r.nextHop.set(inner.saddr);
-    r.method = -1;
-    r.conn = id;
-    return V_REPLY;
+    this.result.conn = id;
+    return v;
   }
 
   /**
