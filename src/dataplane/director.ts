@@ -50,7 +50,7 @@
  * qdiscs they needed, the two TUN devices) is removed on stop, and removed again on the
  * next start after a crash.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import {
@@ -430,6 +430,9 @@ export class Director {
   private readonly natPending = new Set<L2Hop>();
   private natResolving = false;
   private timer: NodeJS.Timeout | undefined;
+  /** `ip monitor link`: interfaces that appear get the steering filters at once. */
+  private linkMonitor: ChildProcess | null = null;
+  private linkChange: NodeJS.Timeout | undefined;
   private lastMem = 0;
   private lastNeigh = 0;
   private refreshes = 0;
@@ -576,6 +579,7 @@ export class Director {
       q.chan.onReadable(drain, (e) => this.log(`queue ${q.num}: ${e.message}`));
     }
     if (this.tunIn && this.tunOut) {
+      this.watchLinks();
       const tin = this.tunIn;
       const tout = this.tunOut;
       tin.onReadable(
@@ -601,6 +605,9 @@ export class Director {
     this.running = false;
     for (const q of this.queues) q.chan.close();
     this.queues = [];
+    this.linkMonitor?.kill();
+    this.linkMonitor = null;
+    if (this.linkChange) clearTimeout(this.linkChange);
     this.tunIn?.close();
     this.tunOut?.close();
     this.tunIn = this.tunOut = null;
@@ -742,6 +749,33 @@ export class Director {
     return this.steering
       ? `tc steering into ${this.steer.tunIn}/${this.steer.tunOut} in front of the queues`
       : 'netfilter queues only';
+  }
+
+  /**
+   * Follows interfaces appearing and going (`ip -o monitor link`, in our namespace): a
+   * new interface gets the filters within 200 ms instead of at the next 30-s check.
+   */
+  private watchLinks(): void {
+    const argv = this.netns
+      ? ['netns', 'exec', this.netns, 'ip', '-o', 'monitor', 'link']
+      : ['-o', 'monitor', 'link'];
+    let child: ChildProcess;
+    try {
+      child = spawn('ip', argv, { stdio: ['ignore', 'pipe', 'ignore'] });
+    } catch {
+      return; // the periodic check still runs
+    }
+    child.on('error', () => undefined);
+    child.stdout?.on('data', () => {
+      if (this.linkChange) return;
+      this.linkChange = setTimeout(() => {
+        this.linkChange = undefined;
+        void this.applySteering();
+      }, 200);
+    });
+    child.unref();
+    (child.stdout as { unref?: () => void } | null)?.unref?.();
+    this.linkMonitor = child;
   }
 
   /** Opens and configures the two steering TUN devices; on failure steering stays off. */

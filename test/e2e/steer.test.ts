@@ -266,6 +266,28 @@ describe(
       }
     });
 
+    test('an interface that appears later gets the filters at once', async () => {
+      const r = await sh(lab.ns.director, 'ip', [
+        'link',
+        'add',
+        'xnew0',
+        'type',
+        'veth',
+        'peer',
+        'name',
+        'xnew1',
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      try {
+        await waitFor('filters on the new interface', 5000, async () => {
+          const f = await sh(lab.ns.director, 'tc', ['filter', 'show', 'dev', 'xnew0', 'ingress']);
+          return f.stdout.includes('Egress Redirect to device tsvsi-');
+        });
+      } finally {
+        await sh(lab.ns.director, 'ip', ['link', 'del', 'xnew0']);
+      }
+    });
+
     test('--no-steer: the netfilter queues alone carry NAT, both ways', async () => {
       assert.equal(await d.stop('SIGTERM'), 0);
       const d2 = await lab.daemon(['--no-steer']);
