@@ -65,10 +65,40 @@ describe(
         ['-n', backupNs, 'link', 'set', 'eth0', 'up'],
         ['-n', backupNs, 'link', 'set', 'lo', 'up'],
       ];
+      // ... and on the client LAN too (10.201.1.3), with the VIP on lo, ready to take
+      // over as the lab director's twin
+      steps.push(
+        [
+          'link',
+          'add',
+          'cb-bk',
+          'netns',
+          lab.ns.client,
+          'type',
+          'veth',
+          'peer',
+          'name',
+          'eth1',
+          'netns',
+          backupNs,
+        ],
+        ['-n', lab.ns.client, 'link', 'set', 'cb-bk', 'master', 'br0', 'up'],
+        ['-n', backupNs, 'addr', 'add', '10.201.1.3/24', 'dev', 'eth1'],
+        ['-n', backupNs, 'link', 'set', 'eth1', 'up'],
+        ['-n', backupNs, 'addr', 'add', `${lab.env.vip4}/32`, 'dev', 'lo'],
+      );
       for (const a of steps) {
         const r = await sh(null, 'ip', a);
         assert.equal(r.code, 0, `ip ${a.join(' ')}: ${r.stderr}`);
       }
+      for (const k of [
+        'net.ipv4.ip_forward=1',
+        'net.ipv4.conf.all.rp_filter=0',
+        'net.ipv4.conf.default.rp_filter=0',
+        'net.ipv4.conf.eth0.rp_filter=0',
+        'net.ipv4.conf.eth1.rp_filter=0',
+      ])
+        await sh(backupNs, 'sysctl', ['-qw', k]);
       const svc = { af: 4 as const, protocol: 6, addr: lab.env.vip4, port: 9000, scheduler: 'rr' };
       const dests = [
         { addr: lab.env.rs[0].ip4, port: 9000, fwd: 'masq' as const },
@@ -155,6 +185,61 @@ describe(
         assert.equal(ds[0]?.state, 'backup');
       } finally {
         for (const c of clients) c.kill();
+      }
+    });
+
+    test('fail-over: an established connection carries on through the backup', async () => {
+      const cl = spawn(
+        'ip',
+        ['netns', 'exec', lab.ns.client, 'socat', '-', `TCP:${lab.env.vip4}:9000`],
+        {
+          stdio: ['pipe', 'pipe', 'ignore'],
+        },
+      );
+      let echoed = '';
+      cl.stdout.setEncoding('utf8').on('data', (x: string) => (echoed += x));
+      try {
+        for (let i = 0; i < 4; i++) {
+          cl.stdin.write(`before ${i}\n`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        await waitFor('the echo through the master', 5000, async () => echoed.includes('before 3'));
+        const port = (await master.client.call({ cmd: 'listConnections' })).find(
+          (c) => c.vport === 9000 && c.state === 'ESTABLISHED',
+        )?.cport;
+        assert.ok(port, 'the connection on the master');
+        await waitFor('the backup to hold it', 10_000, async () =>
+          (await backup.client.call({ cmd: 'listConnections' })).some(
+            (c) => c.cport === port && c.state === 'ESTABLISHED',
+          ),
+        );
+        // fail-over, as VRRP would do it: the master is gone, the client's gateway and
+        // the real servers' NAT gateway are the backup now
+        master.proc.kill('SIGKILL');
+        await sh(lab.ns.client, 'ip', ['route', 'replace', 'default', 'via', '10.201.1.3']);
+        for (const ns of [lab.ns.rs1, lab.ns.rs2])
+          await sh(ns, 'ip', [
+            'route',
+            'replace',
+            'default',
+            'via',
+            '10.201.2.50',
+            'dev',
+            'eth0',
+            'table',
+            '201',
+          ]);
+        cl.stdin.write('after the fail-over\n');
+        await waitFor('the echo through the backup', 10_000, async () =>
+          echoed.includes('after the fail-over'),
+        );
+        // the backup's own table counts the packets of that connection now
+        const c = (await backup.client.call({ cmd: 'listConnections' })).find(
+          (x) => x.cport === port,
+        );
+        assert.equal(c?.state, 'ESTABLISHED');
+      } finally {
+        cl.kill();
       }
     });
   },
