@@ -129,17 +129,16 @@ export class SyncMaster {
     const orig = c.syncEnd[id];
     // the would-be end time in ms modulo 2^32, low 2 bits cleared to count retries
     let n = ((now + timeout) & ~3) >>> 0;
-    let force = false;
     const flags = c.flags[id];
     if (flags & CONN_F_TEMPLATE) {
-      force = false;
+      // templates: no state filter
     } else if (s.sync_persist_mode && this.inPersistence(id)) {
       return false;
     } else if (c.proto[id] === IPPROTO_TCP) {
       const st = c.state[id];
       if (!((1 << st) & TCP_SYNC_STATES)) return false;
-      force = st !== c.oldState[id];
-      if (force && st !== TCP_S_ESTABLISHED) return this.set(id, orig, n, force);
+      // a state change out of ESTABLISHED is sent at once (step 3)
+      if (st !== c.oldState[id] && st !== TCP_S_ESTABLISHED) return this.set(id, n);
     }
     const refresh = s.sync_refresh_period * 1000;
     if (refresh > 0) {
@@ -159,13 +158,17 @@ export class SyncMaster {
     } else if (refresh === 0 && pkts !== threshold) {
       return false;
     }
-    return this.set(id, orig, n, force);
+    return this.set(id, n);
   }
 
-  private set(id: number, _orig: number, n: number, _force: boolean): boolean {
+  /**
+   * Step 6: records the state and the new end time. The kernel sends when its
+   * compare-and-swap of the end time succeeds or the state changed; single-threaded,
+   * the swap always succeeds, so the conn is sent.
+   */
+  private set(id: number, n: number): boolean {
     const c = this.engine.conns;
     c.oldState[id] = c.state[id];
-    // single-threaded: the end time always updates, so the conn is sent
     c.syncEnd[id] = n;
     return true;
   }
