@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global console, process */
 // The import graph of src/: prints every import cycle, every arrow from a lower
 // layer to a higher one (or sideways between rooms that must not know each other),
 // every `node:` import in src/engine and src/wire, and every file over 600 lines
