@@ -8,3 +8,4 @@ export * from './udp.js';
 export * from './icmp.js';
 export * from './packet.js';
 export * from './describe.js';
+export * from './ip.js';
