@@ -19,7 +19,7 @@
  * Needs root, iperf3; builds and removes its own lab (prefix tsvsbench).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { labDown, labUp, type LabEnv } from '../src/dataplane/lab.js';
+import { labDown, labUp, type LabEnv } from '../src/sys/lab.js';
 import {
   allocBatch,
   ETH_P_IP,

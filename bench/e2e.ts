@@ -35,7 +35,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { labDown, labUp, type LabEnv } from '../src/dataplane/lab.js';
+import { labDown, labUp, type LabEnv } from '../src/sys/lab.js';
 
 const PREFIX = 'tsvsbe2e';
 const TSVS = fileURLToPath(new URL('../src/cli/tsvs.js', import.meta.url));

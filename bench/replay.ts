@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine, type ServiceKey } from '../src/engine/engine.js';
-import { LINKTYPE_RAW, PcapWriter, readCaptureFile } from '../src/dataplane/pcap.js';
+import { LINKTYPE_RAW, PcapWriter, readCaptureFile } from '../src/pcap/pcap.js';
 import { Replayer } from '../src/replay/replay.js';
 import { PacketView } from '../src/wire/packet.js';
 import { ipv4HeaderChecksum } from '../src/wire/checksum.js';

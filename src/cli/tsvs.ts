@@ -50,7 +50,7 @@ async function main(argv: string[]): Promise<number> {
         args: rest,
         options: { requests: { type: 'string' }, prefix: { type: 'string' } },
       });
-      const { runDemo } = await import('../dataplane/demo.js');
+      const { runDemo } = await import('./demo.js');
       return runDemo({
         requests: values.requests ? Number(values.requests) : undefined,
         prefix: values.prefix,
@@ -74,7 +74,7 @@ async function main(argv: string[]): Promise<number> {
         },
       });
       const ftp = values['ftp-ports'];
-      const { runDaemon } = await import('../dataplane/daemon.js');
+      const { runDaemon } = await import('../daemon/daemon.js');
       return runDaemon({
         config: values.config,
         control: values.control,
@@ -116,24 +116,13 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'replay':
     case 'trace': {
-      const path = '../replay/cli.js';
-      const mod = (await import(path)) as {
-        runReplay: (a: string[]) => Promise<number>;
-        runTrace: (a: string[]) => Promise<number>;
-      };
+      const mod = await import('../replay/cli.js');
       return cmd === 'replay' ? mod.runReplay(rest) : mod.runTrace(rest);
     }
     case 'proc':
-    case 'sysctl': {
-      const path = cmd === 'proc' ? '../control/proc.js' : '../control/sysctl.js';
-      const mod = (await import(path)) as {
-        runProc?: (a: string[]) => Promise<number>;
-        runSysctl?: (a: string[]) => Promise<number>;
-      };
-      const fn = cmd === 'proc' ? mod.runProc : mod.runSysctl;
-      if (!fn) throw new Error(`tsvs ${cmd}: not available`);
-      return fn(rest);
-    }
+      return (await import('./proc.js')).runProc(rest);
+    case 'sysctl':
+      return (await import('./sysctl.js')).runSysctl(rest);
     default:
       process.stderr.write(`tsvs: unknown command '${cmd}'\n${USAGE}`);
       return 2;

@@ -11,7 +11,7 @@
  * A refused command rejects with {@link ControlError} (errno, op and ipvsadm's
  * message); no daemon, or a connection lost, rejects with {@link ControlUnavailableError}.
  */
-import { currentNetnsName } from '../dataplane/netns.js';
+import { currentNetnsName } from '../sys/netns.js';
 import { createConnection, type Socket } from 'node:net';
 import { ControlError, type ControlOp } from './model.js';
 import type { Request, ResultOf, Response } from './protocol.js';

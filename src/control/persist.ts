@@ -32,7 +32,7 @@
  * and the directory is fsync'ed. A crash leaves either the old file or the new one,
  * plus perhaps a stale `.tmp`, which the next start removes without reading it.
  */
-import { currentNetnsName } from '../dataplane/netns.js';
+import { currentNetnsName } from '../sys/netns.js';
 import {
   closeSync,
   fsyncSync,

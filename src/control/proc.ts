@@ -2,7 +2,7 @@
  * The kernel's procfs views, byte for byte: `/proc/net/ip_vs`, `/proc/net/ip_vs_stats`,
  * `/proc/net/ip_vs_conn` and `/proc/net/ip_vs_conn_sync` (ipvsadm reference §7.9 and
  * §10.3; kernel spec §11). The daemon serves them over the control API (`proc`
- * request); `tsvs proc <name>` prints them ({@link runProc}).
+ * request); `tsvs proc <name>` prints them (src/cli/proc.ts).
  *
  * Two kernel quirks are kept on purpose:
  * - the persistence timeout in `/proc/net/ip_vs` is in jiffies (seconds × HZ), because
@@ -12,7 +12,6 @@
  */
 import { parseAddr } from '../engine/addr.js';
 import type { ConnEntry, ControlModel, Family } from './model.js';
-import { ControlClient, ControlUnavailableError, controlPath } from './client.js';
 import { ControlError, protoName } from './model.js';
 
 export { protoName };
@@ -154,48 +153,5 @@ export function procText(model: ControlModel, name: string): string {
       return procIpVsConnSync(model);
     default:
       throw new ControlError('proc', 'ENOENT', 'No such file or directory', `proc file ${name}`);
-  }
-}
-
-const PROC_USAGE = `Usage: tsvs proc <${PROC_FILES.join('|')}>
-Print the kernel-format view /proc/net/<name> of the running daemon
-(control socket: $TSVS_CONTROL, default /run/tsvs/control.sock).
-`;
-
-/**
- * `tsvs proc <name>`: fetch a view from the daemon and print it. Exit 0, 1 when the
- * daemon refuses, 2 on usage errors or when no daemon answers.
- */
-export async function runProc(argv: string[]): Promise<number> {
-  const name = argv[0];
-  if (name === '-h' || name === '--help') {
-    process.stdout.write(PROC_USAGE);
-    return 0;
-  }
-  if (name === undefined || argv.length !== 1) {
-    process.stderr.write(PROC_USAGE);
-    return 2;
-  }
-  let client: ControlClient;
-  try {
-    client = await ControlClient.connect(controlPath());
-  } catch (e) {
-    process.stderr.write(`tsvs proc: ${e instanceof Error ? e.message : String(e)}\n`);
-    return 2;
-  }
-  try {
-    const text = await client.call({ cmd: 'proc', name });
-    process.stdout.write(text);
-    return 0;
-  } catch (e) {
-    if (e instanceof ControlUnavailableError) {
-      process.stderr.write(`tsvs proc: ${e.message}\n`);
-      return 2;
-    }
-    const msg = e instanceof Error ? e.message : String(e);
-    process.stderr.write(`tsvs proc: cannot read /proc/net/${name}: ${msg}\n`);
-    return 1;
-  } finally {
-    client.close();
   }
 }

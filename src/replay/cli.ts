@@ -15,7 +15,7 @@ import { Engine } from '../engine/engine.js';
 import { DROP_REASON_NAMES, VERDICT_NAMES } from '../engine/drop.js';
 import { CONN_F_TEMPLATE } from '../engine/constants.js';
 import { parseAddr } from '../engine/addr.js';
-import { LINKTYPE_RAW, PcapWriter, readCaptureFile } from '../dataplane/pcap.js';
+import { LINKTYPE_RAW, PcapWriter, readCaptureFile } from '../pcap/pcap.js';
 import { applySysctl, loadConfigFile } from './config.js';
 import { type MarkRule, parseMarkRule } from './direction.js';
 import { Replayer, type ReplayStats } from './replay.js';

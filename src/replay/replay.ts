@@ -21,7 +21,7 @@ import {
   type CaptureSkipped,
   isSupportedLinkType,
   type PcapWriter,
-} from '../dataplane/pcap.js';
+} from '../pcap/pcap.js';
 import { PacketView } from '../wire/packet.js';
 import { fold16, pseudoSum } from '../wire/checksum.js';
 import { read16 } from '../wire/bytes.js';

@@ -47,7 +47,7 @@ import {
   TCP_STATE_NAMES,
 } from '../engine/proto/tcp.js';
 import { formatAddr, formatAddrPort } from '../engine/addr.js';
-import { type CaptureRecord, type CaptureSkipped, nsToMs } from '../dataplane/pcap.js';
+import { type CaptureRecord, type CaptureSkipped, nsToMs } from '../pcap/pcap.js';
 import { describe } from '../wire/describe.js';
 import { PacketView } from '../wire/packet.js';
 import { ICMP_HLEN } from '../wire/icmp.js';

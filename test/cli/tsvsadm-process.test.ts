@@ -198,7 +198,7 @@ test('tsvs proc and tsvs sysctl entry points talk to the daemon', async () => {
     run(process.execPath, [
       '--input-type=module',
       '-e',
-      `const m = await import(${JSON.stringify(join(ROOT, 'dist/src/control', mod))}); process.exitCode = await m.${fn}(${JSON.stringify(args)});`,
+      `const m = await import(${JSON.stringify(join(ROOT, 'dist/src/cli', mod))}); process.exitCode = await m.${fn}(${JSON.stringify(args)});`,
     ]);
   await tsvsadm(['-A', '-t', '10.0.0.1:80', '-s', 'rr']);
   let r = await entry('proc.js', 'runProc', ['ip_vs']);

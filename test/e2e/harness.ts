@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { labDown, labUp, type LabEnv } from '../../src/dataplane/lab.js';
+import { labDown, labUp, type LabEnv } from '../../src/sys/lab.js';
 import { ControlClient } from '../../src/control/client.js';
 import type { ServiceId, ServiceSpec, DestSpec } from '../../src/control/model.js';
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { Engine } from '../../src/engine/engine.js';
 import { ControlModel } from '../../src/control/model.js';
 import { renderMetrics, serveMetrics } from '../../src/metrics/prometheus.js';
-import { parseHostPort } from '../../src/dataplane/daemon.js';
+import { parseHostPort } from '../../src/daemon/daemon.js';
 import { ACK, SYN, buildPacket, rng } from '../helpers/packets.js';
 
 function model(): ControlModel {

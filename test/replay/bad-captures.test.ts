@@ -7,7 +7,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { LINKTYPE_RAW, PcapWriter } from '../../src/dataplane/pcap.js';
+import { LINKTYPE_RAW, PcapWriter } from '../../src/pcap/pcap.js';
 import {
   EXIT_DAMAGED,
   EXIT_OK,

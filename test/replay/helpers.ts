@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LINKTYPE_ETHERNET, LINKTYPE_RAW, PcapWriter } from '../../src/dataplane/pcap.js';
+import { LINKTYPE_ETHERNET, LINKTYPE_RAW, PcapWriter } from '../../src/pcap/pcap.js';
 import type { ReplayIo } from '../../src/replay/cli.js';
 import { buildPacket, ipBytes, naiveSum, type PacketSpec } from '../helpers/packets.js';
 

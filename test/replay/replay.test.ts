@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { type CaptureRecord, readCaptureFile } from '../../src/dataplane/pcap.js';
+import { type CaptureRecord, readCaptureFile } from '../../src/pcap/pcap.js';
 import { runReplay } from '../../src/replay/cli.js';
 import {
   ACK,

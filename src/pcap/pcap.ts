@@ -8,9 +8,9 @@
  * in memory once and nothing is copied per packet.
  */
 import { readFileSync } from 'node:fs';
-import { PCAP_MAGIC_NS, PCAP_MAGIC_US, readPcap } from './pcap-classic.js';
-import { BT_SHB, readPcapng } from './pcap-ng.js';
-import { type CaptureItem, problem } from './pcap-record.js';
+import { PCAP_MAGIC_NS, PCAP_MAGIC_US, readPcap } from './classic.js';
+import { BT_SHB, readPcapng } from './ng.js';
+import { type CaptureItem, problem } from './record.js';
 
 export {
   type CaptureFrameInfo,
@@ -28,15 +28,15 @@ export {
   LINKTYPE_NULL,
   LINKTYPE_RAW,
   nsToMs,
-} from './pcap-record.js';
-export { PCAP_MAGIC_NS, PCAP_MAGIC_US } from './pcap-classic.js';
+} from './record.js';
+export { PCAP_MAGIC_NS, PCAP_MAGIC_US } from './classic.js';
 export {
   type PcapResolution,
   PcapMemoryWriter,
   PcapWriter,
   type PcapWriterOpen,
   type PcapWriterOptions,
-} from './pcap-writer.js';
+} from './writer.js';
 
 const GZIP_MAGIC_0 = 0x1f;
 const GZIP_MAGIC_1 = 0x8b;

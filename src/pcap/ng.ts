@@ -5,7 +5,7 @@
  * Every block carries its length at both ends, so after a damaged length the reader
  * can find the next block whose two lengths agree and carry on from there.
  */
-import { type CaptureItem, decodeFrame, isSupportedLinkType, problem } from './pcap-record.js';
+import { type CaptureItem, decodeFrame, isSupportedLinkType, problem } from './record.js';
 
 export const BT_SHB = 0x0a0d0d0a;
 const BT_IDB = 0x00000001;

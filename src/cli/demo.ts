@@ -11,11 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { labDown, labUp, type LabEnv } from './lab.js';
+import { labDown, labUp, type LabEnv } from '../sys/lab.js';
 
 const pexec = promisify(execFile);
-const TSVS = fileURLToPath(new URL('../cli/tsvs.js', import.meta.url));
-const TSVSADM = fileURLToPath(new URL('../cli/tsvsadm.js', import.meta.url));
+const TSVS = fileURLToPath(new URL('./tsvs.js', import.meta.url));
+const TSVSADM = fileURLToPath(new URL('./tsvsadm.js', import.meta.url));
 
 /** A tiny HTTP server for a real server namespace: answers with its own name. */
 export function startHttpServer(ns: string, name: string, port: number): ChildProcess {

@@ -33,7 +33,7 @@ import {
   PcapWriter,
   readCapture,
   readCaptureFile,
-} from '../../src/dataplane/pcap.js';
+} from '../../src/pcap/pcap.js';
 import { formatAddr } from '../../src/engine/addr.js';
 
 // ---------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-/** Absolute path of scripts/lab.sh (this module runs from dist/src/dataplane/). */
+/** Absolute path of scripts/lab.sh (this module runs from dist/src/sys/). */
 export const LAB_SCRIPT = fileURLToPath(new URL('../../../scripts/lab.sh', import.meta.url));
 
 /** Default prefix of the lab's namespace names. */

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, describe, it } from 'node:test';
-import { labDown, labEnv, labNamespaces, labUp } from '../../src/dataplane/lab.js';
-import { sh, skipReason, uniquePrefix } from './helpers.js';
+import { labDown, labEnv, labNamespaces, labUp } from '../../src/sys/lab.js';
+import { sh, skipReason, uniquePrefix } from '../dataplane/helpers.js';
 
 const skip = skipReason();
 if (skip) console.log(`# skipping lab tests: ${skip}`);

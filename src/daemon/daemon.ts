@@ -9,13 +9,13 @@
  * namespace's name (`/run/tsvs/netns/NAME/control.sock`, `/var/lib/tsvs/netns/NAME/…`).
  */
 import { readFileSync } from 'node:fs';
-import { Director } from './director.js';
+import { Director } from '../dataplane/director.js';
 import { SyncDaemons } from '../sync/daemon.js';
 import { renderMetrics, serveMetrics } from '../metrics/prometheus.js';
 import { parseKeepalived } from '../health/keepalived.js';
 import { HealthManager } from '../health/manager.js';
 import type { Server } from 'node:http';
-import { currentNetnsName } from './netns.js';
+import { currentNetnsName } from '../sys/netns.js';
 import { Engine } from '../engine/engine.js';
 import { formatAddr } from '../engine/addr.js';
 import { startDaemonControl, type DaemonControl } from '../control/daemon.js';

@@ -4,7 +4,7 @@
  * nanosecond magic. A record header whose lengths are impossible is followed by a search
  * for the next plausible record, since classic pcap has nothing else to resynchronise on.
  */
-import { type CaptureItem, decodeFrame, isSupportedLinkType, problem } from './pcap-record.js';
+import { type CaptureItem, decodeFrame, isSupportedLinkType, problem } from './record.js';
 
 export const PCAP_MAGIC_US = 0xa1b2c3d4;
 export const PCAP_MAGIC_NS = 0xa1b23c4d;

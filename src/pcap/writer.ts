@@ -8,8 +8,8 @@
  * throw: the writer stops, remembers the first error, and `close()` returns it.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { PCAP_MAGIC_NS, PCAP_MAGIC_US } from './pcap-classic.js';
-import { LINKTYPE_RAW } from './pcap-record.js';
+import { PCAP_MAGIC_NS, PCAP_MAGIC_US } from './classic.js';
+import { LINKTYPE_RAW } from './record.js';
 
 /** Timestamp resolution of the file: nanosecond or microsecond magic. */
 export type PcapResolution = 'ns' | 'us';
