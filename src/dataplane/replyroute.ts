@@ -14,16 +14,23 @@
  *
  * @module
  */
+import { read32i } from '../wire/bytes.js';
 import { parseMac } from './nexthop.js';
+import {
+  fmtWords,
+  isObject,
+  maskWord,
+  parseArray,
+  parseWords,
+  takeSnapshot,
+  unicastMac,
+  type Family,
+  type LinkInfo,
+  type Snapshot,
+  type Words,
+} from './routesnap.js';
 
-/** Facts about a network device (from `ip -j link show`). */
-export interface LinkInfo {
-  /** Hardware address, 6 bytes. */
-  mac: Uint8Array;
-  mtu: number;
-  /** `link_type === 'ether'`. */
-  ether: boolean;
-}
+export type { LinkInfo } from './routesnap.js';
 
 /** Where to send a reply on the link layer. */
 export interface ReplyHop {
@@ -36,51 +43,13 @@ export interface ReplyHop {
   tx: unknown;
 }
 
-/** More routes than this in one family disable it (a look-up scans them linearly). */
-const MAX_ROUTES = 512;
-
 /** Neighbour states whose link-layer address the kernel would use. */
 const USABLE_STATES = new Set(['REACHABLE', 'STALE', 'DELAY', 'PROBE', 'PERMANENT', 'NOARP']);
-
-/** Keys a standard `ip -j rule show` entry may have. */
-const RULE_KEYS = new Set(['priority', 'src', 'table', 'protocol']);
 
 /** Route kinds of a prefix. */
 const UNUSABLE = 0;
 const GATEWAY = 1;
 const ONLINK = 2;
-
-type Family = 4 | 6;
-
-/** An address as 32-bit words (signed), 1 for IPv4, 4 for IPv6. */
-type Words = number[];
-
-interface Prefix {
-  /** Address words with the host bits cleared. */
-  w: Words;
-  len: number;
-}
-
-/** The chosen route of one prefix of the main table. */
-interface RouteSpec extends Prefix {
-  /** Why the kernel's choice cannot be known or used (null: usable). */
-  why: string | null;
-  dev: string;
-  gw: Words | null;
-  mtu: number;
-  srcMac: Uint8Array;
-}
-
-/** One family's parsed snapshot (what hops are built from). */
-interface Snapshot {
-  routes: RouteSpec[];
-  /** Raw route count. */
-  count: number;
-  /** Local, broadcast and anycast host addresses (never answered). */
-  blockedHosts: Words[];
-  /** Prefixes of the local table that are not single hosts (never answered). */
-  blockedPrefixes: Prefix[];
-}
 
 /** Per-packet look-up structures of one family. */
 interface Built {
@@ -193,11 +162,6 @@ function hash4(w0: number, w1: number, w2: number, w3: number): number {
   return h ^ (h >> 15);
 }
 
-/** Big-endian 32-bit word at `o`, as a signed integer. */
-function rd32(buf: Uint8Array, o: number): number {
-  return (buf[o] << 24) | (buf[o + 1] << 16) | (buf[o + 2] << 8) | buf[o + 3];
-}
-
 /** Destinations the kernel never forwards as unicast: 0/8, 127/8, 224/4, 255.255.255.255. */
 function special4(a: number): boolean {
   const top = a >>> 24;
@@ -209,291 +173,6 @@ function special6(w0: number, w1: number, w2: number, w3: number): boolean {
   if (w0 >>> 24 === 0xff || w0 >>> 22 === 0x3fa) return true;
   if (w0 !== 0 || w1 !== 0) return false;
   return w2 === 0xffff || (w2 === 0 && (w3 === 0 || w3 === 1));
-}
-
-function parse4(s: string): number | null {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  if (!m) return null;
-  let a = 0;
-  for (let i = 1; i <= 4; i++) {
-    const b = Number(m[i]);
-    if (b > 255) return null;
-    a = (a << 8) | b;
-  }
-  return a;
-}
-
-/** 16-bit groups of a colon-separated list; the last one may be a dotted IPv4 address. */
-function groups16(parts: string[], v4Last: boolean): number[] | null {
-  const out: number[] = [];
-  for (let i = 0; i < parts.length; i++) {
-    const p = parts[i];
-    if (v4Last && i === parts.length - 1 && p.includes('.')) {
-      const a = parse4(p);
-      if (a === null) return null;
-      out.push((a >>> 16) & 0xffff, a & 0xffff);
-    } else if (/^[0-9a-fA-F]{1,4}$/.test(p)) {
-      out.push(parseInt(p, 16));
-    } else {
-      return null;
-    }
-  }
-  return out;
-}
-
-function parse6(s: string): Words | null {
-  let g: number[];
-  const dbl = s.indexOf('::');
-  if (dbl >= 0) {
-    if (s.indexOf('::', dbl + 1) >= 0) return null;
-    const h = s.slice(0, dbl);
-    const t = s.slice(dbl + 2);
-    const head = h === '' ? [] : groups16(h.split(':'), false);
-    const tail = t === '' ? [] : groups16(t.split(':'), true);
-    if (!head || !tail || head.length + tail.length > 7) return null;
-    g = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
-  } else {
-    const all = groups16(s.split(':'), true);
-    if (!all || all.length !== 8) return null;
-    g = all;
-  }
-  const w: Words = [];
-  for (let i = 0; i < 4; i++) w.push((g[2 * i] << 16) | g[2 * i + 1]);
-  return w;
-}
-
-function parseAddr(af: Family, s: unknown): Words | null {
-  if (typeof s !== 'string') return null;
-  if (af === 4) {
-    const a = parse4(s);
-    return a === null ? null : [a];
-  }
-  return parse6(s);
-}
-
-/** Mask word `i` of a prefix length. */
-function maskWord(len: number, i: number): number {
-  const b = len - 32 * i;
-  if (b <= 0) return 0;
-  if (b >= 32) return -1;
-  return -1 << (32 - b);
-}
-
-function parsePrefix(af: Family, s: unknown): Prefix | null {
-  if (typeof s !== 'string') return null;
-  const bits = af === 4 ? 32 : 128;
-  if (s === 'default') return { w: af === 4 ? [0] : [0, 0, 0, 0], len: 0 };
-  let len = bits;
-  let addr = s;
-  const slash = s.indexOf('/');
-  if (slash >= 0) {
-    const l = s.slice(slash + 1);
-    if (!/^\d{1,3}$/.test(l) || Number(l) > bits) return null;
-    len = Number(l);
-    addr = s.slice(0, slash);
-  }
-  const w = parseAddr(af, addr);
-  if (!w) return null;
-  return { w: w.map((x, i) => x & maskWord(len, i)), len };
-}
-
-function fmtWords(w: Words): string {
-  return w.join(',');
-}
-
-/** A unicast MAC that is not all zeros. */
-function unicastMac(m: Uint8Array): boolean {
-  return m.length === 6 && (m[0] & 1) === 0 && m.some((b) => b !== 0);
-}
-
-function isObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
-function parseArray(text: string): unknown[] | null {
-  try {
-    const v: unknown = JSON.parse(text);
-    return Array.isArray(v) ? v : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Null when `ip -j rule show` lists only the standard rules, else why not. */
-function checkRules(text: string): string | null {
-  const rules = parseArray(text);
-  if (!rules) return 'unreadable rule list';
-  let local = false;
-  let main = false;
-  for (const r of rules) {
-    if (!isObject(r)) return 'unreadable rule list';
-    const prio = r.priority;
-    const table = String(r.table);
-    const what = `policy routing (rule ${String(prio)}: ${JSON.stringify(r)})`;
-    for (const k of Object.keys(r)) if (!RULE_KEYS.has(k)) return what;
-    if (r.src !== undefined && r.src !== 'all') return what;
-    if (prio === 0 && (table === 'local' || table === '255')) local = true;
-    else if (prio === 32766 && (table === 'main' || table === '254')) main = true;
-    else if (!(prio === 32767 && (table === 'default' || table === '253'))) return what;
-  }
-  if (!local || !main) return 'policy routing (a standard rule is missing)';
-  return null;
-}
-
-/** One `ip route` entry before the routes of a prefix are compared. */
-interface RawRoute {
-  pfx: Prefix;
-  metric: number;
-  /** Source- or TOS-specific. */
-  selector: boolean;
-  why: string | null;
-  dev: string;
-  gw: Words | null;
-  mtu: number;
-  srcMac: Uint8Array;
-}
-
-function rawRoute(
-  af: Family,
-  r: Record<string, unknown>,
-  pfx: Prefix,
-  linkOf: (dev: string) => LinkInfo | null,
-): RawRoute {
-  const out: RawRoute = {
-    pfx,
-    metric: r.metric === undefined ? 0 : typeof r.metric === 'number' ? r.metric : NaN,
-    selector: r.from !== undefined || r.tos !== undefined || r.dsfield !== undefined,
-    why: null,
-    dev: typeof r.dev === 'string' ? r.dev : '',
-    gw: null,
-    mtu: 0,
-    srcMac: new Uint8Array(6),
-  };
-  const flags = Array.isArray(r.flags) ? r.flags : [];
-  if (r.type !== undefined && r.type !== 'unicast') out.why = `type ${String(r.type)}`;
-  else if (r.nexthops !== undefined) out.why = 'multipath';
-  else if (r.encap !== undefined) out.why = 'encapsulation';
-  else if (typeof r.dev !== 'string') out.why = 'no device';
-  else if (flags.includes('dead') || flags.includes('linkdown')) out.why = 'link down';
-  else if (Number.isNaN(out.metric)) out.why = 'unreadable metric';
-  if (out.why) return out;
-  if (r.gateway !== undefined) {
-    out.gw = parseAddr(af, r.gateway);
-    if (!out.gw) out.why = 'unreadable gateway';
-  } else if (r.via !== undefined) {
-    const via = isObject(r.via) ? r.via : {};
-    out.gw = via.family === (af === 4 ? 'inet' : 'inet6') ? parseAddr(af, via.host) : null;
-    if (!out.gw) out.why = 'gateway of another family';
-  }
-  let routeMtu = 0;
-  if (r.metrics !== undefined) {
-    if (!Array.isArray(r.metrics)) out.why = 'unreadable metrics';
-    else
-      for (const m of r.metrics as unknown[])
-        if (isObject(m) && m.mtu !== undefined) {
-          if (typeof m.mtu === 'number') routeMtu = m.mtu;
-          else out.why = 'unreadable mtu metric';
-        }
-  }
-  if (out.why) return out;
-  const link = linkOf(out.dev);
-  if (!link) out.why = `unknown device ${out.dev}`;
-  else if (!link.ether) out.why = `${out.dev} has no Ethernet framing`;
-  else if (!unicastMac(link.mac)) out.why = `${out.dev} has no MAC address`;
-  else if (!(link.mtu > 0)) out.why = `${out.dev} has no MTU`;
-  else {
-    out.mtu = routeMtu > 0 && routeMtu < link.mtu ? routeMtu : link.mtu;
-    out.srcMac = link.mac.slice(0, 6);
-  }
-  return out;
-}
-
-/** The snapshot of one family, or why there is none. */
-function takeSnapshot(
-  af: Family,
-  ruleJson: string,
-  routeJson: string,
-  links: (dev: string) => LinkInfo | null,
-  localJson: string | undefined,
-): Snapshot | string {
-  const policy = checkRules(ruleJson);
-  if (policy) return policy;
-  const list = parseArray(routeJson);
-  if (!list) return 'unreadable route list';
-  if (list.length > MAX_ROUTES)
-    return `${list.length} routes (more than ${MAX_ROUTES}), the kernel routes them`;
-  const linkCache = new Map<string, LinkInfo | null>();
-  const linkOf = (dev: string): LinkInfo | null => {
-    if (!linkCache.has(dev)) {
-      let l: LinkInfo | null = null;
-      try {
-        l = links(dev);
-      } catch {
-        l = null;
-      }
-      linkCache.set(dev, l);
-    }
-    return linkCache.get(dev) ?? null;
-  };
-  const blockedHosts: Words[] = [];
-  const blockedPrefixes: Prefix[] = [];
-  const bits = af === 4 ? 32 : 128;
-  const groups = new Map<string, RawRoute[]>();
-  for (const r of list) {
-    if (!isObject(r)) return 'unreadable route list';
-    const pfx = parsePrefix(af, r.dst);
-    if (!pfx) return `unreadable route destination ${JSON.stringify(r.dst)}`;
-    const raw = rawRoute(af, r, pfx, linkOf);
-    const key = `${pfx.len}/${fmtWords(pfx.w)}`;
-    const g = groups.get(key);
-    if (g) g.push(raw);
-    else groups.set(key, [raw]);
-    // Addresses of this host and of its connected networks' broadcast/anycast.
-    const src = parseAddr(af, r.prefsrc);
-    if (src) blockedHosts.push(src);
-    const unicast = r.type === undefined || r.type === 'unicast';
-    if (unicast && r.gateway === undefined && r.via === undefined && pfx.len < bits) {
-      if (af === 6 || pfx.len <= 30) blockedHosts.push(pfx.w);
-      if (af === 4 && pfx.len <= 30) blockedHosts.push([pfx.w[0] | ~maskWord(pfx.len, 0)]);
-    }
-  }
-  if (localJson !== undefined) {
-    const local = parseArray(localJson);
-    if (!local) return 'unreadable local table';
-    for (const r of local) {
-      const pfx = isObject(r) ? parsePrefix(af, r.dst) : null;
-      if (!pfx) return 'unreadable local table';
-      if (pfx.len === bits) blockedHosts.push(pfx.w);
-      else blockedPrefixes.push(pfx);
-    }
-  }
-  const routes: RouteSpec[] = [];
-  for (const g of groups.values()) {
-    const first = g[0];
-    const spec: RouteSpec = {
-      ...first.pfx,
-      why: null,
-      dev: '',
-      gw: null,
-      mtu: 0,
-      srcMac: first.srcMac,
-    };
-    let best: RawRoute | null = null;
-    let ties = 0;
-    for (const r of g) {
-      if (!best || r.metric < best.metric) {
-        best = r;
-        ties = 0;
-      } else if (r.metric === best.metric) ties++;
-    }
-    if (g.some((r) => r.selector)) spec.why = 'source- or TOS-specific route';
-    else if (ties > 0 || !best) spec.why = 'several routes with the same metric';
-    else if (best.why) spec.why = best.why;
-    else Object.assign(spec, { dev: best.dev, gw: best.gw, mtu: best.mtu, srcMac: best.srcMac });
-    routes.push(spec);
-  }
-  routes.sort((a, b) => b.len - a.len);
-  return { routes, count: list.length, blockedHosts, blockedPrefixes };
 }
 
 /** Index of the longest-prefix route of an IPv4 address, -1 when none. */
@@ -591,7 +270,7 @@ export class ReplyRoutes {
       if (!isObject(x) || typeof x.dst !== 'string' || typeof x.dev !== 'string') continue;
       if (x.proxy !== undefined) continue;
       const af: Family = x.dst.includes(':') ? 6 : 4;
-      const w = parseAddr(af, x.dst);
+      const w = parseWords(af, x.dst);
       const mac = typeof x.lladdr === 'string' ? parseMac(x.lladdr) : null;
       const state = Array.isArray(x.state) ? (x.state as unknown[]) : [];
       if (!w || !mac || !unicastMac(mac)) continue;
@@ -613,7 +292,7 @@ export class ReplyRoutes {
     if (af === 4) {
       const b = this.b4;
       if (b === null || off < 0 || off + 4 > buf.length) return null;
-      const a = rd32(buf, off);
+      const a = read32i(buf, off);
       if (special4(a) || blocked4(b, a)) return null;
       const i = match4(b, a);
       if (i < 0) return null;
@@ -626,10 +305,10 @@ export class ReplyRoutes {
     if (af === 6) {
       const b = this.b6;
       if (b === null || off < 0 || off + 16 > buf.length) return null;
-      const w0 = rd32(buf, off);
-      const w1 = rd32(buf, off + 4);
-      const w2 = rd32(buf, off + 8);
-      const w3 = rd32(buf, off + 12);
+      const w0 = read32i(buf, off);
+      const w1 = read32i(buf, off + 4);
+      const w2 = read32i(buf, off + 8);
+      const w3 = read32i(buf, off + 12);
       if (special6(w0, w1, w2, w3) || blocked6(b, w0, w1, w2, w3)) return null;
       const i = match6(b, w0, w1, w2, w3);
       if (i < 0) return null;

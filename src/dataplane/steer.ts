@@ -10,15 +10,26 @@
  * IPv6 with extension headers, ICMP, fwmark services, services with a tunnel real
  * server) still reaches the queue, and the engine decides every packet either way.
  *
- * This module only builds the `tc -batch` lines; the director runs them. cls_u32 and
- * act_mirred are the kernel facilities needed (cls_flower is not in every kernel: it is
+ * {@link steerMatches} and {@link steerBatch} build the `tc -batch` lines;
+ * {@link Steering} opens the devices and runs them. cls_u32 and act_mirred are the kernel facilities needed (cls_flower is not in every kernel: it is
  * not in the one this was built on).
  *
  * @module
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import type { Engine } from '../engine/engine.js';
 import { CONN_F_MASQ, CONN_F_TUNNEL, type AddressFamily } from '../engine/constants.js';
 import { formatAddr } from '../engine/addr.js';
+import { run, runAsync, runBatch, runQuiet } from '../sys/exec.js';
+import {
+  openTun,
+  TUN_F_CSUM,
+  TUN_F_TSO4,
+  TUN_F_TSO6,
+  TUN_F_TSO_ECN,
+  type PacketChannel,
+} from './native.js';
+import { VNET_HDR_BYTES } from './vnet.js';
 
 /** At most this many filters per family and direction; beyond, the queue captures alone. */
 export const STEER_MAX_FILTERS = 256;
@@ -166,4 +177,210 @@ export function steerDevices(links: LinkJson[], names: SteerNames): string[] {
 export function steerNames(instance: string, pref: number): SteerNames {
   const base = instance.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 9);
   return { tunIn: `tsvsi-${base}`, tunOut: `tsvso-${base}`, pref4: pref, pref6: pref + 1 };
+}
+
+/** Address given to the steering TUN, so the reverse-path check can pass (see {@link Steering.open}). */
+const STEER_ADDR = '169.254.253.253';
+
+/**
+ * The steering devices and filters of one director: opens the two TUN devices, puts
+ * the filters for the current services on every interface (again when interfaces
+ * appear), and removes them. A failure anywhere turns steering off: the queues then
+ * capture alone.
+ */
+export class Steering {
+  /** The TUN devices (null: steering off). */
+  tunIn: PacketChannel | null = null;
+  tunOut: PacketChannel | null = null;
+  /** The filters are in place (false: the queues capture alone). */
+  on = false;
+  /** Interfaces the filters were last put on, and what they matched (for change detection). */
+  private applied = '';
+  /** `ip monitor link`: interfaces that appear get the steering filters at once. */
+  private linkMonitor: ChildProcess | null = null;
+  private linkChange: NodeJS.Timeout | undefined;
+
+  /**
+   * @param inNs  runs a function in the director's network namespace
+   * @param becameOn  called when the filters are first in place
+   * @param closed  called when steering turns off after a failed filter (the devices are closed)
+   */
+  constructor(
+    readonly names: SteerNames,
+    private readonly netns: string | undefined,
+    private readonly inNs: <T>(fn: () => T) => T,
+    private readonly log: (line: string) => void,
+    private readonly becameOn: () => Promise<void>,
+    private readonly closed: () => void,
+  ) {}
+
+  /**
+   * Follows interfaces appearing and going (`ip -o monitor link`, in our namespace): a
+   * new interface gets the filters within 200 ms (`changed`) instead of at the next
+   * 30-s check.
+   */
+  watchLinks(changed: () => void): void {
+    const argv = this.netns
+      ? ['netns', 'exec', this.netns, 'ip', '-o', 'monitor', 'link']
+      : ['-o', 'monitor', 'link'];
+    let child: ChildProcess;
+    try {
+      child = spawn('ip', argv, { stdio: ['ignore', 'pipe', 'ignore'] });
+    } catch {
+      return; // the periodic check still runs
+    }
+    child.on('error', () => undefined);
+    child.stdout?.on('data', () => {
+      if (this.linkChange) return;
+      this.linkChange = setTimeout(() => {
+        this.linkChange = undefined;
+        changed();
+      }, 200);
+    });
+    child.unref();
+    (child.stdout as { unref?: () => void } | null)?.unref?.();
+    this.linkMonitor = child;
+  }
+
+  /** Opens and configures the two steering TUN devices; on failure steering stays off. */
+  open(): void {
+    const n = this.names;
+    const offload = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
+    try {
+      this.inNs(() => {
+        this.tunIn = openTun({ name: n.tunIn, vnetHdrSize: VNET_HDR_BYTES, offload });
+        this.tunOut = openTun({ name: n.tunOut, vnetHdrSize: VNET_HDR_BYTES, offload });
+      });
+      // Packets handed back through tunIn come "from" it: an address of its own lets
+      // the loose reverse-path check (rp_filter 2) pass even when conf/all asks for
+      // strict, and accept_local lets NAT replies whose source is now a local VIP in.
+      run(
+        this.netns,
+        'ip',
+        ['-batch', '-'],
+        [
+          `link set ${n.tunIn} up`,
+          `link set ${n.tunOut} up`,
+          `addr replace ${STEER_ADDR}/32 dev ${n.tunIn}`,
+          '',
+        ].join('\n'),
+      );
+      for (const [k, v] of [
+        [`net.ipv4.conf.${n.tunIn}.rp_filter`, '2'],
+        [`net.ipv4.conf.${n.tunIn}.accept_local`, '1'],
+      ])
+        run(this.netns, 'sysctl', ['-qw', `${k}=${v}`]);
+      for (const dev of [n.tunIn, n.tunOut])
+        runQuiet(this.netns, 'tc', ['qdisc', 'replace', 'dev', dev, 'root', 'noqueue']);
+    } catch (e) {
+      this.log(`steering off (the queues capture alone): ${(e as Error).message}`);
+      this.tunIn?.close();
+      this.tunOut?.close();
+      this.tunIn = this.tunOut = null;
+    }
+  }
+
+  /**
+   * Puts the filters for the current services on every interface (again when the
+   * services or the interfaces changed). A filter that cannot be added (no cls_u32 or
+   * act_mirred) turns steering off: the queues then capture everything.
+   */
+  async apply(engine: Engine): Promise<void> {
+    if (!this.tunIn || !this.tunOut) return;
+    const m = steerMatches(engine);
+    let links: LinkJson[];
+    try {
+      links = JSON.parse(await runAsync(this.netns, 'ip', ['-j', 'link', 'show'])) as LinkJson[];
+    } catch (e) {
+      this.log(`steering: ip link show: ${(e as Error).message}`);
+      return;
+    }
+    const devs = steerDevices(links, this.names);
+    const key = JSON.stringify([devs, m]);
+    if (key === this.applied) return;
+    const lines = steerBatch(this.names, devs, m);
+    const r = await runBatch(this.netns, 'tc', lines);
+    const failed = r.failedLines.filter((i) => lines[i]?.startsWith('filter add'));
+    if (failed.length) {
+      this.log(
+        `steering off (the queues capture alone): tc ${lines[failed[0]]}: ${r.stderr.trim().split('\n')[0]}`,
+      );
+      this.remove();
+      this.tunIn.close();
+      this.tunOut.close();
+      this.tunIn = this.tunOut = null;
+      this.on = false;
+      this.applied = '';
+      this.closed();
+      return;
+    }
+    if (!this.on) {
+      this.on = true;
+      await this.becameOn();
+    }
+    if (m.reqOff && !this.applied.includes(m.reqOff))
+      this.log(`steering replies only: ${m.reqOff}`);
+    this.applied = key;
+  }
+
+  /**
+   * Removes our filters from every interface, and the clsact qdisc where nothing else
+   * is left in it (also what a crashed run left behind). Synchronous: start and stop.
+   */
+  remove(): void {
+    let links: LinkJson[] = [];
+    try {
+      links = JSON.parse(run(this.netns, 'ip', ['-j', 'link', 'show'])) as LinkJson[];
+    } catch {
+      return;
+    }
+    const n = this.names;
+    for (const l of links) {
+      const dev = l.ifname;
+      if (!dev || l.link_type === 'loopback') continue;
+      let shown: string;
+      try {
+        shown = run(this.netns, 'tc', ['-j', 'filter', 'show', 'dev', dev, 'ingress']);
+      } catch {
+        continue; // no clsact/ingress qdisc: nothing of ours
+      }
+      const prefs = new Set(
+        (JSON.parse(shown || '[]') as { pref?: number }[]).map((f) => f.pref ?? -1),
+      );
+      for (const pref of [n.pref4, n.pref6])
+        if (prefs.has(pref))
+          runQuiet(this.netns, 'tc', [
+            'filter',
+            'del',
+            'dev',
+            dev,
+            'ingress',
+            'pref',
+            String(pref),
+          ]);
+      prefs.delete(n.pref4);
+      prefs.delete(n.pref6);
+      if (prefs.size > 0) continue;
+      let egress = '[]';
+      try {
+        egress = run(this.netns, 'tc', ['-j', 'filter', 'show', 'dev', dev, 'egress']);
+      } catch {
+        /* none */
+      }
+      if ((JSON.parse(egress || '[]') as unknown[]).length === 0)
+        runQuiet(this.netns, 'tc', ['qdisc', 'del', 'dev', dev, 'clsact']);
+    }
+  }
+
+  /** Stops following links and closes the devices (the filters are removed by {@link remove}). */
+  close(): void {
+    this.linkMonitor?.kill();
+    this.linkMonitor = null;
+    if (this.linkChange) clearTimeout(this.linkChange);
+    this.tunIn?.close();
+    this.tunOut?.close();
+    this.tunIn = this.tunOut = null;
+    this.on = false;
+    this.applied = '';
+  }
 }

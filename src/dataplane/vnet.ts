@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { write16 } from '../wire/bytes.js';
 import { l4PartialFill } from '../wire/checksum.js';
 import type { PacketView } from '../wire/packet.js';
 
@@ -22,8 +23,25 @@ export const ETH_HDR_BYTES = 14;
 /** Bytes the sender writes in front of the IP packet. */
 export const L2_HEADROOM = VNET_HDR_BYTES + ETH_HDR_BYTES;
 
+/** Field offsets of `struct virtio_net_hdr` (16-bit fields little-endian). */
+export const VH_FLAGS = 0;
+export const VH_GSO_TYPE = 1;
+export const VH_HDR_LEN = 2;
+export const VH_GSO_SIZE = 4;
+export const VH_CSUM_START = 6;
+export const VH_CSUM_OFFSET = 8;
+/** Field offsets of the Ethernet II header. */
+export const ETH_DST = 0;
+export const ETH_SRC = 6;
+export const ETH_TYPE = 12;
+/** EtherTypes of the IP packets framed here. */
+export const ETH_P_IP = 0x0800;
+export const ETH_P_IPV6 = 0x86dd;
+
 /** virtio_net_hdr.flags: the L4 checksum at csum_start + csum_offset is to be finished. */
 export const VNET_F_NEEDS_CSUM = 1;
+/** virtio_net_hdr.flags: the checksum was verified (CHECKSUM_UNNECESSARY). */
+export const VNET_F_DATA_VALID = 2;
 /** virtio_net_hdr.gso_type values. */
 export const VNET_GSO_NONE = 0;
 export const VNET_GSO_TCPV4 = 1;
@@ -58,10 +76,10 @@ export function writeL2Header(
   const ip = pv.l3off;
   const h = ip - L2_HEADROOM;
   const e = h + VNET_HDR_BYTES;
-  for (let i = 0; i < 12; i++) b[e + i] = eth[i];
+  // eth holds destination then source MAC: ETH_DST and ETH_SRC in one copy
+  for (let i = 0; i < 12; i++) b[e + ETH_DST + i] = eth[i];
   const v6 = pv.af === 6;
-  b[e + 12] = v6 ? 0x86 : 0x08;
-  b[e + 13] = v6 ? 0xdd : 0x00;
+  write16(b, e + ETH_TYPE, v6 ? ETH_P_IPV6 : ETH_P_IP);
   let flags = 0;
   let gsoType = VNET_GSO_NONE;
   let hdrLen = 0;
@@ -101,14 +119,31 @@ export function writeVnetHeader(
   csumStart: number,
   csumOffset: number,
 ): void {
-  b[h] = flags;
-  b[h + 1] = gsoType;
-  b[h + 2] = hdrLen & 0xff;
-  b[h + 3] = hdrLen >>> 8;
-  b[h + 4] = gsoSize & 0xff;
-  b[h + 5] = gsoSize >>> 8;
-  b[h + 6] = csumStart & 0xff;
-  b[h + 7] = csumStart >>> 8;
-  b[h + 8] = csumOffset & 0xff;
-  b[h + 9] = csumOffset >>> 8;
+  b[h + VH_FLAGS] = flags;
+  b[h + VH_GSO_TYPE] = gsoType;
+  writeLe16(b, h + VH_HDR_LEN, hdrLen);
+  writeLe16(b, h + VH_GSO_SIZE, gsoSize);
+  writeLe16(b, h + VH_CSUM_START, csumStart);
+  writeLe16(b, h + VH_CSUM_OFFSET, csumOffset);
+}
+
+/** `virtio_net_hdr.flags` of the header at `b[h..h+10)`. */
+export function vnetHdrFlags(b: Uint8Array, h: number): number {
+  return b[h + VH_FLAGS];
+}
+
+/** `virtio_net_hdr.gso_type` (0: not a super-packet). */
+export function vnetGsoType(b: Uint8Array, h: number): number {
+  return b[h + VH_GSO_TYPE];
+}
+
+/** `virtio_net_hdr.gso_size`: the segment size of a super-packet. */
+export function vnetGsoSize(b: Uint8Array, h: number): number {
+  return b[h + VH_GSO_SIZE] | (b[h + VH_GSO_SIZE + 1] << 8);
+}
+
+/** A little-endian 16-bit field (virtio-net header fields are in host order). */
+function writeLe16(b: Uint8Array, o: number, v: number): void {
+  b[o] = v & 0xff;
+  b[o + 1] = v >>> 8;
 }

@@ -1,0 +1,190 @@
+/**
+ * The netfilter rules that queue what IPVS would see (spec §1.1): requests for a
+ * virtual service before routing, firewall-mark services at INPUT, NAT replies at
+ * FORWARD, in (legacy) iptables chains of the mangle table that tsvs owns and names
+ * after its instance (`TSVS_<name>_REQ/_REP/_MRK`), with one jump each from the hook.
+ *
+ * @module
+ */
+import type { Engine } from '../engine/engine.js';
+import { CONN_F_MASQ, CONN_F_TUNNEL, type AddressFamily } from '../engine/constants.js';
+import { formatAddr } from '../engine/addr.js';
+import { run } from '../sys/exec.js';
+
+/** The iptables flavours the chains live in (the kernel's xtables NFQUEUE target). */
+export const IPT4 = 'iptables-legacy';
+export const IPT6 = 'ip6tables-legacy';
+
+/** iptables-restore input per family for the chains that queue what IPVS would see. */
+export interface Ruleset {
+  v4: string[];
+  v6: string[];
+}
+
+/** Queue numbers for {@link buildRuleset}: GSO queues for TCP, plain ones for the rest. */
+export interface QueueNumbers {
+  inGso: number;
+  outGso: number;
+  inPlain: number;
+  outPlain: number;
+}
+
+/**
+ * The rules that queue what IPVS would see for the configured services: requests for
+ * a virtual service (and ICMP errors about it) in the REQ chain, NAT replies from real
+ * servers in the REP chain. The kernel here has the xtables NFQUEUE target but not
+ * nftables' queue expression, so these are (legacy) iptables rules in chains tsvs owns.
+ *
+ * TCP goes to the GSO queues, except for services with a tunnel real server; UDP and
+ * ICMP go to the plain queues (see director.ts). Passing two numbers puts
+ * everything on those two queues.
+ */
+export function buildRuleset(
+  engine: Engine,
+  qin: number | QueueNumbers,
+  qout?: number,
+  tunnelSources: readonly string[] = [],
+): Ruleset {
+  const q: QueueNumbers =
+    typeof qin === 'number'
+      ? { inGso: qin, outGso: qout ?? qin, inPlain: qin, outPlain: qout ?? qin }
+      : qin;
+  const rs: Ruleset = { v4: [], v6: [] };
+  const helperPorts = engine.appPorts(6);
+  const to = (n: number): string => `-j NFQUEUE --queue-num ${n} --queue-bypass`;
+  const icmpTypes = (af: AddressFamily): string[] =>
+    af === 4
+      ? [
+          '-p icmp --icmp-type destination-unreachable',
+          '-p icmp --icmp-type source-quench',
+          '-p icmp --icmp-type time-exceeded',
+        ]
+      : [
+          '-p ipv6-icmp --icmpv6-type destination-unreachable',
+          '-p ipv6-icmp --icmpv6-type packet-too-big',
+          '-p ipv6-icmp --icmpv6-type time-exceeded',
+          '-p ipv6-icmp --icmpv6-type parameter-problem',
+        ];
+  const pn = (p: number): string => (p === 6 ? 'tcp' : p === 17 ? 'udp' : String(p));
+  const add = (af: AddressFamily, rule: string): void => {
+    const l = af === 4 ? rs.v4 : rs.v6;
+    if (!l.includes(rule)) l.push(rule);
+  };
+  for (const s of engine.services) {
+    const tunnel = s.dests.some((d) => d.fwd === CONN_F_TUNNEL);
+    const qi = to(s.protocol === 6 && !tunnel ? q.inGso : q.inPlain);
+    const qo = to(s.protocol === 6 ? q.outGso : q.outPlain);
+    const qiPlain = to(q.inPlain);
+    const qoPlain = to(q.outPlain);
+    const helper = s.protocol === 6 && helperPorts.includes(s.port);
+    if (s.fwmark !== 0) {
+      // Marked packets are taken at INPUT, where IPVS sees them: after every mangle
+      // PREROUTING rule (the operator's MARK rules) and after routing, which must
+      // deliver them locally, as for the kernel. Without GSO: the transmit fallback
+      // from INPUT is the raw socket, which cannot send super-packets.
+      add(s.af, `MRK -m mark --mark ${s.fwmark} ${qiPlain}`);
+    } else {
+      const vip = `${formatAddr(s.af, s.addr)}/${s.af === 4 ? 32 : 128}`;
+      // port-0 services, the FTP port (its data-port fallback) and helper ports (their
+      // passive data connections) take every port of the VIP
+      if (s.port === 0 || s.port === 21 || helper)
+        add(s.af, `REQ -d ${vip} -p ${pn(s.protocol)} ${qi}`);
+      else add(s.af, `REQ -d ${vip} -p ${pn(s.protocol)} --dport ${s.port} ${qi}`);
+      for (const t of icmpTypes(s.af)) add(s.af, `REQ -d ${vip} ${t} ${qiPlain}`);
+    }
+    for (const d of s.dests) {
+      if (d.fwd !== CONN_F_MASQ) continue;
+      const rip = `${formatAddr(d.af, d.addr)}/${d.af === 4 ? 32 : 128}`;
+      const p = pn(s.protocol);
+      // FTP: the data connections (active from port 20, passive from any port) are
+      // replies the helper expects too, so all TCP from the real server is queued
+      if (d.port === 0 || s.fwmark !== 0 || helper || (s.port === 21 && s.protocol === 6))
+        add(d.af, `REP -s ${rip} -p ${p} ${qo}`);
+      else add(d.af, `REP -s ${rip} -p ${p} --sport ${d.port} ${qo}`);
+      for (const t of icmpTypes(d.af)) add(d.af, `REP -s ${rip} ${t} ${qoPlain}`);
+    }
+  }
+  // ICMP errors about the IPIP packets we send to tunnel real servers come back to
+  // the tunnel's source address (§8.1 step 4): the engine relays them to the client
+  for (const src of tunnelSources)
+    for (const t of icmpTypes(4)) add(4, `REQ -d ${src}/32 ${t} ${to(q.inPlain)}`);
+  return rs;
+}
+
+/** The chains of one director instance: installs them atomically, removes them. */
+export class QueueRules {
+  /**
+   * @param table  chain name prefix (`TSVS_<name>`)
+   * @param skipDev  packets arriving on this device skip the chains (the steering
+   *   device the director hands packets back through)
+   */
+  constructor(
+    private readonly netns: string | undefined,
+    readonly table: string,
+    private readonly skipDev: string,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  private chains(): [string, string, string][] {
+    return [
+      [`${this.table}_REQ`, 'PREROUTING', 'REQ'],
+      [`${this.table}_REP`, 'FORWARD', 'REP'],
+      [`${this.table}_MRK`, 'INPUT', 'MRK'],
+    ];
+  }
+
+  /** The jump from a hook to one of our chains (packets handed back through the TUN skip it). */
+  private jump(chain: string): string[] {
+    return ['!', '-i', this.skipDev, '-j', chain];
+  }
+
+  /** Remove our chains and the jumps to them (also what a crashed run left behind). */
+  remove(quiet: boolean): void {
+    for (const bin of [IPT4, IPT6]) {
+      for (const [chain, hook] of this.chains()) {
+        for (const args of [
+          ['-t', 'mangle', '-D', hook, ...this.jump(chain)],
+          ['-t', 'mangle', '-D', hook, '-j', chain],
+          ['-t', 'mangle', '-F', chain],
+          ['-t', 'mangle', '-X', chain],
+        ]) {
+          // a crash may have left several jumps: delete until none is left
+          for (let i = 0; i < (args[2] === '-D' ? 16 : 1); i++) {
+            try {
+              run(this.netns, bin, ['-w', ...args]);
+            } catch (e) {
+              if (!quiet && i === 0 && args[2] !== '-D')
+                this.log(`removing rules: ${(e as Error).message}`);
+              break;
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /** Replace the rules of our chains with `rs` (iptables-restore --noflush), add the jumps. */
+  install(rs: Ruleset): void {
+    for (const [bin, rules] of [
+      [IPT4 + '-restore', rs.v4],
+      [IPT6 + '-restore', rs.v6],
+    ] as [string, string[]][]) {
+      const lines = ['*mangle'];
+      for (const [chain] of this.chains()) lines.push(`:${chain} - [0:0]`);
+      for (const r of rules) {
+        const [kind, ...rest] = r.split(' ');
+        lines.push(`-A ${this.table}_${kind} ${rest.join(' ')}`);
+      }
+      lines.push('COMMIT', '');
+      run(this.netns, bin, ['-w', '--noflush'], lines.join('\n'));
+      for (const [chain, hook] of this.chains()) {
+        const bin1 = bin.replace('-restore', '');
+        try {
+          run(this.netns, bin1, ['-w', '-t', 'mangle', '-C', hook, ...this.jump(chain)]);
+        } catch {
+          run(this.netns, bin1, ['-w', '-t', 'mangle', '-I', hook, ...this.jump(chain)]);
+        }
+      }
+    }
+  }
+}
