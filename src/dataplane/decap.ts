@@ -17,6 +17,25 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { read16 } from '../wire/bytes.js';
+import { csumReplace16 } from '../wire/checksum.js';
+import {
+  IPV4_HLEN,
+  IPV4_VER_IHL,
+  ipv4Checksum,
+  ipv4Ihl,
+  ipv4TotalLength,
+  ipv4Tos,
+  ipv4Version,
+  setIpv4Checksum,
+  setIpv4Tos,
+} from '../wire/ipv4.js';
+import {
+  IPV6_HLEN,
+  ipv6PayloadLength,
+  ipv6TrafficClass,
+  setIpv6TrafficClass,
+} from '../wire/ipv6.js';
 import {
   allocBatch,
   IPPROTO_IPIP,
@@ -128,29 +147,21 @@ const ECN_CE = 3;
  */
 function ecnDecapsulate(buf: Uint8Array, off: number, outerEcn: number): boolean {
   if (outerEcn !== ECN_CE) return true;
-  const version = buf[off] >> 4;
-  if (version === 4) {
-    const tos = buf[off + 1];
+  if (ipv4Version(buf, off) === 4) {
+    const tos = ipv4Tos(buf, off);
     const inner = tos & ECN_MASK;
     if (inner === 0) return false;
     if (inner === ECN_CE) return true;
     // set CE (0b11) in the TOS byte and adjust the header checksum (RFC 1624)
-    const oldWord = (buf[off] << 8) | tos;
-    const newTos = tos | ECN_CE;
-    const newWord = (buf[off] << 8) | newTos;
-    let sum = (~((buf[off + 10] << 8) | buf[off + 11]) & 0xffff) + (~oldWord & 0xffff) + newWord;
-    sum = (sum & 0xffff) + (sum >>> 16);
-    sum = (sum & 0xffff) + (sum >>> 16);
-    const c = ~sum & 0xffff;
-    buf[off + 1] = newTos;
-    buf[off + 10] = c >> 8;
-    buf[off + 11] = c & 0xff;
+    const oldWord = read16(buf, off + IPV4_VER_IHL);
+    setIpv4Tos(buf, off, tos | ECN_CE);
+    const check = csumReplace16(ipv4Checksum(buf, off), oldWord, read16(buf, off + IPV4_VER_IHL));
+    setIpv4Checksum(buf, off, check);
     return true;
   }
-  // IPv6: traffic class spans the low nibble of byte 0 and the high nibble of byte 1
-  const inner = (buf[off + 1] >> 4) & ECN_MASK;
-  if (inner === 0) return false;
-  buf[off + 1] |= ECN_CE << 4;
+  const tc = ipv6TrafficClass(buf, off);
+  if ((tc & ECN_MASK) === 0) return false;
+  setIpv6TrafficClass(buf, off, tc | ECN_CE);
   return true;
 }
 
@@ -263,29 +274,28 @@ export function runDecap(opts: DecapOptions = {}): DecapHandle {
         let outerEcn = 0;
         if (!outer6) {
           // IPv4 raw sockets return the outer header; IPv6 ones start at the payload
-          if (len < 20 || buf[off] >> 4 !== 4) {
+          if (len < IPV4_HLEN || ipv4Version(buf, off) !== 4) {
             stats.malformed++;
             continue;
           }
-          const ihl = (buf[off] & 0x0f) * 4;
-          const total = (buf[off + 2] << 8) | buf[off + 3];
-          if (ihl < 20 || total < ihl || total > len) {
+          const ihl = ipv4Ihl(buf, off);
+          const total = ipv4TotalLength(buf, off);
+          if (ihl < IPV4_HLEN || total < ihl || total > len) {
             stats.malformed++;
             continue;
           }
-          outerEcn = buf[off + 1] & ECN_MASK;
+          outerEcn = ipv4Tos(buf, off) & ECN_MASK;
           off += ihl;
           len = total - ihl;
         }
-        const minLen = innerVersion === 4 ? 20 : 40;
-        if (len < minLen || buf[off] >> 4 !== innerVersion) {
+        const minLen = innerVersion === 4 ? IPV4_HLEN : IPV6_HLEN;
+        // (the version nibble is in the same place in both headers)
+        if (len < minLen || ipv4Version(buf, off) !== innerVersion) {
           stats.malformed++;
           continue;
         }
         const innerTotal =
-          innerVersion === 4
-            ? (buf[off + 2] << 8) | buf[off + 3]
-            : 40 + ((buf[off + 4] << 8) | buf[off + 5]);
+          innerVersion === 4 ? ipv4TotalLength(buf, off) : IPV6_HLEN + ipv6PayloadLength(buf, off);
         if (innerTotal > len || innerTotal < minLen) {
           stats.malformed++;
           continue;
