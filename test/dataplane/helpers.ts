@@ -117,11 +117,6 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
-/** Resolves after `ms`. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 /** Internet checksum (RFC 1071) of `b[off, off+len)` plus an initial 32-bit sum. */
 export function inetChecksum(b: Uint8Array, off: number, len: number, initial = 0): number {
   let sum = initial;

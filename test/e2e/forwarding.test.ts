@@ -7,7 +7,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import {
@@ -139,15 +139,19 @@ for (const mode of MODES) {
     });
 
     test('the connection table shows the spec walk and the counters match', async () => {
-      // let the last FIN/ACKs through
-      await new Promise((r) => setTimeout(r, 500));
-      const conns = (await d.client.call({ cmd: 'listConnections' })).filter(
-        (c) => c.vport === 80 && !c.template,
-      );
-      assert.equal(conns.length, 10);
       // NAT sees both directions: the close ends in TIME_WAIT; DR/TUN see only the
       // client (INPUT-ONLY table): its FIN leaves the conn in FIN_WAIT
       const want = mode.fwd === 'masq' ? 'TIME_WAIT' : 'FIN_WAIT';
+      const list = async () =>
+        (await d.client.call({ cmd: 'listConnections' })).filter(
+          (c) => c.vport === 80 && !c.template,
+        );
+      // the last FIN/ACKs through
+      await waitFor(`every connection in ${want}`, 5000, async () =>
+        (await list()).every((c) => c.state === want),
+      );
+      const conns = await list();
+      assert.equal(conns.length, 10);
       for (const c of conns) assert.equal(c.state, want, JSON.stringify(c));
       const svc = await d.client.call({ cmd: 'getService', service: http });
       const active = svc.dests.reduce((a, x) => a + x.activeconns, 0);
@@ -218,15 +222,16 @@ for (const mode of MODES) {
             'ip proto 4',
           ],
           {
-            stdio: 'ignore',
+            stdio: ['ignore', 'ignore', 'pipe'],
           },
         );
+        // tcpdump says "listening on IF" once the capture runs
+        let dumpErr = '';
+        dump.stderr.setEncoding('utf8').on('data', (x: string) => (dumpErr += x));
         try {
-          await waitFor('tcpdump to start', 5_000, async () => existsSync(pcap));
-          await new Promise((r) => setTimeout(r, 300));
+          await waitFor('tcpdump to start', 5_000, async () => /listening on/.test(dumpErr));
           for (let i = 0; i < 2; i++)
             curls.push((await lab.client('curl', ['-s', '-m', '5', url])).stdout.trim());
-          await new Promise((r) => setTimeout(r, 300));
         } finally {
           // tcpdump exits after 3 packets; stop it anyway after 5 s
           const t = setTimeout(() => dump.kill('SIGINT'), 5_000);

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { labDown, labUp, type LabEnv } from '../../src/sys/lab.js';
 import { ControlClient } from '../../src/control/client.js';
+import { waitFor as waitForCondition } from '../helpers/wait.js';
 import type { ServiceId, ServiceSpec, DestSpec } from '../../src/control/model.js';
 
 export const TSVS = fileURLToPath(new URL('../../src/cli/tsvs.js', import.meta.url));
@@ -64,18 +65,9 @@ export function sh(
   });
 }
 
-export async function waitFor(what: string, ms: number, fn: () => Promise<boolean>): Promise<void> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      if (await fn()) return;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+/** {@link waitForCondition} with the harness's argument order: what, deadline, condition. */
+export function waitFor(what: string, ms: number, fn: () => Promise<boolean>): Promise<void> {
+  return waitForCondition(fn, { timeout: ms, what });
 }
 
 /** A long-running program in a namespace, killed by the lab's cleanup. */

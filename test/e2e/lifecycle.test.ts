@@ -60,6 +60,16 @@ describe('e2e daemon life cycle', { skip: skip ?? false, timeout: 180_000 }, () 
     await lab?.down();
   });
 
+  /**
+   * True when the client's TCP connection to `peer` has an unacknowledged segment it
+   * has retransmitted (`ss -ti`: retrans:CURRENT/TOTAL with CURRENT > 0).
+   */
+  async function retransmitting(l: Lab, peer: string): Promise<boolean> {
+    const r = await sh(l.ns.client, 'ss', ['-tinH', 'dst', peer]);
+    const m = /retrans:(\d+)\//.exec(r.stdout);
+    return m !== null && Number(m[1]) > 0;
+  }
+
   test('a real server removed while connections are open', async () => {
     d = await lab.daemon();
     const dests = (p: number) => [
@@ -85,7 +95,7 @@ describe('e2e daemon life cycle', { skip: skip ?? false, timeout: 180_000 }, () 
     let echoed = '';
     cl.stdout.setEncoding('utf8').on('data', (s: string) => (echoed += s));
     cl.stdin.write('hello\n');
-    await new Promise((r) => setTimeout(r, 500));
+    await waitFor('the echo before the removal', 5000, async () => echoed === 'hello\n');
     assert.equal(echoed, 'hello\n', 'echo works before the removal');
     const conn = (await d.client.call({ cmd: 'listConnections' })).find((c) => c.vport === 9000)!;
     // remove the echo connection's real server
@@ -99,7 +109,10 @@ describe('e2e daemon life cycle', { skip: skip ?? false, timeout: 180_000 }, () 
     // expire_nodest_conn=0 (default): packets of the established conn are dropped silently,
     // the conn stays in the table until it times out
     cl.stdin.write('lost\n');
-    await new Promise((r) => setTimeout(r, 700));
+    // the line went out and was not acknowledged: the client's TCP is retransmitting it
+    await waitFor('the client to retransmit the dropped line', 10_000, async () =>
+      retransmitting(lab, `${lab.env.vip4}:9000`),
+    );
     assert.equal(echoed, 'hello\n', 'the established connection no longer gets through');
     const still = (await d.client.call({ cmd: 'listConnections' })).filter((c) => c.vport === 9000);
     assert.equal(still.length, 1);
@@ -107,7 +120,11 @@ describe('e2e daemon life cycle', { skip: skip ?? false, timeout: 180_000 }, () 
     // with expire_nodest_conn=1 the next packet expires it (and it is not rescheduled: no SYN)
     await d.client.call({ cmd: 'sysctlSet', name: 'net.ipv4.vs.expire_nodest_conn', value: '1' });
     cl.stdin.write('again\n');
-    await new Promise((r) => setTimeout(r, 700));
+    const expired = async (): Promise<boolean> =>
+      !(await d.client.call({ cmd: 'listConnections' })).some(
+        (c) => c.vport === 9000 && c.daddr === conn.daddr,
+      );
+    await waitFor('the connection to expire', 10_000, expired);
     const gone = (await d.client.call({ cmd: 'listConnections' })).filter(
       (c) => c.vport === 9000 && c.daddr === conn.daddr,
     );

@@ -139,10 +139,17 @@ describe(
           stdio: ['pipe', 'pipe', 'ignore'],
         }),
       );
+      const echoed = clients.map(() => '');
+      clients.forEach((c, k) =>
+        c.stdout.setEncoding('utf8').on('data', (x: string) => (echoed[k] += x)),
+      );
       try {
         for (let i = 0; i < 4; i++) {
           for (const c of clients) c.stdin.write(`line ${i}\n`);
-          await new Promise((r) => setTimeout(r, 100));
+          // one line at a time: each round trip is packets the sync threshold counts
+          await waitFor(`line ${i} echoed to both clients`, 5000, async () =>
+            echoed.every((e) => e.includes(`line ${i}\n`)),
+          );
         }
         const onMaster = (await master.client.call({ cmd: 'listConnections' })).filter(
           (c) => c.vport === 9000,
@@ -201,7 +208,7 @@ describe(
       try {
         for (let i = 0; i < 4; i++) {
           cl.stdin.write(`before ${i}\n`);
-          await new Promise((r) => setTimeout(r, 100));
+          await waitFor(`before ${i} echoed`, 5000, async () => echoed.includes(`before ${i}\n`));
         }
         await waitFor('the echo through the master', 5000, async () => echoed.includes('before 3'));
         const port = (await master.client.call({ cmd: 'listConnections' })).find(

@@ -35,6 +35,7 @@ import {
   readCaptureFile,
 } from '../../src/pcap/pcap.js';
 import { formatAddr } from '../../src/engine/addr.js';
+import { waitFor } from '../helpers/wait.js';
 
 // ---------------------------------------------------------------------------------------
 // Tools
@@ -487,8 +488,6 @@ function startCapture(c: Capturer): Promise<{ stop: () => Promise<void> }> {
   });
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 function bindUdp(type: 'udp4' | 'udp6', host: string, port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = createSocket(type);
@@ -523,7 +522,11 @@ async function sendTraffic(port: number): Promise<void> {
       const want = received.length + 1;
       if (family === 4) tx4.send(payload, port, '127.0.0.1');
       else tx6.send(payload, port, '::1');
-      for (let i = 0; i < 200 && received.length < want; i++) await sleep(5);
+      await waitFor(() => received.length >= want, {
+        timeout: 1000,
+        interval: 5,
+        what: 'loopback to deliver the datagram',
+      }).catch(() => undefined); // the assertion below says what went wrong
       assert.equal(received.length, want, 'loopback delivered the datagram');
     }
     // one TCP conversation, for variety of sizes and flags (checked through tshark only)
@@ -539,6 +542,18 @@ async function sendTraffic(port: number): Promise<void> {
   } finally {
     for (const s of [rx4, rx6, tx4, tx6]) s.close();
   }
+}
+
+/**
+ * True when the capture file at `path` (being written) holds more packets than the
+ * datagrams sent (they and at least one TCP segment) on each of its `interfaces`.
+ */
+function holdsTraffic(path: string, interfaces: number): boolean {
+  if (!existsSync(path)) return false;
+  const packets = packetsOf([...readCaptureFile(path)]);
+  for (let i = 0; i < interfaces; i++)
+    if (packets.filter((p) => p.interfaceIndex === i).length <= SENT.length) return false;
+  return true;
 }
 
 describe('captures made by tcpdump and dumpcap on loopback', { timeout: 120_000 }, () => {
@@ -591,10 +606,19 @@ describe('captures made by tcpdump and dumpcap on loopback', { timeout: 120_000 
       await Promise.all(running.map((r) => r.stop()));
       throw failed.reason;
     }
-    await sleep(200);
+    // (each capturer said it is running: startCapture waits for that)
     try {
       await sendTraffic(port);
-      await sleep(300);
+      // the capturers write every packet as it comes (-U; dumpcap by default): wait
+      // until each file holds the datagrams and some of the TCP conversation, on each
+      // of its interfaces
+      await waitFor(
+        () => capturers.every((c) => holdsTraffic(file(c.file), c.file === 'multi.pcapng' ? 2 : 1)),
+        {
+          timeout: 10_000,
+          what: 'every capture file to hold the traffic sent',
+        },
+      );
     } finally {
       await Promise.all(running.map((r) => r.stop()));
     }
