@@ -117,6 +117,10 @@ const TICK_MS = 100;
 /** Earliest neighbour re-read after a NAT reply found no client-side next hop. */
 const REPLY_MISS_REFRESH_MS = 500;
 
+/**
+ * Runs an engine on live packets: owns the queues, the steering devices, the rules,
+ * the sockets and the next hops (see the module comment), and wires the parts.
+ */
 export class Director {
   readonly engine: Engine;
   readonly name: string;
