@@ -1,8 +1,10 @@
 /**
- * `tsvs daemon`: the director in the foreground. It applies the configuration file,
- * serves the control socket (every front end goes through the control model), runs
- * the engine on live packets through the Director, and on SIGINT/SIGTERM removes
- * everything it installed and saves the configuration.
+ * `tsvs daemon`: the program, and the only module that knows all the parts (nothing
+ * but the CLI imports it). It wires the control model and socket, the data plane
+ * (the Director), connection sync, health checks and metrics around one engine: it
+ * applies the configuration file, serves the control socket (every front end goes
+ * through the control model), runs the engine on live packets through the Director,
+ * and on SIGINT/SIGTERM removes everything it installed and saves the configuration.
  *
  * Several daemons in different network namespaces do not collide: the netfilter
  * chains and queues are per namespace, and the default socket and state paths get the
