@@ -35,8 +35,8 @@ export interface DaemonEntry {
   mcastTtl: number;
 }
 
-/** The kernel's defaults for what `--start-daemon` leaves out. */
-const DAEMON_DEFAULTS = {
+/** The kernel's defaults for what `--start-daemon` leaves out (ipvsadm's eth0 too). */
+export const DAEMON_DEFAULTS = {
   mcastIfn: 'eth0',
   maxLen: 1472,
   mcastGroup: '224.0.0.81',
