@@ -343,7 +343,7 @@ export function formatConnections(
     ? `pro expire ${padEnd('state', 11)} ${padEnd('source', 18)} ${padEnd('virtual', 18)} ${padEnd('destination', 18)} ${padEnd('pe name', 16)} pe_data\n`
     : `pro expire ${padEnd('state', 11)} ${padEnd('source', 18)} ${padEnd('virtual', 18)} destination\n`;
   for (const c of conns) {
-    const named = c.protocol === 6 || c.protocol === 17 || c.protocol === 132 ? c.protocol : 0;
+    const named = servicesProto(c.protocol) !== null ? c.protocol : 0;
     const src = addrPort(names, c.af, c.caddr, c.cport, named);
     const virt = addrPort(names, c.af, c.vaddr, c.vport, named);
     const dst = addrPort(names, c.daf, c.daddr, c.dport, named);
