@@ -16,8 +16,7 @@ import {
   fullIPv6,
 } from '../../src/control/proc.js';
 import { sysctlGet, sysctlSet } from '../../src/control/sysctl.js';
-import { golden, newModel, referenceFixture, setStats } from './helpers.js';
-import { connFixture } from './conn-fixture.js';
+import { connFixture, golden, newModel, referenceFixture, setStats } from './helpers.js';
 
 const T80 = { af: 4 as const, protocol: 6, addr: '10.0.0.1', port: 80 };
 

@@ -5,11 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { golden, newModel, referenceFixture, setStats, tsvsadm } from '../control/helpers.js';
-import type { ControlModel, ConnEntry } from '../../src/control/model.js';
-import type { Api } from '../../src/control/ipvsadm/run.js';
-import { localApi, type Request } from '../../src/control/protocol.js';
-import { bigNum, msort } from '../../src/control/ipvsadm/format.js';
+import { connFixture, golden, newModel, referenceFixture, setStats, tsvsadm } from '../helpers.js';
+import type { ControlModel, ConnEntry } from '../../../src/control/model.js';
+import type { Api } from '../../../src/control/ipvsadm/run.js';
+import { localApi, type Request } from '../../../src/control/protocol.js';
+import { bigNum, msort } from '../../../src/control/ipvsadm/format.js';
 
 function statsFixture(): ControlModel {
   const m = referenceFixture();
@@ -457,7 +457,6 @@ test('-L -c --persistent-conn adds the PE columns, misaligned as in ipvsadm', as
 });
 
 test('-L -c on a live engine lists the conn a SYN created', async () => {
-  const { connFixture } = await import('../control/conn-fixture.js');
   const m = connFixture();
   const r = await tsvsadm(m, ['-L', '-c', '-n']);
   assert.equal(
