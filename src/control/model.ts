@@ -70,7 +70,12 @@ export type { DaemonEntry, DaemonSpec, SyncState } from './daemons.js';
 export type { ConnEntry, DestEntry, Info, ServiceEntry, SysctlEntry } from './entries.js';
 export { CONN_TAB_SIZE } from './entries.js';
 export { ControlError, type ControlOp } from './error.js';
-export type { ConfigSnapshot, DestConfig, ServiceConfig } from './snapshot.js';
+export {
+  destConfig,
+  type ConfigSnapshot,
+  type DestConfig,
+  type ServiceConfig,
+} from './snapshot.js';
 
 /** An address family (4 or 6). */
 export type Family = AddressFamily;

@@ -47,17 +47,22 @@ export function serviceConfig(s: ServiceEntry): ServiceConfig & { dests: DestCon
     timeout: s.timeout,
     netmask: s.netmask,
     pe: s.pe,
-    dests: s.dests.map((d) => ({
-      addr: d.addr,
-      port: d.port,
-      fwd: d.fwd,
-      weight: d.weight,
-      uThreshold: d.uThreshold,
-      lThreshold: d.lThreshold,
-      tunType: d.tunType,
-      tunPort: d.tunPort,
-      tunFlags: d.tunFlags,
-    })),
+    dests: s.dests.map(destConfig),
+  };
+}
+
+/** Just the fields of a real server (of a listing entry or a parsed command line). */
+export function destConfig(d: DestConfig): DestConfig {
+  return {
+    addr: d.addr,
+    port: d.port,
+    fwd: d.fwd,
+    weight: d.weight,
+    uThreshold: d.uThreshold,
+    lThreshold: d.lThreshold,
+    tunType: d.tunType,
+    tunPort: d.tunPort,
+    tunFlags: d.tunFlags,
   };
 }
 
