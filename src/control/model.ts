@@ -72,6 +72,7 @@ export { CONN_TAB_SIZE } from './entries.js';
 export { ControlError, type ControlOp } from './error.js';
 export {
   destConfig,
+  serviceIdOf,
   type ConfigSnapshot,
   type DestConfig,
   type ServiceConfig,

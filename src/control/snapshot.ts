@@ -34,6 +34,16 @@ export interface SnapshotTarget {
   startDaemon(d: DaemonEntry): void;
 }
 
+/**
+ * The id of a service written out in full: its fwmark, or protocol + address + port
+ * (the fields an id of the other kind does not carry are left out).
+ */
+export function serviceIdOf(s: Required<ServiceId>): ServiceId {
+  return s.fwmark !== 0
+    ? { af: s.af, protocol: s.protocol, fwmark: s.fwmark }
+    : { af: s.af, protocol: s.protocol, addr: s.addr, port: s.port };
+}
+
 /** A listed service as saved: user flags only, dests as listed (most recent first). */
 export function serviceConfig(s: ServiceEntry): ServiceConfig & { dests: DestConfig[] } {
   return {
@@ -86,9 +96,7 @@ export function applySnapshot(m: SnapshotTarget, snap: ConfigSnapshot): string[]
   if (snap.timeouts) attempt('timeouts', () => m.setTimeouts(snap.timeouts));
   for (const s of snap.services ?? []) {
     const { dests, ...spec } = s;
-    const id: ServiceId = spec.fwmark
-      ? { af: spec.af, protocol: spec.protocol, fwmark: spec.fwmark }
-      : { af: spec.af, protocol: spec.protocol, addr: spec.addr, port: spec.port };
+    const id = serviceIdOf(spec);
     attempt(`service ${describeId(id)}`, () => m.addService({ ...spec, ...id }));
     for (const d of [...(dests ?? [])].reverse())
       attempt(`real server ${d.addr}:${d.port}`, () => m.addDest(id, d));

@@ -14,14 +14,9 @@
  *
  * @module
  */
-import type { ControlModel, DestSpec, ServiceId } from '../control/model.js';
+import { serviceIdOf, type ControlModel, type DestSpec, type ServiceId } from '../control/model.js';
 import type { KaChecker, KaConfig, KaRealServer, KaVirtualServer } from './keepalived.js';
-import {
-  destSpecOf,
-  serviceIdOf,
-  serviceLabel as label,
-  serviceSpecOf,
-} from './keepalived/control.js';
+import { destSpecOf, serviceLabel as label, serviceSpecOf } from './keepalived/control.js';
 import { hostPort } from './keepalived/values.js';
 import { runCheck, type CheckResult } from './check.js';
 

@@ -3,7 +3,7 @@
  * first (as ipvsadm talks to the kernel before reading its arguments), parse, run one
  * command, print exactly what ipvsadm prints and return its exit status (§9.1).
  */
-import { ControlError, destConfig } from '../model.js';
+import { ControlError, destConfig, serviceIdOf } from '../model.js';
 import type { Request, ResultOf } from '../protocol.js';
 import { ControlUnavailableError } from '../client.js';
 import {
@@ -85,10 +85,7 @@ function unavailable(e: ControlUnavailableError): string {
 }
 
 function serviceId(c: ParsedCommand): ServiceId {
-  const s = c.svc;
-  return s.fwmark !== 0
-    ? { af: s.af, protocol: s.protocol, fwmark: s.fwmark }
-    : { af: s.af, protocol: s.protocol, addr: s.addr, port: s.port };
+  return serviceIdOf(c.svc);
 }
 
 function serviceSpec(c: ParsedCommand): ServiceSpec {

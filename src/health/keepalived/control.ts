@@ -12,7 +12,8 @@ import {
   TUNNEL_TYPE_IPIP,
 } from '../../engine/constants.js';
 import { parseSchedFlags } from '../../engine/sched/flags.js';
-import { protoName, type DestSpec, type ServiceId, type ServiceSpec } from '../../engine/spec.js';
+import { serviceIdOf } from '../../control/model.js';
+import { protoName, type DestSpec, type ServiceSpec } from '../../engine/spec.js';
 import type { KaRealServer, KaTunType, KaVirtualServer } from './types.js';
 import { hostPort } from './values.js';
 
@@ -26,13 +27,6 @@ const TUN_TYPES: Readonly<Record<KaTunType, number>> = {
 export function serviceLabel(vs: KaVirtualServer): string {
   if (vs.kind === 'fwmark') return `FWM ${vs.fwmark}`;
   return `${protoName(vs.protocol)} ${hostPort(vs.addr, vs.port)}`;
-}
-
-/** The service id of a virtual server. */
-export function serviceIdOf(vs: KaVirtualServer): ServiceId {
-  return vs.kind === 'fwmark'
-    ? { af: vs.af, protocol: vs.protocol, fwmark: vs.fwmark }
-    : { af: vs.af, protocol: vs.protocol, addr: vs.addr, port: vs.port };
 }
 
 /** The whole service of a virtual server (persistence, one-packet, scheduler flags). */
