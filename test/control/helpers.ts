@@ -120,6 +120,18 @@ export function referenceFixture(model: ControlModel = newModel()): ControlModel
   return m;
 }
 
+/** The counters reference §7.4 shows for TCP 192.168.10.100:80 (and /proc's totals). */
+export const REF_STATS = {
+  conns: 1234567,
+  inpkts: 98765432,
+  outpkts: 87654321,
+  inbytes: 4567890123,
+  outbytes: 123456789012,
+};
+
+/** The rates reference §7.5 shows for the same service. */
+export const REF_RATES = { cps: 12, inpps: 340, outpps: 310, inbps: 45000, outbps: 1250000 };
+
 /** Set counters and estimator averages directly (rates decode as the kernel does). */
 export function setStats(
   s: Stats,

@@ -5,7 +5,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connFixture, golden, newModel, referenceFixture, setStats, tsvsadm } from '../helpers.js';
+import {
+  connFixture,
+  golden,
+  newModel,
+  REF_RATES,
+  REF_STATS,
+  referenceFixture,
+  setStats,
+  tsvsadm,
+} from '../helpers.js';
 import type { ControlModel, ConnEntry } from '../../../src/control/model.js';
 import type { Api } from '../../../src/control/ipvsadm/run.js';
 import { localApi, type Request } from '../../../src/control/protocol.js';
@@ -15,17 +24,7 @@ function statsFixture(): ControlModel {
   const m = referenceFixture();
   const e = m.engine;
   const svc = e.findService({ af: 4, protocol: 6, addr: '192.168.10.100', port: 80 })!;
-  setStats(
-    svc.stats,
-    {
-      conns: 1234567,
-      inpkts: 98765432,
-      outpkts: 87654321,
-      inbytes: 4567890123,
-      outbytes: 123456789012,
-    },
-    { cps: 12, inpps: 340, outpps: 310, inbps: 45000, outbps: 1250000 },
-  );
+  setStats(svc.stats, REF_STATS, REF_RATES);
   setStats(
     e.findDest(svc, '10.0.0.11', 80)!.stats,
     {
