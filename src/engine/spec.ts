@@ -55,6 +55,13 @@ export const FWD_NAMES: readonly FwdName[] = FWD_METHOD_NAME.filter(
   (n): n is FwdName => n !== 'bypass',
 );
 
+/**
+ * Tunnel type names (ipvsadm `--tun-type`, keepalived's `type`), indexed by a real
+ * server's `tunType` (TUNNEL_TYPE_IPIP 0, TUNNEL_TYPE_GUE 1, TUNNEL_TYPE_GRE 2).
+ */
+export const TUN_TYPE_NAMES = ['ipip', 'gue', 'gre'] as const;
+export type TunTypeName = (typeof TUN_TYPE_NAMES)[number];
+
 /** What identifies a real server inside its service. */
 export interface DestId {
   addr: string;

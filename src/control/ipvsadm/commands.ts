@@ -3,6 +3,7 @@
  * which options each command rejects, allows or needs, checked after parsing in
  * table order so that the first problem named is ipvsadm's.
  */
+import { TUN_TYPE_NAMES } from '../../engine/spec.js';
 import type { FwdName } from '../model.js';
 
 /** A refused command line: ipvsadm's message and exit status. */
@@ -165,7 +166,7 @@ export function checkTunnel(options: Set<OptName>, dest: { fwd: FwdName; tunType
   const any = options.has('tun-type') || TUN_OPTS.some((n) => options.has(n));
   if (!any) return;
   if (dest.fwd !== 'tunnel') fail('Tunnel options conflict with forward method');
-  const type = ['ipip', 'gue', 'gre'][dest.tunType];
+  const type = TUN_TYPE_NAMES[dest.tunType];
   const row = TUN_TABLE[type];
   let first: OptName | null = null;
   TUN_OPTS.forEach((name, i) => {

@@ -22,6 +22,7 @@ import {
   DEST_DEFAULTS,
   MAX_TIMEOUT,
   SERVICE_DEFAULTS,
+  TUN_TYPE_NAMES,
   defaultNetmask,
   type Timeouts,
 } from '../../engine/spec.js';
@@ -284,10 +285,8 @@ export async function parseCommandLine(
         }
         case 'tun-type':
           set('tun-type');
-          if (arg === 'ipip') dest.tunType = 0;
-          else if (arg === 'gue') dest.tunType = 1;
-          else if (arg === 'gre') dest.tunType = 2;
-          else fail('illegal tunnel type specified');
+          dest.tunType = (TUN_TYPE_NAMES as readonly string[]).indexOf(arg);
+          if (dest.tunType < 0) fail('illegal tunnel type specified');
           break;
         case 'tun-port': {
           set('tun-port');

@@ -4,24 +4,12 @@
  * the one place keepalived's names (NAT/DR/TUN, tunnel types, scheduler flags,
  * persistence) become the model's.
  */
-import {
-  SVC_F_ONEPACKET,
-  SVC_F_PERSISTENT,
-  TUNNEL_TYPE_GRE,
-  TUNNEL_TYPE_GUE,
-  TUNNEL_TYPE_IPIP,
-} from '../../engine/constants.js';
+import { SVC_F_ONEPACKET, SVC_F_PERSISTENT } from '../../engine/constants.js';
 import { parseSchedFlags } from '../../engine/sched/flags.js';
 import { serviceIdOf } from '../../control/model.js';
-import { protoName, type DestSpec, type ServiceSpec } from '../../engine/spec.js';
-import type { KaRealServer, KaTunType, KaVirtualServer } from './types.js';
+import { protoName, TUN_TYPE_NAMES, type DestSpec, type ServiceSpec } from '../../engine/spec.js';
+import type { KaRealServer, KaVirtualServer } from './types.js';
 import { hostPort } from './values.js';
-
-const TUN_TYPES: Readonly<Record<KaTunType, number>> = {
-  ipip: TUNNEL_TYPE_IPIP,
-  gue: TUNNEL_TYPE_GUE,
-  gre: TUNNEL_TYPE_GRE,
-};
 
 /** A virtual server as logs and metrics name it: `TCP 10.0.0.1:80`, `FWM 7`. */
 export function serviceLabel(vs: KaVirtualServer): string {
@@ -65,7 +53,7 @@ export function destSpecOf(
   if (rs) {
     d.uThreshold = rs.uThreshold;
     d.lThreshold = rs.lThreshold;
-    if (rs.tunType) d.tunType = TUN_TYPES[rs.tunType];
+    if (rs.tunType) d.tunType = TUN_TYPE_NAMES.indexOf(rs.tunType);
     if (rs.tunPort) d.tunPort = rs.tunPort;
   }
   return d;

@@ -4,11 +4,12 @@
  * server (with its checkers, quorum and sorry server). `control.ts` turns it into the
  * control model's shapes (engine/spec.ts).
  */
-import type { FwdName } from '../../engine/spec.js';
+import type { FwdName, TunTypeName } from '../../engine/spec.js';
 
 /** The forwarding methods keepalived can give (NAT, DR, TUN; no local). */
 export type KaMethod = Exclude<FwdName, 'local'>;
-export type KaTunType = 'ipip' | 'gue' | 'gre';
+/** keepalived's tunnel `type` names are ipvsadm's. */
+export type KaTunType = TunTypeName;
 export type KaTunCsum = 'nocsum' | 'csum' | 'remcsum';
 
 export interface KaChecker {

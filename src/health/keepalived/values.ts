@@ -5,6 +5,7 @@
  * that is unknown or given a block it does not take.
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { TUN_TYPE_NAMES } from '../../engine/spec.js';
 import type { KaMethod, KaTunCsum, KaTunType } from './types.js';
 import type { Node, Problems } from './lexer.js';
 
@@ -155,8 +156,9 @@ export function methodArg(n: Node, p: Problems, from = 1): MethodSpec | undefine
   for (let i = from + 1; i < w.length; i++) {
     const o = w[i].toLowerCase();
     if (o === 'type') {
-      const t = w[++i]?.toLowerCase();
-      if (t !== 'ipip' && t !== 'gue' && t !== 'gre') {
+      const written = w[++i]?.toLowerCase();
+      const t = TUN_TYPE_NAMES.find((name) => name === written);
+      if (t === undefined) {
         p.warn(n.line, `${kw}: invalid tunnel type '${w[i] ?? ''}', ignored`);
         return undefined;
       }
