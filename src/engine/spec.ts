@@ -6,6 +6,7 @@
  * the kernel's own checks).
  */
 import {
+  FWD_METHOD_NAME,
   IPPROTO_ICMP,
   IPPROTO_ICMPV6,
   IPPROTO_IP,
@@ -13,6 +14,7 @@ import {
   IPPROTO_TCP,
   IPPROTO_UDP,
   type AddressFamily,
+  type FwdMethod,
 } from './constants.js';
 
 /** What identifies a virtual service: fwmark, or protocol + address + port. */
@@ -43,9 +45,22 @@ export interface ServiceParams {
 /** A whole service. */
 export interface ServiceSpec extends ServiceId, ServiceParams {}
 
-/** Forwarding methods a real server may be given (ipvsadm -g/-m/-i, and local). */
-export type FwdName = 'masq' | 'local' | 'tunnel' | 'droute';
-export const FWD_NAMES: readonly FwdName[] = ['masq', 'local', 'tunnel', 'droute'];
+/**
+ * Forwarding methods a real server may be given (ipvsadm -g/-m/-i, and local): the
+ * engine's {@link FwdMethod} names less `bypass`, which only a connection can have.
+ */
+export type FwdName = Exclude<FwdMethod, 'bypass'>;
+/** The names of {@link FwdName}, indexed by conn-flag value (CONN_F_MASQ 0 … CONN_F_DROUTE 3). */
+export const FWD_NAMES: readonly FwdName[] = FWD_METHOD_NAME.filter(
+  (n): n is FwdName => n !== 'bypass',
+);
+
+/**
+ * Tunnel type names (ipvsadm `--tun-type`, keepalived's `type`), indexed by a real
+ * server's `tunType` (TUNNEL_TYPE_IPIP 0, TUNNEL_TYPE_GUE 1, TUNNEL_TYPE_GRE 2).
+ */
+export const TUN_TYPE_NAMES = ['ipip', 'gue', 'gre'] as const;
+export type TunTypeName = (typeof TUN_TYPE_NAMES)[number];
 
 /** What identifies a real server inside its service. */
 export interface DestId {

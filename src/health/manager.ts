@@ -14,22 +14,11 @@
  *
  * @module
  */
-import type { ControlModel, DestSpec, ServiceId, ServiceSpec } from '../control/model.js';
+import { serviceIdOf, type ControlModel, type DestSpec, type ServiceId } from '../control/model.js';
 import type { KaChecker, KaConfig, KaRealServer, KaVirtualServer } from './keepalived.js';
+import { destSpecOf, serviceLabel as label, serviceSpecOf } from './keepalived/control.js';
+import { hostPort } from './keepalived/values.js';
 import { runCheck, type CheckResult } from './check.js';
-
-const SVC_F_PERSISTENT = 0x1;
-const SVC_F_ONEPACKET = 0x4;
-const SCHED_FLAGS: Record<string, number> = {
-  'flag-1': 0x8,
-  'flag-2': 0x10,
-  'flag-3': 0x20,
-  'sh-fallback': 0x8,
-  'sh-port': 0x10,
-  'mh-fallback': 0x8,
-  'mh-port': 0x10,
-};
-const TUN_TYPES = { ipip: 0, gue: 1, gre: 2 } as const;
 
 /** One checker's state (keepalived's per-checker alive flag and retry counter). */
 interface CheckerState {
@@ -85,22 +74,8 @@ export class HealthManager {
     const t = this.cfg.lvsTimeouts;
     if (t) this.guard('lvs_timeouts', () => this.model.setTimeouts(t));
     for (const vs of this.cfg.virtualServers) {
-      const id: ServiceId =
-        vs.kind === 'fwmark'
-          ? { af: vs.af, protocol: vs.protocol, fwmark: vs.fwmark }
-          : { af: vs.af, protocol: vs.protocol, addr: vs.addr, port: vs.port };
-      const spec: ServiceSpec = { ...id, scheduler: vs.scheduler, flags: 0 };
-      if (vs.persistenceTimeout !== undefined) {
-        spec.flags! |= SVC_F_PERSISTENT;
-        spec.timeout = vs.persistenceTimeout;
-        if (vs.persistenceGranularity !== undefined)
-          spec.netmask = /^\d+$/.test(vs.persistenceGranularity)
-            ? Number(vs.persistenceGranularity)
-            : vs.persistenceGranularity;
-        if (vs.persistenceEngine) spec.pe = vs.persistenceEngine;
-      }
-      if (vs.ops) spec.flags! |= SVC_F_ONEPACKET;
-      for (const f of vs.schedFlags) spec.flags! |= SCHED_FLAGS[f] ?? 0;
+      const id = serviceIdOf(vs);
+      const spec = serviceSpecOf(vs);
       const ok = this.guard(`virtual_server ${label(vs)}`, () => {
         try {
           this.model.addService(spec);
@@ -285,15 +260,7 @@ export class HealthManager {
     weight: number,
     rs?: KaRealServer,
   ): DestSpec {
-    const method = rs?.method ?? st.vs.sorryServer?.method ?? st.vs.method;
-    const d: DestSpec = { addr, port, fwd: method, weight };
-    if (rs) {
-      d.uThreshold = rs.uThreshold;
-      d.lThreshold = rs.lThreshold;
-      if (rs.tunType) d.tunType = TUN_TYPES[rs.tunType];
-      if (rs.tunPort) d.tunPort = rs.tunPort;
-    }
-    return d;
+    return destSpecOf(st.vs, addr, port, weight, rs);
   }
 
   private putDest(st: VsState, r: RsState, weight: number, exists: boolean): void {
@@ -350,14 +317,4 @@ export class HealthManager {
 function firstDelay(c: KaChecker): number {
   const w = c.warmup ?? Math.random() * c.delayLoop;
   return Math.max(0, w * 1000);
-}
-
-function hostPort(addr: string, port: number): string {
-  return `${addr.includes(':') ? `[${addr}]` : addr}:${port}`;
-}
-
-function label(vs: KaVirtualServer): string {
-  if (vs.kind === 'fwmark') return `FWM ${vs.fwmark}`;
-  const p = vs.protocol === 6 ? 'TCP' : vs.protocol === 17 ? 'UDP' : 'SCTP';
-  return `${p} ${hostPort(vs.addr, vs.port)}`;
 }

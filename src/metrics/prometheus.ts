@@ -13,6 +13,7 @@
 import { createServer, type Server } from 'node:http';
 import type { ControlModel, DestEntry, ServiceEntry } from '../control/model.js';
 import { DROP_REASON_NAMES } from '../engine/drop.js';
+import { protoName } from '../engine/spec.js';
 
 /** What the daemon adds to the engine's own figures. */
 export interface MetricsExtra {
@@ -30,12 +31,10 @@ function esc(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
-const PROTO: Record<number, string> = { 6: 'TCP', 17: 'UDP', 132: 'SCTP' };
-
 function serviceLabel(s: ServiceEntry): string {
   if (s.fwmark !== 0) return `FWM ${s.fwmark}`;
   const a = s.af === 6 ? `[${s.addr}]` : s.addr;
-  return `${PROTO[s.protocol] ?? String(s.protocol)} ${a}:${s.port}`;
+  return `${protoName(s.protocol)} ${a}:${s.port}`;
 }
 
 function serverLabel(d: DestEntry): string {

@@ -1,23 +1,20 @@
 /**
  * The configuration a replay runs with: an ipvsadm save/restore file (`ipvsadm -S`
  * output: `-A -t 10.0.3.100:80 -s rr`, `-a -t 10.0.3.100:80 -r 10.0.2.11:80 -m -w 1`,
- * `--set 900 120 300` ...), applied to a fresh engine through the control model's
- * ipvsadm front end, so a replay accepts exactly what `tsvsadm -R` accepts and reports
- * the same errors.
+ * `--set 900 120 300` ...), applied to a fresh engine through the same restore code as
+ * the daemon's configuration file (`control/ipvsadm/restore.ts`), so a replay accepts
+ * exactly what `tsvsadm -R` accepts and reports the same errors.
  *
- * Differences from `ipvsadm -R`, both for a file that describes a configuration rather
- * than a stream of commands: lines starting with `#` are comments (as the
- * `ipvsadm-restore` wrapper treats them), and the first failing line stops the load
- * with its line number, where `-R` would print the error and carry on.
+ * One difference from `ipvsadm -R`, for a file that describes a configuration rather
+ * than a stream of commands: the first failing line stops the load with its line
+ * number, where `-R` would print the error and carry on. Lines starting with `#` are
+ * comments, as the `ipvsadm-restore` wrapper treats them.
  */
 import { readFileSync } from 'node:fs';
 import type { Engine } from '../engine/engine.js';
 import { setSetting } from '../engine/settings.js';
 import { ControlModel } from '../control/model.js';
-import { localApi } from '../control/protocol.js';
-import { runIpvsadm } from '../control/ipvsadm/run.js';
-import { restoreWords } from '../control/ipvsadm/options.js';
-import { systemResolver } from '../control/ipvsadm/resolve.js';
+import { applyRules } from '../control/ipvsadm/restore.js';
 
 export type ConfigLoad = { ok: true } | { ok: false; message: string };
 
@@ -27,34 +24,9 @@ export async function loadConfigText(
   text: string,
   source: string,
 ): Promise<ConfigLoad> {
-  const model = new ControlModel(engine);
-  const api = localApi(model);
-  const resolver = systemResolver();
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i];
-    if (/^#/.test(line)) continue;
-    const words = restoreWords(line);
-    if (words.length === 0) continue;
-    let err = '';
-    const status = await runIpvsadm(words, {
-      argv0: 'ipvsadm',
-      resolver,
-      connect: () => Promise.resolve(api),
-      io: {
-        out: () => {},
-        err: (s) => {
-          err += s;
-        },
-        readStdin: () => Promise.resolve(Buffer.alloc(0)),
-      },
-    });
-    if (status !== 0 || err !== '') {
-      const msg = err.trim() || `exit status ${status}`;
-      return { ok: false, message: `${source}:${i + 1}: ${msg.split('\n').join(' ')}` };
-    }
-  }
-  return { ok: true };
+  const [first] = await applyRules(new ControlModel(engine), text, { stopAtFirstProblem: true });
+  if (first === undefined) return { ok: true };
+  return { ok: false, message: `${source}:${first.line}: ${first.message}` };
 }
 
 /** Reads and applies an ipvsadm save/restore file. */

@@ -1,6 +1,7 @@
 /**
- * Shared by the control and CLI tests: the fixture of ipvsadm reference §7, a way to
- * run tsvsadm in-process against a model, and golden files.
+ * The control tests' one shared fixture: the services of ipvsadm reference §7, an
+ * engine with live connections, a way to run tsvsadm in-process against a model, and
+ * golden files.
  */
 import { readFileSync } from 'node:fs';
 import { Engine } from '../../src/engine/engine.js';
@@ -9,6 +10,7 @@ import { localApi } from '../../src/control/protocol.js';
 import { runIpvsadm, type Api } from '../../src/control/ipvsadm/run.js';
 import { tableResolver, type Resolver } from '../../src/control/ipvsadm/resolve.js';
 import type { Stats } from '../../src/engine/stats.js';
+import { buildPacket, SYN } from '../helpers/packets.js';
 
 export const SERVICES_DB = `# test services database
 http		80/tcp		www
@@ -118,6 +120,18 @@ export function referenceFixture(model: ControlModel = newModel()): ControlModel
   return m;
 }
 
+/** The counters reference §7.4 shows for TCP 192.168.10.100:80 (and /proc's totals). */
+export const REF_STATS = {
+  conns: 1234567,
+  inpkts: 98765432,
+  outpkts: 87654321,
+  inbytes: 4567890123,
+  outbytes: 123456789012,
+};
+
+/** The rates reference §7.5 shows for the same service. */
+export const REF_RATES = { cps: 12, inpps: 340, outpps: 310, inbps: 45000, outbps: 1250000 };
+
 /** Set counters and estimator averages directly (rates decode as the kernel does). */
 export function setStats(
   s: Stats,
@@ -131,4 +145,42 @@ export function setStats(
   if (r.outpps !== undefined) avg.outppsAvg = r.outpps * 1024;
   if (r.inbps !== undefined) avg.inbpsAvg = r.inbps * 32;
   if (r.outbps !== undefined) avg.outbpsAvg = r.outbps * 32;
+}
+
+// ---------------------------------------------------------------------------
+// Live connections
+
+export const TCP_SVC = { af: 4 as const, protocol: 6, addr: '10.0.3.100', port: 80 };
+export const UDP6_SVC = { af: 6 as const, protocol: 17, addr: '2001:db8:3::100', port: 53 };
+
+/**
+ * An engine with live connections made by real packets: a TCP SYN to an IPv4 NAT
+ * service and a UDP datagram to an IPv6 one, at engine time 1 s.
+ */
+export function connFixture(): ControlModel {
+  const m = newModel();
+  m.addService({ ...TCP_SVC, scheduler: 'rr' });
+  m.addDest(TCP_SVC, { addr: '10.0.2.11', port: 8080, fwd: 'masq' });
+  m.addService({ ...UDP6_SVC, scheduler: 'rr' });
+  m.addDest(UDP6_SVC, { addr: '2001:db8:2::11', port: 53, fwd: 'masq' });
+  const e = m.engine;
+  e.tick(1000);
+  const syn = buildPacket({
+    src: '10.0.1.2',
+    dst: '10.0.3.100',
+    sport: 40000,
+    dport: 80,
+    flags: SYN,
+  });
+  e.in(syn, 0, syn.length, 1000);
+  const udp = buildPacket({
+    src: '2001:db8:1::2',
+    dst: '2001:db8:3::100',
+    sport: 5353,
+    dport: 53,
+    proto: 'udp',
+    payload: 'q',
+  });
+  e.in(udp, 0, udp.length, 1000);
+  return m;
 }

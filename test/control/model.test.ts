@@ -16,8 +16,15 @@ import {
   fullIPv6,
 } from '../../src/control/proc.js';
 import { sysctlGet, sysctlSet } from '../../src/control/sysctl.js';
-import { golden, newModel, referenceFixture, setStats } from './helpers.js';
-import { connFixture } from './conn-fixture.js';
+import {
+  connFixture,
+  golden,
+  newModel,
+  REF_RATES,
+  REF_STATS,
+  referenceFixture,
+  setStats,
+} from './helpers.js';
 
 const T80 = { af: 4 as const, protocol: 6, addr: '10.0.0.1', port: 80 };
 
@@ -259,17 +266,7 @@ test('/proc/net/ip_vs of the reference fixture (kernel format, jiffies, ntohl qu
 
 test('/proc/net/ip_vs_stats shows totals and rates in hex', () => {
   const m = newModel();
-  setStats(
-    m.engine.totals,
-    {
-      conns: 1234567,
-      inpkts: 98765432,
-      outpkts: 87654321,
-      inbytes: 4567890123,
-      outbytes: 123456789012,
-    },
-    { cps: 12, inpps: 340, outpps: 310, inbps: 45000, outbps: 1250000 },
-  );
+  setStats(m.engine.totals, REF_STATS, REF_RATES);
   assert.equal(procIpVsStats(m), golden('proc-ip_vs_stats.txt'));
 });
 

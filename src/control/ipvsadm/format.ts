@@ -7,8 +7,15 @@
  * address up once (in parallel) and the formatters read the answers.
  */
 import { formatAddr, parseAddr } from '../../engine/addr.js';
-import { SVC_F_ONEPACKET, SVC_F_PERSISTENT } from '../../engine/constants.js';
+import {
+  SVC_F_ONEPACKET,
+  SVC_F_PERSISTENT,
+  SVC_F_SCHED1,
+  SVC_F_SCHED2,
+  SVC_F_SCHED3,
+} from '../../engine/constants.js';
 import { schedFlagNames } from '../../engine/sched/flags.js';
+import { protoName } from '../../engine/spec.js';
 import type {
   ConnEntry,
   DaemonEntry,
@@ -19,10 +26,11 @@ import type {
   ServiceEntry,
   Timeouts,
 } from '../model.js';
+import { servicesProto } from './hostport.js';
 import type { ListFormat } from './options.js';
 import type { Resolver } from './resolve.js';
 
-const SCHED_MASK = 0x8 | 0x10 | 0x20;
+const SCHED_MASK = SVC_F_SCHED1 | SVC_F_SCHED2 | SVC_F_SCHED3;
 
 /** Resolved names for one listing. */
 export interface Names {
@@ -32,8 +40,6 @@ export interface Names {
   /** Service name of a port for a protocol number, or null. */
   service(port: number, protocol: number): string | null;
 }
-
-const PROTO_DB: Record<number, string> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
 
 /** Look up every (family, address) once; with `numeric`, nothing is looked up. */
 export async function prepareNames(
@@ -62,7 +68,7 @@ export async function prepareNames(
     host: (af, a) => (numeric ? a : (cache.get(`${af}/${a}`) ?? a)),
     service: (port, protocol) => {
       if (numeric) return null;
-      const p = PROTO_DB[protocol];
+      const p = servicesProto(protocol);
       return p ? resolver.serviceByPort(port, p) : null;
     },
   };
@@ -124,16 +130,12 @@ export function bigNum(v: number, exact: boolean): string {
   return padStart(Math.floor(n / 1e12), 8) + 'T';
 }
 
-function protoLabel(p: number): string {
-  return p === 6 ? 'TCP' : p === 17 ? 'UDP' : p === 132 ? 'SCTP' : '?';
-}
-
 /** `<svc_name>` of §7.1 (cut to 33 characters for IPv4). */
 export function serviceName(s: ServiceEntry, names: Names): string {
   let n: string;
   if (s.fwmark !== 0) n = `FWM  ${s.fwmark >>> 0}${s.af === 6 ? ' IPv6' : ''}`;
   else
-    n = `${padEnd(protoLabel(s.protocol), 4)} ${addrPort(names, s.af, s.addr, s.port, s.protocol)}`;
+    n = `${padEnd(protoName(s.protocol), 4)} ${addrPort(names, s.af, s.addr, s.port, s.protocol)}`;
   return s.af === 4 ? n.slice(0, 33) : n;
 }
 
@@ -341,7 +343,7 @@ export function formatConnections(
     ? `pro expire ${padEnd('state', 11)} ${padEnd('source', 18)} ${padEnd('virtual', 18)} ${padEnd('destination', 18)} ${padEnd('pe name', 16)} pe_data\n`
     : `pro expire ${padEnd('state', 11)} ${padEnd('source', 18)} ${padEnd('virtual', 18)} destination\n`;
   for (const c of conns) {
-    const named = c.protocol === 6 || c.protocol === 17 || c.protocol === 132 ? c.protocol : 0;
+    const named = servicesProto(c.protocol) !== null ? c.protocol : 0;
     const src = addrPort(names, c.af, c.caddr, c.cport, named);
     const virt = addrPort(names, c.af, c.vaddr, c.vport, named);
     const dst = addrPort(names, c.daf, c.daddr, c.dport, named);

@@ -1,12 +1,13 @@
 /**
  * ipvsadm's command line, parsed exactly as ipvsadm 1.31 with libpopt does it
- * (reference §1.1–§5): popt's scanner (bundled short options, attached values, `=` on
- * long options, optional `-p` argument, leftovers), the first option must be a
+ * (reference §1.1–§5): popt's scanner (`popt.ts`), the first option must be a
  * command, options processed left to right (some depend on earlier ones), then the
- * command/option table of §4 and the post-parse checks and fix-ups of §5.2.
+ * command/option table of §4 (`commands.ts`) and the post-parse checks and fix-ups
+ * of §5.2.
  *
  * The result is either a {@link ParsedCommand} or the message and exit status ipvsadm
- * would print and return.
+ * would print and return. Only ipvsadm's own client-side checks are made here (their
+ * messages are ipvsadm's); the range checks of the kernel happen once, in the model.
  */
 import {
   IPPROTO_SCTP,
@@ -17,335 +18,29 @@ import {
 } from '../../engine/constants.js';
 import { checkSchedFlags } from '../../engine/sched/flags.js';
 import { parseAddr } from '../../engine/addr.js';
+import {
+  DEST_DEFAULTS,
+  MAX_TIMEOUT,
+  SERVICE_DEFAULTS,
+  TUN_TYPE_NAMES,
+  defaultNetmask,
+  type Timeouts,
+} from '../../engine/spec.js';
 import { isIPv4 } from 'node:net';
-import type { Family, FwdName, SyncState } from '../model.js';
+import { DAEMON_DEFAULTS } from '../daemons.js';
+import type { DaemonSpec, DestConfig, Family, ServiceConfig } from '../model.js';
+import {
+  CMD_ORDER,
+  checkTable,
+  checkTunnel,
+  Fail,
+  fail,
+  type CmdName,
+  type OptName,
+} from './commands.js';
+import { parseHostPort, toNumber } from './hostport.js';
+import { Popt } from './popt.js';
 import { inetAton, isIPv6Literal, type Resolver } from './resolve.js';
-
-/** Internal command names (used in messages). */
-export type CmdName =
-  | 'add-service'
-  | 'edit-service'
-  | 'delete-service'
-  | 'flush'
-  | 'list'
-  | 'add-server'
-  | 'delete-server'
-  | 'edit-server'
-  | 'set'
-  | 'start-daemon'
-  | 'stop-daemon'
-  | 'restore'
-  | 'save'
-  | 'zero';
-
-/** Internal option names, in the order of the table of §4 (index 0..33). */
-export const OPT_NAMES = [
-  'numeric',
-  'connection',
-  'service-address',
-  'scheduler',
-  'persistent',
-  'netmask',
-  'real-server',
-  'forwarding-method',
-  'weight',
-  'u-threshold',
-  'l-threshold',
-  'mcast-interface',
-  'timeout',
-  'daemon',
-  'stats',
-  'rate',
-  'thresholds',
-  'persistent-conn',
-  'nosort',
-  'syncid',
-  'exact',
-  'ops',
-  'pe',
-  'sched-flags',
-  'mcast-group',
-  'mcast-port',
-  'mcast-ttl',
-  'sync-maxlen',
-  'tun-info',
-  'tun-type',
-  'tun-port',
-  'tun-nocsum',
-  'tun-csum',
-  'tun-remcsum',
-] as const;
-export type OptName = (typeof OPT_NAMES)[number];
-
-const CMD_ORDER: readonly CmdName[] = [
-  'add-service',
-  'edit-service',
-  'delete-service',
-  'flush',
-  'list',
-  'add-server',
-  'delete-server',
-  'edit-server',
-  'set',
-  'start-daemon',
-  'stop-daemon',
-  'restore',
-  'save',
-  'zero',
-];
-
-/**
- * §4, one string per option in OPT_NAMES order, one character per command in
- * CMD_ORDER order (-A -E -D -C -L -a -d -e --set --start --stop -R -S -Z):
- * `x` rejected, `o` optional, `+` required, `1` at most one of the `1`s.
- */
-const TABLE: Readonly<Record<OptName, string>> = {
-  numeric: /*        */ 'xxxxoxxxxxxxox',
-  connection: /*     */ 'xxxx1xxxxxxxxx',
-  'service-address': '+++x1+++xxxxxo',
-  scheduler: /*      */ 'ooxxxxxxxxxxxx',
-  persistent: /*     */ 'ooxxxxxxxxxxxx',
-  netmask: /*        */ 'ooxxxxxxxxxxxx',
-  'real-server': /*  */ 'xxxxx+++xxxxxx',
-  'forwarding-method': 'xxxxxoxoxxxxxx',
-  weight: /*         */ 'xxxxxoxoxxxxxx',
-  'u-threshold': /*  */ 'xxxxxoxoxxxxxx',
-  'l-threshold': /*  */ 'xxxxxoxoxxxxxx',
-  'mcast-interface': 'xxxxxxxxxoxxxx',
-  timeout: /*        */ 'xxxx1xxxxxxxxx',
-  daemon: /*         */ 'xxxx1xxxxxxxxx',
-  stats: /*          */ 'xxxxoxxxxxxxxx',
-  rate: /*           */ 'xxxxoxxxxxxxxx',
-  thresholds: /*     */ 'xxxxoxxxxxxxxx',
-  'persistent-conn': 'xxxxoxxxxxxxxx',
-  nosort: /*         */ 'xxxxoxxxxxxxxx',
-  syncid: /*         */ 'xxxxoxxxxooxxx',
-  exact: /*          */ 'xxxxoxxxxxxxxx',
-  ops: /*            */ 'ooxxxxxxxxxxxx',
-  pe: /*             */ 'ooxxxxxxxxxxxx',
-  'sched-flags': /*  */ 'ooxxxxxxxxxxxx',
-  'mcast-group': /*  */ 'xxxxxxxxxoxxxx',
-  'mcast-port': /*   */ 'xxxxxxxxxoxxxx',
-  'mcast-ttl': /*    */ 'xxxxxxxxxoxxxx',
-  'sync-maxlen': /*  */ 'xxxxxxxxxoxxxx',
-  'tun-info': /*     */ 'xxxxoxxxxxxxxx',
-  'tun-type': /*     */ 'xxxxxoxoxxxxxx',
-  'tun-port': /*     */ 'xxxxxoxoxxxxxx',
-  'tun-nocsum': /*   */ 'xxxxxoxoxxxxxx',
-  'tun-csum': /*     */ 'xxxxxoxoxxxxxx',
-  'tun-remcsum': /*  */ 'xxxxxoxoxxxxxx',
-};
-
-/** What each tag of the option table does. */
-type Tag =
-  | CmdName
-  | 'help'
-  | 'version'
-  | 'tcp'
-  | 'udp'
-  | 'sctp'
-  | 'fwmark'
-  | 'ipv6'
-  | 'scheduler'
-  | 'persistent'
-  | 'netmask'
-  | 'pe'
-  | 'sched-flags'
-  | 'ops'
-  | 'real-server'
-  | 'gatewaying'
-  | 'ipip'
-  | 'masquerading'
-  | 'weight'
-  | 'u-threshold'
-  | 'l-threshold'
-  | 'tun-type'
-  | 'tun-port'
-  | 'tun-nocsum'
-  | 'tun-csum'
-  | 'tun-remcsum'
-  | 'connection'
-  | 'timeout'
-  | 'daemon'
-  | 'stats'
-  | 'rate'
-  | 'thresholds'
-  | 'persistent-conn'
-  | 'tun-info'
-  | 'nosort'
-  | 'sort'
-  | 'exact'
-  | 'numeric'
-  | 'mcast-interface'
-  | 'syncid'
-  | 'sync-maxlen'
-  | 'mcast-group'
-  | 'mcast-port'
-  | 'mcast-ttl';
-
-type ArgKind = 'none' | 'required' | 'optional';
-interface OptDef {
-  long: string | null;
-  short: string | null;
-  arg: ArgKind;
-  tag: Tag;
-}
-
-const o = (long: string | null, short: string | null, arg: ArgKind, tag: Tag): OptDef => ({
-  long,
-  short,
-  arg,
-  tag,
-});
-
-/** ipvsadm 1.31's popt table. */
-const OPTIONS: readonly OptDef[] = [
-  o('add-service', 'A', 'none', 'add-service'),
-  o('edit-service', 'E', 'none', 'edit-service'),
-  o('delete-service', 'D', 'none', 'delete-service'),
-  o('clear', 'C', 'none', 'flush'),
-  o('list', 'L', 'none', 'list'),
-  o(null, 'l', 'none', 'list'),
-  o('zero', 'Z', 'none', 'zero'),
-  o('add-server', 'a', 'none', 'add-server'),
-  o('edit-server', 'e', 'none', 'edit-server'),
-  o('delete-server', 'd', 'none', 'delete-server'),
-  o('set', null, 'none', 'set'),
-  o('help', 'h', 'none', 'help'),
-  o('version', 'v', 'none', 'version'),
-  o('restore', 'R', 'none', 'restore'),
-  o('save', 'S', 'none', 'save'),
-  o('start-daemon', null, 'required', 'start-daemon'),
-  o('stop-daemon', null, 'required', 'stop-daemon'),
-  o('tcp-service', 't', 'required', 'tcp'),
-  o('udp-service', 'u', 'required', 'udp'),
-  o('sctp-service', null, 'required', 'sctp'),
-  o('fwmark-service', 'f', 'required', 'fwmark'),
-  o('scheduler', 's', 'required', 'scheduler'),
-  o('persistent', 'p', 'optional', 'persistent'),
-  o('netmask', 'M', 'required', 'netmask'),
-  o('real-server', 'r', 'required', 'real-server'),
-  o('masquerading', 'm', 'none', 'masquerading'),
-  o('ipip', 'i', 'none', 'ipip'),
-  o('gatewaying', 'g', 'none', 'gatewaying'),
-  o('weight', 'w', 'required', 'weight'),
-  o('u-threshold', 'x', 'required', 'u-threshold'),
-  o('l-threshold', 'y', 'required', 'l-threshold'),
-  o('numeric', 'n', 'none', 'numeric'),
-  o('connection', 'c', 'none', 'connection'),
-  o('mcast-interface', null, 'required', 'mcast-interface'),
-  o('syncid', null, 'required', 'syncid'),
-  o('sync-maxlen', null, 'required', 'sync-maxlen'),
-  o('mcast-group', null, 'required', 'mcast-group'),
-  o('mcast-port', null, 'required', 'mcast-port'),
-  o('mcast-ttl', null, 'required', 'mcast-ttl'),
-  o('timeout', null, 'none', 'timeout'),
-  o('daemon', null, 'none', 'daemon'),
-  o('stats', null, 'none', 'stats'),
-  o('rate', null, 'none', 'rate'),
-  o('thresholds', null, 'none', 'thresholds'),
-  o('persistent-conn', null, 'none', 'persistent-conn'),
-  o('tun-info', null, 'none', 'tun-info'),
-  o('nosort', null, 'none', 'nosort'),
-  o('sort', null, 'none', 'sort'),
-  o('exact', 'X', 'none', 'exact'),
-  o('ipv6', '6', 'none', 'ipv6'),
-  o('ops', 'o', 'none', 'ops'),
-  o('pe', null, 'required', 'pe'),
-  o('sched-flags', 'b', 'required', 'sched-flags'),
-  o('tun-type', null, 'required', 'tun-type'),
-  o('tun-port', null, 'required', 'tun-port'),
-  o('tun-nocsum', null, 'none', 'tun-nocsum'),
-  o('tun-csum', null, 'none', 'tun-csum'),
-  o('tun-remcsum', null, 'none', 'tun-remcsum'),
-];
-
-type PoptEvent =
-  | { kind: 'opt'; def: OptDef; arg: string | null; word: string }
-  | { kind: 'error'; text: string; word: string };
-
-/** popt's option scanner (poptGetNextOpt), for ipvsadm's table. */
-export class Popt {
-  readonly leftovers: string[] = [];
-  private i = 0;
-  private chars: string | null = null;
-  private word = '';
-  private rest = false;
-  private readonly args: readonly string[];
-
-  constructor(args: readonly string[]) {
-    this.args = args;
-  }
-
-  /** The next option, a popt error, or null at the end. */
-  next(): PoptEvent | null {
-    for (;;) {
-      if (this.chars === null) {
-        if (this.i >= this.args.length) return null;
-        const w = this.args[this.i++];
-        this.word = w;
-        if (this.rest || w[0] !== '-' || w === '-') {
-          this.leftovers.push(w);
-          continue;
-        }
-        if (w === '--') {
-          this.rest = true;
-          continue;
-        }
-        if (w[1] === '-') {
-          const body = w.slice(2);
-          const eq = body.indexOf('=');
-          const name = eq >= 0 ? body.slice(0, eq) : body;
-          const longArg = eq >= 0 ? body.slice(eq + 1) : null;
-          const def = OPTIONS.find((d) => d.long === name);
-          if (!def) return { kind: 'error', text: 'unknown option', word: w };
-          if (def.arg === 'none') {
-            if (longArg !== null)
-              return { kind: 'error', text: 'option does not take an argument', word: w };
-            return { kind: 'opt', def, arg: null, word: w };
-          }
-          if (longArg !== null) return { kind: 'opt', def, arg: longArg, word: w };
-          return this.takeArg(def);
-        }
-        this.chars = w.slice(1);
-      }
-      const c = this.chars[0];
-      const def = OPTIONS.find((d) => d.short === c);
-      if (!def) {
-        this.chars = null;
-        return { kind: 'error', text: 'unknown option', word: this.word };
-      }
-      let rest = this.chars.slice(1);
-      if (rest !== '' && rest[0] === '=') rest = rest.slice(1);
-      this.chars = rest === '' ? null : rest;
-      if (def.arg === 'none') {
-        if (this.chars !== null && this.chars[0] === '=') {
-          this.chars = null;
-          return { kind: 'error', text: 'option does not take an argument', word: this.word };
-        }
-        return { kind: 'opt', def, arg: null, word: this.word };
-      }
-      if (this.chars !== null) {
-        const a = this.chars[0] === '=' ? this.chars.slice(1) : this.chars;
-        this.chars = null;
-        return { kind: 'opt', def, arg: a, word: this.word };
-      }
-      return this.takeArg(def);
-    }
-  }
-
-  private takeArg(def: OptDef): PoptEvent {
-    if (this.i >= this.args.length) {
-      if (def.arg === 'optional') return { kind: 'opt', def, arg: null, word: this.word };
-      return { kind: 'error', text: 'missing argument', word: this.word };
-    }
-    const next = this.args[this.i];
-    if (def.arg === 'optional' && next[0] === '-')
-      return { kind: 'opt', def, arg: null, word: this.word };
-    this.i++;
-    return { kind: 'opt', def, arg: next, word: this.word };
-  }
-}
 
 /** The list layouts and switches of `-L`. */
 export interface ListFormat {
@@ -362,41 +57,14 @@ export interface ListFormat {
   daemon: boolean;
 }
 
-export interface ParsedService {
-  af: Family;
-  protocol: number;
-  addr: string;
-  port: number;
-  fwmark: number;
-  scheduler: string;
-  flags: number;
-  timeout: number;
-  netmask: number;
-  pe: string;
-}
+/** The service of a command line, every field filled in (ipvsadm's defaults). */
+export type ParsedService = ServiceConfig;
 
-export interface ParsedDest {
-  af: Family;
-  addr: string;
-  port: number;
-  fwd: FwdName;
-  weight: number;
-  uThreshold: number;
-  lThreshold: number;
-  tunType: number;
-  tunPort: number;
-  tunFlags: number;
-}
+/** The real server of a command line, every field filled in, with its family. */
+export type ParsedDest = DestConfig & { af: Family };
 
-export interface ParsedDaemon {
-  state: SyncState;
-  mcastIfn: string;
-  syncId: number;
-  maxLen: number;
-  mcastGroup: string;
-  mcastPort: number;
-  mcastTtl: number;
-}
+/** `--start-daemon`'s parameters as given (0 or '' where not given). */
+export type ParsedDaemon = Required<DaemonSpec>;
 
 export interface ParsedCommand {
   cmd: CmdName;
@@ -405,7 +73,7 @@ export interface ParsedCommand {
   svc: ParsedService;
   dest: ParsedDest;
   format: ListFormat;
-  timeouts: { tcp: number; tcpfin: number; udp: number };
+  timeouts: Timeouts;
   daemon: ParsedDaemon;
 }
 
@@ -415,77 +83,6 @@ export type ParseResult =
   | { kind: 'version' }
   /** An error: the message (without newline) and ipvsadm's exit status. */
   | { kind: 'error'; message: string; status: number; popt?: boolean };
-
-class Fail {
-  constructor(
-    readonly message: string,
-    readonly status = 2,
-  ) {}
-}
-
-function fail(message: string): never {
-  throw new Fail(message);
-}
-
-/** ipvsadm's string_to_number: strtol base 10 over the whole string, in [min, max]. */
-export function toNumber(s: string, min: number, max: number): number | null {
-  if (!/^[ \t\n\v\f\r]*[+-]?\d+$/.test(s)) return null;
-  const n = Number(s.trim());
-  if (!Number.isFinite(n) || n < min || n > max) return null;
-  return n === 0 ? 0 : n;
-}
-
-const PROTO_NAME: Record<number, string> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
-
-/**
- * ipvsadm's host[:port] parser (§5.1). Returns null on any failure; `port` is null
- * when the text had none.
- */
-export async function parseHostPort(
-  text: string,
-  protocol: number,
-  resolver: Resolver,
-): Promise<{ af: Family; addr: string; port: number | null } | null> {
-  if (/^\d+$/.test(text)) return null;
-  let host: string;
-  let portText: string | null = null;
-  if (text[0] === '[') {
-    const close = text.indexOf(']');
-    if (close < 0 || text[close + 1] !== ':') return null;
-    host = text.slice(1, close);
-    portText = text.slice(close + 2);
-    if (isIPv6Literal(host)) {
-      const port = portOf(portText, protocol, resolver);
-      return port === null ? null : { af: 6, addr: canonical6(host), port };
-    }
-    // an IPv4 address in brackets is accepted, and its port lost
-    const a = inetAton(host);
-    return a === null ? null : { af: 4, addr: a, port: 0 };
-  }
-  if (isIPv6Literal(text)) return { af: 6, addr: canonical6(text), port: null };
-  const colon = text.lastIndexOf(':');
-  if (colon >= 0) {
-    host = text.slice(0, colon);
-    portText = text.slice(colon + 1);
-  } else host = text;
-  let addr = inetAton(host);
-  if (addr === null) addr = await resolver.hostByName(host);
-  if (addr === null || !isIPv4(addr)) return null;
-  if (portText === null) return { af: 4, addr, port: null };
-  const port = portOf(portText, protocol, resolver);
-  return port === null ? null : { af: 4, addr, port };
-}
-
-function portOf(text: string, protocol: number, resolver: Resolver): number | null {
-  const n = toNumber(text, 0, 65535);
-  if (n !== null) return n;
-  if (text === '') return null;
-  return resolver.portByService(text, PROTO_NAME[protocol] ?? null);
-}
-
-function canonical6(a: string): string {
-  return a.toLowerCase();
-}
 
 function isMulticast4(a: string): boolean {
   return isIPv4(a) && (Number(a.split('.')[0]) & 0xf0) === 0xe0;
@@ -527,24 +124,14 @@ export async function parseCommandLine(
     addr: '0.0.0.0',
     port: 0,
     fwmark: 0,
+    // '' until -s gives one: -b checks against the scheduler given, else the default
     scheduler: '',
-    flags: 0,
+    flags: SERVICE_DEFAULTS.flags,
     timeout: 0,
-    netmask: 0xffffffff,
-    pe: '',
+    netmask: defaultNetmask(4),
+    pe: SERVICE_DEFAULTS.pe,
   };
-  const dest: ParsedDest = {
-    af: 4,
-    addr: '0.0.0.0',
-    port: 0,
-    fwd: 'droute',
-    weight: 1,
-    uThreshold: 0,
-    lThreshold: 0,
-    tunType: 0,
-    tunPort: 0,
-    tunFlags: 0,
-  };
+  const dest: ParsedDest = { af: 4, addr: '0.0.0.0', port: 0, ...DEST_DEFAULTS };
   const format: ListFormat = {
     numeric: false,
     stats: false,
@@ -567,7 +154,7 @@ export async function parseCommandLine(
     mcastPort: 0,
     mcastTtl: 0,
   };
-  const timeouts = { tcp: 0, tcpfin: 0, udp: 0 };
+  const timeouts: Timeouts = { tcp: 0, tcpfin: 0, udp: 0 };
   let schedFlags: string | null = null;
 
   const set = (name: OptName): void => {
@@ -603,7 +190,7 @@ export async function parseCommandLine(
           svc.af = r.af;
           svc.addr = r.addr;
           svc.port = r.port ?? 0;
-          if (r.af === 6) svc.netmask = 128;
+          if (r.af === 6) svc.netmask = defaultNetmask(6);
           break;
         }
         case 'fwmark': {
@@ -618,7 +205,7 @@ export async function parseCommandLine(
         case 'ipv6':
           if (svc.fwmark === 0) fail('-6 used before -f\n');
           svc.af = 6;
-          svc.netmask = 128;
+          svc.netmask = defaultNetmask(6);
           break;
         case 'scheduler':
           set('scheduler');
@@ -628,10 +215,10 @@ export async function parseCommandLine(
           set('persistent');
           svc.flags |= SVC_F_PERSISTENT;
           if (ev.arg !== null) {
-            const n = toNumber(arg, 1, 2678400);
+            const n = toNumber(arg, 1, MAX_TIMEOUT);
             if (n === null) fail(`invalid timeout value \`${arg}' specified`);
             svc.timeout = n;
-          } else svc.timeout = 360;
+          } else svc.timeout = SERVICE_DEFAULTS.persistentTimeout;
           break;
         case 'netmask': {
           set('netmask');
@@ -698,10 +285,8 @@ export async function parseCommandLine(
         }
         case 'tun-type':
           set('tun-type');
-          if (arg === 'ipip') dest.tunType = 0;
-          else if (arg === 'gue') dest.tunType = 1;
-          else if (arg === 'gre') dest.tunType = 2;
-          else fail('illegal tunnel type specified');
+          dest.tunType = (TUN_TYPE_NAMES as readonly string[]).indexOf(arg);
+          if (dest.tunType < 0) fail('illegal tunnel type specified');
           break;
         case 'tun-port': {
           set('tun-port');
@@ -817,7 +402,7 @@ export async function parseCommandLine(
     if (cmd === 'set') {
       if (left.length < 3) fail('--set option requires 3 timeout values');
       const vals = left.splice(0, 3).map((a) => {
-        const n = toNumber(a, 0, 2678400);
+        const n = toNumber(a, 0, MAX_TIMEOUT);
         if (n === null) fail(`invalid timeout value \`${a}' specified`);
         return n;
       });
@@ -827,7 +412,7 @@ export async function parseCommandLine(
 
     if (schedFlags !== null) {
       try {
-        svc.flags |= checkSchedFlags(svc.scheduler || 'wlc', schedFlags);
+        svc.flags |= checkSchedFlags(svc.scheduler || SERVICE_DEFAULTS.scheduler, schedFlags);
       } catch (e) {
         fail(e instanceof Error ? e.message : String(e));
       }
@@ -840,9 +425,10 @@ export async function parseCommandLine(
         fail('Zero port specified for non-persistent service');
       if (svc.flags & SVC_F_ONEPACKET && svc.fwmark === 0 && svc.protocol !== IPPROTO_UDP)
         fail('One-Packet Scheduling is only for UDP virtual services');
-      if (svc.scheduler === '') svc.scheduler = 'wlc';
+      if (svc.scheduler === '') svc.scheduler = SERVICE_DEFAULTS.scheduler;
     }
-    if (cmd === 'start-daemon' && daemon.mcastIfn === '') daemon.mcastIfn = 'eth0';
+    if (cmd === 'start-daemon' && daemon.mcastIfn === '')
+      daemon.mcastIfn = DAEMON_DEFAULTS.mcastIfn;
     if (cmd === 'add-server' || cmd === 'edit-server') {
       if (svc.fwmark === 0 && (dest.fwd === 'droute' || dest.fwd === 'tunnel'))
         dest.port = svc.port;
@@ -863,58 +449,6 @@ export async function parseCommandLine(
     throw e;
   }
   return { kind: 'command', command: { cmd, options, svc, dest, format, timeouts, daemon } };
-}
-
-/** §4: walk the options in table order and report the first problem. */
-function checkTable(cmd: CmdName, options: Set<OptName>): void {
-  const col = CMD_ORDER.indexOf(cmd);
-  let first: OptName | null = null;
-  for (const name of OPT_NAMES) {
-    const rule = TABLE[name][col];
-    if (!options.has(name)) {
-      if (rule === '+') fail(`You need to supply the '${name}' option for the '${cmd}' command`);
-      continue;
-    }
-    if (rule === 'x') fail(`Illegal '${name}' option with the '${cmd}' command`);
-    if (rule === '1') {
-      if (first === null) first = name;
-      else
-        fail(`The option '${name}' conflicts with the '${first}' option in the '${cmd}' command`);
-    }
-  }
-}
-
-const TUN_OPTS: readonly OptName[] = ['tun-port', 'tun-nocsum', 'tun-csum', 'tun-remcsum'];
-/** §3.3 tunnel rules by type (ipip, gue, gre), columns as TUN_OPTS. */
-const TUN_TABLE: Readonly<Record<string, string>> = {
-  ipip: 'xxxx',
-  gue: '+111',
-  gre: 'x11x',
-};
-
-function checkTunnel(options: Set<OptName>, dest: ParsedDest): void {
-  const any = options.has('tun-type') || TUN_OPTS.some((n) => options.has(n));
-  if (!any) return;
-  if (dest.fwd !== 'tunnel') fail('Tunnel options conflict with forward method');
-  const type = ['ipip', 'gue', 'gre'][dest.tunType];
-  const row = TUN_TABLE[type];
-  let first: OptName | null = null;
-  TUN_OPTS.forEach((name, i) => {
-    const rule = row[i];
-    if (!options.has(name)) {
-      if (rule === '+')
-        fail(`You need to supply the '${name}' option for the '${type}' tunnel type`);
-      return;
-    }
-    if (rule === 'x') fail(`Illegal '${name}' option with the '${type}' tunnel type`);
-    if (rule === '1') {
-      if (first === null) first = name;
-      else
-        fail(
-          `The option '${name}' conflicts with the '${first}' option in the '${type}' tunnel type`,
-        );
-    }
-  });
 }
 
 /** Words of a restore line (§8.2): split on space, tab, CR; every `ipvsadm` dropped. */

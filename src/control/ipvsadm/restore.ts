@@ -1,6 +1,7 @@
 /**
  * A file of ipvsadm rules (the `ipvsadm-save` / `ipvsadm -S` format, optionally with
- * a leading `ipvsadm` on each line) applied to a model: the config-file front end.
+ * a leading `ipvsadm` on each line) applied to a model: the config-file front end of
+ * the daemon, and the configuration of `tsvs replay`/`trace`.
  *
  * Lines run as `ipvsadm-restore` runs them (reference §8.2, §8.3): lines starting with
  * `#` are dropped, every other line is one ipvsadm command line; a refused change or a
@@ -14,17 +15,31 @@ import { restoreWords } from './options.js';
 import { systemResolver, type Resolver } from './resolve.js';
 import { runIpvsadm } from './run.js';
 
+/** A line that did not apply: its number (from 1) and ipvsadm's message for it. */
+export interface RuleProblem {
+  line: number;
+  message: string;
+}
+
+/** How {@link applyRules} reads a file. */
+export interface RuleOptions {
+  resolver?: Resolver;
+  /** Stop at the first line that does not apply (a configuration, not a stream). */
+  stopAtFirstProblem?: boolean;
+}
+
 /**
- * Apply `text` to `model`; resolves with the problems, each as
- * `line <n>: <ipvsadm's message>` (empty when every line applied).
+ * Apply `text` to `model`, line by line; resolves with the lines that did not apply
+ * (empty when every line applied).
  */
-export async function restoreRules(
+export async function applyRules(
   model: ControlModel,
   text: string,
-  resolver: Resolver = systemResolver(),
-): Promise<string[]> {
+  opts: RuleOptions = {},
+): Promise<RuleProblem[]> {
   const api = localApi(model);
-  const problems: string[] = [];
+  const resolver = opts.resolver ?? systemResolver();
+  const problems: RuleProblem[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
@@ -44,14 +59,29 @@ export async function restoreRules(
       },
     });
     const msg = err.trim().split('\n').filter(Boolean).join(' ');
-    if (msg !== '' || status !== 0)
-      problems.push(`line ${i + 1}: ${msg || `exit status ${status}`}`);
+    if (msg !== '' || status !== 0) {
+      problems.push({ line: i + 1, message: msg || `exit status ${status}` });
+      if (opts.stopAtFirstProblem) break;
+    }
     const stops = status !== 0 && (status !== 255 || msg.startsWith('Try `'));
     if (stops) {
       const rest = lines.slice(i + 1).some((l) => !l.startsWith('#') && restoreWords(l).length > 0);
-      if (rest) problems.push(`line ${i + 1}: the lines after it were not applied`);
+      if (rest) problems.push({ line: i + 1, message: 'the lines after it were not applied' });
       break;
     }
   }
   return problems;
+}
+
+/**
+ * Apply `text` to `model` as `ipvsadm-restore` would; resolves with the problems, each
+ * as `line <n>: <ipvsadm's message>` (empty when every line applied).
+ */
+export async function restoreRules(
+  model: ControlModel,
+  text: string,
+  resolver: Resolver = systemResolver(),
+): Promise<string[]> {
+  const problems = await applyRules(model, text, { resolver });
+  return problems.map((p) => `line ${p.line}: ${p.message}`);
 }

@@ -3,7 +3,7 @@
  * first (as ipvsadm talks to the kernel before reading its arguments), parse, run one
  * command, print exactly what ipvsadm prints and return its exit status (§9.1).
  */
-import { ControlError } from '../model.js';
+import { ControlError, destConfig, serviceIdOf } from '../model.js';
 import type { Request, ResultOf } from '../protocol.js';
 import { ControlUnavailableError } from '../client.js';
 import {
@@ -21,7 +21,7 @@ import {
 import { helpText, VERSION_LINE } from './help.js';
 import { parseCommandLine, restoreWords, type ParsedCommand } from './options.js';
 import type { Resolver } from './resolve.js';
-import type { DestSpec, Info, ServiceId, ServiceSpec } from '../model.js';
+import type { Info, ServiceId, ServiceSpec } from '../model.js';
 
 /** What tsvsadm needs of the control API (a ControlClient, or a model in-process). */
 export interface Api {
@@ -85,10 +85,7 @@ function unavailable(e: ControlUnavailableError): string {
 }
 
 function serviceId(c: ParsedCommand): ServiceId {
-  const s = c.svc;
-  return s.fwmark !== 0
-    ? { af: s.af, protocol: s.protocol, fwmark: s.fwmark }
-    : { af: s.af, protocol: s.protocol, addr: s.addr, port: s.port };
+  return serviceIdOf(c.svc);
 }
 
 function serviceSpec(c: ParsedCommand): ServiceSpec {
@@ -100,21 +97,6 @@ function serviceSpec(c: ParsedCommand): ServiceSpec {
     timeout: s.timeout,
     netmask: s.netmask,
     pe: s.pe,
-  };
-}
-
-function destSpec(c: ParsedCommand): DestSpec {
-  const d = c.dest;
-  return {
-    addr: d.addr,
-    port: d.port,
-    fwd: d.fwd,
-    weight: d.weight,
-    uThreshold: d.uThreshold,
-    lThreshold: d.lThreshold,
-    tunType: d.tunType,
-    tunPort: d.tunPort,
-    tunFlags: d.tunFlags,
   };
 }
 
@@ -130,9 +112,9 @@ function changeRequest(c: ParsedCommand): Request {
     case 'flush':
       return { cmd: 'flush' };
     case 'add-server':
-      return { cmd: 'addDest', service: serviceId(c), dest: destSpec(c) };
+      return { cmd: 'addDest', service: serviceId(c), dest: destConfig(c.dest) };
     case 'edit-server':
-      return { cmd: 'editDest', service: serviceId(c), dest: destSpec(c) };
+      return { cmd: 'editDest', service: serviceId(c), dest: destConfig(c.dest) };
     case 'delete-server':
       return {
         cmd: 'delDest',

@@ -5,27 +5,26 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { golden, newModel, referenceFixture, setStats, tsvsadm } from '../control/helpers.js';
-import type { ControlModel, ConnEntry } from '../../src/control/model.js';
-import type { Api } from '../../src/control/ipvsadm/run.js';
-import { localApi, type Request } from '../../src/control/protocol.js';
-import { bigNum, msort } from '../../src/control/ipvsadm/format.js';
+import {
+  connFixture,
+  golden,
+  newModel,
+  REF_RATES,
+  REF_STATS,
+  referenceFixture,
+  setStats,
+  tsvsadm,
+} from '../helpers.js';
+import type { ControlModel, ConnEntry } from '../../../src/control/model.js';
+import type { Api } from '../../../src/control/ipvsadm/run.js';
+import { localApi, type Request } from '../../../src/control/protocol.js';
+import { bigNum, msort } from '../../../src/control/ipvsadm/format.js';
 
 function statsFixture(): ControlModel {
   const m = referenceFixture();
   const e = m.engine;
   const svc = e.findService({ af: 4, protocol: 6, addr: '192.168.10.100', port: 80 })!;
-  setStats(
-    svc.stats,
-    {
-      conns: 1234567,
-      inpkts: 98765432,
-      outpkts: 87654321,
-      inbytes: 4567890123,
-      outbytes: 123456789012,
-    },
-    { cps: 12, inpps: 340, outpps: 310, inbps: 45000, outbps: 1250000 },
-  );
+  setStats(svc.stats, REF_STATS, REF_RATES);
   setStats(
     e.findDest(svc, '10.0.0.11', 80)!.stats,
     {
@@ -457,7 +456,6 @@ test('-L -c --persistent-conn adds the PE columns, misaligned as in ipvsadm', as
 });
 
 test('-L -c on a live engine lists the conn a SYN created', async () => {
-  const { connFixture } = await import('../control/conn-fixture.js');
   const m = connFixture();
   const r = await tsvsadm(m, ['-L', '-c', '-n']);
   assert.equal(

@@ -4,8 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { golden, newModel, referenceFixture, tsvsadm } from '../control/helpers.js';
-import type { ControlModel } from '../../src/control/model.js';
+import { golden, newModel, referenceFixture, tsvsadm } from '../helpers.js';
+import type { ControlModel } from '../../../src/control/model.js';
 
 function sortedSnapshot(m: ControlModel): unknown {
   const s = m.snapshot();

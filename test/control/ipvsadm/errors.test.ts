@@ -5,8 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { newModel, referenceFixture, tsvsadm } from '../control/helpers.js';
-import type { ControlModel } from '../../src/control/model.js';
+import { newModel, referenceFixture, tsvsadm } from '../helpers.js';
+import type { ControlModel } from '../../../src/control/model.js';
 
 async function expectErr(
   args: string[],

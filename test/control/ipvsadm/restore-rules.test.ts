@@ -4,8 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { restoreRules } from '../../src/control/ipvsadm/restore.js';
-import { golden, newModel, referenceFixture, testResolver } from './helpers.js';
+import { restoreRules } from '../../../src/control/ipvsadm/restore.js';
+import { golden, newModel, referenceFixture, testResolver } from '../helpers.js';
 
 test('a saved table applies back unchanged, comments and "ipvsadm" words allowed', async () => {
   const m = newModel();

@@ -1,0 +1,146 @@
+/**
+ * keepalived.conf's lexical structure: words (quoted or not), `!`/`#` comments,
+ * blocks in braces (including a `{` alone on the next line and several keywords after
+ * a brace on one line), and the warnings and errors collected while reading, each
+ * "line N: text". `include` is not followed (no file access): the block parsers
+ * report it.
+ */
+
+export class Problems {
+  readonly warnings: string[] = [];
+  readonly errors: string[] = [];
+  warn(line: number, msg: string): void {
+    this.warnings.push(`line ${line}: ${msg}`);
+  }
+  error(line: number, msg: string): void {
+    this.errors.push(`line ${line}: ${msg}`);
+  }
+}
+
+interface Word {
+  v: string;
+  /** Written in double quotes: never a keyword, never a brace. */
+  q: boolean;
+}
+
+export interface Node {
+  words: Word[];
+  line: number;
+  /** Started after a brace on the same line (`url { path /x status_code 200 }`). */
+  inline: boolean;
+  /** Present when the statement opens a block. */
+  children?: Node[];
+  /** False when the block's `}` never came. */
+  closed: boolean;
+}
+
+type Tok = Word | '{' | '}';
+
+function lexLine(s: string, lineNo: number, warn: (line: number, msg: string) => void): Tok[] {
+  const out: Tok[] = [];
+  let i = 0;
+  while (i < s.length) {
+    const c = s[i];
+    if (c === ' ' || c === '\t' || c === '\r' || c === '\f' || c === '\v') {
+      i++;
+    } else if (c === '!' || c === '#') {
+      break;
+    } else if (c === '{' || c === '}') {
+      out.push(c);
+      i++;
+    } else if (c === '"') {
+      const end = s.indexOf('"', i + 1);
+      if (end < 0) {
+        warn(lineNo, 'unterminated quoted string, closed at the end of the line');
+        out.push({ v: s.slice(i + 1), q: true });
+        break;
+      }
+      out.push({ v: s.slice(i + 1, end), q: true });
+      i = end + 1;
+    } else {
+      let j = i;
+      while (j < s.length && !/[\s{}"!#]/.test(s[j])) j++;
+      out.push({ v: s.slice(i, j), q: false });
+      i = j;
+    }
+  }
+  return out;
+}
+
+export function buildTree(text: string, p: Problems): Node[] {
+  const root: Node[] = [];
+  const stack: { list: Node[]; owner: Node | null }[] = [{ list: root, owner: null }];
+  const lines = text.split('\n');
+  for (let n = 0; n < lines.length; n++) {
+    const lineNo = n + 1;
+    const toks = lexLine(lines[n], lineNo, (l, m) => p.warn(l, m));
+    let cur: Node | null = null;
+    let braceSeen = false;
+    toks.forEach((t, idx) => {
+      const top = stack[stack.length - 1];
+      if (t === '{') {
+        let owner = cur;
+        if (!owner) {
+          const prev = top.list[top.list.length - 1];
+          // a `{` alone at the start of a line opens the block of the previous statement
+          if (idx === 0 && prev && !prev.children) owner = prev;
+          else {
+            p.error(lineNo, "'{' without a keyword, block ignored");
+            owner = { words: [], line: lineNo, inline: false, closed: true };
+          }
+        }
+        owner.children = [];
+        owner.closed = false;
+        stack.push({ list: owner.children, owner });
+        cur = null;
+        braceSeen = true;
+      } else if (t === '}') {
+        if (stack.length === 1) p.error(lineNo, "unmatched '}' ignored");
+        else stack.pop()!.owner!.closed = true;
+        cur = null;
+        braceSeen = true;
+      } else {
+        if (!cur) {
+          cur = { words: [], line: lineNo, inline: braceSeen, closed: true };
+          top.list.push(cur);
+        }
+        cur.words.push(t);
+      }
+    });
+  }
+  for (let i = stack.length - 1; i > 0; i--) {
+    const o = stack[i].owner!;
+    const name = o.words.length ? o.words[0].v : '{';
+    p.error(o.line, `'${name}' block is not closed (missing '}')`);
+  }
+  return root;
+}
+
+/**
+ * Statements written after a brace on the same line may hold several keywords
+ * (`url { path /health status_code 200 }`): they are split at the block's keywords.
+ */
+export function expand(nodes: Node[] | undefined, keys: ReadonlySet<string>): Node[] {
+  const out: Node[] = [];
+  for (const n of nodes ?? []) {
+    if (!n.inline || n.words.length < 2) {
+      out.push(n);
+      continue;
+    }
+    let start = 0;
+    for (let i = 1; i <= n.words.length; i++) {
+      const last = i === n.words.length;
+      if (last || (!n.words[i].q && keys.has(n.words[i].v))) {
+        out.push({
+          words: n.words.slice(start, i),
+          line: n.line,
+          inline: true,
+          closed: last ? n.closed : true,
+          children: last ? n.children : undefined,
+        });
+        start = i;
+      }
+    }
+  }
+  return out;
+}
