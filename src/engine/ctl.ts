@@ -44,10 +44,8 @@ function keyOf(key: ServiceId, op: IpvsOp): SvcKey {
   if (mark !== 0) return { addr: newAddr(), port: 0, mark };
   const p = parseAddr(key.addr ?? '');
   if (!p || p.af !== key.af) throw new IpvsError(op, 'EINVAL', `bad address ${key.addr}`);
-  const port = key.port ?? 0;
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new IpvsError(op, 'EINVAL', `bad port ${port}`);
-  return { addr: p.words, port, mark: 0 };
+  // the port's range is the control model's check (the kernel gets a u16)
+  return { addr: p.words, port: key.port ?? 0, mark: 0 };
 }
 
 function protocolOf(key: ServiceId): number {
@@ -161,8 +159,6 @@ function destAddr(
   if (!p) throw new IpvsError(op, 'EINVAL', `bad address ${opts.addr}`);
   const fwd = opts.fwd ?? DEST_DEFAULTS.fwd;
   if (p.af !== svc.af && fwd !== 'tunnel') throw new IpvsError(op, 'EINVAL', 'mixed family');
-  if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535)
-    throw new IpvsError(op, 'EINVAL', `bad port ${opts.port}`);
   return p;
 }
 

@@ -10,12 +10,7 @@ import { Why } from '../verdict.js';
 import { appConnBind, appHookSeq } from '../app/seq.js';
 import { assureTemplate } from '../conn/template.js';
 import { natRewrite, verifyL4Checksum } from '../xmit/nat.js';
-import {
-  TCP_FLAG_ACK as TCP_ACK,
-  TCP_FLAG_FIN as TCP_FIN,
-  TCP_FLAG_RST as TCP_RST,
-  TCP_FLAG_SYN as TCP_SYN,
-} from '../../wire/tcp.js';
+import { TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN } from '../../wire/tcp.js';
 import type { PacketView } from '../../wire/packet.js';
 import { PKT_CSUM_OK, PKT_CSUM_PARTIAL } from '../ipvs.js';
 import { destAccount } from './state.js';
@@ -78,10 +73,10 @@ export const ROW_ACK = 2;
 export const ROW_RST = 3;
 
 export function tcpRow(flags: number): number {
-  if (flags & TCP_RST) return ROW_RST;
-  if (flags & TCP_SYN) return ROW_SYN;
-  if (flags & TCP_FIN) return ROW_FIN;
-  if (flags & TCP_ACK) return ROW_ACK;
+  if (flags & TCP_FLAG_RST) return ROW_RST;
+  if (flags & TCP_FLAG_SYN) return ROW_SYN;
+  if (flags & TCP_FLAG_FIN) return ROW_FIN;
+  if (flags & TCP_FLAG_ACK) return ROW_ACK;
   return -1;
 }
 
@@ -218,13 +213,14 @@ export const tcpProtocol: ProtocolOps = {
   stateName: (s) => TCP_STATE_NAMES[s] ?? 'BUG!',
   stateByName: (n) => TCP_STATE_NAMES.indexOf(n.toUpperCase()),
   isActive: tcpIsActive,
-  isNewConn: (pv) => (pv.tcpFlags & TCP_SYN) !== 0,
+  isNewConn: (pv) => (pv.tcpFlags & TCP_FLAG_SYN) !== 0,
   connSchedule(ipvs, pv) {
-    if (pv.tcpFlags & TCP_RST) return Why.RST;
-    if (!(pv.tcpFlags & TCP_SYN) && !ipvs.settings.sloppy_tcp) return Why.NOT_SYN;
+    if (pv.tcpFlags & TCP_FLAG_RST) return Why.RST;
+    if (!(pv.tcpFlags & TCP_FLAG_SYN) && !ipvs.settings.sloppy_tcp) return Why.NOT_SYN;
     return Why.NONE;
   },
-  nodestReschedule: (ipvs, pv) => (pv.tcpFlags & TCP_SYN) !== 0 || ipvs.settings.sloppy_tcp !== 0,
+  nodestReschedule: (ipvs, pv) =>
+    (pv.tcpFlags & TCP_FLAG_SYN) !== 0 || ipvs.settings.sloppy_tcp !== 0,
   connReuse(ipvs, id) {
     const c = ipvs.conns;
     const st = c.state[id];
