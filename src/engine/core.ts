@@ -1,7 +1,8 @@
 /**
  * The packet paths (the kernel's ip_vs_core.c, spec §1–§2): `in` (ip_vs_in, client →
- * director) with connection reuse (§2.11), expire_nodest_conn (§2.12) and scheduling; `out` (ip_vs_out, real server → client). The
- * protocol's part of every step is asked of its ops (`pp.*`).
+ * director) with connection reuse (§2.11), expire_nodest_conn (§2.12) and the call to
+ * the scheduler (schedule.ts, which also holds ip_vs_leave); `out` (ip_vs_out, real
+ * server → client). The protocol's part of every step is asked of its ops (`pp.*`).
  */
 import {
   CONN_F_FWD_MASK,
