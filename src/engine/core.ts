@@ -22,7 +22,14 @@ import type { Ipvs } from './ipvs.js';
 import { PKT_CSUM_PARTIAL } from './ipvs.js';
 import { protoGet } from './proto/index.js';
 import { DIR_INPUT, DIR_OUTPUT, type ProtocolOps } from './proto/types.js';
-import { SCHED_FATAL, SCHED_IGNORE, SCHED_NODEST, leave, schedule } from './schedule.js';
+import {
+  SCHED_FATAL,
+  SCHED_IGNORE,
+  SCHED_NODEST,
+  leave,
+  schedPacket,
+  schedule,
+} from './schedule.js';
 import { countIn, countOut } from './stats.js';
 import { serviceFind } from './svc.js';
 import { Why } from './verdict.js';
@@ -30,6 +37,22 @@ import { APP_DROP, APP_MANGLED } from './app/types.js';
 import { transmit } from './xmit/index.js';
 import { accept, drop, forward, replyPortUnreach, resultReset } from './xmit/result.js';
 import type { PacketView } from '../wire/packet.js';
+
+/** The engine's view of a new packet: its clock, room, checksum state; ACCEPT so far. */
+function beginPacket(
+  ipvs: Ipvs,
+  buf: Uint8Array,
+  off: number,
+  len: number,
+  now: number,
+  pktFlags: number,
+  cap: number,
+): void {
+  ipvs.now = now;
+  ipvs.room = off + cap;
+  ipvs.partial = (pktFlags & PKT_CSUM_PARTIAL) !== 0;
+  resultReset(ipvs, buf, off, len);
+}
 
 /**
  * Client → director packet (ip_vs_in, §1.2). See `Engine.in` for the arguments.
@@ -45,11 +68,8 @@ export function ipvsIn(
   cap: number,
   head: number,
 ): number {
-  ipvs.now = now;
-  ipvs.room = off + cap;
+  beginPacket(ipvs, buf, off, len, now, pktFlags, cap);
   ipvs.headroom = head;
-  ipvs.partial = (pktFlags & PKT_CSUM_PARTIAL) !== 0;
-  resultReset(ipvs, buf, off, len);
   if (ipvs.settings.backup_only && ipvs.syncBackup) return accept(ipvs, Why.BACKUP_ONLY);
   const pv = ipvs.pv;
   const err = pv.parse(buf, off, len);
@@ -101,13 +121,7 @@ function inProto(
     const svc = serviceFind(ipvs, af, mark, proto, pv.daddr, 0, pv.dport);
     if (!svc) return accept(ipvs, Why.NO_SERVICE);
     if (todrop(ipvs)) return drop(ipvs, DropReason.DROP_PACKET_DEFENCE);
-    const sp = ipvs.spkt;
-    sp.af = af;
-    sp.protocol = proto;
-    sp.saddr.set(pv.saddr);
-    sp.sport = pv.sport;
-    sp.daddr.set(pv.daddr);
-    sp.dport = pv.dport;
+    const sp = schedPacket(ipvs, af, proto, pv.saddr, pv.sport, pv.daddr, pv.dport);
     const r = schedule(ipvs, pp, svc, sp, mark, pktFlags);
     if (r === SCHED_IGNORE) return accept(ipvs, ipvs.result.why);
     if (r === SCHED_FATAL) return drop(ipvs, DropReason.NO_ROOM);
@@ -172,10 +186,7 @@ export function ipvsOut(
   pktFlags: number,
   cap: number,
 ): number {
-  ipvs.now = now;
-  ipvs.room = off + cap;
-  ipvs.partial = (pktFlags & PKT_CSUM_PARTIAL) !== 0;
-  resultReset(ipvs, buf, off, len);
+  beginPacket(ipvs, buf, off, len, now, pktFlags, cap);
   const pv = ipvs.pv;
   if (pv.parse(buf, off, len) !== 0) return drop(ipvs, DropReason.MALFORMED);
   const proto = pv.proto;

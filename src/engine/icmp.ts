@@ -11,7 +11,7 @@ import { DropReason } from './drop.js';
 import type { Ipvs } from './ipvs.js';
 import { PKT_CSUM_OK } from './ipvs.js';
 import { protoGet } from './proto/index.js';
-import { SCHED_IGNORE, SCHED_NODEST, leave, schedule } from './schedule.js';
+import { SCHED_IGNORE, SCHED_NODEST, leave, schedPacket, schedule } from './schedule.js';
 import { countIn, countOut } from './stats.js';
 import { serviceFind } from './svc.js';
 import { Why } from './verdict.js';
@@ -70,13 +70,8 @@ export function icmpIn(ipvs: Ipvs, pv: PacketView, mark: number, pktFlags: numbe
     if (!ipvs.settings.schedule_icmp) return accept(ipvs, Why.ICMP_NO_CONN);
     const svc = serviceFind(ipvs, af, mark, e.proto, e.saddr, 0, e.sport);
     if (!svc) return accept(ipvs, Why.ICMP_NO_CONN);
-    const sp = ipvs.spkt;
-    sp.af = af;
-    sp.protocol = e.proto;
-    sp.saddr.set(e.daddr);
-    sp.sport = e.dport;
-    sp.daddr.set(e.saddr);
-    sp.dport = e.sport;
+    // the quoted packet went VIP → client: the client is its destination
+    const sp = schedPacket(ipvs, af, e.proto, e.daddr, e.dport, e.saddr, e.sport);
     const r = schedule(ipvs, pp, svc, sp, mark, pktFlags);
     if (r === SCHED_IGNORE) return accept(ipvs, ipvs.result.why);
     if (r === SCHED_NODEST) return leave(ipvs, pp, svc, pv, mark, true);

@@ -41,6 +41,29 @@ const FTP_PORT = 21;
 /** Client port 20 is FTP active-mode data, which the FTP helper expects (§2.8). */
 const FTP_DATA_PORT = 20;
 
+/**
+ * The packet as the scheduler sees it (client side, virtual side), in the engine's
+ * one reused SchedPacket.
+ */
+export function schedPacket(
+  ipvs: Ipvs,
+  af: AddressFamily,
+  protocol: number,
+  caddr: Uint32Array,
+  cport: number,
+  vaddr: Uint32Array,
+  vport: number,
+): SchedPacket {
+  const sp = ipvs.spkt;
+  sp.af = af;
+  sp.protocol = protocol;
+  sp.saddr.set(caddr);
+  sp.sport = cport;
+  sp.daddr.set(vaddr);
+  sp.dport = vport;
+  return sp;
+}
+
 /** ip_vs_schedule (§2.8): returns a conn id or SCHED_*. */
 export function schedule(
   ipvs: Ipvs,

@@ -25,6 +25,7 @@ import {
   rng,
   send,
   type PacketSpec,
+  cin,
 } from './fixture.js';
 
 function engine(fwd: 'masq' | 'droute' | 'tunnel', settings = {}): Engine {
@@ -47,14 +48,6 @@ function dest(e: Engine, addr = RIP1) {
   return e.findDest(svc, addr, 8080)!;
 }
 
-const cin = (flags: number, extra: Partial<PacketSpec> = {}): PacketSpec => ({
-  src: CIP,
-  dst: VIP,
-  sport: 40000,
-  dport: 80,
-  flags,
-  ...extra,
-});
 const sout = (flags: number, extra: Partial<PacketSpec> = {}): PacketSpec => ({
   src: RIP1,
   dst: CIP,

@@ -18,6 +18,16 @@ export const DIR = '10.0.2.1';
 /** TCP VIP:80. */
 export const TCP80: ServiceKey = { af: 4, protocol: 6, addr: VIP, port: 80 };
 
+/** A client → VIP:80 packet from CIP:40000 with these TCP flags (and `extra`). */
+export const cin = (flags: number, extra: Partial<PacketSpec> = {}): PacketSpec => ({
+  src: CIP,
+  dst: VIP,
+  sport: 40000,
+  dport: 80,
+  flags,
+  ...extra,
+});
+
 /** Add a service and its real servers (in the order given) to `e`. */
 export function addService(
   e: Engine,

@@ -9,28 +9,7 @@ import type { Engine } from '../../src/engine/engine.js';
 import { DropReason, V_ACCEPT, V_DROP, V_FORWARD, V_REPLY } from '../../src/engine/drop.js';
 import { SVC_F_PERSISTENT } from '../../src/engine/constants.js';
 import { Why, WHY_NAMES } from '../../src/engine/verdict.js';
-import {
-  ACK,
-  CIP,
-  RIP1,
-  RST,
-  SYN,
-  TCP80,
-  VIP,
-  engineWith,
-  rng,
-  send,
-  type PacketSpec,
-} from './fixture.js';
-
-const cin = (flags: number, extra: Partial<PacketSpec> = {}): PacketSpec => ({
-  src: CIP,
-  dst: VIP,
-  sport: 40000,
-  dport: 80,
-  flags,
-  ...extra,
-});
+import { ACK, CIP, RIP1, RST, SYN, TCP80, engineWith, rng, send, cin } from './fixture.js';
 
 function nat(params = {}, settings = {}): Engine {
   return engineWith(

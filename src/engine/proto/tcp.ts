@@ -9,10 +9,9 @@ import { TIMEOUT_DEFAULTS } from '../spec.js';
 import { Why } from '../verdict.js';
 import { appConnBind, appHookSeq } from '../app/seq.js';
 import { assureTemplate } from '../conn/template.js';
-import { natRewrite, verifyL4Checksum } from '../xmit/nat.js';
 import { TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN } from '../../wire/tcp.js';
 import type { PacketView } from '../../wire/packet.js';
-import { PKT_CSUM_OK, PKT_CSUM_PARTIAL } from '../ipvs.js';
+import { l4CsumCheck, l4DnatHandler, l4SnatHandler } from './l4.js';
 import { destAccount } from './state.js';
 import {
   DIR_INPUT,
@@ -232,16 +231,9 @@ export const tcpProtocol: ProtocolOps = {
         (c.flags[id] & CONN_F_NOOUTPUT) !== 0)
     );
   },
-  csumCheck: (pv, pktFlags) =>
-    (pktFlags & (PKT_CSUM_OK | PKT_CSUM_PARTIAL)) !== 0 || verifyL4Checksum(pv),
-  dnatHandler(ipvs, pv, id, full) {
-    const c = ipvs.conns;
-    natRewrite(pv, c.daddr, id * 4, c.dport[id], true, full, ipvs.partial);
-  },
-  snatHandler(ipvs, pv, id, full) {
-    const c = ipvs.conns;
-    natRewrite(pv, c.vaddr, id * 4, c.vport[id], false, full, ipvs.partial);
-  },
+  csumCheck: l4CsumCheck,
+  dnatHandler: l4DnatHandler,
+  snatHandler: l4SnatHandler,
   stateTransition: tcpStateTransition,
   setState(ipvs, id, state) {
     destAccount(ipvs, id, tcpIsActive(state));

@@ -8,9 +8,8 @@ import { TIMEOUT_DEFAULTS } from '../spec.js';
 import { Why } from '../verdict.js';
 import { appConnBind, appHookPlain } from '../app/seq.js';
 import { assureTemplate } from '../conn/template.js';
-import { natRewrite, verifyL4Checksum } from '../xmit/nat.js';
 import type { PacketView } from '../../wire/packet.js';
-import { PKT_CSUM_OK, PKT_CSUM_PARTIAL } from '../ipvs.js';
+import { l4CsumCheck, l4DnatHandler, l4SnatHandler } from './l4.js';
 import { DIR_OUTPUT, DROPENTRY_MAYBE, type ProtocolOps } from './types.js';
 
 export const UDP_S_NORMAL = 0;
@@ -40,16 +39,9 @@ export const udpProtocol: ProtocolOps = {
   connSchedule: () => Why.NONE,
   nodestReschedule: () => true,
   connReuse: () => false,
-  csumCheck: (pv, pktFlags) =>
-    (pktFlags & (PKT_CSUM_OK | PKT_CSUM_PARTIAL)) !== 0 || verifyL4Checksum(pv),
-  dnatHandler(ipvs, pv, id, full) {
-    const c = ipvs.conns;
-    natRewrite(pv, c.daddr, id * 4, c.dport[id], true, full, ipvs.partial);
-  },
-  snatHandler(ipvs, pv, id, full) {
-    const c = ipvs.conns;
-    natRewrite(pv, c.vaddr, id * 4, c.vport[id], false, full, ipvs.partial);
-  },
+  csumCheck: l4CsumCheck,
+  dnatHandler: l4DnatHandler,
+  snatHandler: l4SnatHandler,
   stateTransition: udpStateTransition,
   setState(ipvs, id) {
     ipvs.conns.state[id] = UDP_S_NORMAL;
