@@ -14,8 +14,8 @@ import {
   type AddressFamily,
 } from './constants.js';
 import { formatAddrPort } from './addr.js';
-import type { Scheduler } from './sched/types.js';
 import { Stats } from './stats.js';
+import { defaultNetmask, protoName, SERVICE_DEFAULTS } from './spec.js';
 
 export class Dest {
   /** Index in the engine's dest registry (stable while the object lives). */
@@ -128,7 +128,7 @@ export class Service {
   netmask: number;
   /** Most recently added first (§0.6). */
   dests: Dest[] = [];
-  schedName = 'wlc';
+  schedName: string = SERVICE_DEFAULTS.scheduler;
   scheduler: Scheduler | null = null;
   peName = '';
   readonly stats = new Stats();
@@ -145,7 +145,7 @@ export class Service {
     this.addr = addr;
     this.port = port;
     this.fwmark = fwmark;
-    this.netmask = af === 4 ? 0xffffffff : 128;
+    this.netmask = defaultNetmask(af);
   }
 
   get persistent(): boolean {
@@ -154,7 +154,44 @@ export class Service {
 
   toString(): string {
     if (this.fwmark !== 0) return `FWM ${this.fwmark}`;
-    const p = this.protocol === 6 ? 'TCP' : this.protocol === 17 ? 'UDP' : `P${this.protocol}`;
-    return `${p} ${formatAddrPort(this.af, this.addr, this.port)}`;
+    return `${protoName(this.protocol)} ${formatAddrPort(this.af, this.addr, this.port)}`;
   }
+}
+
+/**
+ * What a scheduler may look at of the packet being scheduled. The engine reuses one
+ * object for every packet (no allocation on the hot path), so a scheduler must not
+ * keep a reference to it or to its arrays.
+ */
+export interface SchedPacket {
+  af: AddressFamily;
+  protocol: number;
+  /** Client side: the packet's source (the embedded destination for ICMP-reversed lookups). */
+  saddr: Uint32Array;
+  sport: number;
+  /** Virtual side: the packet's destination. */
+  daddr: Uint32Array;
+  dport: number;
+}
+
+/** Why update() is called: the kernel's add_dest / upd_dest / del_dest hooks. */
+export type DestChange = 'add' | 'edit' | 'del';
+
+export interface Scheduler {
+  readonly name: string;
+  /**
+   * Choose a real server for a new connection, or null when none is available
+   * (the engine then does what `ip_vs_leave` does). `now` is the engine clock in ms.
+   */
+  schedule(svc: Service, pkt: SchedPacket, now: number): Dest | null;
+  /**
+   * The service's dest list changed. For 'del' the dest has already been unlinked
+   * from `svc.dests`; `index` is where it was (so rr can move its cursor to the
+   * previous element). For 'add' it is at `svc.dests[0]`.
+   */
+  update(svc: Service, change: DestChange, dest: Dest, index: number): void;
+  /** Periodic work (lblc/lblcr garbage collection). Called about once per second. */
+  tick?(svc: Service, now: number): void;
+  /** The scheduler is being detached from the service. */
+  done?(svc: Service): void;
 }

@@ -90,6 +90,8 @@ export interface Timeouts {
 
 /** ipvsadm's and the kernel's defaults for a service. */
 export const SERVICE_DEFAULTS = {
+  /** The protocol a fwmark service carries when none is given. */
+  protocol: IPPROTO_TCP,
   scheduler: 'wlc',
   flags: 0,
   /** Persistence timeout when persistence is asked for without one (ipvsadm, keepalived). */

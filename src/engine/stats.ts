@@ -102,3 +102,36 @@ export interface RateSnapshot {
   inbps: number;
   outbps: number;
 }
+
+/** What the counting functions need of a dest: its counters and its service's. */
+interface Counted {
+  readonly stats: Stats;
+  readonly svc: { readonly stats: Stats };
+}
+
+/** ip_vs_in_stats: an INPUT packet of `bytes` to dest `d` (§11.1). */
+export function countIn(totals: Stats, d: Counted, bytes: number): void {
+  d.stats.inpkts++;
+  d.stats.inbytes += bytes;
+  d.svc.stats.inpkts++;
+  d.svc.stats.inbytes += bytes;
+  totals.inpkts++;
+  totals.inbytes += bytes;
+}
+
+/** ip_vs_out_stats: an OUTPUT packet of `bytes` from dest `d` (§11.1). */
+export function countOut(totals: Stats, d: Counted, bytes: number): void {
+  d.stats.outpkts++;
+  d.stats.outbytes += bytes;
+  d.svc.stats.outpkts++;
+  d.svc.stats.outbytes += bytes;
+  totals.outpkts++;
+  totals.outbytes += bytes;
+}
+
+/** ip_vs_conn_stats: a new conn to dest `d` (§11.1). */
+export function countConn(totals: Stats, d: Counted): void {
+  d.stats.conns++;
+  d.svc.stats.conns++;
+  totals.conns++;
+}

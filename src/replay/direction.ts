@@ -30,10 +30,9 @@ import {
   CONN_F_MASQ,
   IPPROTO_ICMP,
   IPPROTO_ICMPV6,
-  IPPROTO_TCP,
-  IPPROTO_UDP,
   type AddressFamily,
 } from '../engine/constants.js';
+import { PROTOCOLS, protoGet } from '../engine/proto/index.js';
 import { Frag, PacketView } from '../wire/packet.js';
 import { ICMP_HLEN } from '../wire/icmp.js';
 
@@ -210,7 +209,7 @@ export class DirectionClassifier {
     private readonly marks: readonly MarkRule[] = [],
   ) {
     for (const s of engine.services) {
-      const protos = s.fwmark !== 0 ? [IPPROTO_TCP, IPPROTO_UDP] : [s.protocol];
+      const protos = s.fwmark !== 0 ? PROTOCOLS.map((pp) => pp.protocol) : [s.protocol];
       if (s.fwmark === 0) this.vipAddrs.add(s.af, 0, s.addr, 0);
       let nonNat = false;
       for (const d of s.dests) {
@@ -235,7 +234,7 @@ export class DirectionClassifier {
     const mark = this.marks.length === 0 ? 0 : (this.mark = this.markOf(pv));
     const proto = pv.proto;
     if (proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6) return this.icmp(pv, mark);
-    if (proto !== IPPROTO_TCP && proto !== IPPROTO_UDP) return this.decide(DIR_IN, Rule.DEFAULT);
+    if (protoGet(proto) === null) return this.decide(DIR_IN, Rule.DEFAULT);
     if (pv.frag === Frag.LATER) {
       if (this.vipAddrs.has(af, 0, pv.daddr, 0)) return this.decide(DIR_IN, Rule.FRAGMENT_VIP);
       if (this.natRsAddrs.has(af, 0, pv.saddr, 0))
@@ -275,8 +274,7 @@ export class DirectionClassifier {
     const ev = this.epv;
     if (start >= end || ev.parseEmbedded(pv.buf, start, end - start) !== 0)
       return this.decide(DIR_IN, Rule.DEFAULT);
-    if (ev.proto !== IPPROTO_TCP && ev.proto !== IPPROTO_UDP)
-      return this.decide(DIR_IN, Rule.DEFAULT);
+    if (protoGet(ev.proto) === null) return this.decide(DIR_IN, Rule.DEFAULT);
     const af = ev.af as AddressFamily;
     const c = this.engine.conns;
     // quoted VIP → client: the client is the quote's destination

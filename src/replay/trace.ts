@@ -9,27 +9,20 @@
  * and the engine's `onExpire` observer for expiries. This costs allocations per
  * packet, which is fine for a trace and is why the plain replay runs without it.
  */
-import type { ConnInfo, Engine } from '../engine/engine.js';
+import type { Engine } from '../engine/engine.js';
 import { NO_CONN } from '../engine/conn/table.js';
 import {
   CONN_F_BYPASS,
   CONN_F_DROUTE,
-  CONN_F_LOCALNODE,
-  CONN_F_MASQ,
-  CONN_F_NOOUTPUT,
   CONN_F_ONE_PACKET,
   CONN_F_TUNNEL,
   IPPROTO_ICMP,
   IPPROTO_ICMPV6,
-  IPPROTO_TCP,
-  IPPROTO_UDP,
-  SVC_F_PERSISTENT,
   TEMPLATE_ASSURED,
   type AddressFamily,
 } from '../engine/constants.js';
 import {
   DROP_REASON_NAMES,
-  DropReason,
   V_ACCEPT,
   V_DROP,
   V_FORWARD,
@@ -37,136 +30,40 @@ import {
   V_REPLY,
   VERDICT_NAMES,
 } from '../engine/drop.js';
-import {
-  ROW_ACK,
-  ROW_FIN,
-  ROW_RST,
-  ROW_SYN,
-  tcpIsActive,
-  tcpRow,
-  TCP_STATE_NAMES,
-} from '../engine/proto/tcp.js';
 import { formatAddr, formatAddrPort } from '../engine/addr.js';
 import { type CaptureRecord, type CaptureSkipped, nsToMs } from '../pcap/pcap.js';
 import { describe } from '../wire/describe.js';
 import { PacketView } from '../wire/packet.js';
 import { ICMP_HLEN } from '../wire/icmp.js';
-import { tcpFlagsString } from '../wire/tcp.js';
-import { DIR_IN, Rule, RULE_NAMES, RULE_TEXT } from './direction.js';
+import { DIR_IN, RULE_NAMES } from './direction.js';
+import {
+  EXPLAINERS,
+  METHOD_NAMES,
+  epText,
+  epTextLoose,
+  explainText,
+  initialState,
+  protoOf,
+  protoText,
+  seconds,
+  whyNotText,
+  type Before,
+  type ConnSnap,
+  type ExpirySnap,
+  type Outcome,
+} from './explain.js';
 import type { ReplayObserver } from './replay.js';
 
 /** `--explain` covers this many packets of each connection (and every state change). */
 export const EXPLAIN_FIRST_PACKETS = 3;
 
-const TCP_SYN = 0x02;
-const TCP_RST = 0x04;
-const METHOD_NAMES = ['Masq', 'Local', 'Tunnel', 'Route', 'Bypass'];
-const ROW_NAMES: Record<number, string> = {
-  [ROW_SYN]: 'syn',
-  [ROW_FIN]: 'fin',
-  [ROW_ACK]: 'ack',
-  [ROW_RST]: 'rst',
-};
 const TUN_TYPE_NAMES = ['IPIP', 'GUE', 'GRE'];
-
-/** Why the engine dropped (or answered instead of forwarding), in the spec's words. */
-const REASON_TEXT: Readonly<Record<number, string>> = {
-  [DropReason.MALFORMED]: 'the packet cannot be parsed (truncated or bad header)',
-  [DropReason.FRAGMENT]: 'a later fragment carries no ports, IPVS cannot look it up',
-  [DropReason.BAD_CHECKSUM]: 'the L4 checksum is wrong where IPVS must verify it (§6.2)',
-  [DropReason.NO_DEST_CONN]:
-    "the connection's real server was deleted and expire_nodest_conn=0: dropped silently, the conn stays until it times out (§2.12)",
-  [DropReason.DROP_PACKET_DEFENCE]:
-    'drop_packet defence: one new connection in drop_rate is dropped (§2.9)',
-  [DropReason.NO_DEST_AVAILABLE]:
-    'no real server available (none, weight 0 or overloaded): ICMP port unreachable to the client, packet dropped (§2.10)',
-  [DropReason.TTL_EXCEEDED]:
-    'TTL would reach 0 when forwarded: ICMP time exceeded to the sender (§7.1)',
-  [DropReason.FRAG_NEEDED]:
-    'too big for the tunnel with DF set: ICMP fragmentation needed with the tunnel MTU (§7.1)',
-  [DropReason.HELPER]: 'the application helper refused the packet (§9)',
-  [DropReason.NO_CPORT_BAD]: 'no-client-port conn could not take the packet (§4.4)',
-  [DropReason.ICMP_UNRELATED_NAT]: 'ICMP error not related to a NAT connection (§8)',
-  [DropReason.NAT_ICMP_SEND]:
-    'reply from a NAT real server without a connection and nat_icmp_send=1: ICMP port unreachable back to it (§1.3)',
-  [DropReason.NO_ROOM]: 'no room to build the packet',
-  [DropReason.BACKUP_ONLY]: 'backup_only: this director only takes sync (§13)',
-  [DropReason.RESCHEDULE]: 'SYN on a conn about to be reused while conntrack holds it (§2.11)',
-};
-
-/** A conn as the trace shows it, taken at one moment. */
-interface ConnSnap {
-  info: ConnInfo;
-  timeoutMs: number;
-  dueMs: number;
-  stateNum: number;
-  /** Dest id (-1: none), kept so a conn freed during its packet still names it. */
-  destId: number;
-}
-
-interface ExpirySnap extends ConnSnap {
-  deferred: boolean;
-}
-
-/** What is known about a packet before the engine sees it. */
-interface Before {
-  n: number;
-  tsNs: bigint;
-  dir: number;
-  rule: number;
-  mark: number;
-  text: string;
-  parsed: boolean;
-  af: AddressFamily;
-  proto: number;
-  tcpFlags: number;
-  src: string;
-  dst: string;
-  /** For ICMP errors: the quoted packet's source and destination. */
-  quoteSrc: string;
-  quoteDst: string;
-  sport: number;
-  dport: number;
-  daddr: Uint32Array;
-  id: number;
-  conn: ConnSnap | null;
-  templateAssured: boolean;
-  drops: Float64Array;
-}
-
-/** What the engine did with a packet, as the trace reads it after the call. */
-interface Outcome {
-  /** Conn matched or created (NO_CONN: none). */
-  id: number;
-  isNew: boolean;
-  /** The conn found before the call was expired by it (reuse, real server gone). */
-  reused: boolean;
-  /** The conn after the call, or as it was when freed during the call (one-packet). */
-  aft: ConnSnap | null;
-  stateBefore: string;
-  stateNumBefore: number;
-  tmplId: number;
-  tmplNew: boolean;
-  tmplSnap: ConnSnap | null;
-  /** DropReason the engine counted (DROP, and the original of a REPLY); 0 none. */
-  reason: number;
-  /** Why no connection took an accepted packet ('' when one did). */
-  whyNot: string;
-}
 
 export interface TracerOptions {
   /** One JSON object per line instead of text. */
   json?: boolean;
   /** Add the spec's reasoning for the first packets of each connection. */
   explain?: boolean;
-}
-
-function epText(af: AddressFamily, addr: string, port: number): string {
-  return af === 6 ? `[${addr}]:${port}` : `${addr}:${port}`;
-}
-
-function protoText(p: number): string {
-  return p === IPPROTO_TCP ? 'TCP' : p === IPPROTO_UDP ? 'UDP' : p === 0 ? 'IP' : `proto ${p}`;
 }
 
 /** "12.000345" from a nanosecond difference. */
@@ -181,10 +78,6 @@ function secondsNs(d: bigint): string {
 function secondsMs(d: number): string {
   const r = Math.round(d * 1000) / 1e6;
   return r.toFixed(6);
-}
-
-function seconds(ms: number): number {
-  return Math.round(ms) / 1000;
 }
 
 /** Formats trace lines for the packets a {@link Replayer} runs; see the module comment. */
@@ -393,15 +286,15 @@ export class Tracer implements ReplayObserver {
       id: NO_CONN,
       conn: null,
       templateAssured: false,
-      drops: this.engine.drops.slice(),
+      pp: parsed ? protoOf(pv.proto) : null,
+      newConn: false,
     };
-    if (parsed && pv.hasPorts && (pv.proto === IPPROTO_TCP || pv.proto === IPPROTO_UDP)) {
+    const pp = b.pp;
+    if (pp !== null && pv.hasPorts) {
+      b.newConn = pp.isNewConn(pv);
       b.src = formatAddrPort(af, pv.saddr, pv.sport);
       b.dst = formatAddrPort(af, pv.daddr, pv.dport);
-      b.text =
-        pv.proto === IPPROTO_TCP
-          ? `TCP ${b.src} > ${b.dst} [${tcpFlagsString(pv.tcpFlags)}]${pv.payloadLen > 0 ? ` len=${pv.payloadLen}` : ''}`
-          : `UDP ${b.src} > ${b.dst} len=${pv.payloadLen}`;
+      b.text = EXPLAINERS[pp.name].packet(b.src, b.dst, pv.tcpFlags, pv.payloadLen);
       b.id = this.lookup(dir, af, pv.proto, pv.saddr, pv.sport, pv.daddr, pv.dport);
     } else {
       b.text = describe(buf, off, len);
@@ -462,7 +355,8 @@ export class Tracer implements ReplayObserver {
     const method = o.aft === null ? -1 : o.aft.info.flags & 7;
     const rewrite = this.rewriteText(b, dir, v, method);
     const reasonName = o.reason > 0 ? DROP_REASON_NAMES[o.reason] : '';
-    const explain = this.explain && this.wantExplain(o, v) ? this.explainText(b, dir, v, o) : '';
+    const explain =
+      this.explain && this.wantExplain(o, v) ? explainText(this.engine, b, dir, v, o) : '';
     const aft = o.aft;
 
     if (this.json) {
@@ -558,11 +452,8 @@ export class Tracer implements ReplayObserver {
     const isNew = id !== NO_CONN && (id !== b.id || reused);
     const aft: ConnSnap | null =
       id === NO_CONN ? null : freed(id) ? this.callExpiries.get(id)! : this.snap(id);
-    // the engine's counters say which reason a REPLY (or DROP) was counted under
-    let reason = v === V_DROP ? r.reason : 0;
-    if (reason === 0 && (v === V_REPLY || v === V_DROP)) {
-      for (let i = 1; i < e.drops.length; i++) if (e.drops[i] > b.drops[i]) reason = i;
-    }
+    // the engine says which reason a DROP or a REPLY was counted under
+    const reason = v === V_DROP || v === V_REPLY ? r.reason : 0;
     let tmplId = -1;
     let tmplNew = false;
     let tmplSnap: ConnSnap | null = null;
@@ -585,7 +476,8 @@ export class Tracer implements ReplayObserver {
       tmplNew,
       tmplSnap,
       reason,
-      whyNot: id === NO_CONN && v === V_ACCEPT ? this.whyNotScheduled(b) : '',
+      why: r.why,
+      whyNot: id === NO_CONN && v === V_ACCEPT ? whyNotText(r.why, b) : '',
     };
   }
 
@@ -621,7 +513,7 @@ export class Tracer implements ReplayObserver {
     const o = this.ov;
     if (o.parse(r.buf, r.off, r.len) !== 0) return '';
     const oaf = o.af as AddressFamily;
-    const ports = o.hasPorts && (o.proto === IPPROTO_TCP || o.proto === IPPROTO_UDP);
+    const ports = o.hasPorts && protoOf(o.proto) !== null;
     const src = ports ? formatAddrPort(oaf, o.saddr, o.sport) : formatAddr(oaf, o.saddr);
     const dst = ports ? formatAddrPort(oaf, o.daddr, o.dport) : formatAddr(oaf, o.daddr);
     const out: string[] = [];
@@ -630,174 +522,4 @@ export class Tracer implements ReplayObserver {
     if (out.length === 0) return '';
     return out.join(' ');
   }
-
-  private whyNotScheduled(b: Before): string {
-    if (!b.parsed) return 'not parsed';
-    if (b.dir !== DIR_IN) {
-      if (b.proto === IPPROTO_ICMP || b.proto === IPPROTO_ICMPV6)
-        return 'ICMP not about a connection: passed on (§8.2)';
-      return 'no connection for this reply: passed on (§1.3)';
-    }
-    if (b.proto === IPPROTO_ICMP || b.proto === IPPROTO_ICMPV6)
-      return b.quoteSrc === ''
-        ? 'ICMP that is not an error about TCP/UDP: not IPVS traffic (§1.2, §8.1)'
-        : 'ICMP error not about a connection: passed on (§8.1)';
-    if (b.proto !== IPPROTO_TCP && b.proto !== IPPROTO_UDP)
-      return 'not TCP/UDP: not IPVS traffic (§1.2)';
-    if (b.src === '') return 'later fragment: no ports (§1.2)';
-    const s = this.engine.settings;
-    if (b.proto === IPPROTO_TCP) {
-      if (b.tcpFlags & TCP_RST) return 'RST never creates a connection (§2.7)';
-      if (!(b.tcpFlags & TCP_SYN) && !s.sloppy_tcp)
-        return 'no SYN and sloppy_tcp=0: not scheduled (§2.7)';
-    }
-    const svc = this.engine.serviceFind(b.af, b.mark, b.proto, b.daddr, 0, b.dport);
-    if (!svc) return `no service for ${b.dst} (§2.7)`;
-    if (b.sport === 20) return 'client port 20 (FTP data) is never scheduled (§2.8)';
-    if (svc.port === 21 && b.dport !== 21)
-      return 'other port of an FTP service: not IPVS traffic (§2.10)';
-    return 'not scheduled (§2.8)';
-  }
-
-  private explainText(b: Before, dir: number, v: number, o: Outcome): string {
-    const { id, isNew, reused, aft, stateNumBefore, stateBefore, tmplId, tmplNew, tmplSnap } = o;
-    const { reason, whyNot } = o;
-    const e = this.engine;
-    const out: string[] = [];
-    const ruleNote =
-      b.rule === Rule.SERVICE ||
-      b.rule === Rule.NAT_REAL_SERVER ||
-      b.rule === Rule.CONN_IN ||
-      b.rule === Rule.CONN_OUT
-        ? ''
-        : `${dir === DIR_IN ? 'in' : 'out'} path: ${RULE_TEXT[b.rule]}`;
-    if (ruleNote !== '') out.push(ruleNote);
-    if (reused && b.conn !== null) {
-      out.push(
-        isSynFlags(b)
-          ? `SYN on conn ${b.id} in ${b.conn.info.state}: the old connection is expired and the SYN scheduled afresh (conn_reuse_mode, §2.11)`
-          : `conn ${b.id}'s real server is gone: expired (expire_nodest_conn=1, §2.12)`,
-      );
-    }
-    const did = aft !== null ? aft.destId : -1;
-    const dest = did >= 0 ? e.destById[did] : null;
-    if (isNew && aft !== null && dest) {
-      const svc = dest.svc;
-      const lead =
-        b.proto === IPPROTO_TCP
-          ? b.tcpFlags & TCP_SYN
-            ? 'SYN'
-            : `[${tcpFlagsString(b.tcpFlags)}] without SYN (sloppy_tcp=1)`
-          : b.proto === IPPROTO_UDP
-            ? 'UDP'
-            : 'ICMP error (schedule_icmp=1)';
-      const rs = `real server ${dest.toString()} (${METHOD_NAMES[dest.fwd]})`;
-      if (svc.flags & SVC_F_PERSISTENT && tmplSnap !== null) {
-        const client = epText(tmplSnap.info.af, tmplSnap.info.caddr, 0).replace(/:0$/, '');
-        out.push(
-          tmplNew
-            ? `${lead}, no connection, persistent service ${svc.toString()} ${svc.schedName}: no template for client ${client} → ${rs}; new template ${tmplId}, timeout ${seconds(tmplSnap.timeoutMs)} s (§4.5)`
-            : `${lead}, no connection, persistent service ${svc.toString()}: template ${tmplId} for client ${client} → same ${rs}; template re-armed, ${seconds(tmplSnap.timeoutMs)} s (§4.5)`,
-        );
-      } else {
-        out.push(`${lead}, no connection, service ${svc.toString()} ${svc.schedName} → ${rs}`);
-      }
-      if (aft.info.flags & CONN_F_ONE_PACKET)
-        out.push('one-packet scheduling: freed right after this packet (§3)');
-    } else if (isNew && aft !== null) {
-      out.push(
-        'no real server available and cache_bypass=1 on a fwmark service: bypass connection to the original destination (§2.10)',
-      );
-    } else if (id !== NO_CONN && aft !== null) {
-      const i = aft.info;
-      out.push(
-        `conn ${id}: client ${epText(i.af, i.caddr, i.cport)}, real server ${epTextLoose(i)}`,
-      );
-    }
-    // state
-    if (aft !== null && (v !== V_DROP || isNew)) {
-      const i = aft.info;
-      if (i.protocol === IPPROTO_TCP) {
-        const flags = isNew ? aft.info.flags : b.conn !== null ? b.conn.info.flags : aft.info.flags;
-        let block = dir === DIR_IN ? 'INPUT' : 'OUTPUT';
-        if (dir === DIR_IN && flags & CONN_F_NOOUTPUT) block = 'INPUT-ONLY';
-        const row = tcpRow(b.tcpFlags);
-        const table = e.secureTcpActive ? ' of the secure_tcp table' : '';
-        const where =
-          row < 0
-            ? 'no RST/SYN/FIN/ACK flag: CLOSE'
-            : `${block} ${ROW_NAMES[row]} row${table}${dir !== DIR_IN && flags & CONN_F_NOOUTPUT ? ', NOOUTPUT cleared' : ''}`;
-        out.push(
-          `${stateBefore} → ${i.state} (${where}, §2.2–2.3); timeout ${seconds(aft.timeoutMs)} s (§2.1)`,
-        );
-        const stateNum = aft.stateNum;
-        const wasActive = tcpIsActive(isNew ? 0 : stateNumBefore);
-        if (dest && wasActive !== tcpIsActive(stateNum)) {
-          out.push(
-            `now counted in ${tcpIsActive(stateNum) ? 'activeconns' : 'inactconns'} of ${dest.toString()} (§2.5)`,
-          );
-        }
-        if (
-          TCP_STATE_NAMES[stateNum] === 'ESTABLISHED' &&
-          tmplId >= 0 &&
-          !b.templateAssured &&
-          !isNew
-        )
-          out.push(`template ${tmplId} becomes ASSURED (§4.5)`);
-      } else if (i.protocol === IPPROTO_UDP) {
-        out.push(
-          `UDP: every packet in either direction sets the udp timeout, ${seconds(aft.timeoutMs)} s (§3)`,
-        );
-        if (dir !== DIR_IN && tmplId >= 0 && !b.templateAssured)
-          out.push(`a reply: template ${tmplId} becomes ASSURED (§3)`);
-      }
-    }
-    // what was sent
-    const method = aft === null ? -1 : aft.info.flags & 7;
-    if (v === V_FORWARD) {
-      const i = aft?.info;
-      if (dir !== DIR_IN) {
-        out.push(
-          `NAT reply: source rewritten to ${i ? epText(i.af, i.vaddr, i.vport) : 'the VIP'}, checksums updated (§1.3, §6)`,
-        );
-      } else if (method === CONN_F_MASQ) {
-        out.push(
-          `NAT: destination rewritten to ${i ? epTextLoose(i) : 'the real server'}, TTL − 1, checksums updated (§6, §7.2)`,
-        );
-      } else if (method === CONN_F_DROUTE) {
-        out.push("direct routing: sent unchanged but for TTL − 1 to the real server's MAC (§7.3)");
-      } else if (method === CONN_F_TUNNEL) {
-        out.push('tunnelling: TTL − 1, encapsulated towards the real server (§7.4)');
-      } else if (method === CONN_F_BYPASS) {
-        out.push('bypass: forwarded to the original destination (§2.10, §7.5)');
-      }
-    } else if (v === V_ACCEPT && id !== NO_CONN && dir !== DIR_IN) {
-      out.push(
-        `reply of a ${METHOD_NAMES[method] ?? ''} connection: the state follows it, the packet passes unchanged (§1.3)`,
-      );
-    } else if (v === V_LOCAL || (method === CONN_F_LOCALNODE && v !== V_DROP)) {
-      out.push('local real server: delivered to the local stack (§7.5)');
-    }
-    if ((v === V_DROP || v === V_REPLY) && reason > 0)
-      out.push(REASON_TEXT[reason] ?? DROP_REASON_NAMES[reason]);
-    if (whyNot !== '') out.push(whyNot);
-    return out.join('; ');
-  }
-}
-
-function isSynFlags(b: Before): boolean {
-  return b.proto === IPPROTO_TCP && (b.tcpFlags & TCP_SYN) !== 0;
-}
-
-/** State a conn is created in (§5.1): TCP NONE, UDP's only state. */
-function initialState(i: ConnInfo): string {
-  if (i.template) return 'NONE';
-  return i.protocol === IPPROTO_UDP ? 'UDP' : 'NONE';
-}
-
-/** The real-server end of a conn ("-" for a bypass conn without one). */
-function epTextLoose(i: ConnInfo): string {
-  if ((i.flags & 7) === CONN_F_BYPASS) return '-';
-  const v6 = i.daddr.includes(':');
-  return v6 ? `[${i.daddr}]:${i.dport}` : `${i.daddr}:${i.dport}`;
 }

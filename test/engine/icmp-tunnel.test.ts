@@ -8,69 +8,35 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Engine, type ServiceKey } from '../../src/engine/engine.js';
+import type { Engine } from '../../src/engine/engine.js';
 import { V_ACCEPT, V_DROP, V_FORWARD, V_REPLY } from '../../src/engine/drop.js';
 import {
+  CIP,
+  DIR,
+  RIP1 as RIP,
   SYN,
   ACK,
+  TCP80 as K,
   buildPacket,
   bytesToIp,
+  engineWith,
+  icmpError,
+  ip4Header as ip4,
   ipBytes,
   ipv4HeaderValid,
   naiveSum,
-} from '../helpers/packets.js';
+} from './fixture.js';
 
-const K: ServiceKey = { af: 4, protocol: 6, addr: '10.0.3.100', port: 80 };
-const DIR = '10.0.2.1';
-const RIP = '10.0.2.11';
-const CIP = '10.0.1.2';
-
-/** IPv4 header (+ checksum) of `len` bytes total, protocol `proto`. */
-function ip4(src: string, dst: string, proto: number, payloadLen: number, df = true): Uint8Array {
-  const b = new Uint8Array(20);
-  b[0] = 0x45;
-  const tot = 20 + payloadLen;
-  b[2] = tot >> 8;
-  b[3] = tot & 255;
-  b[6] = df ? 0x40 : 0;
-  b[8] = 63;
-  b[9] = proto;
-  b.set(ipBytes(src), 12);
-  b.set(ipBytes(dst), 16);
-  const s = 0xffff - naiveSum(b, 0, 20);
-  b[10] = s >> 8;
-  b[11] = s & 255;
-  return b;
-}
-
-/** An ICMP error from `from` to `to` quoting `quoted` (whole). */
-function icmpError(
-  from: string,
-  to: string,
-  type: number,
-  code: number,
-  mtu: number,
-  quoted: Uint8Array,
-): Uint8Array {
-  const body = new Uint8Array(8 + quoted.length);
-  body[0] = type;
-  body[1] = code;
-  body[6] = mtu >> 8;
-  body[7] = mtu & 255;
-  body.set(quoted, 8);
-  const s = 0xffff - naiveSum(body, 0, body.length);
-  body[2] = s >> 8;
-  body[3] = s & 255;
-  const out = new Uint8Array(20 + body.length);
-  out.set(ip4(from, to, 1, body.length, false), 0);
-  out.set(body, 20);
-  return out;
-}
+/** The director's tunnel source (10.0.2.1). */
+const tunnelSource = (): Uint32Array => Uint32Array.of(0x0a000201, 0, 0, 0);
 
 function setup(): { e: Engine; inner: (df?: boolean) => Uint8Array } {
-  const e = new Engine({ tunnelSource: () => Uint32Array.of(0x0a000201, 0, 0, 0) });
-  e.addService(K, { scheduler: 'rr' });
-  e.addDest(K, { addr: RIP, port: 80, fwd: 'tunnel' });
+  const e = engineWith(
+    { tunnelSource },
+    K,
+    { scheduler: 'rr' },
+    { addr: RIP, port: 80, fwd: 'tunnel' },
+  );
   const syn = buildPacket({ src: CIP, dst: '10.0.3.100', sport: 40000, dport: 80, flags: SYN });
   const buf = new Uint8Array(syn.length + 64);
   buf.set(syn, 64);
@@ -151,9 +117,12 @@ test('GUE and GRE tunnels: the client packet is found behind their headers too',
     [1, 6080],
     [2, 0],
   ] as const) {
-    const e = new Engine({ tunnelSource: () => Uint32Array.of(0x0a000201, 0, 0, 0) });
-    e.addService(K, { scheduler: 'rr' });
-    e.addDest(K, { addr: RIP, port: 80, fwd: 'tunnel', tunType, tunPort });
+    const e = engineWith(
+      { tunnelSource },
+      K,
+      { scheduler: 'rr' },
+      { addr: RIP, port: 80, fwd: 'tunnel', tunType, tunPort },
+    );
     const syn = buildPacket({ src: CIP, dst: '10.0.3.100', sport: 40000, dport: 80, flags: SYN });
     const sb = new Uint8Array(syn.length + 64);
     sb.set(syn, 64);

@@ -1,20 +1,24 @@
 /** ICMP errors related to a NAT connection are matched both ways and rewritten (§8). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Engine, type ServiceKey } from '../../src/engine/engine.js';
+import type { Engine } from '../../src/engine/engine.js';
 import { V_ACCEPT, V_FORWARD } from '../../src/engine/drop.js';
 import {
   ACK,
+  RIP1,
   SYN,
+  TCP80,
   buildPacket,
   bytesToIp,
-  ipBytes,
+  engineWith,
+  icmpError,
   ipv4HeaderValid,
   naiveSum,
-} from '../helpers/packets.js';
+} from './fixture.js';
 
-const K: ServiceKey = { af: 4, protocol: 6, addr: '10.0.3.100', port: 80 };
+const K = TCP80;
 
+/** An ICMP error quoting the first 28 bytes of `quoted`, next-hop MTU 1400. */
 function icmp4(
   src: string,
   dst: string,
@@ -22,33 +26,11 @@ function icmp4(
   code: number,
   quoted: Uint8Array,
 ): Uint8Array {
-  const q = quoted.subarray(0, 28);
-  const b = new Uint8Array(28 + q.length);
-  b[0] = 0x45;
-  b[2] = b.length >> 8;
-  b[3] = b.length & 255;
-  b[8] = 64;
-  b[9] = 1;
-  b.set(ipBytes(src), 12);
-  b.set(ipBytes(dst), 16);
-  let s = 0xffff - naiveSum(b, 0, 20);
-  b[10] = s >> 8;
-  b[11] = s & 255;
-  b[20] = type;
-  b[21] = code;
-  b[26] = 0x05; // MTU 1400 for frag-needed
-  b[27] = 0x78;
-  b.set(q, 28);
-  s = 0xffff - naiveSum(b, 20, b.length);
-  b[22] = s >> 8;
-  b[23] = s & 255;
-  return b;
+  return icmpError(src, dst, type, code, 1400, quoted.subarray(0, 28), 64);
 }
 
 function setup(): Engine {
-  const e = new Engine();
-  e.addService(K, { scheduler: 'rr' });
-  e.addDest(K, { addr: '10.0.2.11', port: 8080, fwd: 'masq' });
+  const e = engineWith({}, K, { scheduler: 'rr' }, { addr: RIP1, port: 8080, fwd: 'masq' });
   const syn = buildPacket({
     src: '10.0.1.2',
     dst: '10.0.3.100',

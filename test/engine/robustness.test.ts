@@ -8,22 +8,22 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Engine, type ServiceKey } from '../../src/engine/engine.js';
 import { DROP_REASON_NAMES, V_ACCEPT, V_DROP } from '../../src/engine/drop.js';
-import { ACK, SYN, buildPacket, rng } from '../helpers/packets.js';
+import { ACK, RIP1, RIP2, SYN, TCP80, addService, buildPacket, rng } from './fixture.js';
 
 function setup(): Engine {
   const e = new Engine({
     random: rng(3),
     settings: { sloppy_tcp: 1, schedule_icmp: 1, nat_icmp_send: 1 },
   });
-  const k4: ServiceKey = { af: 4, protocol: 6, addr: '10.0.3.100', port: 80 };
   const u4: ServiceKey = { af: 4, protocol: 17, addr: '10.0.3.100', port: 53 };
   const k6: ServiceKey = { af: 6, protocol: 6, addr: 'fd00::100', port: 80 };
-  e.addService(k4, { scheduler: 'rr' });
-  e.addService(u4, { scheduler: 'wlc' });
-  e.addService(k6, { scheduler: 'rr' });
-  e.addDest(k4, { addr: '10.0.2.11', port: 80, fwd: 'masq' });
-  e.addDest(k4, { addr: '10.0.2.12', port: 80, fwd: 'droute' });
-  e.addDest(u4, { addr: '10.0.2.11', port: 53, fwd: 'masq' });
+  // services first, then their real servers, in the order the fuzz seeds expect
+  addService(e, TCP80, { scheduler: 'rr' });
+  addService(e, u4, { scheduler: 'wlc' });
+  addService(e, k6, { scheduler: 'rr' });
+  e.addDest(TCP80, { addr: RIP1, port: 80, fwd: 'masq' });
+  e.addDest(TCP80, { addr: RIP2, port: 80, fwd: 'droute' });
+  e.addDest(u4, { addr: RIP1, port: 53, fwd: 'masq' });
   e.addDest(k6, { addr: 'fd00::11', port: 80, fwd: 'tunnel' });
   return e;
 }

@@ -17,6 +17,8 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { labDown, labUp, type LabEnv } from '../../src/sys/lab.js';
 import { readCaptureFile } from '../../src/pcap/pcap.js';
+import { IPPROTO_TCP } from '../../src/engine/constants.js';
+import { TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAGS, TCP_HLEN } from '../../src/wire/tcp.js';
 import { runReplay } from '../../src/replay/cli.js';
 import { memoryIo } from './helpers.js';
 import { l4ChecksumValid, naiveSum } from '../helpers/packets.js';
@@ -131,6 +133,31 @@ function packetsFrom(file: string, src: string): Uint8Array[] {
   return out;
 }
 
+/**
+ * Whether every TCP connection of a capture has closed: two FINs for each of `conns`
+ * connections, and the ACK that follows the last one. A record still being written
+ * reads as a problem: not closed yet.
+ */
+function closedIn(file: string, conns: number): boolean {
+  let fins = 0;
+  let ackAfterFin = false;
+  for (const it of readCaptureFile(file)) {
+    if (it.kind === 'problem') return false;
+    if (it.kind !== 'packet' || it.ipVersion !== 4) continue;
+    const p = it.packet;
+    const l4 = (p[0] & 15) * 4;
+    if (p[9] !== IPPROTO_TCP || p.length < l4 + TCP_HLEN) continue;
+    const flags = p[l4 + TCP_FLAGS];
+    if (flags & TCP_FLAG_FIN) {
+      fins++;
+      ackAfterFin = false;
+    } else if (flags & TCP_FLAG_ACK) {
+      ackAfterFin = true;
+    }
+  }
+  return fins >= 2 * conns && ackAfterFin;
+}
+
 function hex(b: Uint8Array): string {
   return Buffer.from(b).toString('hex');
 }
@@ -226,7 +253,10 @@ describe('replay of a lab capture', { skip: unavailable ?? false }, () => {
       answers.push(body.trim());
     }
     assert.deepEqual(answers.slice().sort(), ['rs1', 'rs2'], `rr through the daemon; log: ${log}`);
-    await new Promise((r) => setTimeout(r, 300)); // last ACKs and FINs reach every capture
+    // the last FINs and ACKs reach every capture
+    await waitFor('the closes in every capture', () =>
+      [clientCap, ...rsCaps].every((f, i) => closedIn(f, i === 0 ? 2 : 1)),
+    );
     for (const d of dumps) await stop(d);
     await stop(daemon, 'SIGTERM');
 

@@ -8,9 +8,8 @@
  * out-lookup the packet destination. The bucket array grows with the table so chains
  * stay short (the kernel's table is fixed-size; ours is not, on purpose).
  *
- * Expiry uses a lazy timing wheel: re-arming on every packet only stores the new
- * expiry time; a conn is moved between wheel slots only when its expiry moves
- * earlier than the slot it is filed in, or when its slot comes round too early.
+ * Expiry is the timing wheel of conn/wheel.ts: the table stores each conn's timeout
+ * and expiry time and files the conn on the wheel when it is armed.
  */
 import type { AddressFamily } from '../constants.js';
 import {
@@ -21,13 +20,9 @@ import {
   CONN_F_MASQ,
 } from '../constants.js';
 
-export const NO_CONN = -1;
+import { growArray, NO_CONN, TimingWheel } from './wheel.js';
 
-/** Wheel resolution and size: 64 ms × 8192 slots ≈ 524 s per revolution. */
-export const WHEEL_TICK_MS = 64;
-const WHEEL_BITS = 13;
-const WHEEL_SLOTS = 1 << WHEEL_BITS;
-const WHEEL_MASK = WHEEL_SLOTS - 1;
+export { NO_CONN, WHEEL_TICK_MS } from './wheel.js';
 
 export class ConnTable {
   /** Capacity (number of ids allocated in the arrays). */
@@ -67,18 +62,13 @@ export class ConnTable {
   expires!: Float64Array;
   /** Hash chain. */
   hnext!: Int32Array;
-  /** Wheel links and the tick at which the conn's slot will next be examined. */
-  wnext!: Int32Array;
-  wprev!: Int32Array;
-  wtick!: Float64Array;
+  /** The expiry timers. */
+  readonly wheel = new TimingWheel();
 
   private buckets!: Int32Array;
   private bmask = 0;
   private freeTop = 0;
   private freeList!: Int32Array;
-  private wheel = new Int32Array(WHEEL_SLOTS).fill(NO_CONN);
-  /** Last wheel tick processed. */
-  private tick = -1;
   private readonly seed: number;
 
   constructor(initialCapacity = 1024, seed = 0x9e3779b9) {
@@ -88,17 +78,7 @@ export class ConnTable {
 
   private resize(newCap: number): void {
     const old = this.cap;
-    const grow = <T extends Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array>(
-      a: T | undefined,
-      n: number,
-      fill?: number,
-    ): T => {
-      const ctor = (a?.constructor ?? Uint8Array) as new (n: number) => T;
-      const b = new ctor(n);
-      if (a) b.set(a);
-      if (fill !== undefined) b.fill(fill, a ? a.length : 0);
-      return b;
-    };
+    const grow = growArray;
     this.af = grow(this.af ?? new Uint8Array(0), newCap);
     this.proto = grow(this.proto ?? new Uint8Array(0), newCap);
     this.state = grow(this.state ?? new Uint8Array(0), newCap);
@@ -119,9 +99,7 @@ export class ConnTable {
     this.timeout = grow(this.timeout ?? new Uint32Array(0), newCap);
     this.expires = grow(this.expires ?? new Float64Array(0), newCap);
     this.hnext = grow(this.hnext ?? new Int32Array(0), newCap, NO_CONN);
-    this.wnext = grow(this.wnext ?? new Int32Array(0), newCap, NO_CONN);
-    this.wprev = grow(this.wprev ?? new Int32Array(0), newCap, NO_CONN);
-    this.wtick = grow(this.wtick ?? new Float64Array(0), newCap, -1);
+    this.wheel.resize(newCap);
     // free list: ids old..newCap-1, lowest on top
     const fl = new Int32Array(newCap);
     if (this.freeList) fl.set(this.freeList.subarray(0, this.freeTop));
@@ -174,9 +152,7 @@ export class ConnTable {
     this.syncEnd[id] = 0;
     this.fwmark[id] = 0;
     this.hnext[id] = NO_CONN;
-    this.wnext[id] = NO_CONN;
-    this.wprev[id] = NO_CONN;
-    this.wtick[id] = -1;
+    this.wheel.clear(id);
     return id;
   }
 
@@ -334,62 +310,21 @@ export class ConnTable {
 
   // ---- timers -------------------------------------------------------------
 
-  private tickOf(ms: number): number {
-    return Math.ceil(ms / WHEEL_TICK_MS);
-  }
-
-  private wheelLink(id: number, t: number): void {
-    const s = t & WHEEL_MASK;
-    const h = this.wheel[s];
-    this.wnext[id] = h;
-    this.wprev[id] = NO_CONN;
-    if (h !== NO_CONN) this.wprev[h] = id;
-    this.wheel[s] = id;
-    this.wtick[id] = t;
-  }
-
-  private wheelUnlink(id: number): void {
-    if (this.wtick[id] < 0) return;
-    const n = this.wnext[id];
-    const p = this.wprev[id];
-    if (p !== NO_CONN) this.wnext[p] = n;
-    else this.wheel[this.wtick[id] & WHEEL_MASK] = n;
-    if (n !== NO_CONN) this.wprev[n] = p;
-    this.wnext[id] = this.wprev[id] = NO_CONN;
-    this.wtick[id] = -1;
-  }
-
-  /** The tick at which a conn expiring at `e` must next be examined. */
-  private visitTick(e: number): number {
-    let t = this.tickOf(e);
-    if (t <= this.tick) t = this.tick + 1;
-    const max = this.tick + WHEEL_SLOTS;
-    if (t > max) t = max; // examined a revolution early, then re-filed
-    return t;
-  }
-
   /** Re-arm: expire at now + timeout (the kernel's put, §4.6). */
   arm(id: number, now: number): void {
     const e = now + this.timeout[id];
     this.expires[id] = e;
-    if (this.tick < 0) this.tick = this.tickOf(now) - 1;
-    const cur = this.wtick[id];
-    // Only move when the new expiry is earlier than the slot it is filed under.
-    if (cur >= 0 && this.tickOf(e) >= cur) return;
-    const t = this.visitTick(e);
-    if (cur === t) return;
-    this.wheelUnlink(id);
-    this.wheelLink(id, t);
+    this.wheel.file(id, e, now);
   }
 
   /** Stop the timer (kernel del_timer). */
   disarm(id: number): void {
-    this.wheelUnlink(id);
+    this.wheel.unlink(id);
   }
 
   /** Is a timer pending? */
   armed(id: number): boolean {
-    return this.wtick[id] >= 0;
+    return this.wheel.pending(id);
   }
 
   /**
@@ -397,31 +332,7 @@ export class ConnTable {
    * passed. The callback must either free the conn or re-arm it.
    */
   advance(now: number, expire: (id: number) => void): void {
-    const target = Math.floor(now / WHEEL_TICK_MS);
-    if (this.tick < 0) {
-      this.tick = target;
-      return;
-    }
-    if (target <= this.tick) return;
-    const steps = Math.min(target - this.tick, WHEEL_SLOTS);
-    const start = target - steps + 1;
-    for (let t = start; t <= target; t++) {
-      const s = t & WHEEL_MASK;
-      let id = this.wheel[s];
-      if (id === NO_CONN) continue;
-      this.wheel[s] = NO_CONN;
-      this.tick = t; // so re-filing goes to later slots
-      while (id !== NO_CONN) {
-        const next = this.wnext[id];
-        this.wnext[id] = this.wprev[id] = NO_CONN;
-        this.wtick[id] = -1;
-        if (next !== NO_CONN) this.wprev[next] = NO_CONN;
-        if (this.expires[id] <= now) expire(id);
-        else this.wheelLink(id, this.visitTick(this.expires[id]));
-        id = next;
-      }
-    }
-    this.tick = target;
+    this.wheel.advance(now, this.expires, expire);
   }
 
   /** Iterate over every live conn id (admin paths: listing, flush). */

@@ -1,14 +1,27 @@
 /**
- * TCP state machine of the modern kernel (spec §2.1–§2.5): 11 states, the normal and
- * the secure_tcp ("dos") tables, each with INPUT, OUTPUT and INPUT-ONLY blocks.
+ * TCP (the kernel's ip_vs_proto_tcp.c): the state machine of the modern kernel
+ * (spec §2.1–§2.5) — 11 states, the normal and the secure_tcp ("dos") tables, each
+ * with INPUT, OUTPUT and INPUT-ONLY blocks — and the ops object the core calls.
  */
-import { IPPROTO_TCP } from '../constants.js';
-import { DIR_INPUT, DIR_INPUT_ONLY, DIR_OUTPUT, type ProtocolModule } from './types.js';
-
-const TCP_FIN = 0x01;
-const TCP_SYN = 0x02;
-const TCP_RST = 0x04;
-const TCP_ACK = 0x10;
+import { CONN_F_NOOUTPUT, IPPROTO_TCP } from '../constants.js';
+import type { Ipvs } from '../ipvs.js';
+import { TIMEOUT_DEFAULTS } from '../spec.js';
+import { Why } from '../verdict.js';
+import { appConnBind, appHookSeq } from '../app/seq.js';
+import { assureTemplate } from '../conn/template.js';
+import { TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN } from '../../wire/tcp.js';
+import type { PacketView } from '../../wire/packet.js';
+import { l4CsumCheck, l4DnatHandler, l4SnatHandler } from './l4.js';
+import { destAccount } from './state.js';
+import {
+  DIR_INPUT,
+  DIR_INPUT_ONLY,
+  DIR_OUTPUT,
+  DROPENTRY_ALWAYS,
+  DROPENTRY_KEEP,
+  DROPENTRY_MAYBE,
+  type ProtocolOps,
+} from './types.js';
 
 export const TCP_S_NONE = 0;
 export const TCP_S_ESTABLISHED = 1;
@@ -38,7 +51,19 @@ export const TCP_STATE_NAMES = [
 ];
 
 /** Default timeouts in seconds, by state (§2.1). */
-export const TCP_DEFAULT_TIMEOUTS = [2, 900, 120, 60, 120, 120, 10, 60, 30, 120, 120];
+export const TCP_DEFAULT_TIMEOUTS: readonly number[] = [
+  2,
+  TIMEOUT_DEFAULTS.tcp,
+  120,
+  60,
+  TIMEOUT_DEFAULTS.tcpfin,
+  120,
+  10,
+  60,
+  30,
+  120,
+  120,
+];
 
 /** Row of the table for a TCP flag byte (§2.2): -1 means "no lookup, go to CLOSE". */
 export const ROW_SYN = 0;
@@ -47,10 +72,10 @@ export const ROW_ACK = 2;
 export const ROW_RST = 3;
 
 export function tcpRow(flags: number): number {
-  if (flags & TCP_RST) return ROW_RST;
-  if (flags & TCP_SYN) return ROW_SYN;
-  if (flags & TCP_FIN) return ROW_FIN;
-  if (flags & TCP_ACK) return ROW_ACK;
+  if (flags & TCP_FLAG_RST) return ROW_RST;
+  if (flags & TCP_FLAG_SYN) return ROW_SYN;
+  if (flags & TCP_FLAG_FIN) return ROW_FIN;
+  if (flags & TCP_FLAG_ACK) return ROW_ACK;
   return -1;
 }
 
@@ -154,12 +179,73 @@ export function tcpIsActive(state: number): boolean {
 
 export { DIR_INPUT, DIR_OUTPUT, DIR_INPUT_ONLY };
 
-export const tcpProtocol: ProtocolModule = {
+/**
+ * set_tcp_state for a packet: the next state from the table, the dest's
+ * active/inactive accounting when the state changes, the template ASSURED on
+ * ESTABLISHED, and the state's timeout.
+ */
+function tcpStateTransition(ipvs: Ipvs, id: number, dir: number, pv: PacketView): void {
+  const c = ipvs.conns;
+  let block = dir;
+  if (c.flags[id] & CONN_F_NOOUTPUT) {
+    if (dir === DIR_OUTPUT) c.flags[id] &= ~CONN_F_NOOUTPUT;
+    else block = DIR_INPUT_ONLY;
+  }
+  const cur = c.state[id];
+  const next = tcpNextState(ipvs.secureTable, block, pv.tcpFlags, cur);
+  if (next !== cur && c.dest[id] >= 0) {
+    destAccount(ipvs, id, tcpIsActive(next));
+    if (next === TCP_S_ESTABLISHED) assureTemplate(ipvs, id);
+  }
+  c.state[id] = next;
+  c.timeout[id] = ipvs.timeouts[IPPROTO_TCP][next];
+}
+
+/** The TCP ops (the kernel's `ip_vs_protocol_tcp`). */
+export const tcpProtocol: ProtocolOps = {
   protocol: IPPROTO_TCP,
   name: 'TCP',
   numStates: TCP_S_LAST,
+  defaultTimeouts: TCP_DEFAULT_TIMEOUTS,
+  onePacket: false,
+  ftpData: true,
   stateName: (s) => TCP_STATE_NAMES[s] ?? 'BUG!',
   stateByName: (n) => TCP_STATE_NAMES.indexOf(n.toUpperCase()),
-  defaultTimeouts: () => TCP_DEFAULT_TIMEOUTS.slice(),
   isActive: tcpIsActive,
+  isNewConn: (pv) => (pv.tcpFlags & TCP_FLAG_SYN) !== 0,
+  connSchedule(ipvs, pv) {
+    if (pv.tcpFlags & TCP_FLAG_RST) return Why.RST;
+    if (!(pv.tcpFlags & TCP_FLAG_SYN) && !ipvs.settings.sloppy_tcp) return Why.NOT_SYN;
+    return Why.NONE;
+  },
+  nodestReschedule: (ipvs, pv) =>
+    (pv.tcpFlags & TCP_FLAG_SYN) !== 0 || ipvs.settings.sloppy_tcp !== 0,
+  connReuse(ipvs, id) {
+    const c = ipvs.conns;
+    const st = c.state[id];
+    return (
+      st === TCP_S_TIME_WAIT ||
+      st === TCP_S_CLOSE ||
+      ((ipvs.settings.conn_reuse_mode & 2) !== 0 &&
+        st === TCP_S_FIN_WAIT &&
+        (c.flags[id] & CONN_F_NOOUTPUT) !== 0)
+    );
+  },
+  csumCheck: l4CsumCheck,
+  dnatHandler: l4DnatHandler,
+  snatHandler: l4SnatHandler,
+  stateTransition: tcpStateTransition,
+  setState(ipvs, id, state) {
+    destAccount(ipvs, id, tcpIsActive(state));
+    ipvs.conns.state[id] = state;
+    ipvs.conns.timeout[id] = ipvs.timeouts[IPPROTO_TCP][state];
+  },
+  appConnBind,
+  appHook: appHookSeq,
+  dropEntry: (state) =>
+    state === TCP_S_SYN_RECV || state === TCP_S_SYNACK
+      ? DROPENTRY_ALWAYS
+      : state === TCP_S_ESTABLISHED
+        ? DROPENTRY_MAYBE
+        : DROPENTRY_KEEP,
 };

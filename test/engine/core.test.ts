@@ -10,42 +10,31 @@ import { V_ACCEPT, V_DROP, V_FORWARD, V_REPLY } from '../../src/engine/drop.js';
 import { SVC_F_PERSISTENT } from '../../src/engine/constants.js';
 import {
   ACK,
+  CIP,
   FIN,
+  RIP1,
+  RIP2,
   RST,
   SYN,
-  buildPacket,
+  TCP80,
+  VIP,
+  engineWith,
   ipv4HeaderValid,
   l4ChecksumValid,
   parse,
   rng,
+  send,
   type PacketSpec,
-} from '../helpers/packets.js';
-
-const VIP = '10.0.3.100';
-const CIP = '10.0.1.2';
-const RIP1 = '10.0.2.11';
-const RIP2 = '10.0.2.12';
-const TCP80: ServiceKey = { af: 4, protocol: 6, addr: VIP, port: 80 };
+  cin,
+} from './fixture.js';
 
 function engine(fwd: 'masq' | 'droute' | 'tunnel', settings = {}): Engine {
-  const e = new Engine({ random: rng(7), settings });
-  e.addService(TCP80, { scheduler: 'rr' });
-  e.addDest(TCP80, { addr: RIP1, port: 8080, fwd });
-  return e;
-}
-
-function send(
-  e: Engine,
-  dir: 'in' | 'out',
-  p: PacketSpec,
-  now: number,
-): { v: number; pkt: Uint8Array } {
-  const raw = buildPacket(p);
-  const buf = new Uint8Array(raw.length + 64);
-  buf.set(raw, 64);
-  const v = dir === 'in' ? e.in(buf, 64, raw.length, now) : e.out(buf, 64, raw.length, now);
-  const r = e.result;
-  return { v, pkt: r.buf.slice(r.off, r.off + r.len) };
+  return engineWith(
+    { random: rng(7), settings },
+    TCP80,
+    { scheduler: 'rr' },
+    { addr: RIP1, port: 8080, fwd },
+  );
 }
 
 function only(e: Engine) {
@@ -59,14 +48,6 @@ function dest(e: Engine, addr = RIP1) {
   return e.findDest(svc, addr, 8080)!;
 }
 
-const cin = (flags: number, extra: Partial<PacketSpec> = {}): PacketSpec => ({
-  src: CIP,
-  dst: VIP,
-  sport: 40000,
-  dport: 80,
-  flags,
-  ...extra,
-});
 const sout = (flags: number, extra: Partial<PacketSpec> = {}): PacketSpec => ({
   src: RIP1,
   dst: CIP,

@@ -6,19 +6,20 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Engine, PKT_CSUM_PARTIAL, type ServiceKey } from '../../src/engine/engine.js';
-import { V_FORWARD } from '../../src/engine/drop.js';
+import { PKT_CSUM_PARTIAL, type ServiceKey } from '../../../src/engine/engine.js';
+import { V_FORWARD } from '../../../src/engine/drop.js';
 import {
   ACK,
   SYN,
   buildPacket,
+  engineWith,
   ipBytes,
   ipv4HeaderValid,
   l4ChecksumValid,
   naiveSum,
   parse,
   rng,
-} from '../helpers/packets.js';
+} from '../fixture.js';
 
 function randomAddr(r: () => number, v6: boolean): string {
   if (!v6)
@@ -45,15 +46,18 @@ for (const v6 of [false, true]) {
         const vport = 1 + Math.floor(r() * 65534);
         const dport = 1 + Math.floor(r() * 65534);
         const cport = 1024 + Math.floor(r() * 60000);
-        const e = new Engine({ random: r });
         const key: ServiceKey = {
           af: v6 ? 6 : 4,
           protocol: proto === 'tcp' ? 6 : 17,
           addr: vip,
           port: vport,
         };
-        e.addService(key, { scheduler: 'rr' });
-        e.addDest(key, { addr: rip, port: dport, fwd: 'masq' });
+        const e = engineWith(
+          { random: r },
+          key,
+          { scheduler: 'rr' },
+          { addr: rip, port: dport, fwd: 'masq' },
+        );
         const options =
           !v6 && r() < 0.5
             ? [1, 1, 1, 0, 0x94, 4, 0, 0].slice(0, 4 * (1 + Math.floor(r() * 2)))
@@ -117,15 +121,13 @@ for (const v6 of [false, true]) {
       const rip = randomAddr(r, v6);
       const cip = randomAddr(r, v6);
       const proto = r() < 0.5 ? 'tcp' : 'udp';
-      const e = new Engine();
       const key: ServiceKey = {
         af: v6 ? 6 : 4,
         protocol: proto === 'tcp' ? 6 : 17,
         addr: vip,
         port: 443,
       };
-      e.addService(key, { scheduler: 'rr' });
-      e.addDest(key, { addr: rip, port: 8443, fwd: 'masq' });
+      const e = engineWith({}, key, { scheduler: 'rr' }, { addr: rip, port: 8443, fwd: 'masq' });
       const pkt = buildPacket({
         src: cip,
         dst: vip,

@@ -12,7 +12,7 @@ import {
   DIR_OUTPUT,
   DIR_INPUT_ONLY,
   TCP_S_CLOSE,
-} from '../../src/engine/proto/tcp.js';
+} from '../../../src/engine/proto/tcp.js';
 
 const SPEC = `
 **Normal table**

@@ -4,10 +4,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Engine, type ServiceKey } from '../../src/engine/engine.js';
+import { Engine } from '../../src/engine/engine.js';
 import { IpvsError } from '../../src/engine/errors.js';
-
-const K: ServiceKey = { af: 4, protocol: 6, addr: '10.0.3.100', port: 80 };
+import { TCP80 as K } from './fixture.js';
 
 function snapshot(e: Engine): string {
   return JSON.stringify(

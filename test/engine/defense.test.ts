@@ -4,19 +4,19 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Engine, type ServiceKey } from '../../src/engine/engine.js';
+import type { Engine } from '../../src/engine/engine.js';
 import { V_DROP, V_FORWARD } from '../../src/engine/drop.js';
 import { Stats } from '../../src/engine/stats.js';
 import { SVC_F_PERSISTENT } from '../../src/engine/constants.js';
-import { ACK, SYN, buildPacket, rng } from '../helpers/packets.js';
-
-const K: ServiceKey = { af: 4, protocol: 6, addr: '10.0.3.100', port: 80 };
+import { ACK, SYN, TCP80 as K, buildPacket, engineWith, rng } from './fixture.js';
 
 function engine(settings: Record<string, number>, persistent = false): Engine {
-  const e = new Engine({ random: rng(5), settings });
-  e.addService(K, { scheduler: 'rr', flags: persistent ? SVC_F_PERSISTENT : 0, timeout: 300 });
-  e.addDest(K, { addr: '10.0.2.11', port: 80, fwd: 'masq' });
-  return e;
+  return engineWith(
+    { random: rng(5), settings },
+    K,
+    { scheduler: 'rr', flags: persistent ? SVC_F_PERSISTENT : 0, timeout: 300 },
+    { addr: '10.0.2.11', port: 80, fwd: 'masq' },
+  );
 }
 
 function syn(e: Engine, i: number, now: number): number {

@@ -1,10 +1,9 @@
 /** The connection table: one hash for both lookups, NO_CPORT retry, timers, 1,000,000 live conns. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConnTable, NO_CONN } from '../../src/engine/conn/table.js';
-import { Engine, type ServiceKey } from '../../src/engine/engine.js';
-import { CONN_F_MASQ, CONN_F_DROUTE, CONN_F_NO_CPORT } from '../../src/engine/constants.js';
-import { buildPacket, SYN } from '../helpers/packets.js';
+import { ConnTable, NO_CONN } from '../../../src/engine/conn/table.js';
+import { CONN_F_MASQ, CONN_F_DROUTE, CONN_F_NO_CPORT } from '../../../src/engine/constants.js';
+import { SYN, TCP80, buildPacket, engineWith } from '../fixture.js';
 
 function w(...v: number[]): Uint32Array {
   const a = new Uint32Array(4);
@@ -98,11 +97,13 @@ test('timers: idle timeout re-armed by every packet, earlier expiry moves the co
 });
 
 test('the engine holds 1,000,000 live connections and still finds each one', () => {
-  const e = new Engine({ capacity: 1 << 20 });
-  const K: ServiceKey = { af: 4, protocol: 6, addr: '10.0.3.100', port: 80 };
-  e.addService(K, { scheduler: 'rr' });
-  e.addDest(K, { addr: '10.0.2.11', port: 80, fwd: 'masq' });
-  e.addDest(K, { addr: '10.0.2.12', port: 80, fwd: 'masq' });
+  const e = engineWith(
+    { capacity: 1 << 20 },
+    TCP80,
+    { scheduler: 'rr' },
+    { addr: '10.0.2.11', port: 80, fwd: 'masq' },
+    { addr: '10.0.2.12', port: 80, fwd: 'masq' },
+  );
   const tpl = buildPacket({
     src: '10.1.0.0',
     dst: '10.0.3.100',
@@ -120,7 +121,7 @@ test('the engine holds 1,000,000 live connections and still finds each one', () 
     e.in(buf, 0, tpl.length, 1000);
   }
   assert.equal(e.conns.count, N);
-  const svc = e.findService(K)!;
+  const svc = e.findService(TCP80)!;
   assert.equal(svc.dests[0].activeconns + svc.dests[1].activeconns, N);
   for (const i of [0, 1, 65535, 500_000, N - 1]) {
     const id = e.conns.inLookup(4, 6, w((0x0a000000 + i) >>> 0), 0, 1024, w(0x0a000364), 0, 80);

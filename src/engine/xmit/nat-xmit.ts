@@ -1,0 +1,44 @@
+/**
+ * The NAT transmitter (the kernel's ip_vs_nat_xmit, spec §7.2): fill a no-client-port
+ * conn's port, check the TTL, run the helper (with its checksum check), decrement
+ * the TTL and rewrite the destination through the protocol's dnat_handler.
+ */
+import { CONN_F_NO_CPORT, type AddressFamily } from '../constants.js';
+import { DropReason } from '../drop.js';
+import type { Ipvs } from '../ipvs.js';
+import type { ProtocolOps } from '../proto/types.js';
+import { APP_DROP, APP_MANGLED } from '../app/types.js';
+import { decTtl } from '../../wire/ip.js';
+import type { PacketView } from '../../wire/packet.js';
+import { drop, forward, replyTtlExceeded } from './result.js';
+
+export function xmitNat(
+  ipvs: Ipvs,
+  pp: ProtocolOps,
+  id: number,
+  pv: PacketView,
+  mark: number,
+  pktFlags: number,
+): number {
+  const c = ipvs.conns;
+  if (c.flags[id] & CONN_F_NO_CPORT) {
+    // §4.4: the first packet fills the client port
+    c.unhash(id);
+    c.cport[id] = pv.sport;
+    c.flags[id] &= ~CONN_F_NO_CPORT;
+    c.noCportCount--;
+    c.hash(id);
+  }
+  if (pv.ttl <= 1) return replyTtlExceeded(ipvs, pv);
+  let full = false;
+  const app = ipvs.appOf.size > 0 ? ipvs.appOf.get(id) : undefined;
+  if (app) {
+    if (!pp.csumCheck(pv, pktFlags)) return drop(ipvs, DropReason.BAD_CHECKSUM);
+    const rv = pp.appHook(ipvs, app, id, pv, mark, true);
+    if (rv === APP_DROP) return drop(ipvs, DropReason.HELPER);
+    full = rv === APP_MANGLED;
+  }
+  decTtl(pv.buf, pv.l3off, pv.af as AddressFamily);
+  pp.dnatHandler(ipvs, pv, id, full);
+  return forward(ipvs, pv, c.af[id] as AddressFamily, c.daddr, id * 4);
+}
