@@ -21,6 +21,7 @@ import { IPPROTO_TCP } from '../../src/engine/constants.js';
 import { TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAGS, TCP_HLEN } from '../../src/wire/tcp.js';
 import { runReplay } from '../../src/replay/cli.js';
 import { memoryIo } from './helpers.js';
+import { waitFor as waitUntil } from '../helpers/wait.js';
 import { l4ChecksumValid, naiveSum } from '../helpers/packets.js';
 
 /**
@@ -68,13 +69,9 @@ function run(cmd: string, args: string[], env = process.env): Promise<string> {
   });
 }
 
-async function waitFor(what: string, fn: () => Promise<boolean> | boolean): Promise<void> {
-  const end = Date.now() + STEP_MS;
-  while (Date.now() < end) {
-    if (await Promise.resolve(fn()).catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
+/** Wait for `fn` within one step's time (the shared poll-with-a-deadline helper). */
+function waitFor(what: string, fn: () => Promise<boolean> | boolean): Promise<void> {
+  return waitUntil(fn, { timeout: STEP_MS, what });
 }
 
 /** tcpdump in a namespace, ready when it says it is listening. */
