@@ -3,6 +3,7 @@
  *
  *   npm run bench:e2e [-- --rounds N] [--seconds S] [--only path,path] [--connections C]
  *                       [--workloads bulk,cps,rps] [--alt-env K=V,K=V]
+ *                       [--alt-tsvs PATH/dist/src/cli/tsvs.js]
  *
  * In the namespace lab (prefix `tsvsbe2e`, built and removed here) the same client
  * workloads go through seven paths to one real server (rs1), one path at a time,
@@ -69,6 +70,12 @@ const ALT_ENV: Record<string, string> | undefined =
           ),
       )
     : undefined;
+const altBinIdx = argv.indexOf('--alt-tsvs');
+/**
+ * `--alt-tsvs FILE`: the `tsvs-alt` path runs this build of tsvs (another checkout's
+ * `dist/src/cli/tsvs.js`), e.g. the tree before a change, interleaved with this one.
+ */
+const ALT_TSVS = altBinIdx >= 0 ? argv[altBinIdx + 1] : undefined;
 const WORKLOADS = wlIdx >= 0 ? argv[wlIdx + 1].split(',') : ['bulk', 'cps', 'rps'];
 
 // ---------------------------------------------------------------- helpers
@@ -284,7 +291,12 @@ function paths(ctx: Ctx): Path[] {
       String(qout),
     ],
   ];
-  const tsvs = (name: string, what: string, env?: Record<string, string>): Path => ({
+  const tsvs = (
+    name: string,
+    what: string,
+    env?: Record<string, string>,
+    bin: string = TSVS,
+  ): Path => ({
     name,
     what,
     target: () => vip,
@@ -300,7 +312,7 @@ function paths(ctx: Ctx): Path[] {
         dns,
         process.execPath,
         [
-          TSVS,
+          bin,
           'daemon',
           '--config',
           f,
@@ -476,14 +488,23 @@ function paths(ctx: Ctx): Path[] {
       },
     },
     tsvs('tsvs', 'tsvs daemon, NAT (masq), rr'),
-    ...(ALT_ENV
+    ...(ALT_ENV || ALT_TSVS
       ? [
           tsvs(
             'tsvs-alt',
-            `tsvs daemon, env ${Object.entries(ALT_ENV)
-              .map(([k, v]) => `${k}=${v}`)
-              .join(' ')}`,
+            [
+              'tsvs daemon',
+              ALT_TSVS ? `from ${ALT_TSVS}` : '',
+              ALT_ENV
+                ? `env ${Object.entries(ALT_ENV)
+                    .map(([k, v]) => `${k}=${v}`)
+                    .join(' ')}`
+                : '',
+            ]
+              .filter((x) => x)
+              .join(', '),
             ALT_ENV,
+            ALT_TSVS,
           ),
         ]
       : []),
