@@ -9,3 +9,5 @@ export * from './icmp.js';
 export * from './packet.js';
 export * from './describe.js';
 export * from './ip.js';
+export * from './gre.js';
+export * from './gue.js';

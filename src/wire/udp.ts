@@ -32,3 +32,21 @@ export function udpChecksum(buf: Uint8Array, off: number): number {
 export function setUdpChecksum(buf: Uint8Array, off: number, v: number): void {
   write16(buf, off + UDP_CHECKSUM, v);
 }
+
+/**
+ * Write an 8-byte UDP header. `checksum` is stored as given (0: none, IPv4 only; fill
+ * it later with the pseudo-header sum once the payload is in place).
+ */
+export function writeUdpHeader(
+  buf: Uint8Array,
+  off: number,
+  sport: number,
+  dport: number,
+  length: number,
+  checksum: number,
+): void {
+  write16(buf, off + UDP_SPORT, sport);
+  write16(buf, off + UDP_DPORT, dport);
+  write16(buf, off + UDP_LENGTH, length);
+  write16(buf, off + UDP_CHECKSUM, checksum);
+}

@@ -3,15 +3,57 @@
  * header is written in front of the inner packet, which must have the room.
  */
 import type { AddressFamily } from '../constants.js';
-import { TUNNEL_ENCAP_FLAG_CSUM, TUNNEL_TYPE_GRE, TUNNEL_TYPE_GUE } from '../constants.js';
-import { finishSum, ipv4HeaderChecksum, pseudoSum, sumBytes } from '../../wire/checksum.js';
-import { writeAddr } from './nat.js';
+import {
+  IPPROTO_GRE,
+  IPPROTO_IPIP,
+  IPPROTO_IPV6,
+  IPPROTO_UDP,
+  TUNNEL_ENCAP_FLAG_CSUM,
+  TUNNEL_TYPE_GRE,
+  TUNNEL_TYPE_GUE,
+} from '../constants.js';
+import { l4ChecksumFill } from '../../wire/checksum.js';
+import {
+  ETH_P_IP,
+  ETH_P_IPV6,
+  GRE_HLEN,
+  GRE_OPT_LEN,
+  greChecksumFill,
+  writeGreHeader,
+} from '../../wire/gre.js';
+import { GUE_HLEN, writeGueHeader } from '../../wire/gue.js';
+import {
+  IPV4_DST,
+  IPV4_FLAG_DF,
+  IPV4_FRAG,
+  IPV4_HLEN,
+  IPV4_SRC,
+  ipv4Tos,
+  ipv4Ttl,
+  writeIpv4Header,
+} from '../../wire/ipv4.js';
+import {
+  IPV6_DST,
+  IPV6_HLEN,
+  IPV6_SRC,
+  ipv6HopLimit,
+  ipv6TrafficClass,
+  setIpv6TrafficClass,
+  writeIpv6Header,
+} from '../../wire/ipv6.js';
+import { UDP_HLEN, writeUdpHeader } from '../../wire/udp.js';
+
+/** ECN field of the DS byte and its two code points that matter here (RFC 6040). */
+const ECN_MASK = 3;
+const ECN_CE = 3;
+const ECN_ECT0 = 2;
 
 /** Bytes the encapsulation adds in front of the inner packet. */
 export function encapLength(outerAf: AddressFamily, tunType: number, tunFlags: number): number {
-  const ip = outerAf === 4 ? 20 : 40;
-  if (tunType === TUNNEL_TYPE_GUE) return ip + 12;
-  if (tunType === TUNNEL_TYPE_GRE) return ip + (tunFlags & TUNNEL_ENCAP_FLAG_CSUM ? 8 : 4);
+  const ip = outerAf === 4 ? IPV4_HLEN : IPV6_HLEN;
+  if (tunType === TUNNEL_TYPE_GUE) return ip + UDP_HLEN + GUE_HLEN;
+  if (tunType === TUNNEL_TYPE_GRE)
+    return ip + (tunFlags & TUNNEL_ENCAP_FLAG_CSUM ? GRE_HLEN + GRE_OPT_LEN : GRE_HLEN);
   return ip;
 }
 
@@ -35,93 +77,48 @@ export function encapsulate(
 ): number {
   const total = encapLength(outerAf, tunType, tunFlags) + len;
   const start = off + len - total;
-  const ipLen = outerAf === 4 ? 20 : 40;
+  const ipLen = outerAf === 4 ? IPV4_HLEN : IPV6_HLEN;
   // inner DS field, TTL, DF
   let tos: number;
   let ttl: number;
   let df = 0;
   if (innerAf === 4) {
-    tos = buf[off + 1];
-    ttl = buf[off + 8];
-    df = buf[off + 6] & 0x40;
+    tos = ipv4Tos(buf, off);
+    ttl = ipv4Ttl(buf, off);
+    df = (buf[off + IPV4_FRAG] << 8) & IPV4_FLAG_DF;
   } else {
-    tos = ((buf[off] & 0x0f) << 4) | (buf[off + 1] >>> 4);
-    ttl = buf[off + 7];
+    tos = ipv6TrafficClass(buf, off);
+    ttl = ipv6HopLimit(buf, off);
   }
   // ECN encapsulation: CE in the inner header becomes ECT(0) outside
-  if ((tos & 3) === 3) tos = (tos & ~3) | 2;
-  let proto = innerAf === 4 ? 4 : 41;
-  let p = start + ipLen;
+  if ((tos & ECN_MASK) === ECN_CE) tos = (tos & ~ECN_MASK) | ECN_ECT0;
+  const innerProto = innerAf === 4 ? IPPROTO_IPIP : IPPROTO_IPV6;
+  let proto = innerProto;
+  const p = start + ipLen;
   if (tunType === TUNNEL_TYPE_GUE) {
-    proto = 17;
-    const udpLen = 8 + 4 + len;
+    proto = IPPROTO_UDP;
+    // the source port spreads flows over the receiver's queues, as fou's auto sport
     const sport = 49152 + (((ipId * 2654435761) >>> 0) % 16384);
-    buf[p] = sport >>> 8;
-    buf[p + 1] = sport & 255;
-    buf[p + 2] = tunPort >>> 8;
-    buf[p + 3] = tunPort & 255;
-    buf[p + 4] = udpLen >>> 8;
-    buf[p + 5] = udpLen & 255;
-    buf[p + 6] = buf[p + 7] = 0;
-    buf[p + 8] = 0; // version 0, C 0, hlen 0
-    buf[p + 9] = innerAf === 4 ? 4 : 41;
-    buf[p + 10] = buf[p + 11] = 0;
-    p += 12;
+    writeUdpHeader(buf, p, sport, tunPort, UDP_HLEN + GUE_HLEN + len, 0);
+    writeGueHeader(buf, p + UDP_HLEN, innerProto);
   } else if (tunType === TUNNEL_TYPE_GRE) {
-    proto = 47;
+    proto = IPPROTO_GRE;
     const csum = (tunFlags & TUNNEL_ENCAP_FLAG_CSUM) !== 0;
-    buf[p] = csum ? 0x80 : 0;
-    buf[p + 1] = 0;
-    const et = innerAf === 4 ? 0x0800 : 0x86dd;
-    buf[p + 2] = et >>> 8;
-    buf[p + 3] = et & 255;
-    if (csum) {
-      buf[p + 4] = buf[p + 5] = buf[p + 6] = buf[p + 7] = 0;
-      const s = finishSum(sumBytes(buf, p, 8 + len));
-      buf[p + 4] = s >>> 8;
-      buf[p + 5] = s & 255;
-      p += 8;
-    } else p += 4;
+    const h = writeGreHeader(buf, p, innerAf === 4 ? ETH_P_IP : ETH_P_IPV6, csum);
+    if (csum) greChecksumFill(buf, p, h + len);
   }
   const o = start;
   if (outerAf === 4) {
-    buf[o] = 0x45;
-    buf[o + 1] = tos;
-    buf[o + 2] = total >>> 8;
-    buf[o + 3] = total & 255;
-    buf[o + 4] = ipId >>> 8;
-    buf[o + 5] = ipId & 255;
-    buf[o + 6] = pmtuDisc ? df : 0;
-    buf[o + 7] = 0;
-    buf[o + 8] = ttl;
-    buf[o + 9] = proto;
-    buf[o + 10] = buf[o + 11] = 0;
-    writeAddr(buf, o + 12, src, 0, 4);
-    writeAddr(buf, o + 16, dst, 0, 4);
-    ipv4HeaderChecksum(buf, o, 20);
+    const frag = pmtuDisc ? df : 0;
+    writeIpv4Header(buf, o, tos, total, ipId, frag, ttl, proto, src[0], dst[0]);
   } else {
-    const plen = total - 40;
-    buf[o] = 0x60 | (tos >>> 4);
-    buf[o + 1] = (tos & 15) << 4;
-    buf[o + 2] = buf[o + 3] = 0;
-    buf[o + 4] = plen >>> 8;
-    buf[o + 5] = plen & 255;
-    buf[o + 6] = proto;
-    buf[o + 7] = ttl;
-    writeAddr(buf, o + 8, src, 0, 6);
-    writeAddr(buf, o + 24, dst, 0, 6);
+    writeIpv6Header(buf, o, total - IPV6_HLEN, proto, ttl, src, dst);
+    setIpv6TrafficClass(buf, o, tos);
   }
   if (tunType === TUNNEL_TYPE_GUE && tunFlags & TUNNEL_ENCAP_FLAG_CSUM) {
-    const u = start + ipLen;
-    const ulen = total - ipLen;
-    const s0 =
-      outerAf === 4
-        ? pseudoSum(buf, o + 12, o + 16, 4, 17, ulen)
-        : pseudoSum(buf, o + 8, o + 24, 16, 17, ulen);
-    let s = finishSum(sumBytes(buf, u, ulen, s0));
-    if (s === 0) s = 0xffff;
-    buf[u + 6] = s >>> 8;
-    buf[u + 7] = s & 255;
+    const sa = outerAf === 4 ? o + IPV4_SRC : o + IPV6_SRC;
+    const da = outerAf === 4 ? o + IPV4_DST : o + IPV6_DST;
+    l4ChecksumFill(buf, outerAf, sa, da, IPPROTO_UDP, p, total - ipLen);
   }
   return total;
 }
