@@ -27,41 +27,10 @@ import {
 } from './icmp.js';
 import { Frag, PacketView, parseErrorName } from './packet.js';
 import { tcpFlagsString } from './tcp.js';
+import { formatIpv4, formatIpv6 } from './addr.js';
 
 const outer = new PacketView();
 const inner = new PacketView();
-
-/** Dotted-quad form of an IPv4 address word. */
-export function formatIpv4(w: number): string {
-  return `${w >>> 24}.${(w >>> 16) & 255}.${(w >>> 8) & 255}.${w & 255}`;
-}
-
-/** RFC 5952 text form of an IPv6 address given as four host-order words. */
-export function formatIpv6(w: ArrayLike<number>): string {
-  const g: number[] = [];
-  for (let i = 0; i < 4; i++) g.push(w[i] >>> 16, w[i] & 0xffff);
-  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
-    return `::ffff:${formatIpv4(((g[6] << 16) | g[7]) >>> 0)}`;
-  }
-  let best = -1;
-  let bestLen = 1; // a single zero group is not compressed
-  for (let i = 0; i < 8;) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (a: number[]): string => a.map((x) => x.toString(16)).join(':');
-  if (best < 0) return hex(g);
-  return `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
-}
 
 function addr(pv: PacketView, words: Uint32Array): string {
   return pv.af === 4 ? formatIpv4(words[0]) : formatIpv6(words);

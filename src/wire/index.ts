@@ -11,3 +11,4 @@ export * from './describe.js';
 export * from './ip.js';
 export * from './gre.js';
 export * from './gue.js';
+export * from './addr.js';

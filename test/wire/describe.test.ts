@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { describe, formatIpv4, formatIpv6 } from '../../src/wire/describe.js';
+import { describe } from '../../src/wire/describe.js';
+import { formatIpv4, formatIpv6 } from '../../src/wire/addr.js';
 import { writeIpv4Header } from '../../src/wire/ipv4.js';
 import * as V from './vectors.js';
 

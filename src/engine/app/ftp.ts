@@ -23,6 +23,7 @@ import type { AddressFamily } from '../constants.js';
 import type { Engine } from '../engine.js';
 import { NO_CONN } from '../conn/table.js';
 import { TCP_S_ESTABLISHED, TCP_S_LISTEN } from '../proto/tcp.js';
+import { parseIpv4Text, parseIpv6Text } from '../../wire/addr.js';
 import type { PacketView } from '../../wire/packet.js';
 import { APP_DROP, APP_MANGLED, APP_OK, type AppHelper } from './types.js';
 
@@ -43,8 +44,6 @@ const CR = 13;
 const LF = 10;
 const SPACE = 32;
 const COMMA = 44;
-const DOT = 46;
-const COLON = 58;
 const LPAREN = 40;
 const PIPE = 124;
 
@@ -65,13 +64,6 @@ function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
 }
 
-function hexVal(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  const l = c | 0x20;
-  if (l >= 97 && l <= 102) return l - 87;
-  return -1;
-}
-
 /** Case-insensitive match of an upper-case ASCII word at `b[i..]` (false when cut). */
 function matchWord(b: Uint8Array, i: number, end: number, w: Uint8Array): boolean {
   if (end - i < w.length) return false;
@@ -80,86 +72,6 @@ function matchWord(b: Uint8Array, i: number, end: number, w: Uint8Array): boolea
     // fold a-z to A-Z; the words hold only letters, digits and spaces
     if ((c >= 97 && c <= 122 ? c - 32 : c) !== w[k]) return false;
   }
-  return true;
-}
-
-/**
- * Parse a dotted-quad IPv4 address filling exactly `b[i..end)`: four decimal numbers
- * 0..255 without leading zeros. Returns the address as a host-order word, or -1.
- */
-export function parseIpv4Text(b: Uint8Array, i: number, end: number): number {
-  let word = 0;
-  for (let k = 0; k < 4; k++) {
-    if (k > 0) {
-      if (i >= end || b[i] !== DOT) return -1;
-      i++;
-    }
-    const s = i;
-    let v = 0;
-    while (i < end && isDigit(b[i]) && i - s < 3) v = v * 10 + b[i++] - 48;
-    if (i === s || v > 255 || (b[s] === 48 && i - s > 1)) return -1;
-    word = ((word << 8) | v) >>> 0;
-  }
-  return i === end ? word : -1;
-}
-
-/**
- * Parse a textual IPv6 address (RFC 4291 §2.2: groups of 1–4 hex digits, one `::`, an
- * optional dotted-quad tail) filling exactly `b[i..end)` into four host-order words at
- * `out`. `groups` is caller-provided scratch of 8 entries. No zone index.
- */
-export function parseIpv6Text(
-  b: Uint8Array,
-  i: number,
-  end: number,
-  out: Uint32Array,
-  groups: Uint16Array,
-): boolean {
-  let n = 0;
-  let gap = -1;
-  if (i >= end) return false;
-  if (b[i] === COLON) {
-    if (i + 1 >= end || b[i + 1] !== COLON) return false;
-    gap = 0;
-    i += 2;
-  }
-  while (i < end) {
-    const s = i;
-    let v = 0;
-    while (i < end && i - s < 5 && hexVal(b[i]) >= 0) v = v * 16 + hexVal(b[i++]);
-    if (i < end && b[i] === DOT) {
-      // dotted-quad tail: the last 32 bits
-      if (n > 6) return false;
-      const w = parseIpv4Text(b, s, end);
-      if (w < 0) return false;
-      groups[n++] = w >>> 16;
-      groups[n++] = w & 0xffff;
-      i = end;
-      break;
-    }
-    if (i === s || i - s > 4 || n === 8) return false;
-    groups[n++] = v;
-    if (i === end) break;
-    if (b[i] !== COLON) return false;
-    i++;
-    if (i < end && b[i] === COLON) {
-      if (gap >= 0) return false;
-      gap = n;
-      i++;
-    } else if (i === end) {
-      return false; // a single trailing colon
-    }
-  }
-  if (gap < 0 ? n !== 8 : n > 7) return false;
-  // expand the gap: groups after it move to the end
-  const move = gap < 0 ? 0 : 8 - n;
-  for (let k = 7; k >= 0; k--) {
-    let g = 0;
-    if (gap < 0 || k < gap) g = groups[k];
-    else if (k >= gap + move) g = groups[k - move];
-    groups[k] = g;
-  }
-  for (let k = 0; k < 4; k++) out[k] = ((groups[2 * k] << 16) | groups[2 * k + 1]) >>> 0;
   return true;
 }
 

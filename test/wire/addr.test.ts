@@ -1,12 +1,20 @@
 /**
- * The FTP helper's byte-level address parsers against Node's own (`net.isIPv4/isIPv6`
- * for acceptance, the WHATWG URL parser for the value), on fixed cases and random text.
+ * The byte-level address parsers (the FTP helper's, on PORT/EPRT text) against Node's own
+ * (`net.isIPv4/isIPv6` for acceptance, the WHATWG URL parser for the value), on fixed
+ * cases and random text.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isIPv4, isIPv6 } from 'node:net';
-import { parseIpv4Text, parseIpv6Text } from '../../../src/engine/app/ftp.js';
-import { rng } from '../../helpers/packets.js';
+import {
+  formatIpv4,
+  formatIpv6,
+  parseIpv4,
+  parseIpv4Text,
+  parseIpv6,
+  parseIpv6Text,
+} from '../../src/wire/addr.js';
+import { rng } from '../helpers/packets.js';
 
 const enc = new TextEncoder();
 
@@ -131,4 +139,68 @@ test('IPv4 text: random strings agree with Node', () => {
         s,
       );
   }
+});
+
+/** Four host-order words from 32 hex digits. */
+function words(h: string): Uint32Array {
+  const w = new Uint32Array(4);
+  for (let i = 0; i < 4; i++) w[i] = parseInt(h.slice(8 * i, 8 * i + 8), 16);
+  return w;
+}
+
+test('IPv6 is formatted exactly as glibc inet_ntop writes it', () => {
+  // [bytes, text]: typed from glibc 2.36 (python3 socket.inet_ntop, Debian 12)
+  const cases: [string, string][] = [
+    ['00000000000000000000000000000000', '::'],
+    ['00000000000000000000000000000001', '::1'],
+    ['00010000000000000000000000000000', '1::'],
+    ['20010db8000000000000000000000001', '2001:db8::1'],
+    // the longest run wins; of equal runs the first; a single zero group stays 0
+    ['20010db8000000000001000000000000', '2001:db8:0:0:1::'],
+    ['00010000000000010000000000000001', '1:0:0:1::1'],
+    ['00010000000000020000000000030004', '1::2:0:0:3:4'],
+    ['00010000000200030004000500060007', '1:0:2:3:4:5:6:7'],
+    ['00000002000000000000000000000000', '0:2::'],
+    ['fe8000000000000000000000abcdef01', 'fe80::abcd:ef01'],
+    ['20010db800000000000000000000000a', '2001:db8::a'],
+    // IPv4-mapped and IPv4-compatible tails; other prefixes keep hex groups
+    ['00000000000000000000ffff0a000001', '::ffff:10.0.0.1'],
+    ['00000000000000000000ffff00000000', '::ffff:0.0.0.0'],
+    ['00000000000000000000000001020304', '::1.2.3.4'],
+    ['00000000000000000000000000010000', '::0.1.0.0'],
+    ['0000000000000000ffff000000000001', '::ffff:0:0:1'],
+    ['000000000000000000005efe01020304', '::5efe:102:304'],
+    ['0064ff9b000000000000000001020304', '64:ff9b::102:304'],
+  ];
+  for (const [h, text] of cases) {
+    assert.equal(formatIpv6(words(h)), text, h);
+    // and the words at an offset in a longer array
+    assert.equal(formatIpv6(Uint32Array.of(7, ...words(h)), 1), text, h);
+    const back = new Uint32Array(4);
+    assert.ok(parseIpv6(text, back), text);
+    assert.deepEqual(back, words(h), text);
+  }
+  assert.equal(formatIpv4(0xc0a80a05), '192.168.10.5');
+});
+
+test('the string parsers accept what inet_pton accepts and nothing else', () => {
+  assert.equal(parseIpv4('10.0.1.2'), 0x0a000102);
+  assert.equal(parseIpv4('255.255.255.255'), 0xffffffff);
+  for (const bad of ['01.2.3.4', '1.2.3', '1.2.3.4 ', '::1', '', '１.2.3.4', '0x1.2.3.4'])
+    assert.equal(parseIpv4(bad), -1, bad);
+  const w = new Uint32Array(4);
+  assert.ok(parseIpv6('2001:DB8::A', w));
+  assert.deepEqual(w, words('20010db800000000000000000000000a'));
+  assert.ok(parseIpv6('0000:0000:0000:0000:0000:ffff:255.255.255.255', w)); // 45 characters
+  assert.deepEqual(w, words('00000000000000000000ffffffffffff'));
+  for (const bad of [
+    'fe80::1%eth0',
+    '1:2:3:4:5:6:7:8::',
+    '::1.2.3.04',
+    '10.0.0.1',
+    '[::1]',
+    '::1 ',
+    '0000:0000:0000:0000:0000:ffff:255.255.255.2555',
+  ])
+    assert.equal(parseIpv6(bad, w), false, bad);
 });
