@@ -17,7 +17,7 @@ import {
   CONN_F_ONE_PACKET,
   CONN_F_SEQ_MASK,
 } from '../engine/constants.js';
-import { read16, read32, write16, write32 } from '../wire/bytes.js';
+import { read16, read32, read32le, write16, write32, write32le } from '../wire/bytes.js';
 
 /** Default sync port (thread i uses SYNC_PORT + i). */
 export const SYNC_PORT = 8848;
@@ -46,6 +46,74 @@ export const SYNC_SEQ_LEN = 24;
 /** Longest PE data / PE name the receiver accepts. */
 export const SYNC_PE_DATA_MAXLEN = 255;
 export const SYNC_PE_NAME_MAXLEN = 16;
+
+/**
+ * Field offsets of the v1 message header (`struct ip_vs_sync_mesg`): reserved (0), sync
+ * id, size of the whole datagram, number of records, version (1), spare (0).
+ */
+export const SYNC_V1_H_RESERVED = 0;
+export const SYNC_V1_H_SYNCID = 1;
+export const SYNC_V1_H_SIZE = 2;
+export const SYNC_V1_H_NR_CONNS = 4;
+export const SYNC_V1_H_VERSION = 5;
+export const SYNC_V1_H_SPARE = 6;
+/** The version byte of a v1 header. */
+export const SYNC_PROTO_VER = 1;
+/** Field offsets of the v0 message header (`struct ip_vs_sync_mesg_v0`). */
+export const SYNC_V0_H_NR_CONNS = 0;
+export const SYNC_V0_H_SYNCID = 1;
+export const SYNC_V0_H_SIZE = 2;
+
+/**
+ * Field offsets of a v1 record (`struct ip_vs_sync_v4` / `_v6`): type (bit 0: IPv6),
+ * protocol, version (high 4 bits) and size (low 12 bits), conn flags (32 bits), state,
+ * ports, fwmark, timeout in seconds, then client, virtual and real server addresses
+ * (4 or 16 bytes each), then the optional parameters.
+ */
+export const SYNC_V1_TYPE = 0;
+export const SYNC_V1_PROTOCOL = 1;
+export const SYNC_V1_VER_SIZE = 2;
+export const SYNC_V1_FLAGS = 4;
+export const SYNC_V1_STATE = 8;
+export const SYNC_V1_CPORT = 10;
+export const SYNC_V1_VPORT = 12;
+export const SYNC_V1_DPORT = 14;
+export const SYNC_V1_FWMARK = 16;
+export const SYNC_V1_TIMEOUT = 20;
+export const SYNC_V1_CADDR = 24;
+/** Type bit of an IPv6 record; the size bits of ver_size and the version shift. */
+export const SYNC_V1_TYPE_INET6 = 1;
+export const SYNC_V1_SIZE_MASK = 0x0fff;
+export const SYNC_V1_VER_SHIFT = 12;
+
+/**
+ * Field offsets of a v0 record (`struct ip_vs_sync_conn_v0`): reserved, protocol, ports,
+ * IPv4 addresses, 16-bit flags and state, then (with IN_SEQ/OUT_SEQ) the two sequence
+ * records.
+ */
+export const SYNC_V0_RESERVED = 0;
+export const SYNC_V0_PROTOCOL = 1;
+export const SYNC_V0_CPORT = 2;
+export const SYNC_V0_VPORT = 4;
+export const SYNC_V0_DPORT = 6;
+export const SYNC_V0_CADDR = 8;
+export const SYNC_V0_VADDR = 12;
+export const SYNC_V0_DADDR = 16;
+export const SYNC_V0_FLAGS = 20;
+export const SYNC_V0_STATE = 22;
+export const SYNC_V0_IN_SEQ = 24;
+export const SYNC_V0_OUT_SEQ = 36;
+
+/** A v1 parameter: type, length of the data, data. */
+export const SYNC_PARAM_TYPE = 0;
+export const SYNC_PARAM_LEN = 1;
+export const SYNC_PARAM_HLEN = 2;
+
+/** One sequence record (`struct ip_vs_seq`): init_seq, delta, previous_delta. */
+export const SYNC_SEQ_INIT = 0;
+export const SYNC_SEQ_DELTA = 4;
+export const SYNC_SEQ_PREV_DELTA = 8;
+export const SYNC_SEQ_REC_LEN = 12;
 
 /** Conn flags a backup takes from a v1 record (spec §0.4: 0x1F87, ONE_PACKET not in it). */
 export const IP_VS_CONN_F_BACKUP_MASK = CONN_F_BACKUP_MASK;
@@ -120,17 +188,6 @@ function utf8Length(s: string): number {
   return n;
 }
 
-function write32le(buf: Uint8Array, off: number, v: number): void {
-  buf[off] = v;
-  buf[off + 1] = v >>> 8;
-  buf[off + 2] = v >>> 16;
-  buf[off + 3] = v >>> 24;
-}
-
-function read32le(buf: Uint8Array, off: number): number {
-  return (buf[off] | (buf[off + 1] << 8) | (buf[off + 2] << 16) | (buf[off + 3] << 24)) >>> 0;
-}
-
 function hasSeq(flags: number): boolean {
   return (flags & CONN_F_SEQ_MASK) !== 0;
 }
@@ -176,9 +233,9 @@ export class SyncEncoder {
   static recordLength(version: 0 | 1, c: SyncConn): number {
     if (version === 0) return hasSeq(c.flags) ? SYNC_V0_CONN_FULL : SYNC_V0_CONN;
     let n = c.af === 6 ? SYNC_V1_CONN6 : SYNC_V1_CONN4;
-    if (hasSeq(c.flags)) n += 2 + SYNC_SEQ_LEN;
-    if (c.peData !== undefined && c.peData.length > 0) n += 2 + c.peData.length;
-    if (c.peName !== undefined && c.peName.length > 0) n += 2 + utf8Length(c.peName);
+    if (hasSeq(c.flags)) n += SYNC_PARAM_HLEN + SYNC_SEQ_LEN;
+    if (c.peData !== undefined && c.peData.length > 0) n += SYNC_PARAM_HLEN + c.peData.length;
+    if (c.peName !== undefined && c.peName.length > 0) n += SYNC_PARAM_HLEN + utf8Length(c.peName);
     return n;
   }
 
@@ -223,17 +280,16 @@ export class SyncEncoder {
   finish(): Uint8Array {
     const buf = this.buf;
     if (this.version === 1) {
-      buf[0] = 0;
-      buf[1] = this.syncId;
-      write16(buf, 2, this.len);
-      buf[4] = this.nr;
-      buf[5] = 1;
-      buf[6] = 0;
-      buf[7] = 0;
+      buf[SYNC_V1_H_RESERVED] = 0;
+      buf[SYNC_V1_H_SYNCID] = this.syncId;
+      write16(buf, SYNC_V1_H_SIZE, this.len);
+      buf[SYNC_V1_H_NR_CONNS] = this.nr;
+      buf[SYNC_V1_H_VERSION] = SYNC_PROTO_VER;
+      write16(buf, SYNC_V1_H_SPARE, 0);
     } else {
-      buf[0] = this.nr;
-      buf[1] = this.syncId;
-      write16(buf, 2, this.len);
+      buf[SYNC_V0_H_NR_CONNS] = this.nr;
+      buf[SYNC_V0_H_SYNCID] = this.syncId;
+      write16(buf, SYNC_V0_H_SIZE, this.len);
     }
     const out = buf.slice(0, this.len);
     this.len = this.header;
@@ -254,54 +310,52 @@ export class SyncEncoder {
     const buf = this.buf;
     const v6 = c.af === 6;
     const words = v6 ? 4 : 1;
-    buf[p] = v6 ? 1 : 0;
-    buf[p + 1] = c.protocol;
-    write16(buf, p + 2, size & 0x0fff);
-    write32(buf, p + 4, c.flags & ~CONN_F_HASHED);
-    write16(buf, p + 8, c.state);
-    write16(buf, p + 10, c.cport);
-    write16(buf, p + 12, c.vport);
-    write16(buf, p + 14, c.dport);
-    write32(buf, p + 16, c.fwmark);
-    write32(buf, p + 20, c.timeout ?? 0);
-    let q = writeAddr(buf, p + 24, c.caddr, words);
+    buf[p + SYNC_V1_TYPE] = v6 ? SYNC_V1_TYPE_INET6 : 0;
+    buf[p + SYNC_V1_PROTOCOL] = c.protocol;
+    write16(buf, p + SYNC_V1_VER_SIZE, size & SYNC_V1_SIZE_MASK);
+    write32(buf, p + SYNC_V1_FLAGS, c.flags & ~CONN_F_HASHED);
+    write16(buf, p + SYNC_V1_STATE, c.state);
+    write16(buf, p + SYNC_V1_CPORT, c.cport);
+    write16(buf, p + SYNC_V1_VPORT, c.vport);
+    write16(buf, p + SYNC_V1_DPORT, c.dport);
+    write32(buf, p + SYNC_V1_FWMARK, c.fwmark);
+    write32(buf, p + SYNC_V1_TIMEOUT, c.timeout ?? 0);
+    let q = writeAddr(buf, p + SYNC_V1_CADDR, c.caddr, words);
     q = writeAddr(buf, q, c.vaddr, words);
     q = writeAddr(buf, q, c.daddr, words);
     if (hasSeq(c.flags)) {
-      buf[q] = SYNC_OPT_SEQ_DATA;
-      buf[q + 1] = SYNC_SEQ_LEN;
-      q = writeSeqBE(buf, q + 2, c.inSeq);
-      q = writeSeqBE(buf, q, c.outSeq);
+      q = writeParamHeader(buf, q, SYNC_OPT_SEQ_DATA, SYNC_SEQ_LEN);
+      writeSeq(buf, q, c.inSeq, false);
+      writeSeq(buf, q + SYNC_SEQ_REC_LEN, c.outSeq, false);
+      q += SYNC_SEQ_LEN;
     }
     if (c.peData !== undefined && c.peData.length > 0) {
-      buf[q] = SYNC_OPT_PE_DATA;
-      buf[q + 1] = c.peData.length;
-      buf.set(c.peData, q + 2);
-      q += 2 + c.peData.length;
+      q = writeParamHeader(buf, q, SYNC_OPT_PE_DATA, c.peData.length);
+      buf.set(c.peData, q);
+      q += c.peData.length;
     }
     if (c.peName !== undefined && c.peName.length > 0) {
       const n = utf8Length(c.peName);
-      buf[q] = SYNC_OPT_PE_NAME;
-      buf[q + 1] = n;
-      UTF8_ENC.encodeInto(c.peName, buf.subarray(q + 2, q + 2 + n));
+      q = writeParamHeader(buf, q, SYNC_OPT_PE_NAME, n);
+      UTF8_ENC.encodeInto(c.peName, buf.subarray(q, q + n));
     }
   }
 
   private writeV0(c: SyncConn, p: number): void {
     const buf = this.buf;
-    buf[p] = 0;
-    buf[p + 1] = c.protocol;
-    write16(buf, p + 2, c.cport);
-    write16(buf, p + 4, c.vport);
-    write16(buf, p + 6, c.dport);
-    write32(buf, p + 8, c.caddr.length > 0 ? c.caddr[0] : 0);
-    write32(buf, p + 12, c.vaddr.length > 0 ? c.vaddr[0] : 0);
-    write32(buf, p + 16, c.daddr.length > 0 ? c.daddr[0] : 0);
-    write16(buf, p + 20, c.flags & ~CONN_F_HASHED & 0xffff);
-    write16(buf, p + 22, c.state);
+    buf[p + SYNC_V0_RESERVED] = 0;
+    buf[p + SYNC_V0_PROTOCOL] = c.protocol;
+    write16(buf, p + SYNC_V0_CPORT, c.cport);
+    write16(buf, p + SYNC_V0_VPORT, c.vport);
+    write16(buf, p + SYNC_V0_DPORT, c.dport);
+    write32(buf, p + SYNC_V0_CADDR, c.caddr.length > 0 ? c.caddr[0] : 0);
+    write32(buf, p + SYNC_V0_VADDR, c.vaddr.length > 0 ? c.vaddr[0] : 0);
+    write32(buf, p + SYNC_V0_DADDR, c.daddr.length > 0 ? c.daddr[0] : 0);
+    write16(buf, p + SYNC_V0_FLAGS, c.flags & ~CONN_F_HASHED & 0xffff);
+    write16(buf, p + SYNC_V0_STATE, c.state);
     if (hasSeq(c.flags)) {
-      writeSeqLE(buf, p + 24, c.inSeq);
-      writeSeqLE(buf, p + 36, c.outSeq);
+      writeSeq(buf, p + SYNC_V0_IN_SEQ, c.inSeq, true);
+      writeSeq(buf, p + SYNC_V0_OUT_SEQ, c.outSeq, true);
     }
   }
 }
@@ -311,28 +365,28 @@ function writeAddr(buf: Uint8Array, q: number, a: Uint32Array, words: number): n
   return q;
 }
 
-function writeSeqLE(buf: Uint8Array, q: number, s: SyncSeq | undefined): void {
-  write32le(buf, q, s?.initSeq ?? 0);
-  write32le(buf, q + 4, s?.delta ?? 0);
-  write32le(buf, q + 8, s?.previousDelta ?? 0);
+/** Write a v1 parameter's type and length at `q`; returns the offset of its data. */
+function writeParamHeader(buf: Uint8Array, q: number, type: number, len: number): number {
+  buf[q + SYNC_PARAM_TYPE] = type;
+  buf[q + SYNC_PARAM_LEN] = len;
+  return q + SYNC_PARAM_HLEN;
 }
 
-function writeSeqBE(buf: Uint8Array, q: number, s: SyncSeq | undefined): number {
-  write32(buf, q, s?.initSeq ?? 0);
-  write32(buf, q + 4, s?.delta ?? 0);
-  write32(buf, q + 8, s?.previousDelta ?? 0);
-  return q + 12;
+/** Write one sequence record (missing: zeros), little-endian for v0 (see the header). */
+function writeSeq(buf: Uint8Array, q: number, s: SyncSeq | undefined, le: boolean): void {
+  const w = le ? write32le : write32;
+  w(buf, q + SYNC_SEQ_INIT, s?.initSeq ?? 0);
+  w(buf, q + SYNC_SEQ_DELTA, s?.delta ?? 0);
+  w(buf, q + SYNC_SEQ_PREV_DELTA, s?.previousDelta ?? 0);
 }
 
-function readSeqBE(buf: Uint8Array, q: number): SyncSeq {
-  return { initSeq: read32(buf, q), delta: read32(buf, q + 4), previousDelta: read32(buf, q + 8) };
-}
-
-function readSeqLE(buf: Uint8Array, q: number): SyncSeq {
+/** Read one sequence record, little-endian for v0. */
+function readSeq(buf: Uint8Array, q: number, le: boolean): SyncSeq {
+  const r = le ? read32le : read32;
   return {
-    initSeq: read32le(buf, q),
-    delta: read32le(buf, q + 4),
-    previousDelta: read32le(buf, q + 8),
+    initSeq: r(buf, q + SYNC_SEQ_INIT),
+    delta: r(buf, q + SYNC_SEQ_DELTA),
+    previousDelta: r(buf, q + SYNC_SEQ_PREV_DELTA),
   };
 }
 
@@ -345,7 +399,10 @@ function readAddr(buf: Uint8Array, q: number, words: number): Uint32Array {
 /** True when the datagram is parsed as v1 (byte 0 = 0, byte 5 = 1, bytes 6-7 = 0). */
 export function isSyncV1(buf: Uint8Array): boolean {
   return (
-    buf.length >= SYNC_V1_HEADER && buf[0] === 0 && buf[5] === 1 && buf[6] === 0 && buf[7] === 0
+    buf.length >= SYNC_V1_HEADER &&
+    buf[SYNC_V1_H_RESERVED] === 0 &&
+    buf[SYNC_V1_H_VERSION] === SYNC_PROTO_VER &&
+    read16(buf, SYNC_V1_H_SPARE) === 0
   );
 }
 
@@ -361,7 +418,8 @@ export function decodeSync(buf: Uint8Array, syncId?: number): SyncMessage {
   const v1 = isSyncV1(buf);
   const msg: SyncMessage = {
     version: v1 ? 1 : 0,
-    syncId: buf.length >= 2 ? buf[1] : 0,
+    // the sync id sits at the same offset in both headers
+    syncId: buf.length > SYNC_V1_H_SYNCID ? buf[SYNC_V1_H_SYNCID] : 0,
     conns: [],
     problems: [],
   };
@@ -369,7 +427,7 @@ export function decodeSync(buf: Uint8Array, syncId?: number): SyncMessage {
     msg.problems.push(`message too short (${buf.length} bytes)`);
     return msg;
   }
-  const size = read16(buf, 2);
+  const size = read16(buf, SYNC_V1_H_SIZE); // the same offset in both headers
   if (size !== buf.length) {
     msg.problems.push(`size field ${size} != datagram length ${buf.length}`);
     return msg;
@@ -384,7 +442,7 @@ export function decodeSync(buf: Uint8Array, syncId?: number): SyncMessage {
 }
 
 function decodeV0(buf: Uint8Array, msg: SyncMessage): void {
-  const nr = buf[0];
+  const nr = buf[SYNC_V0_H_NR_CONNS];
   const end = buf.length;
   let p = SYNC_V0_HEADER;
   for (let i = 0; i < nr; i++) {
@@ -392,7 +450,7 @@ function decodeV0(buf: Uint8Array, msg: SyncMessage): void {
       msg.problems.push(`record ${i}: truncated record; rest dropped`);
       return;
     }
-    const flags = read16(buf, p + 20);
+    const flags = read16(buf, p + SYNC_V0_FLAGS);
     const seq = hasSeq(flags);
     if (seq && p + SYNC_V0_CONN_FULL > end) {
       msg.problems.push(`record ${i}: truncated seq options; rest dropped`);
@@ -400,20 +458,20 @@ function decodeV0(buf: Uint8Array, msg: SyncMessage): void {
     }
     const c: SyncConn = {
       af: 4,
-      protocol: buf[p + 1],
+      protocol: buf[p + SYNC_V0_PROTOCOL],
       flags,
-      state: read16(buf, p + 22),
-      cport: read16(buf, p + 2),
-      vport: read16(buf, p + 4),
-      dport: read16(buf, p + 6),
+      state: read16(buf, p + SYNC_V0_STATE),
+      cport: read16(buf, p + SYNC_V0_CPORT),
+      vport: read16(buf, p + SYNC_V0_VPORT),
+      dport: read16(buf, p + SYNC_V0_DPORT),
       fwmark: 0,
-      caddr: readAddr(buf, p + 8, 1),
-      vaddr: readAddr(buf, p + 12, 1),
-      daddr: readAddr(buf, p + 16, 1),
+      caddr: readAddr(buf, p + SYNC_V0_CADDR, 1),
+      vaddr: readAddr(buf, p + SYNC_V0_VADDR, 1),
+      daddr: readAddr(buf, p + SYNC_V0_DADDR, 1),
     };
     if (seq) {
-      c.inSeq = readSeqLE(buf, p + 24);
-      c.outSeq = readSeqLE(buf, p + 36);
+      c.inSeq = readSeq(buf, p + SYNC_V0_IN_SEQ, true);
+      c.outSeq = readSeq(buf, p + SYNC_V0_OUT_SEQ, true);
     }
     msg.conns.push(c);
     p += seq ? SYNC_V0_CONN_FULL : SYNC_V0_CONN;
@@ -424,7 +482,7 @@ function decodeV0(buf: Uint8Array, msg: SyncMessage): void {
 type RecordResult = SyncConn | { skip: string } | { drop: string };
 
 function decodeV1(buf: Uint8Array, msg: SyncMessage): void {
-  const nr = buf[4];
+  const nr = buf[SYNC_V1_H_NR_CONNS];
   const end = buf.length;
   let p = SYNC_V1_HEADER;
   for (let i = 0; i < nr; i++) {
@@ -432,14 +490,16 @@ function decodeV1(buf: Uint8Array, msg: SyncMessage): void {
       msg.problems.push(`record ${i}: truncated record; rest dropped`);
       return;
     }
-    const verSize = read16(buf, p + 2);
-    const size = verSize & 0x0fff;
+    const verSize = read16(buf, p + SYNC_V1_VER_SIZE);
+    const size = verSize & SYNC_V1_SIZE_MASK;
     if (p + size > end) {
       msg.problems.push(`record ${i}: size ${size} exceeds datagram; rest dropped`);
       return;
     }
-    if (verSize >>> 12 !== 0) {
-      msg.problems.push(`record ${i}: unknown version ${verSize >>> 12}; rest dropped`);
+    if (verSize >>> SYNC_V1_VER_SHIFT !== 0) {
+      msg.problems.push(
+        `record ${i}: unknown version ${verSize >>> SYNC_V1_VER_SHIFT}; rest dropped`,
+      );
       return;
     }
     const r = decodeV1Record(buf, p, p + size);
@@ -454,9 +514,9 @@ function decodeV1(buf: Uint8Array, msg: SyncMessage): void {
 }
 
 function decodeV1Record(buf: Uint8Array, p: number, recEnd: number): RecordResult {
-  const type = buf[p];
+  const type = buf[p + SYNC_V1_TYPE];
   let af: 4 | 6;
-  if ((type & 1) !== 0) af = 6;
+  if ((type & SYNC_V1_TYPE_INET6) !== 0) af = 6;
   else if (type === 0) af = 4;
   else return { drop: `unknown type ${type}` };
   const fixed = af === 6 ? SYNC_V1_CONN6 : SYNC_V1_CONN4;
@@ -464,25 +524,25 @@ function decodeV1Record(buf: Uint8Array, p: number, recEnd: number): RecordResul
   const words = af === 6 ? 4 : 1;
   const c: SyncConn = {
     af,
-    protocol: buf[p + 1],
-    flags: read32(buf, p + 4),
-    state: read16(buf, p + 8),
-    cport: read16(buf, p + 10),
-    vport: read16(buf, p + 12),
-    dport: read16(buf, p + 14),
-    fwmark: read32(buf, p + 16),
-    timeout: read32(buf, p + 20),
-    caddr: readAddr(buf, p + 24, words),
-    vaddr: readAddr(buf, p + 24 + 4 * words, words),
-    daddr: readAddr(buf, p + 24 + 8 * words, words),
+    protocol: buf[p + SYNC_V1_PROTOCOL],
+    flags: read32(buf, p + SYNC_V1_FLAGS),
+    state: read16(buf, p + SYNC_V1_STATE),
+    cport: read16(buf, p + SYNC_V1_CPORT),
+    vport: read16(buf, p + SYNC_V1_VPORT),
+    dport: read16(buf, p + SYNC_V1_DPORT),
+    fwmark: read32(buf, p + SYNC_V1_FWMARK),
+    timeout: read32(buf, p + SYNC_V1_TIMEOUT),
+    caddr: readAddr(buf, p + SYNC_V1_CADDR, words),
+    vaddr: readAddr(buf, p + SYNC_V1_CADDR + 4 * words, words),
+    daddr: readAddr(buf, p + SYNC_V1_CADDR + 8 * words, words),
   };
   let seen = 0;
   let q = p + fixed;
   while (q < recEnd) {
-    if (q + 2 > recEnd) return { drop: 'truncated parameter header' };
-    const ptype = buf[q];
-    const plen = buf[q + 1];
-    q += 2;
+    if (q + SYNC_PARAM_HLEN > recEnd) return { drop: 'truncated parameter header' };
+    const ptype = buf[q + SYNC_PARAM_TYPE];
+    const plen = buf[q + SYNC_PARAM_LEN];
+    q += SYNC_PARAM_HLEN;
     if (plen === 0) return { drop: `zero-length parameter ${ptype}` };
     if (q + plen > recEnd) return { drop: `parameter ${ptype} overflows record` };
     const base = ptype & ~SYNC_OPT_F_PARAM;
@@ -490,8 +550,8 @@ function decodeV1Record(buf: Uint8Array, p: number, recEnd: number): RecordResul
       case SYNC_OPT_SEQ_DATA:
         if (plen !== SYNC_SEQ_LEN) return { drop: `SEQ_DATA length ${plen} != ${SYNC_SEQ_LEN}` };
         if (seen & (1 << base)) return { drop: `duplicate parameter ${base}` };
-        c.inSeq = readSeqBE(buf, q);
-        c.outSeq = readSeqBE(buf, q + 12);
+        c.inSeq = readSeq(buf, q, false);
+        c.outSeq = readSeq(buf, q + SYNC_SEQ_REC_LEN, false);
         break;
       case SYNC_OPT_PE_DATA:
         if (seen & (1 << base)) return { drop: `duplicate parameter ${base}` };

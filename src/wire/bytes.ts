@@ -40,6 +40,22 @@ export function write32(buf: Uint8Array, off: number, v: number): void {
 }
 
 /**
+ * Write the low 32 bits of `v` little-endian: for the rare field a peer copies raw from a
+ * little-endian host's memory (the sync protocol v0 sequence records).
+ */
+export function write32le(buf: Uint8Array, off: number, v: number): void {
+  buf[off] = v;
+  buf[off + 1] = v >>> 8;
+  buf[off + 2] = v >>> 16;
+  buf[off + 3] = v >>> 24;
+}
+
+/** Read an unsigned 32-bit little-endian value (see {@link write32le}). */
+export function read32le(buf: Uint8Array, off: number): number {
+  return (buf[off] | (buf[off + 1] << 8) | (buf[off + 2] << 16) | (buf[off + 3] << 24)) >>> 0;
+}
+
+/**
  * Copy `len` bytes between possibly overlapping regions (memmove semantics) without
  * allocating a subarray view. Handles `src === dst` and distinct arrays sharing one
  * ArrayBuffer.
