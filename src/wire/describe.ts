@@ -9,6 +9,7 @@ import {
   ICMP_ECHOREPLY,
   ICMP_HLEN,
   ICMP_PARAMETERPROB,
+  ICMP_POINTER,
   ICMP_REDIRECT,
   ICMP_SOURCE_QUENCH,
   ICMP_TIME_EXCEEDED,
@@ -26,7 +27,10 @@ import {
   icmpv6Mtu,
 } from './icmp.js';
 import { Frag, PacketView, parseErrorName } from './packet.js';
-import { tcpFlagsString } from './tcp.js';
+import { TCP_FLAG_ACK, tcpFlagsString } from './tcp.js';
+import { read16, read32 } from './bytes.js';
+import { ipv4FragOffset } from './ipv4.js';
+import { FRAGHDR_OFFSET, FRAGHDR_OFFSET_MASK } from './ipv6.js';
 import { formatIpv4, formatIpv6 } from './addr.js';
 
 const outer = new PacketView();
@@ -93,7 +97,7 @@ function icmpText(pv: PacketView): string {
             ? 'time-exceeded reassembly'
             : `time-exceeded code=${c}`;
       case ICMP_PARAMETERPROB:
-        return `param-problem ptr=${b[o + 4]}`;
+        return `param-problem ptr=${b[o + ICMP_POINTER]}`;
       default:
         return `type=${t} code=${c}`;
     }
@@ -113,7 +117,7 @@ function icmpText(pv: PacketView): string {
           ? 'time-exceeded reassembly'
           : `time-exceeded code=${c}`;
     case ICMPV6_PARAMPROB:
-      return `param-problem code=${c} ptr=${(b[o + 4] << 24) | (b[o + 5] << 16) | (b[o + 6] << 8) | b[o + 7]}`;
+      return `param-problem code=${c} ptr=${read32(b, o + ICMP_POINTER)}`;
     default:
       return `type=${t} code=${c}`;
   }
@@ -143,15 +147,15 @@ function summary(pv: PacketView, depth: number): string {
   if (pv.frag === Frag.LATER) {
     const fo =
       pv.af === 4
-        ? (((pv.buf[pv.l3off + 6] & 0x1f) << 8) | pv.buf[pv.l3off + 7]) << 3
-        : ((pv.buf[pv.fragOff + 2] << 8) | pv.buf[pv.fragOff + 3]) & 0xfff8;
+        ? ipv4FragOffset(pv.buf, pv.l3off)
+        : read16(pv.buf, pv.fragOff + FRAGHDR_OFFSET) & FRAGHDR_OFFSET_MASK;
     return `${ip} ${addr(pv, pv.saddr)} > ${addr(pv, pv.daddr)} ${name} frag off=${fo} len=${pv.l4len}`;
   }
   const fragNote = pv.frag === Frag.FIRST ? ' frag first' : '';
   if (pv.hasPorts) {
     const ends = `${endpoint(pv, pv.saddr, pv.sport)} > ${endpoint(pv, pv.daddr, pv.dport)}`;
     if (pv.proto === 6 && (!pv.embedded || pv.tcpDoff >= 20)) {
-      const ack = pv.tcpFlags & 0x10 ? ` ack=${pv.ack}` : '';
+      const ack = pv.tcpFlags & TCP_FLAG_ACK ? ` ack=${pv.ack}` : '';
       const len = pv.embedded ? '' : ` len=${pv.payloadLen}`;
       return `TCP ${ends} [${tcpFlagsString(pv.tcpFlags)}] seq=${pv.seq}${ack}${len}${fragNote}`;
     }
