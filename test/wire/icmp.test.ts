@@ -23,6 +23,7 @@ import {
 import { writeIpv4Header } from '../../src/wire/ipv4.js';
 import { PacketView, icmpErrorAllowed } from '../../src/wire/packet.js';
 import * as V from './vectors.js';
+import * as icmp from '../../src/wire/icmp.js';
 
 const SRC4 = Uint32Array.of(0x0a000001, 0, 0, 0); // 10.0.0.1
 const SRC6 = Uint32Array.of(0xfd000000, 0, 0, 1); // fd00::1
@@ -271,4 +272,21 @@ test('icmpErrorAllowed: never about ICMP errors, later fragments, multicast or b
   assert.equal(allowed(u6, 2), false);
   pv.parse(V.UDP_DNS_V4, 0, 10);
   assert.equal(icmpErrorAllowed(pv, 3), false);
+});
+
+test('ICMP accessors on real packets', () => {
+  const i = V.ICMP_ECHO_RR_V4;
+  assert.deepEqual(
+    [icmp.icmpType(i, 60), icmp.icmpCode(i, 60), icmp.icmpEchoId(i, 60), icmp.icmpEchoSeq(i, 60)],
+    [icmp.ICMP_ECHO, 0, 5492, 1],
+  );
+  const e = V.ICMP_PORT_UNREACH_V4.slice();
+  assert.equal(icmp.icmpChecksum(e, 20), 0x114d);
+  icmp.setIcmpType(e, 20, icmp.ICMP_TIME_EXCEEDED);
+  icmp.setIcmpCode(e, 20, icmp.ICMP_EXC_TTL);
+  icmp.setIcmpChecksum(e, 20, 1);
+  assert.deepEqual(
+    [icmp.icmpType(e, 20), icmp.icmpCode(e, 20), icmp.icmpChecksum(e, 20)],
+    [11, 0, 1],
+  );
 });
