@@ -23,9 +23,30 @@ import type { AddressFamily } from '../constants.js';
 import type { Engine } from '../engine.js';
 import { NO_CONN } from '../conn/table.js';
 import { TCP_S_ESTABLISHED, TCP_S_LISTEN } from '../proto/tcp.js';
-import { parseIpv4Text, parseIpv6Text } from '../../wire/addr.js';
 import type { PacketView } from '../../wire/packet.js';
 import { APP_DROP, APP_MANGLED, APP_OK, type AppHelper } from './types.js';
+import {
+  COMMA,
+  CR,
+  FtpAddrPort,
+  INCOMPLETE,
+  LF,
+  LPAREN,
+  MALFORMED,
+  PIPE,
+  SPACE,
+  W_227,
+  W_229,
+  W_EPRT,
+  W_EPSV,
+  W_PASV,
+  W_PORT,
+  isDigit,
+  matchWord,
+  parseExt,
+  parseSix,
+  writeDec,
+} from './ftp-text.js';
 
 /** Control-conn modes kept in `engine.appData` (the kernel's `app_data`). */
 export const FTP_ACTIVE = 0;
@@ -35,45 +56,6 @@ export const FTP_EPSV = 3;
 
 /** At most this many ports per helper (IP_VS_APP_MAX_PORTS, spec §0.1). */
 export const FTP_MAX_PORTS = 8;
-
-/** Parser results besides an index: the data ended early / the text is not acceptable. */
-const INCOMPLETE = -1;
-const MALFORMED = -2;
-
-const CR = 13;
-const LF = 10;
-const SPACE = 32;
-const COMMA = 44;
-const LPAREN = 40;
-const PIPE = 124;
-
-function ascii(s: string): Uint8Array {
-  const b = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
-  return b;
-}
-
-const W_PASV = ascii('PASV');
-const W_EPSV = ascii('EPSV');
-const W_PORT = ascii('PORT');
-const W_EPRT = ascii('EPRT');
-const W_227 = ascii('227 ');
-const W_229 = ascii('229 ');
-
-function isDigit(c: number): boolean {
-  return c >= 48 && c <= 57;
-}
-
-/** Case-insensitive match of an upper-case ASCII word at `b[i..]` (false when cut). */
-function matchWord(b: Uint8Array, i: number, end: number, w: Uint8Array): boolean {
-  if (end - i < w.length) return false;
-  for (let k = 0; k < w.length; k++) {
-    const c = b[i + k];
-    // fold a-z to A-Z; the words hold only letters, digits and spaces
-    if ((c >= 97 && c <= 122 ? c - 32 : c) !== w[k]) return false;
-  }
-  return true;
-}
 
 /** Per-helper counters (what happened to control traffic; not per engine). */
 export interface FtpCounters {
@@ -110,9 +92,7 @@ export class FtpHelper implements AppHelper {
   };
 
   // results of the last parse
-  private readonly addr = new Uint32Array(4);
-  private hasAddr = false;
-  private port = 0;
+  private readonly parsed = new FtpAddrPort();
   private start = 0;
   /**
    * Per engine and control conn: the seq (as the client sees it) of the last reply we
@@ -122,7 +102,6 @@ export class FtpHelper implements AppHelper {
    */
   private readonly lastReply = new WeakMap<Engine, Map<number, number>>();
   // scratch
-  private readonly groups = new Uint16Array(8);
   private readonly caddr = new Uint32Array(4);
   private readonly vaddr = new Uint32Array(4);
   private readonly daddr = new Uint32Array(4);
@@ -178,12 +157,12 @@ export class FtpHelper implements AppHelper {
       let i = off + 4;
       if (i < end && b[i] !== SPACE && !isDigit(b[i])) return APP_OK;
       while (i < end && b[i] === SPACE) i++;
-      r = this.parseSix(b, i, end);
+      r = parseSix(b, i, end, this.parsed);
     } else if (matchWord(b, off, end, W_EPRT)) {
       let i = off + 4;
       if (i < end && b[i] !== SPACE) return APP_OK;
       while (i < end && b[i] === SPACE) i++;
-      r = this.parseExt(b, i, end, af, false);
+      r = parseExt(b, i, end, af, false, this.parsed);
     } else {
       return APP_OK;
     }
@@ -222,14 +201,14 @@ export class FtpHelper implements AppHelper {
       while (i < end && !isDigit(b[i]) && b[i] !== LPAREN) i++;
       while (i < end && b[i] === LPAREN) i++;
       this.start = i;
-      r = this.parseSix(b, i, end);
+      r = parseSix(b, i, end, this.parsed);
     } else if (mode === FTP_EPSV) {
       if (!matchWord(b, off, end, W_229)) return APP_OK;
       let i = off + 4;
       while (i < end && b[i] !== LPAREN) i++;
       while (i < end && b[i] === LPAREN) i++;
       this.start = i;
-      r = this.parseExt(b, i, end, af, true);
+      r = parseExt(b, i, end, af, true, this.parsed);
     } else {
       return APP_OK;
     }
@@ -243,7 +222,7 @@ export class FtpHelper implements AppHelper {
     }
     const o = conn * 4;
     // the reply must announce the real server itself (EPSV without address does)
-    if (this.hasAddr && !sameAddr(af, this.addr, c.daddr, o)) {
+    if (this.parsed.hasAddr && !sameAddr(af, this.parsed.addr, c.daddr, o)) {
       this.counters.refused++;
       return APP_OK;
     }
@@ -257,8 +236,8 @@ export class FtpHelper implements AppHelper {
     // an existing passive conn for (RIP:port → client, cport 0)? its vport is announced
     let id = retransmit
       ? NO_CONN
-      : c.outLookup(af, IPPROTO_TCP, this.daddr, 0, this.port, this.caddr, 0, 0);
-    const vport = id !== NO_CONN ? c.vport[id] : this.port;
+      : c.outLookup(af, IPPROTO_TCP, this.daddr, 0, this.parsed.port, this.caddr, 0, 0);
+    const vport = id !== NO_CONN ? c.vport[id] : this.parsed.port;
 
     // the new text: PASV "a,b,c,d,p1,p2" with the VIP, EPSV "|||port|"
     const t = this.text;
@@ -302,10 +281,10 @@ export class FtpHelper implements AppHelper {
         0,
         this.vaddr,
         0,
-        this.port,
+        this.parsed.port,
         this.daddr,
         0,
-        this.port,
+        this.parsed.port,
         CONN_F_NO_CPORT | CONN_F_NFCT,
         dest,
         mark,
@@ -335,7 +314,7 @@ export class FtpHelper implements AppHelper {
     const o = conn * 4;
     // tsvs refuses a data path to anyone but the client (the kernel keys it on the
     // announced address, whatever it is)
-    if (!sameAddr(af, this.addr, c.caddr, o) || this.port === 0) {
+    if (!sameAddr(af, this.parsed.addr, c.caddr, o) || this.parsed.port === 0) {
       this.counters.refused++;
       return;
     }
@@ -347,14 +326,14 @@ export class FtpHelper implements AppHelper {
     copy4(c.daddr, o, this.daddr);
     const vport = (c.vport[conn] - 1) & 0xffff;
     const dport = (c.dport[conn] - 1) & 0xffff;
-    let id = c.inLookup(af, IPPROTO_TCP, this.caddr, 0, this.port, this.vaddr, 0, vport);
+    let id = c.inLookup(af, IPPROTO_TCP, this.caddr, 0, this.parsed.port, this.vaddr, 0, vport);
     if (id === NO_CONN) {
       id = eng.connNew(
         af,
         IPPROTO_TCP,
         this.caddr,
         0,
-        this.port,
+        this.parsed.port,
         this.vaddr,
         0,
         vport,
@@ -370,103 +349,6 @@ export class FtpHelper implements AppHelper {
     this.counters.active++;
     eng.setState(id, TCP_S_LISTEN);
     eng.connPut(id);
-  }
-
-  /**
-   * Six comma-separated decimal numbers 0..255 (`h1,h2,h3,h4,p1,p2`) starting at `i`,
-   * then a terminator that is neither a digit nor a comma. Sets addr/port; returns the
-   * terminator's index, INCOMPLETE or MALFORMED.
-   */
-  private parseSix(b: Uint8Array, i: number, end: number): number {
-    let word = 0;
-    let port = 0;
-    for (let k = 0; k < 6; k++) {
-      if (i >= end) return INCOMPLETE;
-      if (!isDigit(b[i])) return MALFORMED;
-      let v = 0;
-      while (i < end && isDigit(b[i])) {
-        v = v * 10 + b[i++] - 48;
-        if (v > 255) return MALFORMED;
-      }
-      if (i >= end) return INCOMPLETE;
-      if (k < 5) {
-        if (b[i] !== COMMA) return MALFORMED;
-        i++;
-      } else if (b[i] === COMMA) {
-        return MALFORMED;
-      }
-      if (k < 4) word = ((word << 8) | v) >>> 0;
-      else port = (port << 8) | v;
-    }
-    const a = this.addr;
-    a[0] = word;
-    a[1] = a[2] = a[3] = 0;
-    this.hasAddr = true;
-    this.port = port;
-    return i;
-  }
-
-  /**
-   * RFC 2428 `<d><af><d><addr><d><port><d>` starting at `i`, `d` any of 33..126. `af`
-   * must be the control conn's family ("1" / "2"); with `allowEmpty` (EPSV replies) the
-   * family and address may be empty. The port is 1..65535. Sets addr/hasAddr/port;
-   * returns the index after the closing delimiter, INCOMPLETE or MALFORMED.
-   */
-  private parseExt(
-    b: Uint8Array,
-    i: number,
-    end: number,
-    af: AddressFamily,
-    allowEmpty: boolean,
-  ): number {
-    if (i >= end) return INCOMPLETE;
-    const d = b[i++];
-    if (d < 33 || d > 126) return MALFORMED;
-    if (i >= end) return INCOMPLETE;
-    this.hasAddr = false;
-    if (b[i] === d) {
-      // empty family: the address must be empty too
-      if (!allowEmpty) return MALFORMED;
-      i++;
-      if (i >= end) return INCOMPLETE;
-      if (b[i] !== d) return MALFORMED;
-      i++;
-    } else {
-      if (b[i] !== (af === 4 ? 49 : 50)) return MALFORMED;
-      i++;
-      if (i >= end) return INCOMPLETE;
-      if (b[i] !== d) return MALFORMED;
-      i++;
-      let j = i;
-      while (j < end && b[j] !== d) j++;
-      if (j >= end) return INCOMPLETE;
-      if (j === i) {
-        if (!allowEmpty) return MALFORMED;
-      } else {
-        const a = this.addr;
-        if (af === 4) {
-          const w = parseIpv4Text(b, i, j);
-          if (w < 0) return MALFORMED;
-          a[0] = w;
-          a[1] = a[2] = a[3] = 0;
-        } else if (!parseIpv6Text(b, i, j, a, this.groups)) {
-          return MALFORMED;
-        }
-        this.hasAddr = true;
-      }
-      i = j + 1;
-    }
-    if (i >= end) return INCOMPLETE;
-    if (!isDigit(b[i])) return MALFORMED;
-    let port = 0;
-    while (i < end && isDigit(b[i])) {
-      port = port * 10 + b[i++] - 48;
-      if (port > 65535) return MALFORMED;
-    }
-    if (i >= end) return INCOMPLETE;
-    if (b[i] !== d || port === 0) return MALFORMED;
-    this.port = port;
-    return i + 1;
   }
 
   /**
@@ -503,13 +385,6 @@ function copy4(src: Uint32Array, o: number, dst: Uint32Array): void {
   dst[1] = src[o + 1];
   dst[2] = src[o + 2];
   dst[3] = src[o + 3];
-}
-
-/** Write `v` (≥ 0) in decimal at `t[n..]`; returns the index after it. */
-function writeDec(t: Uint8Array, n: number, v: number): number {
-  if (v >= 10) n = writeDec(t, n, Math.floor(v / 10));
-  t[n] = 48 + (v % 10);
-  return n + 1;
 }
 
 /**
