@@ -8,16 +8,14 @@
  * function is allocation-free and works on `(buf, off, len)` triples.
  */
 import { read16 } from './bytes.js';
+import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP } from './ipproto.js';
+import { TCP_CHECKSUM as TCP_CSUM } from './tcp.js';
+import { UDP_CHECKSUM as UDP_CSUM } from './udp.js';
 
-/** Protocol numbers this module knows the checksum layout of. */
-const PROTO_ICMP = 1;
-const PROTO_TCP = 6;
-const PROTO_UDP = 17;
-const PROTO_ICMPV6 = 58;
-
-/** Offset of the checksum field inside the L4 header, per protocol. */
-const TCP_CSUM = 16;
-const UDP_CSUM = 6;
+/**
+ * Offsets of the checksum fields in the ICMP and IPv4 headers: named here, not imported,
+ * because icmp.ts and ipv4.ts import this module (TCP's and UDP's come from theirs).
+ */
 const ICMP_CSUM = 2;
 
 /** Above this an accumulated sum is reduced so that further additions stay exact. */
@@ -152,7 +150,7 @@ export function partialReplace32(field: number, old32: number, new32: number): n
   return partialApplyDiff(field, csumDiff32(0, old32, new32));
 }
 
-/** Offset within the IPv4 header of its checksum field. */
+/** Offset within the IPv4 header of its checksum field (ipv4.ts imports this module). */
 const IPV4_CSUM = 10;
 
 /** Compute the IPv4 header checksum over `ihlBytes`, write it, and return it. */
@@ -193,12 +191,12 @@ export function icmpChecksumFill(buf: Uint8Array, off: number, len: number): num
  */
 export function l4CsumFieldOffset(proto: number): number {
   switch (proto) {
-    case PROTO_TCP:
+    case IPPROTO_TCP:
       return TCP_CSUM;
-    case PROTO_UDP:
+    case IPPROTO_UDP:
       return UDP_CSUM;
-    case PROTO_ICMP:
-    case PROTO_ICMPV6:
+    case IPPROTO_ICMP:
+    case IPPROTO_ICMPV6:
       return ICMP_CSUM;
     default:
       return -1;
@@ -218,7 +216,7 @@ function l4FullSum(
   const fo = l4CsumFieldOffset(proto);
   if (fo < 0 || l4len < fo + 2 || l4off < 0 || l4off + l4len > buf.length) return -1;
   const seg = sumBytes(buf, l4off, l4len);
-  if (proto === PROTO_ICMP) return seg;
+  if (proto === IPPROTO_ICMP) return seg;
   return pseudoSum(buf, saddrOff, daddrOff, af === 6 ? 16 : 4, proto, l4len) + seg;
 }
 
@@ -241,7 +239,7 @@ export function l4ChecksumOk(
 ): boolean {
   const sum = l4FullSum(buf, af, saddrOff, daddrOff, proto, l4off, l4len);
   if (sum < 0) return false;
-  if (proto === PROTO_UDP && read16(buf, l4off + UDP_CSUM) === 0) return af === 4;
+  if (proto === IPPROTO_UDP && read16(buf, l4off + UDP_CSUM) === 0) return af === 4;
   return fold16(sum) === 0xffff;
 }
 
@@ -264,7 +262,7 @@ export function l4ChecksumFill(
   buf[l4off + fo] = 0;
   buf[l4off + fo + 1] = 0;
   let c = finishSum(l4FullSum(buf, af, saddrOff, daddrOff, proto, l4off, l4len));
-  if (c === 0 && proto === PROTO_UDP) c = 0xffff;
+  if (c === 0 && proto === IPPROTO_UDP) c = 0xffff;
   buf[l4off + fo] = c >>> 8;
   buf[l4off + fo + 1] = c;
   return c;
@@ -286,7 +284,7 @@ export function l4PartialFill(
   l4len: number,
 ): number {
   const fo = l4CsumFieldOffset(proto);
-  if (fo < 0 || proto === PROTO_ICMP || l4len < fo + 2 || l4off + l4len > buf.length) return -1;
+  if (fo < 0 || proto === IPPROTO_ICMP || l4len < fo + 2 || l4off + l4len > buf.length) return -1;
   const v = fold16(pseudoSum(buf, saddrOff, daddrOff, af === 6 ? 16 : 4, proto, l4len));
   buf[l4off + fo] = v >>> 8;
   buf[l4off + fo + 1] = v;

@@ -30,6 +30,7 @@ import { Frag, PacketView, parseErrorName } from './packet.js';
 import { TCP_FLAG_ACK, tcpFlagsString } from './tcp.js';
 import { read16, read32 } from './bytes.js';
 import { ipv4FragOffset } from './ipv4.js';
+import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from './ipproto.js';
 import { FRAGHDR_OFFSET, FRAGHDR_OFFSET_MASK } from './ipv6.js';
 import { formatIpv4, formatIpv6 } from './addr.js';
 
@@ -125,15 +126,15 @@ function icmpText(pv: PacketView): string {
 
 function protoName(pv: PacketView): string {
   switch (pv.proto) {
-    case 6:
+    case IPPROTO_TCP:
       return 'TCP';
-    case 17:
+    case IPPROTO_UDP:
       return 'UDP';
-    case 132:
+    case IPPROTO_SCTP:
       return 'SCTP';
-    case 1:
+    case IPPROTO_ICMP:
       return pv.af === 4 ? 'ICMP' : 'proto=1';
-    case 58:
+    case IPPROTO_ICMPV6:
       return pv.af === 6 ? 'ICMP6' : 'proto=58';
     default:
       return `proto=${pv.proto}`;
@@ -154,7 +155,7 @@ function summary(pv: PacketView, depth: number): string {
   const fragNote = pv.frag === Frag.FIRST ? ' frag first' : '';
   if (pv.hasPorts) {
     const ends = `${endpoint(pv, pv.saddr, pv.sport)} > ${endpoint(pv, pv.daddr, pv.dport)}`;
-    if (pv.proto === 6 && (!pv.embedded || pv.tcpDoff >= 20)) {
+    if (pv.proto === IPPROTO_TCP && (!pv.embedded || pv.tcpDoff >= 20)) {
       const ack = pv.tcpFlags & TCP_FLAG_ACK ? ` ack=${pv.ack}` : '';
       const len = pv.embedded ? '' : ` len=${pv.payloadLen}`;
       return `TCP ${ends} [${tcpFlagsString(pv.tcpFlags)}] seq=${pv.seq}${ack}${len}${fragNote}`;

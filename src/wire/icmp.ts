@@ -5,6 +5,7 @@
  */
 import { copyBytes, read16, read32, read32i, write16, write32 } from './bytes.js';
 import { icmpChecksumFill, l4ChecksumFill } from './checksum.js';
+import { IPPROTO_ICMP, IPPROTO_ICMPV6 } from './ipproto.js';
 import { IPV4_HLEN, IPV4_SRC, IPV4_TOTAL_LENGTH, writeIpv4Header } from './ipv4.js';
 import {
   IPV6_HLEN,
@@ -91,9 +92,6 @@ export const ICMPV6_EXC_FRAGTIME = 1;
 export const ICMPV6_HDR_FIELD = 0;
 export const ICMPV6_UNK_NEXTHDR = 1;
 export const ICMPV6_UNK_OPTION = 2;
-
-const PROTO_ICMP = 1;
-const PROTO_ICMPV6 = 58;
 
 export function icmpType(buf: Uint8Array, off: number): number {
   return buf[off + ICMP_TYPE];
@@ -203,7 +201,7 @@ export function buildIcmpError(
       ipId,
       0,
       ICMP_ERROR_TTL,
-      PROTO_ICMP,
+      IPPROTO_ICMP,
       srcWords[0] | 0,
       dst,
     );
@@ -233,7 +231,15 @@ export function buildIcmpError(
   const d2 = read32i(orig, origOff + IPV6_SRC + 8);
   const d3 = read32i(orig, origOff + IPV6_SRC + 12);
   copyBytes(out, outOff + hdr, orig, origOff, take);
-  writeIpv6Header(out, outOff, ICMP_HLEN + take, PROTO_ICMPV6, ICMP_ERROR_TTL, srcWords, srcWords);
+  writeIpv6Header(
+    out,
+    outOff,
+    ICMP_HLEN + take,
+    IPPROTO_ICMPV6,
+    ICMP_ERROR_TTL,
+    srcWords,
+    srcWords,
+  );
   write32(out, outOff + IPV6_DST, d0);
   write32(out, outOff + IPV6_DST + 4, d1);
   write32(out, outOff + IPV6_DST + 8, d2);
@@ -242,6 +248,14 @@ export function buildIcmpError(
   out[l4 + ICMP_TYPE] = type;
   out[l4 + ICMP_CODE] = code;
   write32(out, l4 + 4, info);
-  l4ChecksumFill(out, 6, outOff + IPV6_SRC, outOff + IPV6_DST, PROTO_ICMPV6, l4, ICMP_HLEN + take);
+  l4ChecksumFill(
+    out,
+    6,
+    outOff + IPV6_SRC,
+    outOff + IPV6_DST,
+    IPPROTO_ICMPV6,
+    l4,
+    ICMP_HLEN + take,
+  );
   return hdr + take;
 }

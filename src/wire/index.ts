@@ -12,3 +12,4 @@ export * from './ip.js';
 export * from './gre.js';
 export * from './gue.js';
 export * from './addr.js';
+export * from './ipproto.js';

@@ -47,14 +47,10 @@ import {
   NEXTHDR_ROUTING,
   ipv6ExtHeaderLength,
 } from './ipv6.js';
+import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from './ipproto.js';
 import { TCP_CHECKSUM, TCP_DOFF, TCP_FLAGS, TCP_HLEN, TCP_SEQ, TCP_ACK } from './tcp.js';
 import { UDP_CHECKSUM, UDP_HLEN, UDP_LENGTH } from './udp.js';
 
-const PROTO_ICMP = 1;
-const PROTO_TCP = 6;
-const PROTO_UDP = 17;
-const PROTO_ICMPV6 = 58;
-const PROTO_SCTP = 132;
 /** SCTP common header: ports, verification tag, CRC32c (not an Internet checksum). */
 const SCTP_HLEN = 12;
 /** Bytes of L4 header an ICMP error must quote (RFC 792): enough for the ports. */
@@ -223,7 +219,7 @@ export class PacketView {
    * No-op unless a full TCP header was parsed.
    */
   setSeq(v: number, fixCsum = true): void {
-    if (this.proto !== PROTO_TCP || this.tcpDoff < TCP_HLEN || this.embedded) return;
+    if (this.proto !== IPPROTO_TCP || this.tcpDoff < TCP_HLEN || this.embedded) return;
     v >>>= 0;
     this.setTcpWord(TCP_SEQ, this.seq | 0, v | 0, fixCsum);
     this.seq = v;
@@ -231,7 +227,7 @@ export class PacketView {
 
   /** Rewrite the TCP acknowledgment number; as {@link setSeq}. */
   setAck(v: number, fixCsum = true): void {
-    if (this.proto !== PROTO_TCP || this.tcpDoff < TCP_HLEN || this.embedded) return;
+    if (this.proto !== IPPROTO_TCP || this.tcpDoff < TCP_HLEN || this.embedded) return;
     v >>>= 0;
     this.setTcpWord(TCP_ACK, this.ack | 0, v | 0, fixCsum);
     this.ack = v;
@@ -269,7 +265,7 @@ export class PacketView {
     } else {
       write16(b, o + IPV6_PAYLOAD_LENGTH, (read16(b, o + IPV6_PAYLOAD_LENGTH) + delta) & 0xffff);
     }
-    if (this.proto === PROTO_UDP && this.hasPorts && this.frag === Frag.NONE) {
+    if (this.proto === IPPROTO_UDP && this.hasPorts && this.frag === Frag.NONE) {
       write16(b, this.l4off + UDP_LENGTH, (read16(b, this.l4off + UDP_LENGTH) + delta) & 0xffff);
     }
   }
@@ -443,7 +439,7 @@ export class PacketView {
     const o = this.l4off;
     const n = this.l4len;
     switch (this.proto) {
-      case PROTO_TCP: {
+      case IPPROTO_TCP: {
         if (n < TCP_HLEN) return ParseError.TRUNCATED_L4;
         this.ports(buf, o);
         const doff = (buf[o + TCP_DOFF] >>> 4) << 2;
@@ -457,23 +453,23 @@ export class PacketView {
         this.payloadLen = n - doff;
         return ParseError.OK;
       }
-      case PROTO_UDP:
+      case IPPROTO_UDP:
         if (n < UDP_HLEN) return ParseError.TRUNCATED_L4;
         this.ports(buf, o);
         this.csumOff = o + UDP_CHECKSUM;
         this.payloadOff = o + UDP_HLEN;
         this.payloadLen = n - UDP_HLEN;
         return ParseError.OK;
-      case PROTO_SCTP:
+      case IPPROTO_SCTP:
         if (n < SCTP_HLEN) return ParseError.TRUNCATED_L4;
         this.ports(buf, o);
         this.payloadOff = o + SCTP_HLEN;
         this.payloadLen = n - SCTP_HLEN;
         return ParseError.OK;
-      case PROTO_ICMP:
-      case PROTO_ICMPV6:
+      case IPPROTO_ICMP:
+      case IPPROTO_ICMPV6:
         // ICMP over IPv6 or ICMPv6 over IPv4 is just an unknown protocol.
-        if ((this.proto === PROTO_ICMP) !== (this.af === 4)) return ParseError.OK;
+        if ((this.proto === IPPROTO_ICMP) !== (this.af === 4)) return ParseError.OK;
         if (n < ICMP_HLEN) return ParseError.TRUNCATED_L4;
         this.icmpType = buf[o];
         this.icmpCode = buf[o + 1];
@@ -490,7 +486,7 @@ export class PacketView {
     const o = this.l4off;
     const n = this.l4len;
     switch (this.proto) {
-      case PROTO_TCP:
+      case IPPROTO_TCP:
         if (n < PORTS_LEN) return ParseError.TRUNCATED_L4;
         this.ports(buf, o);
         if (n >= TCP_SEQ + 4) this.seq = read32i(buf, o + TCP_SEQ) >>> 0;
@@ -508,7 +504,7 @@ export class PacketView {
           this.payloadLen = 0;
         }
         return ParseError.OK;
-      case PROTO_UDP:
+      case IPPROTO_UDP:
         if (n < PORTS_LEN) return ParseError.TRUNCATED_L4;
         this.ports(buf, o);
         if (n >= UDP_HLEN) {
@@ -520,15 +516,15 @@ export class PacketView {
           this.payloadLen = 0;
         }
         return ParseError.OK;
-      case PROTO_SCTP:
+      case IPPROTO_SCTP:
         if (n < PORTS_LEN) return ParseError.TRUNCATED_L4;
         this.ports(buf, o);
         this.payloadOff = o + (n >= SCTP_HLEN ? SCTP_HLEN : n);
         this.payloadLen = o + n - this.payloadOff;
         return ParseError.OK;
-      case PROTO_ICMP:
-      case PROTO_ICMPV6:
-        if ((this.proto === PROTO_ICMP) !== (this.af === 4)) return ParseError.OK;
+      case IPPROTO_ICMP:
+      case IPPROTO_ICMPV6:
+        if ((this.proto === IPPROTO_ICMP) !== (this.af === 4)) return ParseError.OK;
         if (n >= 2) {
           this.icmpType = buf[o];
           this.icmpCode = buf[o + 1];
@@ -576,11 +572,11 @@ export function icmpErrorAllowed(pv: PacketView, errType: number): boolean {
     const dst = d[0];
     if (src === 0 || src === 0xffffffff || src >>> 28 === 0xe) return false;
     if (dst === 0xffffffff || dst >>> 28 === 0xe) return false;
-    if (pv.proto === PROTO_ICMP && !icmpIsInformational(pv.icmpType)) return false;
+    if (pv.proto === IPPROTO_ICMP && !icmpIsInformational(pv.icmpType)) return false;
     return true;
   }
   if ((s[0] | s[1] | s[2] | s[3]) === 0 || s[0] >>> 24 === 0xff) return false;
   if (d[0] >>> 24 === 0xff && errType !== ICMPV6_PKT_TOOBIG) return false;
-  if (pv.proto === PROTO_ICMPV6 && pv.frag !== Frag.LATER && pv.icmpType < 128) return false;
+  if (pv.proto === IPPROTO_ICMPV6 && pv.frag !== Frag.LATER && pv.icmpType < 128) return false;
   return true;
 }
