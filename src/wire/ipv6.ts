@@ -39,17 +39,19 @@ export const FRAGHDR_OFFSET_MASK = 0xfff8;
 export const FRAGHDR_MF = 0x0001;
 
 export function ipv6Version(buf: Uint8Array, off: number): number {
-  return buf[off] >>> 4;
+  return buf[off + IPV6_VER_TC_FLOW] >>> 4;
 }
+/** The traffic class straddles bytes 0 and 1 (after the version nibble). */
 export function ipv6TrafficClass(buf: Uint8Array, off: number): number {
-  return ((buf[off] & 0x0f) << 4) | (buf[off + 1] >>> 4);
+  return (read16(buf, off + IPV6_VER_TC_FLOW) >>> 4) & 0xff;
 }
+/** Set the traffic class (and version 6), keeping the flow label. */
 export function setIpv6TrafficClass(buf: Uint8Array, off: number, v: number): void {
-  buf[off] = 0x60 | ((v >>> 4) & 0x0f);
-  buf[off + 1] = ((v & 0x0f) << 4) | (buf[off + 1] & 0x0f);
+  const w = read16(buf, off + IPV6_VER_TC_FLOW);
+  write16(buf, off + IPV6_VER_TC_FLOW, 0x6000 | ((v & 0xff) << 4) | (w & 0x0f));
 }
 export function ipv6FlowLabel(buf: Uint8Array, off: number): number {
-  return ((buf[off + 1] & 0x0f) << 16) | (buf[off + 2] << 8) | buf[off + 3];
+  return read32i(buf, off + IPV6_VER_TC_FLOW) & 0xfffff;
 }
 export function ipv6PayloadLength(buf: Uint8Array, off: number): number {
   return read16(buf, off + IPV6_PAYLOAD_LENGTH);
