@@ -9,7 +9,7 @@ import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../constants.js';
 import type { PacketView } from '../../wire/packet.js';
 import { read16, write16 } from '../../wire/bytes.js';
 import { setIcmpChecksum } from '../../wire/icmp.js';
-import { decTtl as wireDecTtl, writeIpAddr } from '../../wire/ip.js';
+import { writeIpAddr } from '../../wire/ip.js';
 import { ipv4Checksum, setIpv4Checksum } from '../../wire/ipv4.js';
 import { TCP_DPORT, TCP_SPORT } from '../../wire/tcp.js';
 import {
@@ -27,15 +27,6 @@ import {
  */
 export { writeIpAddr as writeAddr } from '../../wire/ip.js';
 export { write16 as writePort } from '../../wire/bytes.js';
-
-/**
- * Decrement TTL / hop limit; the IPv4 header checksum is updated incrementally (the
- * kernel's ip_decrease_ttl). Headers reaching the director were verified by the IP
- * layer, so incremental updates give what a full recomputation would.
- */
-export function decTtl(pv: PacketView): void {
-  wireDecTtl(pv.buf, pv.l3off, pv.af as AddressFamily);
-}
 
 /** Incremental IPv4 header checksum update for a changed 32-bit address word. */
 function ipv4AddrChanged(b: Uint8Array, l3off: number, oldW: number, newW: number): void {
