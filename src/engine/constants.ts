@@ -4,15 +4,17 @@
  * views can carry them unchanged.
  */
 
-export const IPPROTO_IP = 0;
-export const IPPROTO_ICMP = 1;
-export const IPPROTO_IPIP = 4;
-export const IPPROTO_TCP = 6;
-export const IPPROTO_UDP = 17;
-export const IPPROTO_IPV6 = 41;
-export const IPPROTO_GRE = 47;
-export const IPPROTO_ICMPV6 = 58;
-export const IPPROTO_SCTP = 132;
+export {
+  IPPROTO_IP,
+  IPPROTO_ICMP,
+  IPPROTO_IPIP,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  IPPROTO_IPV6,
+  IPPROTO_GRE,
+  IPPROTO_ICMPV6,
+  IPPROTO_SCTP,
+} from '../wire/ipproto.js';
 
 export type AddressFamily = 4 | 6;
 

@@ -16,9 +16,11 @@ import { countIn, countOut } from './stats.js';
 import { serviceFind } from './svc.js';
 import { Why } from './verdict.js';
 import { transmit } from './xmit/index.js';
-import { icmpChecksumFill, verifyL4Checksum, writeAddr, writePort } from './xmit/nat.js';
+import { icmpChecksumFill, verifyL4Checksum } from './proto/nat.js';
+import { write16 } from '../wire/bytes.js';
+import { writeIpAddr } from '../wire/ip.js';
 import { accept, drop, forward, replyIcmpAbout, replyTtlExceeded } from './xmit/result.js';
-import { tunnelInner } from './xmit/tunnel-xmit.js';
+import { tunnelInner } from './xmit/tunnel.js';
 import { ipv4HeaderChecksum } from '../wire/checksum.js';
 import { decTtl } from '../wire/ip.js';
 import { IPV4_FLAG_DF, IPV4_FRAG } from '../wire/ipv4.js';
@@ -94,9 +96,9 @@ export function icmpIn(ipvs: Ipvs, pv: PacketView, mark: number, pktFlags: numbe
       const o = id * 4;
       decTtl(pv.buf, pv.l3off, pv.af as AddressFamily);
       // outer dst := RIP, embedded src := RIP, embedded sport := dport
-      writeAddr(pv.buf, pv.daddrOff, c.daddr, o, pv.af as AddressFamily);
-      writeAddr(e.buf, e.saddrOff, c.daddr, o, af);
-      writePort(e.buf, e.l4off, c.dport[id]);
+      writeIpAddr(pv.buf, pv.daddrOff, c.daddr, o, pv.af as AddressFamily);
+      writeIpAddr(e.buf, e.saddrOff, c.daddr, o, af);
+      write16(e.buf, e.l4off, c.dport[id]);
       if (af === 4) ipv4HeaderChecksum(e.buf, e.l3off, e.ihl);
       if (pv.af === 4) ipv4HeaderChecksum(pv.buf, pv.l3off, pv.ihl);
       icmpChecksumFill(pv);
@@ -188,9 +190,9 @@ export function icmpOut(ipvs: Ipvs, pv: PacketView): number {
   r.why = Why.CONN;
   if ((c.flags[id] & CONN_F_FWD_MASK) === CONN_F_MASQ) {
     if (!verifyL4Checksum(pv)) return drop(ipvs, DropReason.BAD_CHECKSUM);
-    writeAddr(pv.buf, pv.saddrOff, c.vaddr, o, pv.af as AddressFamily);
-    writeAddr(e.buf, e.daddrOff, c.vaddr, o, af);
-    writePort(e.buf, e.l4off + 2, c.vport[id]);
+    writeIpAddr(pv.buf, pv.saddrOff, c.vaddr, o, pv.af as AddressFamily);
+    writeIpAddr(e.buf, e.daddrOff, c.vaddr, o, af);
+    write16(e.buf, e.l4off + 2, c.vport[id]);
     if (af === 4) ipv4HeaderChecksum(e.buf, e.l3off, e.ihl);
     if (pv.af === 4) ipv4HeaderChecksum(pv.buf, pv.l3off, pv.ihl);
     icmpChecksumFill(pv);

@@ -2,6 +2,8 @@
  * IP protocol numbers (IANA "Assigned Internet Protocol Numbers") of the headers wire/
  * parses, writes or names: the IPv4 protocol / IPv6 next-header values.
  */
+/** IP itself (fwmark templates carry protocol 0). */
+export const IPPROTO_IP = 0;
 export const IPPROTO_ICMP = 1;
 /** IPv4 in IP (IPIP tunnels, and GUE's proto for an IPv4 payload). */
 export const IPPROTO_IPIP = 4;

@@ -1,11 +1,11 @@
 /**
  * What the port-carrying protocols (TCP, UDP) share in their ops: the NAT rewrite of
- * addresses and ports (snat/dnat handlers over xmit/nat.ts's natRewrite) and the
+ * addresses and ports (snat/dnat handlers over proto/nat.ts's natRewrite) and the
  * checksum check of a packet a helper must read.
  */
 import type { Ipvs } from '../ipvs.js';
 import { PKT_CSUM_OK, PKT_CSUM_PARTIAL } from '../ipvs.js';
-import { natRewrite, verifyL4Checksum } from '../xmit/nat.js';
+import { natRewrite, verifyL4Checksum } from './nat.js';
 import type { PacketView } from '../../wire/packet.js';
 
 /** csum_check: trusted when the caller verified it or it is a partial (offload) sum. */

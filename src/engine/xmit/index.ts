@@ -17,9 +17,9 @@ import type { PacketView } from '../../wire/packet.js';
 import { xmitBypass } from './bypass.js';
 import { xmitDr } from './dr.js';
 import { xmitLocal } from './local.js';
-import { xmitNat } from './nat-xmit.js';
+import { xmitNat } from './nat.js';
 import { drop } from './result.js';
-import { xmitTunnel } from './tunnel-xmit.js';
+import { xmitTunnel } from './tunnel.js';
 
 /** Transmit `pv` on conn `id` by the conn's method; the result's why is already set. */
 export function transmit(
