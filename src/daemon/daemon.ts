@@ -19,7 +19,6 @@ import { HealthManager } from '../health/manager.js';
 import type { Server } from 'node:http';
 import { currentNetnsName } from '../sys/netns.js';
 import { Engine } from '../engine/engine.js';
-import { formatAddr } from '../engine/addr.js';
 import { startDaemonControl, type DaemonControl } from '../control/daemon.js';
 import { decodeConfig, statePath } from '../control/persist.js';
 import { controlPath } from '../control/client.js';
@@ -71,11 +70,7 @@ function describe(engine: Engine): string {
   const d = engine.services.reduce((a, s) => a + s.dests.length, 0);
   const svcs = engine.services
     .slice(0, 4)
-    .map((s) =>
-      s.fwmark
-        ? `FWM ${s.fwmark}`
-        : `${s.protocol === 6 ? 'TCP' : 'UDP'} ${formatAddr(s.af, s.addr)}:${s.port}`,
-    )
+    .map((s) => s.toString())
     .join(', ');
   return `${n} service(s), ${d} real server(s)${n ? `: ${svcs}${n > 4 ? ', …' : ''}` : ''}`;
 }
