@@ -5,17 +5,7 @@
  * nowhere else; range checks happen once, in the control model (the engine keeps
  * the kernel's own checks).
  */
-import {
-  FWD_METHOD_NAME,
-  IPPROTO_ICMP,
-  IPPROTO_ICMPV6,
-  IPPROTO_IP,
-  IPPROTO_SCTP,
-  IPPROTO_TCP,
-  IPPROTO_UDP,
-  type AddressFamily,
-  type FwdMethod,
-} from './constants.js';
+import { FWD_METHOD_NAME, IPPROTO_TCP, type AddressFamily, type FwdMethod } from './constants.js';
 
 /** What identifies a virtual service: fwmark, or protocol + address + port. */
 export interface ServiceId {
@@ -124,22 +114,5 @@ export const TIMEOUT_DEFAULTS: Readonly<Timeouts> = { tcp: 900, tcpfin: 120, udp
 /** Upper bound of persistence and connection timeouts ipvsadm accepts (31 days). */
 export const MAX_TIMEOUT = 2678400;
 
-/** The kernel's `ip_vs_proto_name`: the one protocol-name table. */
-export function protoName(p: number): string {
-  switch (p) {
-    case IPPROTO_IP:
-      return 'IP';
-    case IPPROTO_TCP:
-      return 'TCP';
-    case IPPROTO_UDP:
-      return 'UDP';
-    case IPPROTO_SCTP:
-      return 'SCTP';
-    case IPPROTO_ICMP:
-      return 'ICMP';
-    case IPPROTO_ICMPV6:
-      return 'ICMPv6';
-    default:
-      return `IP_${p}`;
-  }
-}
+/** The kernel's `ip_vs_proto_name`: the one protocol-name table (kept in wire/). */
+export { ipProtoName as protoName } from '../wire/ipproto.js';

@@ -30,7 +30,14 @@ import { Frag, PacketView, parseErrorName } from './packet.js';
 import { TCP_FLAG_ACK, tcpFlagsString } from './tcp.js';
 import { read16, read32 } from './bytes.js';
 import { ipv4FragOffset } from './ipv4.js';
-import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from './ipproto.js';
+import {
+  IPPROTO_ICMP,
+  IPPROTO_ICMPV6,
+  IPPROTO_SCTP,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  ipProtoName,
+} from './ipproto.js';
 import { FRAGHDR_OFFSET, FRAGHDR_OFFSET_MASK } from './ipv6.js';
 import { formatIpv4, formatIpv6 } from './addr.js';
 
@@ -124,14 +131,13 @@ function icmpText(pv: PacketView): string {
   }
 }
 
+/** The kernel's name for TCP/UDP/SCTP; ICMP by family, anything else by number. */
 function protoName(pv: PacketView): string {
   switch (pv.proto) {
     case IPPROTO_TCP:
-      return 'TCP';
     case IPPROTO_UDP:
-      return 'UDP';
     case IPPROTO_SCTP:
-      return 'SCTP';
+      return ipProtoName(pv.proto);
     case IPPROTO_ICMP:
       return pv.af === 4 ? 'ICMP' : 'proto=1';
     case IPPROTO_ICMPV6:

@@ -14,3 +14,26 @@ export const IPPROTO_IPV6 = 41;
 export const IPPROTO_GRE = 47;
 export const IPPROTO_ICMPV6 = 58;
 export const IPPROTO_SCTP = 132;
+
+/**
+ * The protocol's name as the kernel's `ip_vs_proto_name` gives it (ipvsadm listings,
+ * /proc, logs): IP, TCP, UDP, SCTP, ICMP, ICMPv6, otherwise `IP_<n>`.
+ */
+export function ipProtoName(p: number): string {
+  switch (p) {
+    case IPPROTO_IP:
+      return 'IP';
+    case IPPROTO_TCP:
+      return 'TCP';
+    case IPPROTO_UDP:
+      return 'UDP';
+    case IPPROTO_SCTP:
+      return 'SCTP';
+    case IPPROTO_ICMP:
+      return 'ICMP';
+    case IPPROTO_ICMPV6:
+      return 'ICMPv6';
+    default:
+      return `IP_${p}`;
+  }
+}
