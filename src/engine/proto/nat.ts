@@ -11,7 +11,7 @@ import type { PacketView } from '../../wire/packet.js';
 import { read16, write16 } from '../../wire/bytes.js';
 import { setIcmpChecksum } from '../../wire/icmp.js';
 import { writeIpAddr } from '../../wire/ip.js';
-import { ipv4Checksum, setIpv4Checksum } from '../../wire/ipv4.js';
+import { IPV4_CHECKSUM } from '../../wire/ipv4.js';
 import { TCP_DPORT, TCP_SPORT } from '../../wire/tcp.js';
 import {
   csumReplace16,
@@ -24,7 +24,11 @@ import {
 
 /** Incremental IPv4 header checksum update for a changed 32-bit address word. */
 function ipv4AddrChanged(b: Uint8Array, l3off: number, oldW: number, newW: number): void {
-  setIpv4Checksum(b, l3off, csumReplace32(ipv4Checksum(b, l3off), oldW, newW));
+  // straight byte access: natRewrite's inlining budget goes to the checksum arithmetic
+  const o = l3off + IPV4_CHECKSUM;
+  const check = csumReplace32((b[o] << 8) | b[o + 1], oldW, newW);
+  b[o] = check >>> 8;
+  b[o + 1] = check & 0xff;
 }
 
 function l4Sum(pv: PacketView): number {
@@ -83,11 +87,15 @@ export function natRewrite(
     if (af === 4) ipv4AddrChanged(buf, pv.l3off, old[0], words[woff]);
     return;
   }
+  // straight byte access to the checksum and port fields (not read16/write16): each
+  // inlined helper counts against natRewrite's inlining budget, which the checksum
+  // arithmetic (csumReplace32/16 → fold16) needs on every packet
   const co = pv.csumOff;
-  let check = read16(buf, co);
+  let check = (buf[co] << 8) | buf[co + 1];
   const udp = pv.proto === IPPROTO_UDP;
   writeIpAddr(buf, addrOff, words, woff, af);
-  write16(buf, portOff, port);
+  buf[portOff] = port >>> 8;
+  buf[portOff + 1] = port & 0xff;
   if (partial) {
     // the field is the folded, non-complemented pseudo-header sum
     check = fold16(pseudoSum(buf, pv.saddrOff, pv.daddrOff, af === 4 ? 4 : 16, pv.proto, pv.l4len));
@@ -100,6 +108,7 @@ export function natRewrite(
     check = finishSum(l4Sum(pv));
     if (udp && check === 0) check = 0xffff;
   }
-  write16(buf, co, check);
+  buf[co] = check >>> 8;
+  buf[co + 1] = check & 0xff;
   if (af === 4) ipv4AddrChanged(buf, pv.l3off, old[0], words[woff]);
 }
