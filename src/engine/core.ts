@@ -7,6 +7,7 @@
 import {
   CONN_F_FWD_MASK,
   CONN_F_MASQ,
+  CONN_F_NFCT,
   CONN_F_ONE_PACKET,
   IPPROTO_ICMP,
   IPPROTO_ICMPV6,
@@ -102,14 +103,17 @@ function inProto(
       if (c.nControl[id] === 0) connExpireNow(ipvs, id);
       id = NO_CONN;
     } else {
-      // §2.12: the conn's dest is gone
+      // §2.12: the conn's dest is gone. With expire_nodest_conn the conn is expired and
+      // (kernels since 5.9) the packet tries to schedule like any other — a non-SYN TCP
+      // packet is then ACCEPTed; only a conn that uses conntrack drops it (old_ct).
       const did = c.dest[id];
       const d = did >= 0 ? ipvs.destById[did] : null;
       if (d && !d.available) {
         if (!ipvs.settings.expire_nodest_conn) return drop(ipvs, DropReason.NO_DEST_CONN);
+        const oldCt = (c.flags[id] & CONN_F_NFCT) !== 0;
         connExpireNow(ipvs, id);
+        if (oldCt) return drop(ipvs, DropReason.NO_DEST_CONN);
         id = NO_CONN;
-        if (!pp.nodestReschedule(ipvs, pv)) return drop(ipvs, DropReason.NO_DEST_CONN);
       }
     }
   }

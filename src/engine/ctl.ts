@@ -175,11 +175,16 @@ function checkDest(op: IpvsOp, opts: DestSpec): void {
     throw new IpvsError(op, 'EINVAL', 'GUE needs a tunnel port');
 }
 
-function applyDest(d: Dest, opts: DestSpec): void {
+/**
+ * __ip_vs_update_dest: `add` for ipvsadm -a (also a dest brought back from the trash),
+ * which always sets last_weight — to 0 for a dest added quiesced; an edit keeps the old
+ * last_weight when the new weight is 0 (mh keeps the quiesced dest's buckets, §10).
+ */
+function applyDest(d: Dest, opts: DestSpec, add: boolean): void {
   d.setFwd(FWD_METHOD_FLAG[opts.fwd ?? DEST_DEFAULTS.fwd]);
   const oldU = d.uThreshold;
   d.weight = opts.weight ?? DEST_DEFAULTS.weight;
-  if (d.weight > 0) d.lastWeight = d.weight;
+  if (add || d.weight > 0) d.lastWeight = d.weight;
   d.uThreshold = opts.uThreshold ?? DEST_DEFAULTS.uThreshold;
   d.lThreshold = opts.lThreshold ?? DEST_DEFAULTS.lThreshold;
   if (d.uThreshold === 0 || d.uThreshold > oldU) d.flags &= ~DEST_F_OVERLOAD;
@@ -215,10 +220,9 @@ export function addDest(ipvs: Ipvs, key: ServiceId, opts: DestSpec): Dest {
     d.flags |= DEST_F_AVAILABLE;
   } else {
     d = new Dest(svc, a.af, a.words, opts.port);
-    d.lastWeight = 0; // set only by a non-zero weight (a dest added quiesced has none)
     d.id = allocDestId(ipvs, d);
   }
-  applyDest(d, opts);
+  applyDest(d, opts, true);
   svc.dests.unshift(d);
   svc.scheduler?.update(svc, 'add', d, 0);
   return d;
@@ -242,7 +246,7 @@ export function editDest(ipvs: Ipvs, key: ServiceId, opts: DestSpec): Dest {
   checkDest('edit dest', opts);
   const d = findDest(svc, opts.addr, opts.port);
   if (!d) throw new IpvsError('edit dest', 'ENOENT');
-  applyDest(d, opts);
+  applyDest(d, opts, false);
   svc.scheduler?.update(svc, 'edit', d, svc.dests.indexOf(d));
   return d;
 }

@@ -218,8 +218,6 @@ export const tcpProtocol: ProtocolOps = {
     if (!(pv.tcpFlags & TCP_FLAG_SYN) && !ipvs.settings.sloppy_tcp) return Why.NOT_SYN;
     return Why.NONE;
   },
-  nodestReschedule: (ipvs, pv) =>
-    (pv.tcpFlags & TCP_FLAG_SYN) !== 0 || ipvs.settings.sloppy_tcp !== 0,
   connReuse(ipvs, id) {
     const c = ipvs.conns;
     const st = c.state[id];

@@ -48,11 +48,6 @@ export interface ProtocolOps {
    * Why.NONE to go on to the service lookup, otherwise the Why of the ACCEPT (§2.7).
    */
   connSchedule(ipvs: Ipvs, pv: PacketView): number;
-  /**
-   * After the conn of a deleted dest was expired (expire_nodest_conn, §2.12): may
-   * the packet go on to be scheduled (false: it is dropped)?
-   */
-  nodestReschedule(ipvs: Ipvs, pv: PacketView): boolean;
   /** The protocol's part of is_new_conn_expected (§2.11): may a SYN reuse conn `id`? */
   connReuse(ipvs: Ipvs, id: number): boolean;
   /** csum_check: the L4 checksum of a packet a helper must look into (§6.2). */

@@ -37,7 +37,6 @@ export const udpProtocol: ProtocolOps = {
   isActive: () => false,
   isNewConn: () => false,
   connSchedule: () => Why.NONE,
-  nodestReschedule: () => true,
   connReuse: () => false,
   csumCheck: l4CsumCheck,
   dnatHandler: l4DnatHandler,
