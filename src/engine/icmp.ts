@@ -82,8 +82,12 @@ export function icmpIn(ipvs: Ipvs, pv: PacketView, mark: number, pktFlags: numbe
   } else {
     ipvs.result.why = Why.CONN;
   }
-  if (!(pktFlags & PKT_CSUM_OK) && !verifyL4Checksum(pv))
+  if (!(pktFlags & PKT_CSUM_OK) && !verifyL4Checksum(pv)) {
+    // put the conn on this exit too (the kernel's `goto out`): one just scheduled for
+    // the error would otherwise never start its timer and never expire
+    connPut(ipvs, id);
     return drop(ipvs, DropReason.BAD_CHECKSUM);
+  }
   const did = c.dest[id];
   const d = did >= 0 ? ipvs.destById[did] : null;
   if (d && d.available) countIn(ipvs.totals, d, pv.l3len);
@@ -140,8 +144,12 @@ function icmpTunnel(ipvs: Ipvs, pv: PacketView, pktFlags: number): number {
   const c = ipvs.conns;
   const id = c.inLookup(4, inner.proto, inner.saddr, 0, inner.sport, inner.daddr, 0, inner.dport);
   if (id === NO_CONN) return accept(ipvs, Why.ICMP_NO_CONN);
-  if (!(pktFlags & PKT_CSUM_OK) && !verifyL4Checksum(pv))
+  if (!(pktFlags & PKT_CSUM_OK) && !verifyL4Checksum(pv)) {
+    // put the conn on this exit too (the kernel's `goto out`): one just scheduled for
+    // the error would otherwise never start its timer and never expire
+    connPut(ipvs, id);
     return drop(ipvs, DropReason.BAD_CHECKSUM);
+  }
   const did = c.dest[id];
   const cd = did >= 0 ? ipvs.destById[did] : null;
   if (cd && cd.available) countOut(ipvs.totals, cd, pv.l3len);

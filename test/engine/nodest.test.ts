@@ -2,13 +2,27 @@
  * Real servers that leave and come back (issue 13, items 1 and 3), held to the kernel's
  * source: `__ip_vs_update_dest(…, add=1)` sets last_weight even to 0, and since 5.9
  * `ip_vs_in_hook` expires the conn of an unavailable dest and then lets the packet try
- * to schedule like any other (a non-SYN TCP packet is then ACCEPTed).
+ * to schedule like any other (a non-SYN TCP packet is then ACCEPTed). And item 5: every
+ * exit of the ICMP path puts the conn it took.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { V_ACCEPT, V_DROP, V_FORWARD, V_REPLY } from '../../src/engine/drop.js';
 import { Why } from '../../src/engine/verdict.js';
-import { ACK, CIP, RIP1, RIP2, SYN, TCP80, VIP, cin, engineWith, send } from './fixture.js';
+import {
+  ACK,
+  CIP,
+  RIP1,
+  RIP2,
+  SYN,
+  TCP80,
+  VIP,
+  buildPacket,
+  cin,
+  engineWith,
+  icmpError,
+  send,
+} from './fixture.js';
 import type { ServiceKey } from '../../src/engine/engine.js';
 
 test('a dest re-added from the trash with weight 0 takes last_weight 0: mh gives it no buckets', () => {
@@ -105,4 +119,23 @@ test('expire_nodest_conn with conntrack: the conn is expired and the packet drop
   e.settings.expire_nodest_conn = 1;
   assert.equal(send(e, 'in', cin(ACK, { payload: 'y' }), 1).v, V_DROP);
   assert.equal(e.connections().length, 0);
+});
+
+test('schedule_icmp: an ICMP error with a bad checksum leaves no immortal conn', () => {
+  const e = engineWith(
+    { settings: { schedule_icmp: 1 } },
+    TCP80,
+    { scheduler: 'rr' },
+    { addr: RIP1, port: 80, fwd: 'masq' },
+  );
+  // the quoted packet went VIP:80 → client
+  const quoted = buildPacket({ src: VIP, dst: CIP, sport: 80, dport: 40000, flags: ACK });
+  const err = icmpError('10.0.9.1', VIP, 3, 3, 0, quoted.subarray(0, 28));
+  err[22] ^= 0xff; // spoil the ICMP checksum
+  e.tick(0);
+  assert.equal(e.in(err, 0, err.length, 0), V_DROP);
+  assert.equal(e.connections().length, 1, 'scheduled for the error');
+  e.tick(10_000);
+  assert.equal(e.connections().length, 0, 'and expired like any new conn');
+  assert.equal(e.destById[0]!.inactconns + e.destById[0]!.activeconns, 0);
 });
