@@ -17,7 +17,7 @@
  * ```
  */
 import type { AddressFamily } from './constants.js';
-import { ConnTable } from './conn/table.js';
+import { ConnTable, type ConnNewArgs } from './conn/table.js';
 import {
   connDelete,
   connExpireNow,
@@ -284,39 +284,8 @@ export class Engine implements AppContext {
    * Create a conn (ip_vs_conn_new). Addresses are word arrays with offsets; `dest` may
    * be null (bypass). Returns the id, hashed unless ONE_PACKET, timeout 3 s.
    */
-  connNew(
-    af: AddressFamily,
-    proto: number,
-    caddr: Uint32Array,
-    coff: number,
-    cport: number,
-    vaddr: Uint32Array,
-    voff: number,
-    vport: number,
-    daddr: Uint32Array,
-    doff: number,
-    dport: number,
-    flags: number,
-    dest: Dest | null,
-    fwmark: number,
-  ): number {
-    return connNew(
-      this.ipvs,
-      af,
-      proto,
-      caddr,
-      coff,
-      cport,
-      vaddr,
-      voff,
-      vport,
-      daddr,
-      doff,
-      dport,
-      flags,
-      dest,
-      fwmark,
-    );
+  connNew(...args: ConnNewArgs): number {
+    return connNew(this.ipvs, ...args);
   }
   /** Release after a packet: re-arm the idle timer (§4.6); ONE_PACKET conns die now. */
   connPut(id: number): void {

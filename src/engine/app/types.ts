@@ -3,7 +3,7 @@
  * (protocol, port), bound at conn creation to MASQ conns whose vport matches, with an
  * in hook (client→RS) and an out hook (RS→client) that may change the payload.
  */
-import type { ConnTable } from '../conn/table.js';
+import type { ConnNewArgs, ConnTable } from '../conn/table.js';
 import type { Dest } from '../service.js';
 import type { PacketView } from '../../wire/packet.js';
 
@@ -24,22 +24,7 @@ export interface AppContext {
   readonly seqs: Map<number, Uint32Array>;
   /** End of the room the current packet may grow into (see `Engine.room`). */
   readonly room: number;
-  connNew(
-    af: 4 | 6,
-    proto: number,
-    caddr: Uint32Array,
-    coff: number,
-    cport: number,
-    vaddr: Uint32Array,
-    voff: number,
-    vport: number,
-    daddr: Uint32Array,
-    doff: number,
-    dport: number,
-    flags: number,
-    dest: Dest | null,
-    fwmark: number,
-  ): number;
+  connNew(...args: ConnNewArgs): number;
   connPut(id: number): void;
   setControl(id: number, ct: number): void;
   setState(id: number, state: number): void;

@@ -12,6 +12,7 @@
  * and expiry time and files the conn on the wheel when it is armed.
  */
 import type { AddressFamily } from '../constants.js';
+import type { Dest } from '../service.js';
 import {
   CONN_F_HASHED,
   CONN_F_NO_CPORT,
@@ -23,6 +24,28 @@ import {
 import { growArray, NO_CONN, TimingWheel } from './wheel.js';
 
 export { NO_CONN, WHEEL_TICK_MS } from './wheel.js';
+
+/**
+ * What a new conn is made from (ip_vs_conn_new's parameters, conn/conn.ts): addresses
+ * as word arrays with offsets; `dest` null for bypass. Named once for every front door
+ * (the Engine facade, the helpers' AppContext).
+ */
+export type ConnNewArgs = [
+  af: AddressFamily,
+  proto: number,
+  caddr: Uint32Array,
+  coff: number,
+  cport: number,
+  vaddr: Uint32Array,
+  voff: number,
+  vport: number,
+  daddr: Uint32Array,
+  doff: number,
+  dport: number,
+  flags: number,
+  dest: Dest | null,
+  fwmark: number,
+];
 
 export class ConnTable {
   /** Capacity (number of ids allocated in the arrays). */
