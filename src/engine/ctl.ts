@@ -4,12 +4,7 @@
  * (§2.14) and the expire_nodest_conn flush (§2.12). Shapes and defaults are
  * spec.ts's, shared with every front end.
  */
-import {
-  DEST_F_AVAILABLE,
-  DEST_F_OVERLOAD,
-  FWD_METHOD_FLAG,
-  type AddressFamily,
-} from './constants.js';
+import { DEST_F_AVAILABLE, FWD_METHOD_FLAG, type AddressFamily } from './constants.js';
 import { addrEqual, newAddr, parseAddr } from './addr.js';
 import { IpvsError, type IpvsOp } from './errors.js';
 import type { Ipvs } from './ipvs.js';
@@ -168,6 +163,7 @@ function checkDest(op: IpvsOp, opts: DestSpec): void {
   const u = opts.uThreshold ?? DEST_DEFAULTS.uThreshold;
   const l = opts.lThreshold ?? DEST_DEFAULTS.lThreshold;
   if (u < 0 || l < 0 || l > u) throw new IpvsError(op, 'ERANGE', 'thresholds');
+  if (u > 2147483647) throw new IpvsError(op, 'EINVAL', 'u_threshold');
   if (
     (opts.tunType ?? DEST_DEFAULTS.tunType) === 1 &&
     (opts.tunPort ?? DEST_DEFAULTS.tunPort) === 0
@@ -182,12 +178,17 @@ function checkDest(op: IpvsOp, opts: DestSpec): void {
  */
 function applyDest(d: Dest, opts: DestSpec, add: boolean): void {
   d.setFwd(FWD_METHOD_FLAG[opts.fwd ?? DEST_DEFAULTS.fwd]);
-  const oldU = d.uThreshold;
   d.weight = opts.weight ?? DEST_DEFAULTS.weight;
   if (add || d.weight > 0) d.lastWeight = d.weight;
-  d.uThreshold = opts.uThreshold ?? DEST_DEFAULTS.uThreshold;
-  d.lThreshold = opts.lThreshold ?? DEST_DEFAULTS.lThreshold;
-  if (d.uThreshold === 0 || d.uThreshold > oldU) d.flags &= ~DEST_F_OVERLOAD;
+  const u = opts.uThreshold ?? DEST_DEFAULTS.uThreshold;
+  const l = opts.lThreshold ?? DEST_DEFAULTS.lThreshold;
+  // Current kernels ("ipvs: properly update the overload flag on dest edit") re-apply
+  // the hysteresis when either threshold changes, against the conns the dest has now.
+  if (u !== d.uThreshold || l !== d.lThreshold) {
+    d.uThreshold = u;
+    d.lThreshold = l;
+    d.updateOverload();
+  }
   d.tunType = opts.tunType ?? DEST_DEFAULTS.tunType;
   d.tunPort = opts.tunPort ?? DEST_DEFAULTS.tunPort;
   d.tunFlags = opts.tunFlags ?? DEST_DEFAULTS.tunFlags;

@@ -79,31 +79,46 @@ export class Dest {
     return (this.flags & DEST_F_OVERLOAD) !== 0;
   }
 
-  /** Bind a conn: counters, then the upper threshold (§5.3). */
+  /** activeconns + inactconns: the kernel's totalconns (templates not counted). */
+  get totalconns(): number {
+    return this.activeconns + this.inactconns;
+  }
+
+  /**
+   * ip_vs_dest_update_overload: OVERLOAD is set once the conns reach u_threshold and
+   * cleared only when they fall below l_threshold (when 0, u − ⌊u/4⌋, i.e. 75 % of u
+   * rounded up); in between it keeps its state. No u_threshold, no OVERLOAD.
+   */
+  updateOverload(): void {
+    const u = this.uThreshold;
+    if (u !== 0) {
+      const conns = this.activeconns + this.inactconns;
+      if (conns >= u) {
+        this.flags |= DEST_F_OVERLOAD;
+        return;
+      }
+      const l = this.lThreshold !== 0 ? this.lThreshold : u - (u >>> 2);
+      if (conns >= l) return;
+    }
+    this.flags &= ~DEST_F_OVERLOAD;
+  }
+
+  /** Bind a conn (ip_vs_bind_dest): counters, then the overload state (§5.3). */
   bind(template: boolean, inactive: boolean): void {
     this.refcnt++;
     if (template) this.persistconns++;
     else if (inactive) this.inactconns++;
     else this.activeconns++;
-    if (this.uThreshold !== 0 && this.activeconns + this.inactconns >= this.uThreshold) {
-      this.flags |= DEST_F_OVERLOAD;
-    }
+    this.updateOverload();
   }
 
-  /** Unbind a conn on expiry: counters, then the overload hysteresis (§5.3). */
+  /** Unbind a conn on expiry (ip_vs_unbind_dest): counters, then the hysteresis (§5.3). */
   unbind(template: boolean, inactive: boolean): void {
     this.refcnt--;
     if (template) this.persistconns--;
     else if (inactive) this.inactconns--;
     else this.activeconns--;
-    const total = this.activeconns + this.inactconns;
-    if (this.lThreshold !== 0) {
-      if (total < this.lThreshold) this.flags &= ~DEST_F_OVERLOAD;
-    } else if (this.uThreshold !== 0) {
-      if (total * 4 < this.uThreshold * 3) this.flags &= ~DEST_F_OVERLOAD;
-    } else {
-      this.flags &= ~DEST_F_OVERLOAD;
-    }
+    if ((this.flags & DEST_F_OVERLOAD) !== 0) this.updateOverload();
   }
 
   toString(): string {

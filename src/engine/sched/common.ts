@@ -15,11 +15,12 @@ export function hash32(v: number, bits: number): number {
 }
 
 /**
- * Connection overhead of the lc family: activeconns × 256 + inactconns. Active
- * conns cost far more than idle (TIME_WAIT, UDP) ones.
+ * ip_vs_dest_conn_overhead of current kernels ("ipvs: add totalconns for dest"):
+ * (activeconns << 8) + totalconns, so an active conn weighs 257 idle (TIME_WAIT,
+ * UDP) ones. Kernels before it used activeconns × 256 + inactconns.
  */
 export function overhead(d: Dest): number {
-  return d.activeconns * 256 + d.inactconns;
+  return d.activeconns * 257 + d.inactconns;
 }
 
 /** Greatest common divisor of two positive integers. */

@@ -1,6 +1,6 @@
 /**
  * lc — least connection (spec §10): among dests that are not OVERLOADed and have a
- * non-zero weight, the smallest overhead (activeconns × 256 + inactconns); ties go to
+ * non-zero weight, the smallest overhead (activeconns × 256 + totalconns); ties go to
  * the first in list order. The weight is otherwise ignored.
  */
 import { DEST_F_OVERLOAD } from '../constants.js';

@@ -1,7 +1,8 @@
 /**
  * lc, wlc, sed, nq, fo, ovf: the winner for given counters and weights, worked out
- * by hand from spec §10 (overhead = active × 256 + inactive; weighted comparisons by
- * cross-multiplication; ties to the earlier server in list order, i.e. the newest).
+ * by hand from spec §10 with current kernels' overhead (active × 256 + total, i.e.
+ * active × 257 + inactive); weighted comparisons by cross-multiplication; ties to the
+ * earlier server in list order, i.e. the newest.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,7 +25,7 @@ function rig(mod: SchedulerModule, spec: [number, number, number][]): Rig {
 }
 
 test('lc picks the smallest active×256+inactive, ignoring weight', () => {
-  // overheads: A 512, B 556, C 513, D 511
+  // overheads: A 514, B 557, C 515, D 511
   const r = rig(lc, [
     [1, 2, 0],
     [1, 1, 300],
