@@ -67,6 +67,7 @@ class WeightedRoundRobin implements Scheduler {
           return d;
         }
         if (i === stop) {
+          // err_over at the start dest: mark->cl = stop, the position it already had
           this.cw = cw;
           return null;
         }
@@ -79,7 +80,10 @@ class WeightedRoundRobin implements Scheduler {
         // A pass that already accepted any positive weight, or one that started at the
         // head, has examined every dest: all are overloaded.
         if (lastPass || last < 0) {
+          // err_over with the walk on the list head: the kernel's mark->cl = head
           this.cw = cw;
+          this.cl = -1;
+          this.clDest = null;
           return null;
         }
         restarted = true;
