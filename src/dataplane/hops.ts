@@ -85,6 +85,7 @@ export class NextHops {
     for (const d of dests) {
       const hop = this.hopOf(d);
       live.set(d.id, hop);
+      d.route = hop; // the engine's path-MTU check reads hop.mtu as routes change
       if (!hop.ready) (d.fwd === CONN_F_DROUTE ? dr : nat).push(hop);
     }
     await this.resolveTunnelSources(tun);

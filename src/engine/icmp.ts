@@ -20,6 +20,7 @@ import { icmpChecksumFill, verifyL4Checksum } from './proto/nat.js';
 import { write16 } from '../wire/bytes.js';
 import { writeIpAddr } from '../wire/ip.js';
 import { accept, drop, forward, replyIcmpAbout, replyTtlExceeded } from './xmit/result.js';
+import { PKT_ICMP_RELATED } from './xmit/mtu.js';
 import { tunnelInner } from './xmit/tunnel.js';
 import { ipv4HeaderChecksum } from '../wire/checksum.js';
 import { decTtl } from '../wire/ip.js';
@@ -113,7 +114,7 @@ export function icmpIn(ipvs: Ipvs, pv: PacketView, mark: number, pktFlags: numbe
       v = forward(ipvs, pv, af, c.daddr, o);
     }
   } else {
-    v = transmit(ipvs, pp, id, pv, mark, pktFlags);
+    v = transmit(ipvs, pp, id, pv, mark, pktFlags | PKT_ICMP_RELATED);
   }
   c.inPkts[id]++;
   connPut(ipvs, id);

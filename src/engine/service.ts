@@ -17,6 +17,15 @@ import { formatAddrPort } from './addr.js';
 import { Stats } from './stats.js';
 import { defaultNetmask, protoName, SERVICE_DEFAULTS } from './spec.js';
 
+/**
+ * What the data plane knows of the way to a real server (the kernel's cached route,
+ * dest_dst): an object it keeps up to date as routes change, read per packet.
+ */
+export interface DestRoute {
+  /** MTU of the path: the route's mtu metric when set and smaller, else the device's. */
+  readonly mtu: number;
+}
+
 export class Dest {
   /** Index in the engine's dest registry (stable while the object lives). */
   id = -1;
@@ -40,6 +49,8 @@ export class Dest {
   tunType = 0;
   tunPort = 0;
   tunFlags = 0;
+  /** The data plane's route to this real server; null: unknown (the engine's `mtu`). */
+  route: DestRoute | null = null;
   readonly stats = new Stats();
   /** Number of conns bound to this dest (its kernel refcount, minus the service's). */
   refcnt = 0;

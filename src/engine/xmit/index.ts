@@ -40,7 +40,7 @@ export function transmit(
     case CONN_F_MASQ:
       return xmitNat(ipvs, pp, id, pv, mark, pktFlags);
     case CONN_F_DROUTE:
-      return xmitDr(ipvs, id, pv);
+      return xmitDr(ipvs, id, pv, pktFlags);
     case CONN_F_TUNNEL:
       return xmitTunnel(ipvs, id, pv, pktFlags);
     case CONN_F_LOCALNODE:

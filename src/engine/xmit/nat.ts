@@ -1,7 +1,7 @@
 /**
  * The NAT transmitter (the kernel's ip_vs_nat_xmit, spec §7.2): fill a no-client-port
- * conn's port, check the TTL, run the helper (with its checksum check), decrement
- * the TTL and rewrite the destination through the protocol's dnat_handler.
+ * conn's port, check and decrement the TTL, check the path MTU, run the helper (with
+ * its checksum check) and rewrite the destination through the protocol's dnat_handler.
  */
 import { CONN_F_NO_CPORT, type AddressFamily } from '../constants.js';
 import { DropReason } from '../drop.js';
@@ -10,6 +10,7 @@ import type { ProtocolOps } from '../proto/types.js';
 import { APP_DROP, APP_MANGLED } from '../app/types.js';
 import { decTtl } from '../../wire/ip.js';
 import type { PacketView } from '../../wire/packet.js';
+import { mtuCheck, pathMtu } from './mtu.js';
 import { drop, forward, replyTtlExceeded } from './result.js';
 
 export function xmitNat(
@@ -30,6 +31,11 @@ export function xmitNat(
     c.hash(id);
   }
   if (pv.ttl <= 1) return replyTtlExceeded(ipvs, pv);
+  // __ip_vs_get_out_rt: the TTL, then the path MTU, before anything is rewritten
+  decTtl(pv.buf, pv.l3off, pv.af as AddressFamily);
+  const d = ipvs.destById[c.dest[id]];
+  const tooBig = mtuCheck(ipvs, pv, pktFlags, pathMtu(ipvs, d), false);
+  if (tooBig >= 0) return tooBig;
   let full = false;
   const app = ipvs.appOf.size > 0 ? ipvs.appOf.get(id) : undefined;
   if (app) {
@@ -38,7 +44,6 @@ export function xmitNat(
     if (rv === APP_DROP) return drop(ipvs, DropReason.HELPER);
     full = rv === APP_MANGLED;
   }
-  decTtl(pv.buf, pv.l3off, pv.af as AddressFamily);
   pp.dnatHandler(ipvs, pv, id, full);
   return forward(ipvs, pv, c.af[id] as AddressFamily, c.daddr, id * 4);
 }

@@ -49,11 +49,10 @@ import {
 import { UDP_HLEN, writeUdpHeader } from '../../wire/udp.js';
 import { DropReason, V_FORWARD } from '../drop.js';
 import type { Ipvs } from '../ipvs.js';
-import { PKT_GSO } from '../ipvs.js';
-import { Why } from '../verdict.js';
 import { decTtl } from '../../wire/ip.js';
 import type { PacketView } from '../../wire/packet.js';
-import { drop, replyIcmp, replyTtlExceeded } from './result.js';
+import { mtuCheck, pathMtu } from './mtu.js';
+import { drop, replyTtlExceeded } from './result.js';
 
 /** ECN field of the DS byte and its two code points that matter here (RFC 6040). */
 const ECN_MASK = 3;
@@ -140,20 +139,13 @@ export function xmitTunnel(ipvs: Ipvs, id: number, pv: PacketView, pktFlags: num
   const d = ipvs.destById[c.dest[id]];
   if (!d) return drop(ipvs, DropReason.NO_DEST_CONN);
   if (pv.ttl <= 1) return replyTtlExceeded(ipvs, pv);
-  const outerLen = d.af === 4 ? 20 : 40;
-  const mtu = ipvs.mtu - outerLen;
-  // §7.1: DF set, too big, not GSO → frag-needed with the tunnel MTU
-  if (!(pktFlags & PKT_GSO) && pv.l3len > mtu) {
-    if (
-      pv.af === 4 &&
-      ipvs.settings.pmtu_disc &&
-      pv.buf[pv.l3off + IPV4_FRAG] & (IPV4_FLAG_DF >>> 8)
-    )
-      return replyIcmp(ipvs, pv, 3, 4, mtu, pv.daddr, DropReason.FRAG_NEEDED, Why.FRAG_NEEDED);
-    if (pv.af === 6)
-      return replyIcmp(ipvs, pv, 2, 0, mtu, pv.daddr, DropReason.FRAG_NEEDED, Why.FRAG_NEEDED);
-  }
   decTtl(pv.buf, pv.l3off, pv.af as AddressFamily);
+  const outerLen = encapLength(d.af, d.tunType, d.tunFlags);
+  // __ip_vs_get_out_rt: the route's MTU less every header the tunnel adds
+  const mtu = pathMtu(ipvs, d) - outerLen;
+  if (mtu < 68) return drop(ipvs, DropReason.FRAG_NEEDED);
+  const tooBig = mtuCheck(ipvs, pv, pktFlags, mtu, true);
+  if (tooBig >= 0) return tooBig;
   let src = ipvs.tunSrc.get(d.id);
   if (!src) {
     src = ipvs.tunnelSource?.(d.af, d.addr) ?? new Uint32Array(4);
