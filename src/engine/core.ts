@@ -20,7 +20,7 @@ import { todrop } from './defense.js';
 import { DropReason } from './drop.js';
 import { icmpIn, icmpOut } from './icmp.js';
 import type { Ipvs } from './ipvs.js';
-import { PKT_CSUM_PARTIAL } from './ipvs.js';
+import { PKT_CSUM_PARTIAL, PKT_TUNNELED } from './ipvs.js';
 import { protoGet } from './proto/index.js';
 import { DIR_INPUT, DIR_OUTPUT, type ProtocolOps } from './proto/types.js';
 import {
@@ -72,6 +72,10 @@ export function ipvsIn(
   beginPacket(ipvs, buf, off, len, now, pktFlags, cap);
   ipvs.headroom = head;
   if (ipvs.settings.backup_only && ipvs.syncBackup) return accept(ipvs, Why.BACKUP_ONLY);
+  // ip_vs_in_hook: a packet already marked ipvs_property (with ignore_tunneled, one that
+  // came out of a tunnel whose outer packet IPVS saw and did not handle) passes
+  if ((pktFlags & PKT_TUNNELED) !== 0 && ipvs.settings.ignore_tunneled !== 0)
+    return accept(ipvs, Why.NOT_IPVS);
   const pv = ipvs.pv;
   const err = pv.parse(buf, off, len);
   if (err !== 0) return drop(ipvs, DropReason.MALFORMED);
@@ -191,6 +195,9 @@ export function ipvsOut(
   cap: number,
 ): number {
   beginPacket(ipvs, buf, off, len, now, pktFlags, cap);
+  // ip_vs_out_hook skips ipvs_property packets as ip_vs_in_hook does
+  if ((pktFlags & PKT_TUNNELED) !== 0 && ipvs.settings.ignore_tunneled !== 0)
+    return accept(ipvs, Why.NOT_IPVS);
   const pv = ipvs.pv;
   if (pv.parse(buf, off, len) !== 0) return drop(ipvs, DropReason.MALFORMED);
   const proto = pv.proto;

@@ -45,7 +45,7 @@ import { appPorts, registerApp } from './app/seq.js';
 import { serviceFind } from './svc.js';
 import type { PacketView } from '../wire/packet.js';
 
-export { PKT_CSUM_OK, PKT_CSUM_PARTIAL, PKT_GSO, PKT_LOCAL } from './ipvs.js';
+export { PKT_CSUM_OK, PKT_CSUM_PARTIAL, PKT_GSO, PKT_LOCAL, PKT_TUNNELED } from './ipvs.js';
 export { PacketResult, Why, WHY_NAMES } from './verdict.js';
 export type { ConnInfo } from './conn/info.js';
 

@@ -25,6 +25,12 @@ export const PKT_CSUM_PARTIAL = 0x2;
 export const PKT_LOCAL = 0x4;
 /** The checksum was already verified (CHECKSUM_UNNECESSARY). */
 export const PKT_CSUM_OK = 0x8;
+/**
+ * The packet arrived inside a tunnel this host decapsulated (IPIP, SIT, GRE, …: a
+ * protocol IPVS does not handle, which the kernel marks ipvs_property when
+ * ignore_tunneled is set, so the inner packet is left alone).
+ */
+export const PKT_TUNNELED = 0x10;
 
 /** Where a tunnelled packet's outer source comes from (see `EngineOptions`). */
 export type TunnelSource = (af: AddressFamily, rip: Uint32Array) => Uint32Array | null;
