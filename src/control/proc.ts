@@ -6,18 +6,81 @@
  *
  * Two kernel quirks are kept on purpose:
  * - the persistence timeout in `/proc/net/ip_vs` is in jiffies (seconds × HZ), because
- *   the kernel prints its internal value; HZ is {@link PROC_HZ};
+ *   the kernel prints its internal value; HZ is this kernel's ({@link kernelHz});
  * - the netmask is printed through `ntohl`, so an IPv6 prefix length (kept in host
  *   order) shows byte-swapped: prefix 128 reads `80000000` on little-endian machines.
  */
+import { readFileSync } from 'node:fs';
+import { release } from 'node:os';
+import { gunzipSync } from 'node:zlib';
 import { parseAddr } from '../engine/addr.js';
 import type { ConnEntry, ControlModel, Family } from './model.js';
 import { ControlError, protoName } from './model.js';
 
 export { protoName };
 
-/** The kernel HZ assumed for jiffies in /proc/net/ip_vs (Debian's and Ubuntu's default). */
+/** HZ when this kernel's cannot be found out (Debian's and Ubuntu's default). */
 export const PROC_HZ = 250;
+
+/** The values CONFIG_HZ can take. */
+const HZ_CHOICES = [100, 250, 300, 1000];
+
+/** CONFIG_HZ from a kernel config text, 0 when absent. */
+export function hzFromConfig(text: string): number {
+  const m = /^CONFIG_HZ=(\d+)$/m.exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+/** `now at N nsecs` and `jiffies: J` of a /proc/timer_list text; null when absent. */
+export function timerListClock(text: string): { ns: number; jiffies: number } | null {
+  const now = /^now at (\d+) nsecs$/m.exec(text);
+  const j = /^jiffies: (\d+)$/m.exec(text);
+  return now && j ? { ns: Number(now[1]), jiffies: Number(j[1]) } : null;
+}
+
+/** HZ from two /proc/timer_list samples: the jiffies rate, snapped to a CONFIG_HZ value. */
+export function hzFromTimerList(
+  a: { ns: number; jiffies: number },
+  b: { ns: number; jiffies: number },
+): number {
+  const dt = (b.ns - a.ns) / 1e9;
+  if (!(dt > 0)) return 0;
+  const rate = (b.jiffies - a.jiffies) / dt;
+  let best = 0;
+  for (const hz of HZ_CHOICES)
+    if (best === 0 || Math.abs(hz - rate) < Math.abs(best - rate)) best = hz;
+  return Math.abs(best - rate) < best * 0.2 ? best : 0;
+}
+
+let hzKnown = 0;
+
+/**
+ * This kernel's HZ, which /proc/net/ip_vs's jiffies are counted in: CONFIG_HZ from
+ * /proc/config.gz or /boot/config-<release>, else the jiffies rate measured in
+ * /proc/timer_list over 50 ms, else {@link PROC_HZ}. Found once.
+ */
+export function kernelHz(): number {
+  if (hzKnown > 0) return hzKnown;
+  const tries: (() => number)[] = [
+    () => hzFromConfig(gunzipSync(readFileSync('/proc/config.gz')).toString('latin1')),
+    () => hzFromConfig(readFileSync(`/boot/config-${release()}`, 'latin1')),
+    () => {
+      const a = timerListClock(readFileSync('/proc/timer_list', 'latin1'));
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+      const b = timerListClock(readFileSync('/proc/timer_list', 'latin1'));
+      return a && b ? hzFromTimerList(a, b) : 0;
+    },
+  ];
+  for (const t of tries) {
+    try {
+      const hz = t();
+      if (hz > 0) return (hzKnown = hz);
+    } catch {
+      // not readable here: the next source
+    }
+  }
+  return (hzKnown = PROC_HZ);
+}
 
 /** The names `tsvs proc` and the `proc` request accept. */
 export const PROC_FILES = ['ip_vs', 'ip_vs_stats', 'ip_vs_conn', 'ip_vs_conn_sync'] as const;
@@ -66,7 +129,7 @@ function bswap32(v: number): number {
 }
 
 /** `/proc/net/ip_vs`: services in dump order, dests in list order (most recent first). */
-export function procIpVs(model: ControlModel, hz = PROC_HZ): string {
+export function procIpVs(model: ControlModel, hz = kernelHz()): string {
   const info = model.info();
   let out =
     `IP Virtual Server version ${info.version} (size=${info.connTabSize})\n` +
