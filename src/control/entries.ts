@@ -119,6 +119,36 @@ export function destEntry(d: Dest): DestEntry {
   };
 }
 
+/**
+ * The kernel's service hash bucket (ip_vs_svc_hashkey / ip_vs_svc_fwm_hashkey, 256
+ * buckets) without its netns term: the kernel mixes the address of its netns_ipvs in,
+ * which no one outside can know, so tsvs takes it as 0. Services share a bucket in
+ * the kernel exactly when they share one here (the term is XORed or added to all).
+ */
+export function svcBucket(s: Service): number {
+  if (s.fwmark !== 0) return s.fwmark & 255;
+  const a = s.addr;
+  const fold = s.af === 6 ? (a[0] ^ a[1] ^ a[2] ^ a[3]) >>> 0 : a[0];
+  const p = s.port;
+  return (s.protocol ^ fold ^ (p >>> 8) ^ p) & 255;
+}
+
+/**
+ * Services in the order the kernel dumps them (ipvsadm --nosort, /proc/net/ip_vs):
+ * the address table, then the fwmark table, bucket by bucket, and within a bucket the
+ * most recently added first (hlist_add_head). `services` is in the order added.
+ */
+export function dumpOrder(services: readonly Service[]): Service[] {
+  const out: Service[] = [];
+  for (const fwm of [false, true])
+    for (let b = 0; b < 256; b++)
+      for (let i = services.length - 1; i >= 0; i--) {
+        const s = services[i];
+        if ((s.fwmark !== 0) === fwm && svcBucket(s) === b) out.push(s);
+      }
+  return out;
+}
+
 /** A service of the engine as listed, with its real servers. */
 export function serviceEntry(s: Service): ServiceEntry {
   return {

@@ -38,6 +38,7 @@ import {
 import {
   CONN_TAB_SIZE,
   connEntries,
+  dumpOrder,
   serviceEntry,
   type ConnEntry,
   type Info,
@@ -268,10 +269,7 @@ export class ControlModel {
    * services; each in creation order), dests most recent first.
    */
   services(): ServiceEntry[] {
-    const svcs = this.engine.services;
-    return [...svcs.filter((s) => s.fwmark === 0), ...svcs.filter((s) => s.fwmark !== 0)].map(
-      serviceEntry,
-    );
+    return dumpOrder(this.engine.services).map(serviceEntry);
   }
 
   /** One service (ipvsadm -L -t ...). */
@@ -321,7 +319,8 @@ export class ControlModel {
       if (v !== getSetting(this.initialSettings, n)) sysctl[n] = v;
     }
     return {
-      services: this.services().map(serviceConfig),
+      // in the order added, so a restore adds them in the same order again
+      services: this.engine.services.map((s) => serviceConfig(serviceEntry(s))),
       timeouts: this.getTimeouts(),
       sysctl,
       daemons: this.daemons(),

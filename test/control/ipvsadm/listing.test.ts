@@ -194,17 +194,41 @@ test('sorting subtracts 32-bit words as signed: 192.168.1.100 lists before 10.0.
     'UDP  10.0.0.1:80 wlc',
     'FWM  3 wlc',
   ]);
-  // --nosort keeps the kernel's order: address services, then fwmark services
+  // --nosort keeps the kernel's dump order: the address table, then the fwmark table,
+  // bucket by bucket, bucket = (proto ^ addr ^ port >> 8 ^ port) & 255 (the netns
+  // term taken as 0): 10.0.0.1:22 → 6^1^22 = 17, 192.168.1.100:80 → 6^100^80 = 50,
+  // UDP 10.0.0.1:80 → 17^1^80 = 64, 10.0.0.3:80 → 6^3^80 = 85, 10.0.0.1:80 → 87
   const raw = (await ok(m, ['-L', '-n', '--nosort']))
     .split('\n')
     .filter((l) => /^(TCP|UDP|FWM)/.test(l));
   assert.deepEqual(raw, [
-    'TCP  10.0.0.3:80 wlc',
-    'TCP  192.168.1.100:80 wlc',
-    'TCP  10.0.0.1:80 wlc',
-    'UDP  10.0.0.1:80 wlc',
     'TCP  10.0.0.1:22 wlc',
+    'TCP  192.168.1.100:80 wlc',
+    'UDP  10.0.0.1:80 wlc',
+    'TCP  10.0.0.3:80 wlc',
+    'TCP  10.0.0.1:80 wlc',
     'FWM  3 wlc',
+  ]);
+});
+
+test('--nosort: services of one hash bucket list the most recently added first', async () => {
+  const m = newModel();
+  // 10.0.0.1, 10.0.1.1 and 10.1.0.1 share the low address byte: one bucket (87)
+  for (const a of ['10.0.0.1', '10.0.1.1', '10.1.0.1'])
+    m.addService({ af: 4, protocol: 6, addr: a, port: 80 });
+  m.addService({ af: 4, protocol: 6, fwmark: 258 }); // 258 & 255 = 2
+  m.addService({ af: 4, protocol: 6, fwmark: 2 });
+  m.addService({ af: 4, protocol: 6, fwmark: 1 });
+  const raw = (await ok(m, ['-L', '-n', '--nosort']))
+    .split('\n')
+    .filter((l) => /^(TCP|UDP|FWM)/.test(l));
+  assert.deepEqual(raw, [
+    'TCP  10.1.0.1:80 wlc',
+    'TCP  10.0.1.1:80 wlc',
+    'TCP  10.0.0.1:80 wlc',
+    'FWM  1 wlc',
+    'FWM  2 wlc',
+    'FWM  258 wlc',
   ]);
 });
 
