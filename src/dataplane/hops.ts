@@ -15,7 +15,7 @@ import { createSocket } from 'node:dgram';
 import type { AddressFamily } from '../engine/constants.js';
 import { CONN_F_DROUTE } from '../engine/constants.js';
 import { formatAddr, parseAddr } from '../engine/addr.js';
-import type { Dest } from '../engine/service.js';
+import type { Dest, DestRoute } from '../engine/service.js';
 import { runAsync } from '../sys/exec.js';
 import { loadNative } from './native.js';
 import { parseMac, parseNeigh, parseRouteGet, usableLladdr, type RouteInfo } from './nexthop.js';
@@ -55,6 +55,8 @@ export class NextHops {
   private readonly hopByRip = new Map<string, L2Hop>();
   /** Tunnel source address by real server address text. */
   readonly tunSrc = new Map<string, Uint32Array>();
+  /** Route facts of tunnel real servers by address (engine `Dest.route`). */
+  private readonly tunRoute = new Map<string, DestRoute>();
   /** NAT next hops still to be resolved (in the background). */
   private readonly natPending = new Set<L2Hop>();
   private natResolving = false;
@@ -89,6 +91,7 @@ export class NextHops {
       if (!hop.ready) (d.fwd === CONN_F_DROUTE ? dr : nat).push(hop);
     }
     await this.resolveTunnelSources(tun);
+    for (const d of tun) d.route = this.tunRoute.get(formatAddr(d.af, d.addr)) ?? null;
     if (dr.length) await this.resolveHops(dr, 30, true);
     const byDest = this.c.hopByDest;
     byDest.clear();
@@ -169,6 +172,7 @@ export class NextHops {
         route: null,
         neighbour: rip,
         mtu: 1500,
+        local: false,
         eth: new Uint8Array(12),
         ready: false,
         tx: null,
@@ -227,6 +231,11 @@ export class NextHops {
       const a = r?.prefsrc ? parseAddr(r.prefsrc) : null;
       if (a) this.tunSrc.set(rip, Uint32Array.from(a.words));
       else this.c.log(`no route (or no source address) to tunnel real server ${rip}`);
+      // what the engine's tunnel transmitter needs of the route: its MTU, locality
+      if (r) {
+        const dev = this.devMtu(r.dev);
+        this.tunRoute.set(rip, { mtu: r.mtu > 0 && r.mtu < dev ? r.mtu : dev, local: r.local });
+      }
     }
   }
 
@@ -245,6 +254,7 @@ export class NextHops {
       old.gateway === route.gateway &&
       old.local === route.local;
     hop.route = route;
+    hop.local = route.local;
     if (!same) {
       if (old) log(`route to ${hop.rip} changed: dev ${route.dev} via ${route.gateway ?? '-'}`);
       else if (!route.local && !ether)
@@ -271,6 +281,15 @@ export class NextHops {
       hop.ready = false;
       hop.tx = null;
       log(`real server ${hop.rip}: egress ${route.dev}: ${(e as Error).message}`);
+    }
+  }
+
+  /** MTU of a device, 0 when it cannot be read (the engine's default then applies). */
+  private devMtu(dev: string): number {
+    try {
+      return this.c.inNs(() => loadNative().ifMtu(dev));
+    } catch {
+      return 0;
     }
   }
 

@@ -66,6 +66,8 @@ export interface L2Hop {
   neighbour: string;
   /** Egress MTU (route metric or the device's). */
   mtu: number;
+  /** The RIP is one of this host's addresses (the engine delivers locally). */
+  local: boolean;
   /** Destination then source MAC (12 bytes); valid when `ready`. */
   eth: Uint8Array;
   ready: boolean;

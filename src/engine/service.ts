@@ -24,6 +24,12 @@ import { defaultNetmask, protoName, SERVICE_DEFAULTS } from './spec.js';
 export interface DestRoute {
   /** MTU of the path: the route's mtu metric when set and smaller, else the device's. */
   readonly mtu: number;
+  /**
+   * The route delivers locally: the real server's address is one of this host's. The
+   * kernel then hands DR and tunnel packets to its own stack unchanged (and NAT ones
+   * after the rewrite), whatever method the real server was configured with.
+   */
+  readonly local?: boolean;
 }
 
 export class Dest {

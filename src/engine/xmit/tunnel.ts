@@ -51,6 +51,7 @@ import { DropReason, V_FORWARD } from '../drop.js';
 import type { Ipvs } from '../ipvs.js';
 import { decTtl } from '../../wire/ip.js';
 import type { PacketView } from '../../wire/packet.js';
+import { xmitLocal } from './local.js';
 import { mtuCheck, pathMtu } from './mtu.js';
 import { drop, replyTtlExceeded } from './result.js';
 
@@ -138,6 +139,8 @@ export function xmitTunnel(ipvs: Ipvs, id: number, pv: PacketView, pktFlags: num
   const c = ipvs.conns;
   const d = ipvs.destById[c.dest[id]];
   if (!d) return drop(ipvs, DropReason.NO_DEST_CONN);
+  // a local RIP: the packet goes to the local stack as it is, not into the tunnel
+  if (d.route !== null && d.route.local === true) return xmitLocal(ipvs);
   if (pv.ttl <= 1) return replyTtlExceeded(ipvs, pv);
   decTtl(pv.buf, pv.l3off, pv.af as AddressFamily);
   const outerLen = encapLength(d.af, d.tunType, d.tunFlags);
