@@ -210,15 +210,25 @@ export function addDest(ipvs: Ipvs, key: ServiceId, opts: DestSpec): Dest {
   const a = destAddr(svc, opts, 'add dest');
   checkDest('add dest', opts);
   if (findDest(svc, opts.addr, opts.port)) throw new IpvsError('add dest', 'EEXIST');
-  // a dest waiting in the trash is brought back with its counters (§2.14)
+  // a dest waiting in the trash is brought back with its counters (§2.14). The kernel
+  // (ip_vs_trash_get_dest) matches it by the virtual service's key, not its object: a
+  // dest of a service deleted and added again comes back too, its stats zeroed as it
+  // moves to the new service (__ip_vs_update_dest, old_svc != svc)
   const trash = ipvs.trash;
   let d = trash.find(
     (t) =>
-      t.svc === svc && t.af === a.af && t.port === opts.port && addrEqual(a.af, t.addr, a.words),
+      sameServiceKey(t.svc, svc) &&
+      t.af === a.af &&
+      t.port === opts.port &&
+      addrEqual(a.af, t.addr, a.words),
   );
   if (d) {
     trash.splice(trash.indexOf(d), 1);
     d.flags |= DEST_F_AVAILABLE;
+    if (d.svc !== svc) {
+      d.stats.zero();
+      d.svc = svc;
+    }
   } else {
     d = new Dest(svc, a.af, a.words, opts.port);
     d.id = allocDestId(ipvs, d);
@@ -227,6 +237,13 @@ export function addDest(ipvs: Ipvs, key: ServiceId, opts: DestSpec): Dest {
   svc.dests.unshift(d);
   svc.scheduler?.update(svc, 'add', d, 0);
   return d;
+}
+
+/** The virtual service's identity as a trashed dest remembers it (vaddr/vport/vfwmark/protocol). */
+function sameServiceKey(a: Service, b: Service): boolean {
+  if (a.fwmark !== b.fwmark || a.protocol !== b.protocol) return false;
+  if (b.fwmark !== 0) return true;
+  return a.af === b.af && a.port === b.port && addrEqual(b.af, a.addr, b.addr);
 }
 
 function allocDestId(ipvs: Ipvs, d: Dest): number {
