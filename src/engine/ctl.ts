@@ -146,6 +146,7 @@ export function flush(ipvs: Ipvs): void {
 }
 
 function destAddr(
+  ipvs: Ipvs,
   svc: Service,
   opts: DestSpec,
   op: IpvsOp,
@@ -153,7 +154,13 @@ function destAddr(
   const p = parseAddr(opts.addr);
   if (!p) throw new IpvsError(op, 'EINVAL', `bad address ${opts.addr}`);
   const fwd = opts.fwd ?? DEST_DEFAULTS.fwd;
-  if (p.af !== svc.af && fwd !== 'tunnel') throw new IpvsError(op, 'EINVAL', 'mixed family');
+  if (p.af !== svc.af) {
+    // ip_vs_genl_set_cmd: the sync protocol cannot carry mixed-family conns, so none
+    // while a sync daemon runs; otherwise only tunnels can carry the other family
+    if (ipvs.syncMaster !== null || ipvs.syncBackup)
+      throw new IpvsError(op, 'EINVAL', 'mixed family while a sync daemon runs');
+    if (fwd !== 'tunnel') throw new IpvsError(op, 'EINVAL', 'mixed family');
+  }
   return p;
 }
 
@@ -207,7 +214,7 @@ export function findDest(svc: Service, addr: string, port: number): Dest | undef
 export function addDest(ipvs: Ipvs, key: ServiceId, opts: DestSpec): Dest {
   const svc = findService(ipvs, key);
   if (!svc) throw new IpvsError('add dest', 'ESRCH');
-  const a = destAddr(svc, opts, 'add dest');
+  const a = destAddr(ipvs, svc, opts, 'add dest');
   checkDest('add dest', opts);
   if (findDest(svc, opts.addr, opts.port)) throw new IpvsError('add dest', 'EEXIST');
   // a dest waiting in the trash is brought back with its counters (§2.14). The kernel
@@ -260,7 +267,7 @@ function allocDestId(ipvs: Ipvs, d: Dest): number {
 export function editDest(ipvs: Ipvs, key: ServiceId, opts: DestSpec): Dest {
   const svc = findService(ipvs, key);
   if (!svc) throw new IpvsError('edit dest', 'ESRCH');
-  destAddr(svc, opts, 'edit dest');
+  destAddr(ipvs, svc, opts, 'edit dest');
   checkDest('edit dest', opts);
   const d = findDest(svc, opts.addr, opts.port);
   if (!d) throw new IpvsError('edit dest', 'ENOENT');
