@@ -80,9 +80,13 @@ export function findService(ipvs: Ipvs, key: ServiceId): Service | undefined {
   return undefined;
 }
 
+/** The scheduler name the kernel takes for "no scheduler" (ip_vs_add/edit_service). */
+const NO_SCHEDULER = 'none';
+
 function checkServiceParams(op: IpvsOp, af: AddressFamily, opts: ServiceParams): void {
   const name = opts.scheduler ?? SERVICE_DEFAULTS.scheduler;
-  if (!findScheduler(name)) throw new IpvsError(op, 'ENOENT', `scheduler ${name}`);
+  if (name !== NO_SCHEDULER && !findScheduler(name))
+    throw new IpvsError(op, 'ENOENT', `scheduler ${name}`);
   if (opts.pe && opts.pe !== 'sip') throw new IpvsError(op, 'ENOENT', `pe ${opts.pe}`);
   const mask = opts.netmask === undefined ? undefined : netmaskOf(af, opts.netmask);
   if (af === 6 && mask !== undefined && (mask < 1 || mask > 128))
@@ -95,7 +99,12 @@ function applyServiceParams(ipvs: Ipvs, svc: Service, opts: ServiceParams): void
   svc.netmask = netmaskOf(svc.af, opts.netmask);
   svc.peName = opts.pe ?? SERVICE_DEFAULTS.pe;
   const name = opts.scheduler ?? SERVICE_DEFAULTS.scheduler;
-  if (svc.schedName !== name || !svc.scheduler) {
+  if (name === NO_SCHEDULER) {
+    // "none": no scheduler bound, so every new conn finds no dest (ip_vs_leave)
+    svc.scheduler?.done?.(svc);
+    svc.scheduler = null;
+    svc.schedName = name;
+  } else if (svc.schedName !== name || !svc.scheduler) {
     svc.scheduler?.done?.(svc);
     svc.schedName = name;
     // a scheduler builds its state from the service's current dests in create()
