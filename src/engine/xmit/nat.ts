@@ -30,12 +30,16 @@ export function xmitNat(
     c.noCportCount--;
     c.hash(id);
   }
-  if (pv.ttl <= 1) return replyTtlExceeded(ipvs, pv);
-  // __ip_vs_get_out_rt: the TTL, then the path MTU, before anything is rewritten
-  decTtl(pv.buf, pv.l3off, pv.af as AddressFamily);
+  // __ip_vs_get_out_rt: a local RIP takes the packet as it is (no TTL, no MTU: it is
+  // delivered here after the rewrite); else the TTL, then the path MTU, before
+  // anything is rewritten
   const d = ipvs.destById[c.dest[id]];
-  const tooBig = mtuCheck(ipvs, pv, pktFlags, pathMtu(ipvs, d), false);
-  if (tooBig >= 0) return tooBig;
+  if (d === null || d.route === null || d.route.local !== true) {
+    if (pv.ttl <= 1) return replyTtlExceeded(ipvs, pv);
+    decTtl(pv.buf, pv.l3off, pv.af as AddressFamily);
+    const tooBig = mtuCheck(ipvs, pv, pktFlags, pathMtu(ipvs, d), false);
+    if (tooBig >= 0) return tooBig;
+  }
   let full = false;
   const app = ipvs.appOf.size > 0 ? ipvs.appOf.get(id) : undefined;
   if (app) {

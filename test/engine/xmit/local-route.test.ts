@@ -41,9 +41,11 @@ for (const fwd of ['droute', 'tunnel'] as const) {
 
 test('NAT to a local RIP is rewritten and goes on (the local stack receives it for the RIP)', () => {
   const e = engineWith({}, TCP80, {}, { addr: RIP1, port: 8080, fwd: 'masq' });
-  e.services[0].dests[0].route = { mtu: 1500, local: true };
-  const r = sendIn(e, buildPacket(cin(SYN)));
+  e.services[0].dests[0].route = { mtu: 1000, local: true };
+  // TTL 1 and bigger than the route's MTU: neither is checked for local delivery
+  const r = sendIn(e, buildPacket(cin(SYN, { ttl: 1, payload: new Uint8Array(1200) })));
   assert.equal(r.v, V_FORWARD);
+  assert.equal(r.out[8], 1, 'TTL kept');
   assert.equal(`${r.out[16]}.${r.out[17]}.${r.out[18]}.${r.out[19]}`, RIP1);
   assert.notEqual(`${r.out[16]}.${r.out[17]}.${r.out[18]}.${r.out[19]}`, VIP);
 });
