@@ -266,7 +266,8 @@ export class ControlModel {
 
   /**
    * Every service in the kernel's dump order (address services, then fwmark
-   * services; each in creation order), dests most recent first.
+   * services; hash bucket by bucket, the newest first in a bucket: `dumpOrder`),
+   * dests most recent first.
    */
   services(): ServiceEntry[] {
     return dumpOrder(this.engine.services).map(serviceEntry);
