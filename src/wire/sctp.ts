@@ -98,10 +98,14 @@ export function sctpVtag(buf: Uint8Array, off: number): number {
   const o = off + SCTP_VTAG;
   return ((buf[o] << 24) | (buf[o + 1] << 16) | (buf[o + 2] << 8) | buf[o + 3]) >>> 0;
 }
-/** The checksum field as the CRC value it holds (read little-endian, unsigned). */
+/**
+ * The checksum field as the CRC value it holds (read little-endian), as an int32 with
+ * the CRC's bits (`>>> 0` gives the unsigned value): a uint32 ≥ 2^31 returned from a
+ * call V8 does not inline is boxed, i.e. allocated, and this runs per packet.
+ */
 export function sctpChecksum(buf: Uint8Array, off: number): number {
   const o = off + SCTP_CHECKSUM;
-  return (buf[o] | (buf[o + 1] << 8) | (buf[o + 2] << 16) | (buf[o + 3] << 24)) >>> 0;
+  return buf[o] | (buf[o + 1] << 8) | (buf[o + 2] << 16) | (buf[o + 3] << 24);
 }
 /** Store a CRC value in the checksum field (little-endian). */
 export function setSctpChecksum(buf: Uint8Array, off: number, crc: number): void {
@@ -162,13 +166,14 @@ export function sctpChunkCount(buf: Uint8Array, off: number, len: number): numbe
 
 /**
  * The CRC32c of the SCTP packet at `buf[off .. off+len)` with its checksum field
- * taken as zero (the packet is not modified). `len` ≥ {@link SCTP_HLEN}.
+ * taken as zero (the packet is not modified), as an int32 with the CRC's bits (see
+ * {@link sctpChecksum}). `len` ≥ {@link SCTP_HLEN}.
  */
 export function sctpComputeChecksum(buf: Uint8Array, off: number, len: number): number {
   let c = crc32cUpdate(CRC32C_INIT, buf, off, SCTP_CHECKSUM);
   c = crc32cZeros(c, 4);
   c = crc32cUpdate(c, buf, off + SCTP_HLEN, len - SCTP_HLEN);
-  return ~c >>> 0;
+  return ~c;
 }
 
 /** Does the checksum field hold the CRC32c of the packet (the kernel's sctp_csum_check)? */
@@ -176,9 +181,7 @@ export function sctpChecksumOk(buf: Uint8Array, off: number, len: number): boole
   return sctpChecksum(buf, off) === sctpComputeChecksum(buf, off, len);
 }
 
-/** Compute and store the checksum (the kernel's sctp_nat_csum). Returns it. */
-export function sctpChecksumFill(buf: Uint8Array, off: number, len: number): number {
-  const crc = sctpComputeChecksum(buf, off, len);
-  setSctpChecksum(buf, off, crc);
-  return crc;
+/** Compute and store the checksum (the kernel's sctp_nat_csum). */
+export function sctpChecksumFill(buf: Uint8Array, off: number, len: number): void {
+  setSctpChecksum(buf, off, sctpComputeChecksum(buf, off, len));
 }
