@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as sctp from '../../src/wire/sctp.js';
 import { PacketView } from '../../src/wire/packet.js';
+import { describe } from '../../src/wire/describe.js';
 import {
   ABORT,
   COOKIE_ECHO,
@@ -85,4 +86,16 @@ test('PacketView reads SCTP ports and leaves the Internet checksum offset unset'
   assert.equal(pv.parse(p, 0, p.length), 0);
   assert.deepEqual([pv.proto, pv.sport, pv.dport, pv.csumOff], [132, 40000, 3868, -1]);
   assert.equal(pv.payloadOff, 20 + sctp.SCTP_HLEN);
+});
+
+test('describe names the chunks of an SCTP packet', () => {
+  const d = (chunks: Parameters<typeof sctpPacket>[0]['chunks']): string => {
+    const p = sctpPacket({ ...base, chunks });
+    return describe(p, 0, p.length);
+  };
+  assert.equal(d([INIT]), 'SCTP 10.0.1.2:40000 > 10.0.3.100:3868 [INIT] len=20');
+  assert.equal(d([SACK, DATA]), 'SCTP 10.0.1.2:40000 > 10.0.3.100:3868 [SACK,DATA] len=40');
+  assert.equal(d([]), 'SCTP 10.0.1.2:40000 > 10.0.3.100:3868 [no chunk] len=0');
+  assert.equal(d([DATA, DATA, DATA, DATA, DATA]).includes('[DATA,DATA,DATA,DATA,…]'), true);
+  assert.equal(d([{ type: COOKIE_ECHO, length: 2 }]).includes('[bad]'), true);
 });
