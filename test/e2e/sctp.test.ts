@@ -1,7 +1,7 @@
 /**
  * SCTP through the real daemon. This kernel has no SCTP stack (CONFIG_IP_SCTP is not
  * set), so both ends are Python raw sockets on IP protocol 132 speaking a hand-built
- * association: the client sends INIT, COOKIE-ECHO, DATA, HEARTBEAT, SHUTDOWN,
+ * association (IPv4 NAT and DR, IPv6 NAT): the client sends INIT, COOKIE-ECHO, DATA, HEARTBEAT, SHUTDOWN,
  * SHUTDOWN-COMPLETE; the real server answers each (INIT-ACK, COOKIE-ACK, SACK,
  * HEARTBEAT-ACK, SHUTDOWN-ACK) from the address and port it was sent to. Every packet
  * either end sees is checked: addresses and ports as NAT (VIP:3868 ↔ RIP:13868) or DR
@@ -44,53 +44,80 @@ VALUES = {
 }
 ANSWER = {1: 2, 10: 11, 0: 3, 4: 5, 7: 8}
 
-def packet(src, dst, sport, dport, vtag, ctype):
+def sctp(sport, dport, vtag, ctype):
     body = chunk(ctype, VALUES.get(ctype, b''))
     head = struct.pack('!HHI', sport, dport, vtag)
     crc = crc32c(head + b'\0\0\0\0' + body)
-    sctp = head + struct.pack('<I', crc) + body
-    ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(sctp), 0, 0x4000, 64, 132, 0,
-                     socket.inet_aton(src), socket.inet_aton(dst))
-    return ip + sctp
+    return head + struct.pack('<I', crc) + body
 
-def parse(p):
-    ihl = (p[0] & 15) * 4
-    s = p[ihl:]
+def parse_sctp(s, src, dst):
     sport, dport, vtag = struct.unpack('!HHI', s[:8])
     stored = struct.unpack('<I', s[8:12])[0]
-    return dict(src=socket.inet_ntoa(p[12:16]), dst=socket.inet_ntoa(p[16:20]), sport=sport,
-                dport=dport, vtag=vtag, chunk=s[12] if len(s) > 12 else -1,
+    return dict(src=src, dst=dst, sport=sport, dport=dport, vtag=vtag,
+                chunk=s[12] if len(s) > 12 else -1,
                 crcOk=stored == crc32c(s[:8] + b'\0\0\0\0' + s[12:]), len=len(s))
 
-def sock():
-    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 132)
-    s.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
+def v6(a):
+    return ':' in a
+
+def sock(six):
+    if six:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, 132)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
+    else:
+        s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 132)
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
     return s
 
+def receive(s, six):
+    if not six:
+        # IPv4 raw sockets see the IP header
+        p = s.recv(65535)
+        ihl = (p[0] & 15) * 4
+        return parse_sctp(p[ihl:], socket.inet_ntoa(p[12:16]), socket.inet_ntoa(p[16:20]))
+    # IPv6: the payload only; the destination from IPV6_PKTINFO
+    data, anc, _, addr = s.recvmsg(65535, 256)
+    dst = ''
+    for level, kind, value in anc:
+        if level == socket.IPPROTO_IPV6 and kind == socket.IPV6_PKTINFO:
+            dst = socket.inet_ntop(socket.AF_INET6, value[:16])
+    return parse_sctp(data, addr[0], dst)
+
+def send(src, dst, sport, dport, vtag, ctype):
+    six = v6(dst)
+    # bound to the source: the route is looked up from the socket's address (with
+    # IP_HDRINCL too), which sends the RIP's answers by its policy route to the director
+    t = sock(six)
+    t.bind((src, 0))
+    body = sctp(sport, dport, vtag, ctype)
+    if not six:
+        body = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(body), 0, 0x4000, 64, 132, 0,
+                           socket.inet_aton(src), socket.inet_aton(dst)) + body
+    t.sendto(body, (dst, 0))
+    t.close()
+
 if sys.argv[1] == 'server':
-    s = sock()
+    socks = {sock(False): False, sock(True): True}
     print(json.dumps({'ready': True}), flush=True)
     while True:
-        p = parse(s.recv(65535))
-        print(json.dumps(p), flush=True)
-        a = ANSWER.get(p['chunk'])
-        if a is not None:
-            # bound to the source: with IP_HDRINCL the route is looked up from the
-            # socket's address, not the header's (the RIP's policy route to the director)
-            t = sock()
-            t.bind((p['dst'], 0))
-            t.sendto(packet(p['dst'], p['src'], p['dport'], p['sport'], 0x11111111, a), (p['src'], 0))
-            t.close()
+        r, _, _ = select.select(list(socks), [], [])
+        for s in r:
+            p = receive(s, socks[s])
+            print(json.dumps(p), flush=True)
+            a = ANSWER.get(p['chunk'])
+            if a is not None:
+                send(p['dst'], p['src'], p['dport'], p['sport'], 0x11111111, a)
 else:
     src, dst, dport, sport, ctype, wait = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7])
-    s = sock()
-    s.sendto(packet(src, dst, sport, dport, 0x22222222, ctype), (dst, 0))
+    six = v6(dst)
+    s = sock(six)
+    send(src, dst, sport, dport, 0x22222222, ctype)
     end = time.time() + wait
     got = None
     while got is None and time.time() < end:
         r, _, _ = select.select([s], [], [], max(0, end - time.time()))
         if r:
-            p = parse(s.recv(65535))
+            p = receive(s, six)
             if p['dport'] == sport and p['src'] != src:
                 got = p
     print(json.dumps(got), flush=True)
@@ -161,6 +188,11 @@ describe(
         { af: 4, protocol: 132, addr: lab.env.vip4, port: 3869, scheduler: 'rr' },
         [{ addr: rip, port: 3869, fwd: 'droute', weight: 1 }],
       );
+      await configure(
+        d.client,
+        { af: 6, protocol: 132, addr: lab.env.vip6, port: 3868, scheduler: 'rr' },
+        [{ addr: lab.env.rs[0].ip6, port: 13868, fwd: 'masq', weight: 1 }],
+      );
     });
 
     after(async () => {
@@ -173,13 +205,14 @@ describe(
       sport: number,
       chunk: number,
       wait = 3,
+      af: 4 | 6 = 4,
     ): Promise<Seen | null> {
       const r = await lab.client('python3', [
         '-c',
         PEER,
         'client',
-        lab.env.client4,
-        lab.env.vip4,
+        af === 4 ? lab.env.client4 : lab.env.client6,
+        af === 4 ? lab.env.vip4 : lab.env.vip6,
         String(vport),
         String(sport),
         String(chunk),
@@ -189,29 +222,32 @@ describe(
       return JSON.parse(r.stdout) as Seen | null;
     }
 
-    async function connState(vport: number, cport: number): Promise<string | null> {
+    async function connState(vport: number, cport: number, af = 4): Promise<string | null> {
       const all = await d.client.call({ cmd: 'listConnections' });
-      const c = all.find((x) => x.protocol === 132 && x.vport === vport && x.cport === cport);
+      const c = all.find(
+        (x) => x.protocol === 132 && x.af === af && x.vport === vport && x.cport === cport,
+      );
       return c ? c.state : null;
     }
 
-    async function expectState(vport: number, cport: number, want: string): Promise<void> {
+    async function expectState(vport: number, cport: number, want: string, af = 4): Promise<void> {
       await waitFor(
         `conn ${cport} in ${want}`,
         5000,
-        async () => (await connState(vport, cport)) === want,
+        async () => (await connState(vport, cport, af)) === want,
       );
     }
 
-    for (const mode of ['NAT', 'DR'] as const) {
+    for (const mode of ['NAT', 'DR', 'NAT IPv6'] as const) {
       test(`${mode}: a whole association, every packet's addresses, ports and CRC32c checked`, async () => {
-        const nat = mode === 'NAT';
+        const nat = mode !== 'DR';
+        const af = mode === 'NAT IPv6' ? 6 : 4;
         const vport = nat ? 3868 : 3869;
         const rport = nat ? 13868 : 3869;
-        const cport = nat ? 40000 : 40001;
-        const vip = lab.env.vip4;
-        const rip = lab.env.rs[0].ip4;
-        const client = lab.env.client4;
+        const cport = mode === 'NAT' ? 40000 : mode === 'DR' ? 40001 : 40002;
+        const vip = af === 4 ? lab.env.vip4 : lab.env.vip6;
+        const rip = af === 4 ? lab.env.rs[0].ip4 : lab.env.rs[0].ip6;
+        const client = af === 4 ? lab.env.client4 : lab.env.client6;
         // [sent, answer expected, state after (NAT: both directions; DR: INPUT-ONLY)]
         const steps: [number, number, string, string][] = [
           [INIT, INIT_ACK, 'C-SENT', 'INIT1'],
@@ -223,7 +259,7 @@ describe(
         ];
         for (const [chunk, answer, natState, drState] of steps) {
           const from = seen.length;
-          const got = await step(vport, cport, chunk, answer < 0 ? 0.3 : 3);
+          const got = await step(vport, cport, chunk, answer < 0 ? 0.3 : 3, af);
           // what the real server received
           await waitFor(`rs1 to see chunk ${chunk}`, 5000, () =>
             Promise.resolve(seen.slice(from).some((s) => s.chunk === chunk && s.sport === cport)),
@@ -245,11 +281,11 @@ describe(
             );
             assert.ok(got.crcOk, `answer ${answer}: CRC32c valid at the client`);
           }
-          await expectState(vport, cport, nat ? natState : drState);
+          await expectState(vport, cport, nat ? natState : drState, af);
         }
         const svc = await d.client.call({
           cmd: 'getService',
-          service: { af: 4, protocol: 132, addr: vip, port: vport },
+          service: { af, protocol: 132, addr: vip, port: vport },
         });
         assert.equal(svc.dests[0].activeconns, 0);
         assert.equal(svc.dests[0].inactconns, 1);
@@ -266,7 +302,10 @@ describe(
       assert.equal(await connState(3868, 40100), null);
       assert.equal(await connState(3868, 40101), null);
       const text = await d.client.call({ cmd: 'proc', name: 'ip_vs' });
-      assert.match(String(text), /\nSCTP {2}[0-9A-F]{8}:0F1C rr +\n {2}-> [0-9A-F]{8}:362C {6}Masq /);
+      assert.match(
+        String(text),
+        /\nSCTP {2}[0-9A-F]{8}:0F1C rr +\n {2}-> [0-9A-F]{8}:362C {6}Masq /,
+      );
       assert.match(
         String(text),
         /\nSCTP {2}[0-9A-F]{8}:0F1D rr +\n {2}-> [0-9A-F]{8}:0F1D {6}Route /,
