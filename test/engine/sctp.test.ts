@@ -566,3 +566,37 @@ test('the SCTP packet path allocates nothing per packet', async () => {
   assert.ok(grown < 256 * 1024, `heap grew ${grown} bytes over ${200 * pkts.length} packets`);
   assert.equal(gcs, 0, 'no GC during the run');
 });
+
+test('fragments: a first fragment is rewritten but keeps its CRC, a later one is dropped', () => {
+  const e = natEngine();
+  cin(e, [INIT], 0);
+  const data: ChunkSpec = { type: DATA, value: new Uint8Array(64) };
+  const p = sctpPacket({ src: CIP, dst: VIP, sport: 40000, dport: VPORT, chunks: [data] });
+  // cut it into a first fragment of 20 + 48 bytes with MF set (IPv4 header sum redone)
+  const first = p.slice(0, 68);
+  first[2] = 0;
+  first[3] = 68;
+  first[6] = 0x20;
+  first[10] = first[11] = 0;
+  let sum = 0;
+  for (let i = 0; i < 20; i += 2) sum += (first[i] << 8) | first[i + 1];
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  first[10] = (~sum >> 8) & 0xff;
+  first[11] = ~sum & 0xff;
+  const crc = storedCrc(first, 20);
+  assert.equal(e.in(first, 0, first.length, 1), V_FORWARD);
+  assert.deepEqual(ports(first), [40000, RPORT]);
+  assert.equal(bytesToIp(first, 16, false), RIP1);
+  assert.ok(ipv4HeaderValid(first));
+  assert.equal(storedCrc(first, 20), crc, 'the CRC of a partial packet cannot be recomputed');
+  // the rest: offset 48 bytes (6 units), no ports to look up
+  const rest = new Uint8Array(20 + (p.length - 68));
+  rest.set(p.subarray(0, 20));
+  rest.set(p.subarray(68), 20);
+  rest[2] = rest.length >> 8;
+  rest[3] = rest.length & 0xff;
+  rest[6] = 0;
+  rest[7] = 6;
+  assert.equal(e.in(rest, 0, rest.length, 2), V_DROP);
+  assert.equal(e.result.reason, DropReason.FRAGMENT);
+});
