@@ -600,3 +600,15 @@ test('fragments: a first fragment is rewritten but keeps its CRC, a later one is
   assert.equal(e.in(rest, 0, rest.length, 2), V_DROP);
   assert.equal(e.result.reason, DropReason.FRAGMENT);
 });
+
+test('no real server available: the INIT is answered with port unreachable (ip_vs_leave)', () => {
+  const e = natEngine();
+  e.editDest(SVC, { addr: RIP1, port: RPORT, fwd: 'masq', weight: 0 });
+  const { v, pkt } = cin(e, [INIT], 0);
+  assert.equal(v, V_REPLY);
+  assert.equal(e.result.why, Why.NO_DEST);
+  assert.equal(pkt[9], 1, 'ICMP');
+  assert.deepEqual([pkt[20], pkt[21]], [3, 3], 'destination unreachable, port unreachable');
+  assert.equal(bytesToIp(pkt, 16, false), CIP);
+  assert.equal(e.connections().length, 0);
+});
