@@ -35,9 +35,10 @@ export interface QueueNumbers {
  * servers in the REP chain. The kernel here has the xtables NFQUEUE target but not
  * nftables' queue expression, so these are (legacy) iptables rules in chains tsvs owns.
  *
- * TCP goes to the GSO queues, except for services with a tunnel real server; UDP and
- * ICMP go to the plain queues (see director.ts). Passing two numbers puts
- * everything on those two queues.
+ * TCP goes to the GSO queues, except for services with a tunnel real server; UDP,
+ * SCTP and ICMP go to the plain queues (see director.ts). Passing two numbers puts
+ * everything on those two queues. SCTP services are captured here only: the tc
+ * steering fast path (steer.ts) carries TCP and UDP.
  */
 export function buildRuleset(
   engine: Engine,
@@ -65,7 +66,9 @@ export function buildRuleset(
           '-p ipv6-icmp --icmpv6-type time-exceeded',
           '-p ipv6-icmp --icmpv6-type parameter-problem',
         ];
-  const pn = (p: number): string => (p === 6 ? 'tcp' : p === 17 ? 'udp' : String(p));
+  // SCTP by name: `--dport`/`--sport` need the protocol's match module (xt_sctp)
+  const pn = (p: number): string =>
+    p === 6 ? 'tcp' : p === 17 ? 'udp' : p === 132 ? 'sctp' : String(p);
   const add = (af: AddressFamily, rule: string): void => {
     const l = af === 4 ? rs.v4 : rs.v6;
     if (!l.includes(rule)) l.push(rule);

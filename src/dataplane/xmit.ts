@@ -19,6 +19,8 @@ import {
 import { V_FORWARD } from '../engine/drop.js';
 import { PacketView } from '../wire/packet.js';
 import { l4ChecksumFill } from '../wire/checksum.js';
+import { IPPROTO_SCTP } from '../wire/ipproto.js';
+import { sctpChecksumFill } from '../wire/sctp.js';
 import { ipv4Ttl, ipv4UpdateChecksum, ipv4Version, setIpv4Ttl } from '../wire/ipv4.js';
 import { ipv6HopLimit, setIpv6HopLimit } from '../wire/ipv6.js';
 import {
@@ -206,12 +208,23 @@ export class Transmit {
     }
   }
 
-  /** Completes the L4 checksum of the IP packet at `buf[off..off+len)` (TCP/UDP). */
+  /**
+   * Completes the L4 checksum of the IP packet at `buf[off..off+len)` (TCP/UDP; SCTP's
+   * CRC32c, which no virtio-net header can hand to a device).
+   */
   completeChecksum(buf: Uint8Array, off: number, len: number): void {
     const pv = this.pv;
-    if (pv.parse(buf, off, len) !== 0 || pv.frag !== 0 || pv.csumOff < 0) return;
-    if (pv.proto !== 6 && pv.proto !== 17) return;
+    if (pv.parse(buf, off, len) !== 0 || pv.frag !== 0) return;
+    if (pv.proto === IPPROTO_SCTP) return sctpChecksumFill(buf, pv.l4off, pv.l4len);
+    if (pv.csumOff < 0 || (pv.proto !== 6 && pv.proto !== 17)) return;
     l4ChecksumFill(buf, pv.af, pv.saddrOff, pv.daddrOff, pv.proto, pv.l4off, pv.l4len);
+  }
+
+  /** A partial SCTP packet (DR keeps it as it came) gets its CRC32c here. */
+  private completeSctp(buf: Uint8Array, off: number, len: number): void {
+    const v = buf[off] >>> 4;
+    if ((v === 4 ? buf[off + 9] : v === 6 ? buf[off + 6] : -1) === IPPROTO_SCTP)
+      this.completeChecksum(buf, off, len);
   }
 
   /**
@@ -318,6 +331,7 @@ export class Transmit {
     if (v === V_FORWARD && (method === CONN_F_MASQ || method === CONN_F_DROUTE)) {
       const hop = this.hopByDest.get(r.dest);
       if (hop !== undefined && hop.ready && hop.tx !== null) {
+        if (partial) this.completeSctp(st.buf, at, len);
         if (this.pv.parse(st.buf, at, len) === 0)
           this.queueL2(st, hop.tx, hop.eth, partial, hop.mtu, len);
         return false;

@@ -124,7 +124,8 @@ function inProto(
 
   if (id === NO_CONN) {
     const why = pp.connSchedule(ipvs, pv);
-    if (why !== Why.NONE) return accept(ipvs, why);
+    if (why !== Why.NONE)
+      return why === Why.DROP ? drop(ipvs, DropReason.MALFORMED) : accept(ipvs, why);
     if (pv.frag !== 0 && af === 6) return accept(ipvs, Why.IPV6_FRAGMENT);
     const svc = serviceFind(ipvs, af, mark, proto, pv.daddr, 0, pv.dport);
     if (!svc) return accept(ipvs, Why.NO_SERVICE);
@@ -209,8 +210,9 @@ export function ipvsOut(
   const c = ipvs.conns;
   const id = c.outLookup(af, proto, pv.saddr, 0, pv.sport, pv.daddr, 0, pv.dport);
   if (id === NO_CONN) {
-    // nat_icmp_send: not for what may never create a conn (a TCP RST)
-    if (ipvs.settings.nat_icmp_send && pp.connSchedule(ipvs, pv) !== Why.RST) {
+    // nat_icmp_send: not for what may never create a conn (a TCP RST, an SCTP ABORT)
+    const w = ipvs.settings.nat_icmp_send ? pp.connSchedule(ipvs, pv) : Why.RST;
+    if (w !== Why.RST && w !== Why.ABORT) {
       if (isNatRealServer(ipvs, af, proto, pv.saddr, pv.sport))
         return replyPortUnreach(ipvs, pv, DropReason.NAT_ICMP_SEND, Why.NAT_ICMP_SEND);
     }

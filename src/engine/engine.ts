@@ -261,7 +261,7 @@ export class Engine implements AppContext {
     return ctl.getTimeouts(this.ipvs);
   }
   /** Set a timeout by protocol and state name (e.g. 'tcp', 'SYN_RECV', 30). */
-  setStateTimeout(protocol: 'tcp' | 'udp', state: string, seconds: number): void {
+  setStateTimeout(protocol: 'tcp' | 'udp' | 'sctp', state: string, seconds: number): void {
     ctl.setStateTimeout(this.ipvs, protocol, state, seconds);
   }
   /** Register an application helper (FTP …) for its (protocol, ports). */

@@ -13,7 +13,7 @@ import { V_ACCEPT } from './drop.js';
 export const Why = {
   NONE: 0,
   // ACCEPT: not IPVS traffic, or IPVS lets it pass
-  /** No protocol handler for it (not TCP/UDP) (§1.2). */
+  /** No protocol handler for it (not TCP/UDP/SCTP) (§1.2). */
   NOT_IPVS: 1,
   /** backup_only with a backup sync daemon: nothing is forwarded (§12.5). */
   BACKUP_ONLY: 2,
@@ -63,6 +63,11 @@ export const Why = {
   TUNNEL_ICMP: 23,
   // DROP: `result.reason` is the DropReason
   DROP: 24,
+  // ACCEPT (SCTP, after the codes above so that their numbers stay)
+  /** An SCTP packet whose first chunk is ABORT never creates a connection (§2.7). */
+  ABORT: 25,
+  /** SCTP whose first chunk is not INIT, sloppy_sctp=0: not scheduled (§2.7). */
+  NOT_INIT: 26,
 } as const;
 
 /** Names of {@link Why} codes, by code. */
@@ -92,6 +97,8 @@ export const WHY_NAMES = [
   'nat-icmp-send',
   'tunnel-icmp',
   'drop',
+  'abort',
+  'not-init',
 ];
 
 /** The packet the data plane must act on, filled by every `in` / `out` call. */

@@ -37,9 +37,11 @@ import {
   tcpRow,
   TCP_STATE_NAMES,
 } from '../engine/proto/tcp.js';
+import { SCTP_S_ESTABLISHED, sctpIsActive } from '../engine/proto/sctp.js';
 import type { Dest } from '../engine/service.js';
 import { Why } from '../engine/verdict.js';
 import { TCP_FLAG_SYN, tcpFlagsString } from '../wire/tcp.js';
+import { SCTP_CID_ABORT, SCTP_CID_INIT, sctpChunkName } from '../wire/sctp.js';
 import { DIR_IN, Rule, RULE_TEXT } from './direction.js';
 
 export const METHOD_NAMES = ['Masq', 'Local', 'Tunnel', 'Route', 'Bypass'];
@@ -112,10 +114,13 @@ export interface Before {
   id: number;
   conn: ConnSnap | null;
   templateAssured: boolean;
-  /** The protocol's ops (null: not TCP/UDP, or not parsed). */
+  /** The protocol's ops (null: not TCP/UDP/SCTP, or not parsed). */
   pp: ProtocolOps | null;
-  /** The packet opens a new connection (a TCP SYN). */
+  /** The packet opens a new connection (a TCP SYN, an SCTP INIT). */
   newConn: boolean;
+  /** SCTP: the first chunk's type and the state table's event of the packet; else -1. */
+  chunk: number;
+  event: number;
 }
 
 /** What the engine did with a packet, as the trace reads it after the call. */
@@ -162,13 +167,17 @@ export function whyNotText(why: number, b: Before): string {
     case Why.ICMP_NO_CONN:
       return 'ICMP error not about a connection: passed on (§8.1)';
     case Why.NOT_IPVS:
-      return 'not TCP/UDP: not IPVS traffic (§1.2)';
+      return 'not TCP/UDP/SCTP: not IPVS traffic (§1.2)';
     case Why.BACKUP_ONLY:
       return 'backup_only with a backup sync daemon: nothing is forwarded (§12.5)';
     case Why.RST:
       return 'RST never creates a connection (§2.7)';
     case Why.NOT_SYN:
       return 'no SYN and sloppy_tcp=0: not scheduled (§2.7)';
+    case Why.ABORT:
+      return 'an SCTP ABORT never creates a connection (sctp_conn_schedule)';
+    case Why.NOT_INIT:
+      return 'first chunk not INIT and sloppy_sctp=0: not scheduled (sctp_conn_schedule)';
     case Why.IPV6_FRAGMENT:
       return 'IPv6 fragment: never scheduled (§1.2)';
     case Why.NO_SERVICE:
@@ -186,8 +195,8 @@ export function whyNotText(why: number, b: Before): string {
 
 /** What the trace says of one protocol. */
 interface ProtoExplainer {
-  /** The packet in a trace line: "TCP a:p > b:q [S] len=n". */
-  packet(src: string, dst: string, tcpFlags: number, payloadLen: number): string;
+  /** The packet in a trace line: "TCP a:p > b:q [S] len=n" (`b.src`, `b.dst` set). */
+  packet(b: Before, payloadLen: number): string;
   /** What opened the connection. */
   lead(b: Before): string;
   /** The state change of the packet, and what it did to the dest's counters. */
@@ -203,8 +212,8 @@ interface ProtoExplainer {
 }
 
 const TCP_EXPLAINER: ProtoExplainer = {
-  packet: (src, dst, flags, n) =>
-    `TCP ${src} > ${dst} [${tcpFlagsString(flags)}]${n > 0 ? ` len=${n}` : ''}`,
+  packet: (b, n) =>
+    `TCP ${b.src} > ${b.dst} [${tcpFlagsString(b.tcpFlags)}]${n > 0 ? ` len=${n}` : ''}`,
   lead: (b) =>
     b.tcpFlags & TCP_FLAG_SYN
       ? 'SYN'
@@ -237,7 +246,7 @@ const TCP_EXPLAINER: ProtoExplainer = {
 };
 
 const UDP_EXPLAINER: ProtoExplainer = {
-  packet: (src, dst, _flags, n) => `UDP ${src} > ${dst} len=${n}`,
+  packet: (b, n) => `UDP ${b.src} > ${b.dst} len=${n}`,
   lead: () => 'UDP',
   state(out, _e, b, dir, o) {
     if (o.aft === null) return;
@@ -249,10 +258,56 @@ const UDP_EXPLAINER: ProtoExplainer = {
   },
 };
 
+/** Rows of the SCTP table by event (the kernel's comments: d, i, i_a …). */
+const SCTP_EVENT_NAMES = [
+  'data',
+  'init',
+  'init_ack',
+  'cookie_echo',
+  'cookie_ack',
+  'shutdown',
+  'shutdown_ack',
+  'shutdown_complete',
+  'error',
+  'abort',
+];
+
+const SCTP_EXPLAINER: ProtoExplainer = {
+  packet: (b, n) =>
+    `SCTP ${b.src} > ${b.dst} [${b.chunk < 0 ? 'no chunk' : sctpChunkName(b.chunk)}] len=${n}`,
+  lead: (b) =>
+    b.chunk === SCTP_CID_INIT ? 'INIT' : `${sctpChunkName(b.chunk)} without INIT (sloppy_sctp=1)`,
+  state(out, _e, b, dir, o, i, dest) {
+    const { isNew, aft, stateNumBefore, stateBefore, tmplId } = o;
+    if (aft === null) return;
+    if (b.event < 0) {
+      out.push('no chunk header: state and timeout unchanged (set_sctp_state)');
+      return;
+    }
+    const flags = isNew ? aft.info.flags : b.conn !== null ? b.conn.info.flags : aft.info.flags;
+    let block = dir === DIR_IN ? 'INPUT' : 'OUTPUT';
+    if (dir === DIR_IN && flags & CONN_F_NOOUTPUT) block = 'INPUT-ONLY';
+    const abort = b.event === 9 && b.chunk !== SCTP_CID_ABORT ? ', ABORT bundled after it' : '';
+    out.push(
+      `${stateBefore} → ${i.state} (${block} ${SCTP_EVENT_NAMES[b.event]} row of the SCTP table${abort}); timeout ${seconds(aft.timeoutMs)} s (sctp_timeouts)`,
+    );
+    // a new conn is counted active when it is bound to its dest (ip_vs_bind_dest)
+    const was = isNew || sctpIsActive(stateNumBefore);
+    if (dest && was !== sctpIsActive(aft.stateNum)) {
+      out.push(
+        `now counted in ${sctpIsActive(aft.stateNum) ? 'activeconns' : 'inactconns'} of ${dest.toString()} (ESTABLISHED alone is active)`,
+      );
+    }
+    if (aft.stateNum === SCTP_S_ESTABLISHED && tmplId >= 0 && !b.templateAssured && !isNew)
+      out.push(`template ${tmplId} becomes ASSURED (§4.5)`);
+  },
+};
+
 /** One explainer per protocol the engine registers, by its name. */
 export const EXPLAINERS: Readonly<Record<string, ProtoExplainer>> = {
   TCP: TCP_EXPLAINER,
   UDP: UDP_EXPLAINER,
+  SCTP: SCTP_EXPLAINER,
 };
 
 /** The protocol's ops and explainer of a packet's protocol number, if IPVS handles it. */
@@ -351,7 +406,7 @@ export function explainText(e: Engine, b: Before, dir: number, v: number, o: Out
   return out.join('; ');
 }
 
-/** State a conn is created in (§5.1): TCP NONE, UDP's only state. */
+/** State a conn is created in (§5.1): TCP and SCTP NONE, UDP's only state. */
 export function initialState(i: ConnInfo): string {
   if (i.template) return 'NONE';
   const pp = protoGet(i.protocol);

@@ -18,6 +18,7 @@ import {
   CONN_F_TUNNEL,
   IPPROTO_ICMP,
   IPPROTO_ICMPV6,
+  IPPROTO_SCTP,
   TEMPLATE_ASSURED,
   type AddressFamily,
 } from '../engine/constants.js';
@@ -33,6 +34,8 @@ import {
 import { formatAddr, formatAddrPort } from '../engine/addr.js';
 import { type CaptureRecord, type CaptureSkipped, nsToMs } from '../pcap/pcap.js';
 import { describe } from '../wire/describe.js';
+import { SCTP_HLEN, sctpChunkType } from '../wire/sctp.js';
+import { sctpEvent } from '../engine/proto/sctp.js';
 import { PacketView } from '../wire/packet.js';
 import { ICMP_HLEN } from '../wire/icmp.js';
 import { DIR_IN, RULE_NAMES } from './direction.js';
@@ -288,13 +291,19 @@ export class Tracer implements ReplayObserver {
       templateAssured: false,
       pp: parsed ? protoOf(pv.proto) : null,
       newConn: false,
+      chunk: -1,
+      event: -1,
     };
     const pp = b.pp;
     if (pp !== null && pv.hasPorts) {
       b.newConn = pp.isNewConn(pv);
       b.src = formatAddrPort(af, pv.saddr, pv.sport);
       b.dst = formatAddrPort(af, pv.daddr, pv.dport);
-      b.text = EXPLAINERS[pp.name].packet(b.src, b.dst, pv.tcpFlags, pv.payloadLen);
+      if (pv.proto === IPPROTO_SCTP && pv.frag === 0) {
+        b.chunk = sctpChunkType(buf, pv.l4off + SCTP_HLEN, pv.l3off + pv.l3len);
+        b.event = sctpEvent(pv);
+      }
+      b.text = EXPLAINERS[pp.name].packet(b, pv.payloadLen);
       b.id = this.lookup(dir, af, pv.proto, pv.saddr, pv.sport, pv.daddr, pv.dport);
     } else {
       b.text = describe(buf, off, len);

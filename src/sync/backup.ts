@@ -19,10 +19,8 @@ import {
   CONN_F_SEQ_MASK,
   CONN_F_SYNC,
   CONN_F_TEMPLATE,
-  IPPROTO_TCP,
-  IPPROTO_UDP,
 } from '../engine/constants.js';
-import { TCP_S_LAST } from '../engine/proto/tcp.js';
+import { protoGet } from '../engine/proto/index.js';
 import type { SyncConn } from './message.js';
 
 /** Templates synced in the v0 format get this timeout (they carry none). */
@@ -64,13 +62,9 @@ export function applySyncConn(eng: Engine, r: SyncConn, version: 0 | 1, now?: nu
   const template = (flags & CONN_F_TEMPLATE) !== 0;
   const state = r.state;
   if (!template) {
-    if (r.protocol === IPPROTO_TCP) {
-      if (state >= TCP_S_LAST) return 'skipped';
-    } else if (r.protocol === IPPROTO_UDP) {
-      if (state !== 0) return 'skipped';
-    } else {
-      return 'skipped';
-    }
+    // a protocol IPVS handles (TCP, UDP, SCTP), in one of its states
+    const pp = protoGet(r.protocol);
+    if (pp === null || state >= pp.numStates) return 'skipped';
   }
   let outcome: SyncOutcome = 'updated';
   let id: number;
@@ -150,7 +144,8 @@ export function applySyncConn(eng: Engine, r: SyncConn, version: 0 | 1, now?: nu
   } else if (template) {
     c.timeout[id] = V0_TEMPLATE_TIMEOUT_MS;
   } else {
-    c.timeout[id] = r.protocol === IPPROTO_TCP ? eng.tcpTimeouts[state] : eng.udpTimeout;
+    // the state's timeout from the protocol's table
+    c.timeout[id] = eng.ipvs.timeouts[r.protocol][state];
   }
   eng.connPut(id);
   return outcome;

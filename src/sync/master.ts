@@ -15,6 +15,7 @@ import {
   CONN_F_ONE_PACKET,
   CONN_F_SEQ_MASK,
   CONN_F_TEMPLATE,
+  IPPROTO_SCTP,
   IPPROTO_TCP,
 } from '../engine/constants.js';
 import {
@@ -24,6 +25,13 @@ import {
   TCP_S_FIN_WAIT,
   TCP_S_TIME_WAIT,
 } from '../engine/proto/tcp.js';
+import {
+  SCTP_S_CLOSED,
+  SCTP_S_ESTABLISHED,
+  SCTP_S_SHUTDOWN_ACK_SENT,
+  SCTP_S_SHUTDOWN_RECEIVED,
+  SCTP_S_SHUTDOWN_SENT,
+} from '../engine/proto/sctp.js';
 import { SyncEncoder, type SyncConn } from './message.js';
 
 /** TCP states a conn is ever sent in (§12.4 step 3). */
@@ -33,6 +41,14 @@ const TCP_SYNC_STATES =
   (1 << TCP_S_CLOSE) |
   (1 << TCP_S_CLOSE_WAIT) |
   (1 << TCP_S_TIME_WAIT);
+
+/** SCTP states a conn is ever sent in (the kernel's ip_vs_sync_conn_needed). */
+const SCTP_SYNC_STATES =
+  (1 << SCTP_S_ESTABLISHED) |
+  (1 << SCTP_S_SHUTDOWN_SENT) |
+  (1 << SCTP_S_SHUTDOWN_RECEIVED) |
+  (1 << SCTP_S_SHUTDOWN_ACK_SENT) |
+  (1 << SCTP_S_CLOSED);
 
 /** A datagram waiting longer than this is sent even if not full (§12.1). */
 export const SYNC_FLUSH_MS = 2000;
@@ -139,6 +155,10 @@ export class SyncMaster {
       if (!((1 << st) & TCP_SYNC_STATES)) return false;
       // a state change out of ESTABLISHED is sent at once (step 3)
       if (st !== c.oldState[id] && st !== TCP_S_ESTABLISHED) return this.set(id, n);
+    } else if (c.proto[id] === IPPROTO_SCTP) {
+      const st = c.state[id];
+      if (!((1 << st) & SCTP_SYNC_STATES)) return false;
+      if (st !== c.oldState[id] && st !== SCTP_S_ESTABLISHED) return this.set(id, n);
     }
     const refresh = s.sync_refresh_period * 1000;
     if (refresh > 0) {

@@ -40,6 +40,7 @@ import {
 } from './ipproto.js';
 import { FRAGHDR_OFFSET, FRAGHDR_OFFSET_MASK } from './ipv6.js';
 import { formatIpv4, formatIpv6 } from './addr.js';
+import { SCTP_HLEN, sctpChunkName, sctpChunkType, sctpNextChunk } from './sctp.js';
 
 const outer = new PacketView();
 const inner = new PacketView();
@@ -147,6 +148,24 @@ function protoName(pv: PacketView): string {
   }
 }
 
+/** The chunk names of an SCTP packet ("SACK,DATA"), the first four; "bad" where the walk stops. */
+function sctpChunks(pv: PacketView): string {
+  const end = pv.l3off + pv.l3len;
+  let at = pv.l4off + SCTP_HLEN;
+  const names: string[] = [];
+  while (at < end) {
+    if (names.length === 4) return names.join(',') + ',…';
+    const next = sctpNextChunk(pv.buf, at, end);
+    if (next < 0) {
+      names.push('bad');
+      break;
+    }
+    names.push(sctpChunkName(sctpChunkType(pv.buf, at, end)));
+    at = next;
+  }
+  return names.length > 0 ? names.join(',') : 'no chunk';
+}
+
 /** Summary of a view that parsed (fully or embedded) without error. */
 function summary(pv: PacketView, depth: number): string {
   const ip = pv.af === 4 ? 'IP' : 'IP6';
@@ -167,6 +186,8 @@ function summary(pv: PacketView, depth: number): string {
       return `TCP ${ends} [${tcpFlagsString(pv.tcpFlags)}] seq=${pv.seq}${ack}${len}${fragNote}`;
     }
     if (pv.embedded) return `${name} ${ends}${fragNote}`;
+    if (pv.proto === IPPROTO_SCTP && pv.frag === Frag.NONE)
+      return `SCTP ${ends} [${sctpChunks(pv)}] len=${pv.payloadLen}`;
     return `${name} ${ends} len=${pv.payloadLen}${fragNote}`;
   }
   const ends = `${addr(pv, pv.saddr)} > ${addr(pv, pv.daddr)}`;

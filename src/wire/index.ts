@@ -5,6 +5,8 @@ export * from './ipv4.js';
 export * from './ipv6.js';
 export * from './tcp.js';
 export * from './udp.js';
+export * from './sctp.js';
+export * from './crc32c.js';
 export * from './icmp.js';
 export * from './packet.js';
 export * from './describe.js';

@@ -50,9 +50,7 @@ import {
 import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP } from './ipproto.js';
 import { TCP_CHECKSUM, TCP_DOFF, TCP_FLAGS, TCP_HLEN, TCP_SEQ, TCP_ACK } from './tcp.js';
 import { UDP_CHECKSUM, UDP_HLEN, UDP_LENGTH } from './udp.js';
-
-/** SCTP common header: ports, verification tag, CRC32c (not an Internet checksum). */
-const SCTP_HLEN = 12;
+import { SCTP_HLEN } from './sctp.js';
 /** Bytes of L4 header an ICMP error must quote (RFC 792): enough for the ports. */
 const PORTS_LEN = 4;
 

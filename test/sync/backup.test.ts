@@ -52,7 +52,7 @@ test('backup: the same connections, bound to its own dests, counted, expiring on
   const back = recs[1].daddr[0] === 0x0a00020b ? 0x0a00020c : 0x0a00020b;
   assert.equal(applySyncConn(b, { ...recs[1], daddr: Uint32Array.of(back) }, 1), 'replaced');
   // unknown protocol / bad state: skipped
-  assert.equal(applySyncConn(b, { ...recs[2], protocol: 132 }, 1), 'skipped');
+  assert.equal(applySyncConn(b, { ...recs[2], protocol: 33 }, 1), 'skipped');
   assert.equal(applySyncConn(b, { ...recs[2], state: 11 }, 1), 'skipped');
   // they expire on the backup's own clock
   for (let t = 0; t <= 902_000; t += 1000) b.tick(t);

@@ -4,10 +4,11 @@
  */
 import { tcpProtocol } from './tcp.js';
 import { udpProtocol } from './udp.js';
+import { sctpProtocol } from './sctp.js';
 import type { ProtocolOps } from './types.js';
 
 /** Every registered protocol. */
-export const PROTOCOLS: readonly ProtocolOps[] = [tcpProtocol, udpProtocol];
+export const PROTOCOLS: readonly ProtocolOps[] = [tcpProtocol, udpProtocol, sctpProtocol];
 
 const BY_NUMBER: (ProtocolOps | null)[] = new Array<ProtocolOps | null>(256).fill(null);
 for (const pp of PROTOCOLS) BY_NUMBER[pp.protocol] = pp;
@@ -35,5 +36,5 @@ export function defaultTimeoutTables(): Uint32Array[] {
   return t;
 }
 
-export { tcpProtocol, udpProtocol };
+export { tcpProtocol, udpProtocol, sctpProtocol };
 export type { ProtocolOps };

@@ -1,6 +1,6 @@
 /**
  * The protocol interface (the kernel's `struct ip_vs_protocol`): one ops object per
- * protocol (proto/tcp.ts, proto/udp.ts), looked up by protocol number in the registry
+ * protocol (proto/tcp.ts, proto/udp.ts, proto/sctp.ts), looked up by protocol number in the registry
  * (proto/index.ts). The core asks it which packets may create a connection, how to
  * rewrite and check them, how a packet moves the conn's state and for how long the
  * conn then lives; it never switches on "is this TCP" itself.
@@ -41,11 +41,14 @@ export interface ProtocolOps {
   stateByName(name: string): number;
   /** Whether a state counts in activeconns (§2.5). */
   isActive(state: number): boolean;
-  /** is_new_conn: does this packet open a new connection (TCP: a SYN)? (§2.11) */
+  /** is_new_conn: does this packet open a new connection (TCP: a SYN, SCTP: an INIT)? (§2.11) */
   isNewConn(pv: PacketView): boolean;
   /**
    * conn_schedule's first half: may this packet, with no conn, create one? Returns
-   * Why.NONE to go on to the service lookup, otherwise the Why of the ACCEPT (§2.7).
+   * Why.NONE to go on to the service lookup, Why.DROP to drop it as malformed (the
+   * kernel's NF_DROP: SCTP without a chunk header), otherwise the Why of the ACCEPT
+   * (§2.7). A packet that must never be answered (TCP RST, SCTP ABORT) gives Why.RST
+   * or Why.ABORT.
    */
   connSchedule(ipvs: Ipvs, pv: PacketView): number;
   /** The protocol's part of is_new_conn_expected (§2.11): may a SYN reuse conn `id`? */
