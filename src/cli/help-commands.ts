@@ -10,6 +10,8 @@
  * @module
  */
 
+import { SETTING_NAMES } from '../engine/settings.js';
+
 /** What completion offers for an option's argument or an operand. */
 export type Completion =
   'file' | 'dir' | 'none' | 'netns' | 'interface' | 'hostport' | readonly string[];
@@ -46,7 +48,7 @@ export interface CommandSpec {
   /** Paragraphs, separated by blank lines. */
   description: string;
   options: readonly OptionSpec[];
-  /** Completion of the words that are not options, by position. */
+  /** Completion of the words that are not options, by position (the last repeats). */
   operands?: readonly Completion[];
   /** Needs root. */
   root?: boolean;
@@ -317,7 +319,7 @@ Exit status as for tsvs replay.`,
       { long: 'all', short: 'a', help: 'Every setting.' },
       { long: 'write', short: 'w', help: 'Set NAME=VALUE.' },
     ],
-    operands: ['none'],
+    operands: [SETTING_NAMES.map((n) => `net.ipv4.vs.${n}`)],
     async run({ raw }) {
       return (await import('./sysctl.js')).runSysctl(raw);
     },

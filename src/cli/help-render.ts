@@ -71,7 +71,11 @@ function roff(text: string): string {
   return text
     .replace(/\\/g, '\\e')
     .replace(/-/g, '\\-')
-    .replace(/^([.'])/gm, '\\&$1');
+    .replace(/^([.'])/gm, '\\&$1')
+    .replace(
+      /[^ -~\n\t]/gu,
+      (c) => `\\[u${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}]`,
+    );
 }
 
 function roffParagraphs(text: string): string {
@@ -162,7 +166,11 @@ export function ipvsadmHelpSections(prog = 'tsvsadm'): {
       usage.push(l.trim());
       continue;
     }
-    const term = l.slice(0, col).trim();
+    const term = l
+      .slice(0, col)
+      .trim()
+      .split(/\s{2,}/)
+      .join(', ');
     const text = l.slice(col).trim();
     if (term === '' && sec.entries.length) sec.entries[sec.entries.length - 1].text += ` ${text}`;
     else sec.entries.push({ term, text });
@@ -192,7 +200,7 @@ export function tsvsadmMan(version: string): string {
   out +=
     '.SH EXIT STATUS\n' +
     roffParagraphs(
-      'As ipvsadm: 0 on success; 1 when the daemon refuses a request or cannot be reached; 2 on a usage error; 255 when a change is refused (the message says why).',
+      "As ipvsadm: 0 on success (and for -h, -v); 1 when a listing fails; 2 for a command line ipvsadm itself refuses, and when the daemon cannot be reached (Can't initialize ipvs); 255 when the daemon refuses a change (after its message), for option parse errors and for a first word that is not a command.",
     ) +
     '\n.SH SEE ALSO\n.BR tsvs (8),\n.BR ipvsadm (8)\n';
   return out;
@@ -267,8 +275,9 @@ _tsvs() {
   case $cmd:$n in
 `;
   for (const c of COMMANDS)
-    (c.operands ?? []).forEach((o, i) => {
-      out += `    ${c.name}:${i}) ${compgen(o)} ;;\n`;
+    (c.operands ?? []).forEach((o, i, all) => {
+      const last = i === all.length - 1 ? `|${c.name}:*` : '';
+      out += `    ${c.name}:${i}${last}) ${compgen(o)} ;;\n`;
     });
   out += `  esac
 }
@@ -319,4 +328,14 @@ _tsvsadm() {
 }
 complete -F _tsvsadm tsvsadm ipvsadm
 `;
+}
+
+/** Every generated file (path from the package root → text), for scripts/man.mjs. */
+export function generatedFiles(version: string): Record<string, string> {
+  return {
+    'man/tsvs.8': tsvsMan(version),
+    'man/tsvsadm.8': tsvsadmMan(version),
+    'completion/tsvs': tsvsCompletion(),
+    'completion/tsvsadm': tsvsadmCompletion(),
+  };
 }
