@@ -113,7 +113,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     root: true,
     description: `Runs the director: applies the configuration, serves the control socket that tsvsadm, tsvs proc and tsvs sysctl talk to, captures the packets of the virtual services with netfilter queues (and, for established flows, tc filters steering into TUN devices) and forwards them by NAT, direct routing or tunnelling. On SIGINT or SIGTERM it removes everything it installed and saves the configuration.
 
-The configuration file holds ipvsadm rules (ipvsadm -S format) or a tsvs JSON configuration. Without --state, the configuration is kept in /var/lib/tsvs/state.json (per named network namespace: /var/lib/tsvs/netns/NAME/state.json) and restored at the next start.`,
+The configuration file holds ipvsadm rules (ipvsadm -S format) or a tsvs JSON configuration. Every change is saved, and restored at the next start, in /var/lib/tsvs/config.json (per named network namespace /var/lib/tsvs/netns/NAME/config.json; $TSVS_STATE or --state FILE choose another file, --no-state none).`,
     options: [
       {
         long: 'config',
@@ -131,7 +131,7 @@ The configuration file holds ipvsadm rules (ipvsadm -S format) or a tsvs JSON co
       {
         long: 'state',
         arg: 'FILE',
-        help: 'Where the configuration is saved and restored from.',
+        help: 'Where the configuration is saved and restored from (default $TSVS_STATE or /var/lib/tsvs/config.json).',
         complete: 'file',
       },
       { long: 'no-state', help: 'Neither restore nor save the configuration.' },
@@ -332,6 +332,7 @@ export const ENVIRONMENT: readonly [string, string][] = [
     'TSVS_CONTROL',
     'Control socket of the daemon (default /run/tsvs/control.sock; in a named network namespace /run/tsvs/netns/NAME/control.sock).',
   ],
+  ['TSVS_STATE', "The daemon's saved configuration (default /var/lib/tsvs/config.json)."],
   ['TSVS_STEER', '0 turns the fast path (tc steering into TUN devices) off, as --no-steer does.'],
 ];
 

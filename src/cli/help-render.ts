@@ -102,7 +102,7 @@ function roffHeader(name: string, version: string, what: string): string {
 const FILES: [string, string][] = [
   ['/run/tsvs/control.sock', 'The control socket of the daemon.'],
   [
-    '/var/lib/tsvs/state.json',
+    '/var/lib/tsvs/config.json',
     'The saved configuration, restored at start (per named network namespace under /var/lib/tsvs/netns/NAME/).',
   ],
 ];
