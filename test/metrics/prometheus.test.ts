@@ -479,3 +479,37 @@ test('--metrics argument: PORT, HOST:PORT, [IPv6]:PORT; nonsense refused', () =>
   assert.equal(parseHostPort('::1:9101'), null);
   assert.equal(parseHostPort('abc'), null);
 });
+
+test('an SCTP service keeps its own labels (node_exporter would file it under the service before it)', async () => {
+  const m = model();
+  const sctp = { af: 4 as const, protocol: 132, addr: '10.0.3.101', port: 3868 };
+  m.addService({ ...sctp, scheduler: 'rr' });
+  m.addDest(sctp, { addr: '10.0.2.20', port: 3868, fwd: 'masq', weight: 9 });
+  const { body } = await createMetrics({ model: m }, { defaultMetrics: false }).render();
+  const s = parseSamples(body);
+  assert.equal(
+    value(s, 'node_ipvs_backend_weight', {
+      local_address: '10.0.3.101',
+      local_port: '3868',
+      remote_address: '10.0.2.20',
+      remote_port: '3868',
+      proto: 'SCTP',
+      local_mark: '',
+    }),
+    9,
+  );
+  // every other series is still node_exporter's
+  const others = s.filter((x) => x.name.startsWith('node_ipvs_') && x.labels.proto !== 'SCTP');
+  const theirs = nodeExporterSays(procText(m, 'ip_vs'), procText(m, 'ip_vs_stats'));
+  const mine = new Set(sorted(others));
+  // procfs skips the SCTP line: its real server lands under the service listed before
+  assert.ok(sorted(theirs).filter((x) => !mine.has(x)).length > 0);
+  m.delService(sctp);
+  const again = parseSamples(
+    (await createMetrics({ model: m }, { defaultMetrics: false }).render()).body,
+  );
+  assert.deepEqual(
+    sorted(again.filter((x) => x.name.startsWith('node_ipvs_'))),
+    sorted(nodeExporterSays(procText(m, 'ip_vs'), procText(m, 'ip_vs_stats'))),
+  );
+});
