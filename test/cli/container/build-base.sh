@@ -19,5 +19,8 @@ podman import --change 'CMD ["node"]' "$out" localhost/tsvs-base:node20-bookworm
 c=$(buildah from localhost/tsvs-base:node20-bookworm)
 buildah copy "$c" /etc/ssl/certs/ca-certificates.crt /usr/local/share/host-ca.crt
 buildah config --env NODE_EXTRA_CA_CERTS=/usr/local/share/host-ca.crt "$c"
+# nodejs.org is out of reach too: node-gyp takes the headers copied above, as this
+# host's npm does (nodedir=/usr)
+buildah config --env npm_config_nodedir=/usr "$c"
 buildah commit "$c" localhost/tsvs-base:node20-bookworm-hostca
 buildah rm "$c"
