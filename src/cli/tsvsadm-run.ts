@@ -1,6 +1,7 @@
 /**
- * The work of `tsvsadm` (./tsvsadm.ts is the entry that loads it): ipvsadm-compatible administration of the tsvs daemon over its control
- * socket ($TSVS_CONTROL, default /run/tsvs/control.sock). Installed as `ipvsadm`
+ * The work of `tsvsadm` (./tsvsadm.ts is the entry that loads it, scripts/bundle.mjs
+ * makes it one file): ipvsadm-compatible administration of the tsvs daemon over its
+ * control socket ($TSVS_CONTROL, default /run/tsvs/control.sock). Installed as `ipvsadm`
  * (scripts/install-ipvsadm-symlink.sh) it behaves as ipvsadm 1.31 does.
  */
 import { accessSync, constants } from 'node:fs';
