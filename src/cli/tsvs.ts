@@ -1,132 +1,79 @@
 #!/usr/bin/env node
-/** `tsvs`: the daemon, the lab demo, replay/trace, decap and the procfs/sysctl views. */
+/**
+ * `tsvs`: the daemon, the lab demo, replay/trace, decap and the procfs/sysctl views.
+ * The subcommands, their options and their help are the table in ./help-commands.ts;
+ * this file only finds the entry, parses its options and runs it.
+ */
 import { parseArgs } from 'node:util';
+import { findCommand, type CommandSpec } from './help-commands.js';
 
-const USAGE = `Usage: tsvs <command> [options]
+type ParseOptions = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
 
-Commands:
-  demo [--requests N]       bring up the lab, balance HTTP rr over two real servers
-                            through the real daemon, print who answered and the
-                            connection table, tear everything down (root)
-  daemon [--config FILE] [--control PATH] [--state FILE | --no-state] [--name NAME]
-         [--ftp-ports P[,P]...] [--no-steer] [--metrics [HOST:]PORT]
-         [--keepalived FILE]
-                            run the director in the foreground (root). FILE holds
-                            ipvsadm rules (ipvsadm -S format) or a tsvs JSON config.
-                            The FTP helper serves NAT services on the ftp ports
-                            (default 21, at most 8; 0 turns it off). --no-steer (or
-                            TSVS_STEER=0) captures with the netfilter queues alone,
-                            without the tc filters and TUN devices of the fast path.
-                            --metrics serves Prometheus metrics at /metrics
-                            (a bare port listens on 127.0.0.1). --keepalived
-                            creates the virtual servers of a keepalived.conf and
-                            runs their health checks (TCP_CHECK, HTTP_GET,
-                            MISC_CHECK) as keepalived would.
-                            TSVS_CONTROL overrides the default control socket
-                            /run/tsvs/control.sock (per named netns:
-                            /run/tsvs/netns/NAME/control.sock)
-  decap [--netns NS] [--allow ADDR]...
-                            user-space IPIP decapsulator for real servers (root)
-  replay --config FILE in.pcap [out.pcap]
-  trace --config FILE in.pcap [--json] [--explain]
-                            run a capture through the engine
-  proc ip_vs|ip_vs_stats|ip_vs_conn
-                            the kernel's /proc/net views, from the daemon
-  sysctl [net.ipv4.vs.NAME[=VALUE]]...
-                            read or set net.ipv4.vs.* settings of the daemon
-`;
+function parseOptions(c: CommandSpec): ParseOptions {
+  const o: ParseOptions = {};
+  for (const x of c.options)
+    o[x.long] = {
+      type: x.arg ? 'string' : 'boolean',
+      ...(x.short ? { short: x.short } : {}),
+      ...(x.multiple ? { multiple: true } : {}),
+    };
+  return o;
+}
+
+function wantsHelp(words: string[]): boolean {
+  const end = words.indexOf('--');
+  return (end < 0 ? words : words.slice(0, end)).some((w) => w === '-h' || w === '--help');
+}
 
 async function main(argv: string[]): Promise<number> {
   const cmd = argv[0];
-  const rest = argv.slice(1);
-  switch (cmd) {
-    case undefined:
-    case '-h':
-    case '--help':
-      process.stdout.write(USAGE);
-      return cmd === undefined ? 2 : 0;
-    case 'demo': {
-      const { values } = parseArgs({
-        args: rest,
-        options: { requests: { type: 'string' }, prefix: { type: 'string' } },
-      });
-      const { runDemo } = await import('./demo.js');
-      return runDemo({
-        requests: values.requests ? Number(values.requests) : undefined,
-        prefix: values.prefix,
-      });
+  const out = (s: string): boolean => process.stdout.write(s);
+  if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
+    const render = await import('./help-render.js');
+    const about = cmd === 'help' ? argv[1] : undefined;
+    if (about !== undefined) {
+      const c = findCommand(about);
+      if (!c) {
+        process.stderr.write(`tsvs: unknown command '${about}'\n${render.mainHelp()}`);
+        return 2;
+      }
+      out(render.commandHelp(c));
+      return 0;
     }
-    case 'daemon': {
-      const { values } = parseArgs({
-        args: rest,
-        options: {
-          config: { type: 'string' },
-          control: { type: 'string' },
-          state: { type: 'string' },
-          'no-state': { type: 'boolean' },
-          name: { type: 'string' },
-          'queue-in': { type: 'string' },
-          'queue-out': { type: 'string' },
-          'ftp-ports': { type: 'string' },
-          'no-steer': { type: 'boolean' },
-          metrics: { type: 'string' },
-          keepalived: { type: 'string' },
-        },
-      });
-      const ftp = values['ftp-ports'];
-      const { runDaemon } = await import('../daemon/daemon.js');
-      return runDaemon({
-        config: values.config,
-        control: values.control,
-        state: values['no-state'] ? null : values.state,
-        name: values.name,
-        queueIn: values['queue-in'] ? Number(values['queue-in']) : undefined,
-        queueOut: values['queue-out'] ? Number(values['queue-out']) : undefined,
-        ftpPorts: ftp === undefined ? undefined : ftp.split(',').map((p) => Number(p.trim())),
-        steer: values['no-steer'] ? false : undefined,
-        metrics: values.metrics,
-        keepalived: values.keepalived,
-      });
-    }
-    case 'decap': {
-      const { values } = parseArgs({
-        args: rest,
-        options: {
-          netns: { type: 'string' },
-          allow: { type: 'string', multiple: true },
-          tun: { type: 'string' },
-        },
-      });
-      const { runDecap } = await import('../dataplane/decap.js');
-      const h = runDecap({
-        netns: values.netns,
-        allowedSources: values.allow,
-        tunName: values.tun,
-        onWarning: (m) => process.stderr.write(`tsvs decap: ${m}\n`),
-      });
-      process.stderr.write(`tsvs decap: delivering decapsulated packets through ${h.tunName}\n`);
-      return new Promise<number>((resolve) => {
-        const stop = (): void => {
-          h.close();
-          resolve(0);
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
-    }
-    case 'replay':
-    case 'trace': {
-      const mod = await import('../replay/cli.js');
-      return cmd === 'replay' ? mod.runReplay(rest) : mod.runTrace(rest);
-    }
-    case 'proc':
-      return (await import('./proc.js')).runProc(rest);
-    case 'sysctl':
-      return (await import('./sysctl.js')).runSysctl(rest);
-    default:
-      process.stderr.write(`tsvs: unknown command '${cmd}'\n${USAGE}`);
+    if (cmd === undefined) {
+      process.stderr.write(render.mainHelp());
       return 2;
+    }
+    out(render.mainHelp());
+    return 0;
   }
+  if (cmd === '--version' || cmd === '-V') {
+    const { buildInfo } = await import('../metrics/build.js');
+    out(`tsvs ${buildInfo().version}\n`);
+    return 0;
+  }
+  const c = findCommand(cmd);
+  if (!c) {
+    const { mainHelp } = await import('./help-render.js');
+    process.stderr.write(`tsvs: unknown command '${cmd}'\n${mainHelp()}`);
+    return 2;
+  }
+  const raw = argv.slice(1);
+  if (wantsHelp(raw)) {
+    out((await import('./help-render.js')).commandHelp(c));
+    return 0;
+  }
+  if (c.selfParsed) return c.run({ values: {}, positionals: [], raw });
+  let parsed;
+  try {
+    parsed = parseArgs({ args: raw, options: parseOptions(c), strict: true });
+  } catch (e) {
+    process.stderr.write(
+      `tsvs ${c.name}: ${e instanceof Error ? e.message : String(e)}\nTry 'tsvs ${c.name} --help'.\n`,
+    );
+    return 2;
+  }
+  return c.run({ values: parsed.values, positionals: parsed.positionals, raw });
 }
 
 main(process.argv.slice(2)).then(

@@ -1,60 +1,20 @@
 #!/usr/bin/env node
 /**
- * `tsvsadm`: ipvsadm-compatible administration of the tsvs daemon over its control
- * socket ($TSVS_CONTROL, default /run/tsvs/control.sock). Installed as `ipvsadm`
- * (scripts/install-ipvsadm-symlink.sh) it behaves as ipvsadm 1.31 does.
+ * `tsvsadm`: ipvsadm-compatible administration of the tsvs daemon (./tsvsadm-run.ts).
+ *
+ * Scripts call it hundreds of times, so its start-up matters (docs/cli.md): it runs
+ * the one-file build dist/bundle/tsvsadm.cjs (scripts/bundle.mjs) — one file to read
+ * and compile instead of some twenty ES modules to resolve and link. The bundle
+ * itself falls back to the modules when it is older than the last compile; without
+ * a bundle, this file loads them. Required, not imported: an ES import of a CommonJS
+ * file parses it for its exports first, which costs more than all the rest.
  */
-import { accessSync, constants } from 'node:fs';
-import { basename, isAbsolute, join } from 'node:path';
-import { ControlClient, controlPath } from '../control/client.js';
-import { runIpvsadm } from '../control/ipvsadm/run.js';
-import { systemResolver } from '../control/ipvsadm/resolve.js';
+import { createRequire } from 'node:module';
 
-/**
- * argv[0] as the user typed it, as far as it can be recovered: the kernel hands a
- * script interpreter the full path, so a command found through PATH is shown by its
- * bare name again when PATH leads to this very file.
- */
-function programName(): string {
-  const a = process.argv[1] ?? 'ipvsadm';
-  if (!isAbsolute(a)) return a;
-  const base = basename(a);
-  for (const dir of (process.env.PATH ?? '').split(':')) {
-    if (dir === '') continue;
-    const cand = join(dir, base);
-    try {
-      accessSync(cand, constants.X_OK);
-    } catch {
-      continue;
-    }
-    return cand === a ? base : a;
-  }
-  return a;
+try {
+  createRequire(import.meta.url)('../../bundle/tsvsadm.cjs');
+} catch (e) {
+  const err = e as NodeJS.ErrnoException;
+  if (err.code !== 'MODULE_NOT_FOUND' || !err.message.includes('bundle/tsvsadm.cjs')) throw e;
+  await import('./tsvsadm-run.js');
 }
-
-function readStdin(): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    process.stdin.on('data', (c: Buffer) => chunks.push(c));
-    process.stdin.on('end', () => resolve(Buffer.concat(chunks)));
-    process.stdin.on('error', reject);
-  });
-}
-
-// a reader that goes away (tsvsadm -L | head) ends the program quietly, as SIGPIPE
-// ends ipvsadm
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
-  throw e;
-});
-
-process.exitCode = await runIpvsadm(process.argv.slice(2), {
-  argv0: programName(),
-  resolver: systemResolver(),
-  connect: () => ControlClient.connect(controlPath()),
-  io: {
-    out: (s) => void process.stdout.write(s),
-    err: (s) => void process.stderr.write(s),
-    readStdin,
-  },
-});

@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { Director } from '../dataplane/director.js';
 import { SyncDaemons } from '../sync/daemon.js';
-import { renderMetrics, serveMetrics } from '../metrics/prometheus.js';
+import { createMetrics, serveMetrics } from '../metrics/prometheus.js';
 import { parseKeepalived } from '../health/keepalived.js';
 import { HealthManager } from '../health/manager.js';
 import type { Server } from 'node:http';
@@ -163,14 +163,14 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     }
     try {
       const model = ctl.model;
-      metrics = await serveMetrics(at.host, at.port, () =>
-        renderMetrics(model, {
-          txErrors: director.txErrors,
-          steered: director.steered,
-          sync: sync.all(),
-          health: health?.status(),
-        }),
-      );
+      const exporter = createMetrics({
+        model,
+        txErrors: () => director.txErrors,
+        steered: () => director.steered,
+        sync: () => sync.all(),
+        health: () => health?.status(),
+      });
+      metrics = await serveMetrics(at.host, at.port, exporter);
       log(
         `metrics at http://${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}/metrics`,
       );

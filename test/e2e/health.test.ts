@@ -144,11 +144,11 @@ virtual_server ${lab.env.vip4} 82 {
           .split('\n')
           .find((l) =>
             l.startsWith(
-              `tsvs_health_server_up{service="TCP ${lab.env.vip4}:80",server="${server}"}`,
+              `tsvs_health_server_up{family="ipv4",protocol="TCP",address="${lab.env.vip4}",port="80",mark="",server_address="${server}",server_port="8080"}`,
             ),
           ) ?? '';
-      assert.match(up(`${r2}:8080`), / 0$/);
-      assert.match(up(`${r1}:8080`), / 1$/);
+      assert.match(up(r2), / 0$/);
+      assert.match(up(r1), / 1$/);
       assert.ok(
         d.log.some((l) => l.includes(`${r2}:8080 of TCP ${lab.env.vip4}:80 is DOWN`)),
         d.log.join('\n'),

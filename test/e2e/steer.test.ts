@@ -140,10 +140,13 @@ describe(
         assert.ok(l, `${name}{${labels}}`);
         return Number(l.split(' ').pop());
       };
-      const svc = `service="TCP ${lab.env.vip4}:80"`;
+      const svc = `family="ipv4",protocol="TCP",address="${lab.env.vip4}",port="80",mark=""`;
       assert.ok(value('tsvs_service_connections_total', svc) >= 20);
       const perServer = [0, 1].map((i) =>
-        value('tsvs_server_connections_total', `${svc},server="${lab.env.rs[i].ip4}:8080"`),
+        value(
+          'tsvs_server_connections_total',
+          `${svc},server_address="${lab.env.rs[i].ip4}",server_port="8080"`,
+        ),
       );
       assert.ok(
         perServer.every((n) => n >= 10),

@@ -1,0 +1,342 @@
+/**
+ * The `tsvs` subcommands as one table: each entry's options, operands and texts are
+ * the single source of `tsvs CMD --help`, the tsvs(8) man page and the bash
+ * completion (scripts/man.mjs writes both from here), and its `run` does the work,
+ * importing the code it needs only when called — so `tsvs --help` loads nothing else.
+ *
+ * Adding a subcommand is adding an entry; adding an option is adding a row to
+ * `options` and reading it in `run`.
+ *
+ * @module
+ */
+
+import { SETTING_NAMES } from '../engine/settings.js';
+
+/** What completion offers for an option's argument or an operand. */
+export type Completion =
+  'file' | 'dir' | 'none' | 'netns' | 'interface' | 'hostport' | readonly string[];
+
+/** One option of a subcommand. */
+export interface OptionSpec {
+  /** Long name without the dashes. */
+  long: string;
+  short?: string;
+  /** Placeholder of its argument; absent for a switch. */
+  arg?: string;
+  /** May be given more than once. */
+  multiple?: boolean;
+  /** One paragraph (wrapped when printed). */
+  help: string;
+  complete?: Completion;
+}
+
+/** The parsed command line handed to `run`. */
+export interface CommandArgs {
+  values: Record<string, string | boolean | string[] | undefined>;
+  positionals: string[];
+  /** The words after the subcommand, as given (for commands that parse their own). */
+  raw: string[];
+}
+
+/** One subcommand. */
+export interface CommandSpec {
+  name: string;
+  /** One line, for the command list. */
+  summary: string;
+  /** What follows `tsvs NAME` in the usage line. */
+  synopsis: string;
+  /** Paragraphs, separated by blank lines. */
+  description: string;
+  options: readonly OptionSpec[];
+  /** Completion of the words that are not options, by position (the last repeats). */
+  operands?: readonly Completion[];
+  /** Needs root. */
+  root?: boolean;
+  /**
+   * The command parses its own words (`raw`): `options` documents them, and tsvs
+   * checks nothing but `-h`/`--help`.
+   */
+  selfParsed?: boolean;
+  run(a: CommandArgs): Promise<number>;
+}
+
+function str(v: CommandArgs['values'][string]): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+function num(v: CommandArgs['values'][string]): number | undefined {
+  return typeof v === 'string' ? Number(v) : undefined;
+}
+
+const CONFIG = {
+  long: 'config',
+  short: 'c',
+  arg: 'FILE',
+  help: 'Configuration in ipvsadm save/restore format (ipvsadm -S); lines starting with # are comments.',
+  complete: 'file',
+} as const;
+
+const REPLAY_COMMON: OptionSpec[] = [
+  CONFIG,
+  {
+    long: 'sysctl',
+    arg: 'NAME=VALUE',
+    multiple: true,
+    help: 'Set net.ipv4.vs.NAME first (e.g. sloppy_tcp=1); repeatable.',
+  },
+  {
+    long: 'mark',
+    arg: 'ADDR[:PORT]=MARK',
+    multiple: true,
+    help: 'Packets to ADDR[:PORT] carry firewall mark MARK (stands in for the iptables rule of a fwmark service); repeatable.',
+  },
+  {
+    long: 'drain',
+    help: 'After the last packet, run the clock on until every connection and template has expired.',
+  },
+  {
+    long: 'tunnel-source',
+    arg: 'ADDR',
+    help: "Outer source address of tunnelled packets (default 0.0.0.0 / ::, the director's address is not in the capture).",
+  },
+  { long: 'seed', arg: 'N', help: 'Seed of the random source of schedulers (default 1).' },
+];
+
+const PROC_NAMES = ['ip_vs', 'ip_vs_stats', 'ip_vs_conn', 'ip_vs_conn_sync'] as const;
+
+/** Every subcommand, in the order `tsvs --help` lists them. */
+export const COMMANDS: readonly CommandSpec[] = [
+  {
+    name: 'daemon',
+    summary: 'run the director in the foreground',
+    synopsis: '[options]',
+    root: true,
+    description: `Runs the director: applies the configuration, serves the control socket that tsvsadm, tsvs proc and tsvs sysctl talk to, captures the packets of the virtual services with netfilter queues (and, for established flows, tc filters steering into TUN devices) and forwards them by NAT, direct routing or tunnelling. On SIGINT or SIGTERM it removes everything it installed and saves the configuration.
+
+The configuration file holds ipvsadm rules (ipvsadm -S format) or a tsvs JSON configuration. Every change is saved, and restored at the next start, in /var/lib/tsvs/config.json (per named network namespace /var/lib/tsvs/netns/NAME/config.json; $TSVS_STATE or --state FILE choose another file, --no-state none).`,
+    options: [
+      {
+        long: 'config',
+        short: 'c',
+        arg: 'FILE',
+        help: 'Apply FILE at start: ipvsadm rules (ipvsadm -S format) or a tsvs JSON configuration.',
+        complete: 'file',
+      },
+      {
+        long: 'control',
+        arg: 'PATH',
+        help: 'Control socket (default $TSVS_CONTROL or /run/tsvs/control.sock; per named netns /run/tsvs/netns/NAME/control.sock).',
+        complete: 'file',
+      },
+      {
+        long: 'state',
+        arg: 'FILE',
+        help: 'Where the configuration is saved and restored from (default $TSVS_STATE or /var/lib/tsvs/config.json).',
+        complete: 'file',
+      },
+      { long: 'no-state', help: 'Neither restore nor save the configuration.' },
+      {
+        long: 'name',
+        arg: 'NAME',
+        help: 'Instance name of the netfilter chains (default: the netns name, or main).',
+      },
+      {
+        long: 'queue-in',
+        arg: 'N',
+        help: 'Netfilter queue number for requests (default 7100; the queues of the plain path take the next free numbers).',
+      },
+      {
+        long: 'queue-out',
+        arg: 'N',
+        help: 'Netfilter queue number for NAT replies (default 7101).',
+      },
+      {
+        long: 'ftp-ports',
+        arg: 'P[,P]...',
+        help: 'Control ports of the FTP helper for NAT services (default 21, at most 8; 0 turns it off).',
+      },
+      {
+        long: 'no-steer',
+        help: 'Capture with the netfilter queues alone, without the tc filters and TUN devices of the fast path (also TSVS_STEER=0).',
+      },
+      {
+        long: 'metrics',
+        arg: '[HOST:]PORT',
+        help: "Serve Prometheus metrics at http://HOST:PORT/metrics (node_exporter's node_ipvs_* and tsvs_* families; OpenMetrics when asked). A bare port listens on 127.0.0.1.",
+        complete: 'hostport',
+      },
+      {
+        long: 'keepalived',
+        arg: 'FILE',
+        help: 'Create the virtual servers of a keepalived.conf and run their health checks (TCP_CHECK, HTTP_GET, MISC_CHECK) as keepalived would.',
+        complete: 'file',
+      },
+    ],
+    async run({ values: v }) {
+      const ftp = str(v['ftp-ports']);
+      const { runDaemon } = await import('../daemon/daemon.js');
+      return runDaemon({
+        config: str(v.config),
+        control: str(v.control),
+        state: v['no-state'] ? null : str(v.state),
+        name: str(v.name),
+        queueIn: num(v['queue-in']),
+        queueOut: num(v['queue-out']),
+        ftpPorts: ftp === undefined ? undefined : ftp.split(',').map((p) => Number(p.trim())),
+        steer: v['no-steer'] ? false : undefined,
+        metrics: str(v.metrics),
+        keepalived: str(v.keepalived),
+      });
+    },
+  },
+  {
+    name: 'demo',
+    summary: 'bring up a lab and balance HTTP over two real servers',
+    synopsis: '[--requests N] [--prefix NAME]',
+    root: true,
+    description:
+      'Builds a lab of network namespaces (a client, the director, two real servers running HTTP), starts the real daemon in it, adds a round-robin service with tsvsadm, sends requests, prints who answered and the connection table, and tears everything down.',
+    options: [
+      { long: 'requests', arg: 'N', help: 'How many requests to send (default 6).' },
+      {
+        long: 'prefix',
+        arg: 'NAME',
+        help: 'Prefix of the namespaces and devices of the lab (default tsvsdemo).',
+      },
+    ],
+    async run({ values: v }) {
+      const { runDemo } = await import('./demo.js');
+      return runDemo({ requests: num(v.requests), prefix: str(v.prefix) });
+    },
+  },
+  {
+    name: 'decap',
+    summary: 'user-space IPIP decapsulator for real servers',
+    synopsis: '[--netns NS] [--allow ADDR]... [--tun NAME]',
+    root: true,
+    description:
+      "Receives IPIP (and IPv6-in-IPv6) packets on raw sockets and delivers the inner packets through a TUN device, so a real server of a tunnelling service works on hosts without the ipip module; the real server then replies directly to the client, as with the kernel's tunl0. Runs until SIGINT or SIGTERM.",
+    options: [
+      {
+        long: 'netns',
+        arg: 'NS',
+        help: 'Network namespace to work in (a name under /run/netns, or a path).',
+        complete: 'netns',
+      },
+      {
+        long: 'allow',
+        arg: 'ADDR',
+        multiple: true,
+        help: 'Accept tunnelled packets only from ADDR (a director); repeatable. Default: from anyone.',
+      },
+      {
+        long: 'tun',
+        arg: 'NAME',
+        help: 'Name of the TUN device; %d is replaced by a number (default tsvsdecap%d).',
+      },
+    ],
+    async run({ values: v }) {
+      const { runDecap } = await import('../dataplane/decap.js');
+      const h = runDecap({
+        netns: str(v.netns),
+        allowedSources: Array.isArray(v.allow) ? v.allow : undefined,
+        tunName: str(v.tun),
+        onWarning: (m) => process.stderr.write(`tsvs decap: ${m}\n`),
+      });
+      process.stderr.write(`tsvs decap: delivering decapsulated packets through ${h.tunName}\n`);
+      return new Promise<number>((resolve) => {
+        const stop = (): void => {
+          h.close();
+          resolve(0);
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    },
+  },
+  {
+    name: 'replay',
+    summary: 'run a capture through the engine, write what the director sends',
+    synopsis: '--config FILE [options] IN.pcap [OUT.pcap]',
+    selfParsed: true,
+    description: `Runs the packets of IN.pcap (pcap or pcapng; Ethernet, raw IP, Linux cooked ...) through the IPVS engine at their capture times and writes what the director would have sent — rewritten, encapsulated, or the ICMP it built — to OUT.pcap (raw IP, same timestamps). Prints a summary: packets, verdicts, drop reasons.
+
+Exit status: 0 done; 1 done, but the capture is damaged (reported with packet numbers); 2 usage or configuration error; 3 capture unreadable or output unwritable.`,
+    options: [
+      ...REPLAY_COMMON,
+      { long: 'accepted', help: 'Also write packets the director passes unchanged.' },
+      { long: 'quiet', short: 'q', help: 'No summary.' },
+    ],
+    operands: ['file', 'file'],
+    async run({ raw }) {
+      return (await import('../replay/cli.js')).runReplay(raw);
+    },
+  },
+  {
+    name: 'trace',
+    summary: 'explain, packet by packet, what the engine does with a capture',
+    synopsis: '--config FILE [options] IN.pcap',
+    selfParsed: true,
+    description: `Runs IN.pcap through the IPVS engine as tsvs replay does and prints one line per packet: time, path (in/out), packet, the connection matched or created (service, scheduler, real server, method), state before and after and the timeout armed, the rewrite, and the verdict or drop reason; plus a line for every expiry.
+
+Exit status as for tsvs replay.`,
+    options: [
+      ...REPLAY_COMMON,
+      { long: 'json', help: 'One JSON object per line.' },
+      {
+        long: 'explain',
+        help: "Add the spec's reasoning for the first packets of each connection, every state change and every drop.",
+      },
+      { long: 'quiet', short: 'q', help: 'No summary on stderr.' },
+    ],
+    operands: ['file'],
+    async run({ raw }) {
+      return (await import('../replay/cli.js')).runTrace(raw);
+    },
+  },
+  {
+    name: 'proc',
+    summary: "print one of the kernel's /proc/net/ip_vs* views, from the daemon",
+    synopsis: PROC_NAMES.join('|'),
+    selfParsed: true,
+    description:
+      'Prints /proc/net/NAME as the kernel would, byte for byte, for the running daemon (control socket: $TSVS_CONTROL, default /run/tsvs/control.sock): ip_vs (services and real servers), ip_vs_stats (totals and rates), ip_vs_conn and ip_vs_conn_sync (the connection table). Tools that read these files (node_exporter, monitoring scripts) can read them from here.',
+    options: [],
+    operands: [PROC_NAMES],
+    async run({ raw }) {
+      return (await import('./proc.js')).runProc(raw);
+    },
+  },
+  {
+    name: 'sysctl',
+    summary: 'read or set the net.ipv4.vs.* settings of the daemon',
+    synopsis: '[-n] [-a | NAME... | [-w] NAME=VALUE...]',
+    selfParsed: true,
+    description:
+      "Reads or writes the daemon's net.ipv4.vs.* settings as sysctl(8) does the kernel's: with no NAME (or -a) every setting, one per line.",
+    options: [
+      { long: 'values', short: 'n', help: 'Print values only.' },
+      { long: 'all', short: 'a', help: 'Every setting.' },
+      { long: 'write', short: 'w', help: 'Set NAME=VALUE.' },
+    ],
+    operands: [SETTING_NAMES.map((n) => `net.ipv4.vs.${n}`)],
+    async run({ raw }) {
+      return (await import('./sysctl.js')).runSysctl(raw);
+    },
+  },
+];
+
+/** The environment the commands read (for help and the man page). */
+export const ENVIRONMENT: readonly [string, string][] = [
+  [
+    'TSVS_CONTROL',
+    'Control socket of the daemon (default /run/tsvs/control.sock; in a named network namespace /run/tsvs/netns/NAME/control.sock).',
+  ],
+  ['TSVS_STATE', "The daemon's saved configuration (default /var/lib/tsvs/config.json)."],
+  ['TSVS_STEER', '0 turns the fast path (tc steering into TUN devices) off, as --no-steer does.'],
+];
+
+/** The entry of a subcommand, or undefined. */
+export function findCommand(name: string): CommandSpec | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}

@@ -1,0 +1,210 @@
+/**
+ * The current numbers, once: every figure the metrics endpoint (and the web page)
+ * shows, read from the engine through the control model at the moment someone asks
+ * — never counted per packet here. {@link takeSnapshot} is the one function the
+ * Prometheus registry, the node_exporter families and the dashboard all read.
+ *
+ * @module
+ */
+import type { ControlModel, DestEntry, ServiceEntry } from '../control/model.js';
+import type { DaemonEntry } from '../control/daemons.js';
+import { DROP_REASON_NAMES } from '../engine/drop.js';
+import type { RateSnapshot, StatsSnapshot } from '../engine/stats.js';
+import { protoName } from '../engine/spec.js';
+
+/** A health-checked real server, as the health manager reports it. */
+export interface HealthReport {
+  /** The virtual service as ipvsadm names it: `TCP 10.0.0.1:80`, `TCP [fd00::1]:80`, `FWM 7`. */
+  service: string;
+  servers: { server: string; alive: boolean }[];
+}
+
+/** A sync daemon's counters, as the sync daemons report them. */
+export interface SyncReport {
+  role: string;
+  datagrams: number;
+  conns: number;
+}
+
+/**
+ * Where the numbers come from: the control model (and its engine) plus what the
+ * daemon's other parts count. Each function is called once per snapshot.
+ */
+export interface MetricsSource {
+  model: ControlModel;
+  /** Packets the director could not transmit, by reason. */
+  txErrors?: () => ReadonlyMap<string, number>;
+  /** Packets taken by the fast path (tc steering into TUN), by direction. */
+  steered?: () => { in: number; out: number };
+  /** Sync daemons' counters. */
+  sync?: () => readonly SyncReport[];
+  /** Health checks: each checked real server and whether it is up. */
+  health?: () => readonly HealthReport[] | undefined;
+}
+
+/**
+ * A virtual service's identity as separate labels: `protocol` is ipvsadm's word (TCP,
+ * UDP, SCTP; FWM for a fwmark service), `address`/`port` are empty for a fwmark
+ * service and `mark` (decimal) is empty for an address service.
+ */
+export interface ServiceLabels {
+  family: 'ipv4' | 'ipv6';
+  protocol: string;
+  address: string;
+  port: string;
+  mark: string;
+}
+
+/** A real server in a snapshot. */
+export interface DestFigures {
+  address: string;
+  port: number;
+  /** ipvsadm's forwarding name: masq, droute, tunnel, local, bypass. */
+  forward: string;
+  weight: number;
+  activeconns: number;
+  inactconns: number;
+  persistconns: number;
+  stats: StatsSnapshot;
+  rates: RateSnapshot;
+  /** As the model lists it (af, addr, port, tunnel settings...). */
+  entry: DestEntry;
+}
+
+/** A virtual service in a snapshot. */
+export interface ServiceFigures {
+  labels: ServiceLabels;
+  /** As ipvsadm names it: `TCP 10.0.3.100:80`, `UDP [fd00::1]:53`, `FWM 7`. */
+  name: string;
+  scheduler: string;
+  stats: StatsSnapshot;
+  rates: RateSnapshot;
+  dests: DestFigures[];
+  entry: ServiceEntry;
+}
+
+/** Everything at one instant. */
+export interface MetricsSnapshot {
+  /** Milliseconds since the epoch when it was taken. */
+  time: number;
+  /** /proc/net/ip_vs_stats: totals over every service. */
+  totals: StatsSnapshot;
+  totalRates: RateSnapshot;
+  services: ServiceFigures[];
+  /** Entries in the connection table (templates included). */
+  connections: number;
+  /** Packets the engine dropped, by reason (every reason, zeros included). */
+  drops: { reason: string; packets: number }[];
+  txErrors: { reason: string; packets: number }[];
+  steered: { in: number; out: number } | null;
+  /** Sync daemons configured (ipvsadm --start-daemon), with their counters. */
+  sync: { role: string; config: DaemonEntry; datagrams: number; conns: number }[];
+  health: {
+    service: ServiceLabels | null;
+    serviceName: string;
+    address: string;
+    port: string;
+    alive: boolean;
+  }[];
+}
+
+function bracket(af: number, addr: string): string {
+  return af === 6 ? `[${addr}]` : addr;
+}
+
+/** A service's labels. */
+export function serviceLabels(s: ServiceEntry): ServiceLabels {
+  const family = s.af === 6 ? 'ipv6' : 'ipv4';
+  if (s.fwmark !== 0)
+    return { family, protocol: 'FWM', address: '', port: '', mark: String(s.fwmark) };
+  return {
+    family,
+    protocol: protoName(s.protocol),
+    address: s.addr,
+    port: String(s.port),
+    mark: '',
+  };
+}
+
+/** A service as ipvsadm names it. */
+export function serviceName(s: ServiceEntry): string {
+  if (s.fwmark !== 0) return `FWM ${s.fwmark}`;
+  return `${protoName(s.protocol)} ${bracket(s.af, s.addr)}:${s.port}`;
+}
+
+/** `TCP 10.0.0.1:80` / `UDP [fd00::1]:53` / `FWM 7` back into labels (null: neither). */
+export function parseServiceName(name: string): ServiceLabels | null {
+  const fwm = /^FWM (\d+)$/.exec(name);
+  if (fwm) return { family: 'ipv4', protocol: 'FWM', address: '', port: '', mark: fwm[1] };
+  const m = /^([A-Z]+) (?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):(\d+)$/.exec(name);
+  if (!m) return null;
+  return {
+    family: m[2] !== undefined ? 'ipv6' : 'ipv4',
+    protocol: m[1],
+    address: m[2] ?? m[3],
+    port: m[4],
+    mark: '',
+  };
+}
+
+function splitHostPort(text: string): { address: string; port: string } {
+  const m = /^(?:\[(.*)\]|(.*)):(\d+)$/.exec(text);
+  return m ? { address: m[1] ?? m[2], port: m[3] } : { address: text, port: '' };
+}
+
+/** Read every figure now. Cheap enough to run per scrape; never per packet. */
+export function takeSnapshot(src: MetricsSource): MetricsSnapshot {
+  const model = src.model;
+  const engine = model.engine;
+  const services = model.services().map((s): ServiceFigures => ({
+    labels: serviceLabels(s),
+    name: serviceName(s),
+    scheduler: s.scheduler,
+    stats: s.stats,
+    rates: s.rates,
+    entry: s,
+    dests: s.dests.map((d) => ({
+      address: d.addr,
+      port: d.port,
+      forward: d.fwd,
+      weight: d.weight,
+      activeconns: d.activeconns,
+      inactconns: d.inactconns,
+      persistconns: d.persistconns,
+      stats: d.stats,
+      rates: d.rates,
+      entry: d,
+    })),
+  }));
+  const drops: MetricsSnapshot['drops'] = [];
+  DROP_REASON_NAMES.forEach((reason, i) => {
+    if (i > 0) drops.push({ reason, packets: engine.drops[i] });
+  });
+  const counters = new Map((src.sync?.() ?? []).map((c) => [c.role, c]));
+  const health: MetricsSnapshot['health'] = [];
+  for (const h of src.health?.() ?? [])
+    for (const r of h.servers)
+      health.push({
+        service: parseServiceName(h.service),
+        serviceName: h.service,
+        ...splitHostPort(r.server),
+        alive: r.alive,
+      });
+  return {
+    time: Date.now(),
+    totals: engine.totals.snapshot(),
+    totalRates: engine.totals.rates(),
+    services,
+    connections: engine.conns.count,
+    drops,
+    txErrors: [...(src.txErrors?.() ?? [])].map(([reason, packets]) => ({ reason, packets })),
+    steered: src.steered ? { ...src.steered() } : null,
+    sync: model.daemons().map((d) => ({
+      role: d.state,
+      config: d,
+      datagrams: counters.get(d.state)?.datagrams ?? 0,
+      conns: counters.get(d.state)?.conns ?? 0,
+    })),
+    health,
+  };
+}
