@@ -10,7 +10,7 @@ Commands:
                             connection table, tear everything down (root)
   daemon [--config FILE] [--control PATH] [--state FILE | --no-state] [--name NAME]
          [--ftp-ports P[,P]...] [--no-steer] [--metrics [HOST:]PORT]
-         [--keepalived FILE]
+         [--keepalived FILE] [--web [HOST:]PORT [--web-token-file FILE]]
                             run the director in the foreground (root). FILE holds
                             ipvsadm rules (ipvsadm -S format) or a tsvs JSON config.
                             The FTP helper serves NAT services on the ftp ports
@@ -21,7 +21,10 @@ Commands:
                             (a bare port listens on 127.0.0.1). --keepalived
                             creates the virtual servers of a keepalived.conf and
                             runs their health checks (TCP_CHECK, HTTP_GET,
-                            MISC_CHECK) as keepalived would.
+                            MISC_CHECK) as keepalived would. --web serves
+                            the dashboard (docs/dashboard.md); its actions
+                            need the token of --web-token-file (default:
+                            generated as web.token beside the control socket)
                             TSVS_CONTROL overrides the default control socket
                             /run/tsvs/control.sock (per named netns:
                             /run/tsvs/netns/NAME/control.sock)
@@ -71,6 +74,8 @@ async function main(argv: string[]): Promise<number> {
           'no-steer': { type: 'boolean' },
           metrics: { type: 'string' },
           keepalived: { type: 'string' },
+          web: { type: 'string' },
+          'web-token-file': { type: 'string' },
         },
       });
       const ftp = values['ftp-ports'];
@@ -86,6 +91,8 @@ async function main(argv: string[]): Promise<number> {
         steer: values['no-steer'] ? false : undefined,
         metrics: values.metrics,
         keepalived: values.keepalived,
+        web: values.web,
+        webTokenFile: values['web-token-file'],
       });
     }
     case 'decap': {

@@ -345,7 +345,10 @@ export class WebServer {
     try {
       body = JSON.parse(await readBody(req));
     } catch (e) {
-      return this.send(res, 400, { error: `request body: ${(e as Error).message}` });
+      const large = e instanceof RangeError;
+      // the rest of a body too large is not read: the connection ends with the answer
+      if (large) res.shouldKeepAlive = false;
+      return this.send(res, large ? 413 : 400, { error: `request body: ${(e as Error).message}` });
     }
     let message: string;
     try {
@@ -371,8 +374,7 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on('data', (c: Buffer) => {
       n += c.length;
       if (n > MAX_BODY) {
-        reject(new Error(`larger than ${MAX_BODY} bytes`));
-        req.destroy();
+        reject(new RangeError(`larger than ${MAX_BODY} bytes`));
         return;
       }
       chunks.push(c);
