@@ -217,10 +217,10 @@ function buildServices(services) {
         weight: el('td', { class: 'n' }),
         health: el('td'),
         active: el('td', { class: 'n' }),
-        inactive: el('td', { class: 'n' }),
+        inactive: el('td', { class: 'n wide' }),
         cps: el('td', { class: 'n' }),
-        inpps: el('td', { class: 'n' }),
-        outpps: el('td', { class: 'n' }),
+        inpps: el('td', { class: 'n wide' }),
+        outpps: el('td', { class: 'n wide' }),
         act: el('td', { class: 'act' }),
       };
       card.cells.set(d.key, cells);
@@ -228,7 +228,7 @@ function buildServices(services) {
         'tr',
         { 'data-server': d.server },
         el('td', {}, d.server),
-        el('td', {}, d.fwd),
+        el('td', { class: 'wide' }, d.fwd),
         cells.weight,
         cells.health,
         cells.active,
@@ -282,7 +282,17 @@ function buildServices(services) {
                 'pkt/s in',
                 'pkt/s out',
                 '',
-              ].map((h, i) => el('th', i >= 2 && i <= 8 && i !== 3 ? { class: 'n' } : {}, h)),
+              ].map((h, i) =>
+                el(
+                  'th',
+                  {
+                    class:
+                      (i >= 2 && i <= 8 && i !== 3 ? 'n' : '') +
+                      ([1, 5, 7, 8].includes(i) ? ' wide' : ''),
+                  },
+                  h,
+                ),
+              ),
             ),
           ),
           el('tbody', {}, ...rows),
