@@ -161,6 +161,13 @@ describe('e2e dashboard in a headless browser', { skip: skip ?? false, timeout: 
       'document.documentElement.scrollWidth - document.documentElement.clientWidth',
     )) as number;
     assert.ok(overflow <= 0, `the page is ${overflow}px wider than a phone`);
+    // the actions are on the screen, not behind a scroll
+    for (const i of [0, 1] as const) {
+      const box = await (await page.$(
+        `button[data-action="drain"][data-server="${rs(i)}"]`,
+      ))!.boundingBox();
+      assert.ok(box && box.x >= 0 && box.x + box.width <= 390, JSON.stringify(box));
+    }
     await shot(page, 'dashboard-phone');
     await page.setViewport({ width: 1200, height: 900 });
     // the connection table, searched on the daemon

@@ -218,7 +218,7 @@ function buildServices(services) {
         health: el('td'),
         active: el('td', { class: 'n' }),
         inactive: el('td', { class: 'n wide' }),
-        cps: el('td', { class: 'n' }),
+        cps: el('td', { class: 'n wide' }),
         inpps: el('td', { class: 'n wide' }),
         outpps: el('td', { class: 'n wide' }),
         act: el('td', { class: 'act' }),
@@ -288,7 +288,7 @@ function buildServices(services) {
                   {
                     class:
                       (i >= 2 && i <= 8 && i !== 3 ? 'n' : '') +
-                      ([1, 5, 7, 8].includes(i) ? ' wide' : ''),
+                      ([1, 5, 6, 7, 8].includes(i) ? ' wide' : ''),
                   },
                   h,
                 ),
