@@ -132,6 +132,8 @@ export class WebServer {
   private readonly files: Map<string, StaticFile>;
   private readonly streams = new Set<ServerResponse>();
   private timer: NodeJS.Timeout | undefined;
+  private refusedAt = -Infinity;
+  private refusedQuiet = 0;
   private readonly log: (line: string) => void;
 
   private constructor(
@@ -212,6 +214,22 @@ export class WebServer {
     }
   }
 
+  /**
+   * Log a refused request: the first at once, then at most one line every 10 s with
+   * the number left out, so that a flood of guesses does not flood the log.
+   */
+  private refused(line: string): void {
+    const now = Date.now();
+    if (now - this.refusedAt < 10_000) {
+      this.refusedQuiet++;
+      return;
+    }
+    const quiet = this.refusedQuiet;
+    this.refusedAt = now;
+    this.refusedQuiet = 0;
+    this.log(quiet ? `${line} (and ${quiet} more refused since the last such line)` : line);
+  }
+
   private send(res: ServerResponse, status: number, body: unknown): void {
     const text = JSON.stringify(body);
     res.writeHead(status, {
@@ -252,7 +270,7 @@ export class WebServer {
       const m = /^\/api\/action\/([a-z]+)$/.exec(path);
       if (!m) return this.send(res, 404, { error: `no such action ${path}` });
       if (!authorized) {
-        this.log(`web: refused ${m[1]} from ${peerOf(req)}: no valid token`);
+        this.refused(`web: refused ${m[1]} from ${peerOf(req)}: no valid token`);
         res.setHeader('www-authenticate', 'Bearer realm="tsvs"');
         return this.send(res, 401, { error: 'this action needs the token' });
       }
@@ -360,8 +378,9 @@ export class WebServer {
       }
       throw e;
     }
+    // the page sees the change with the next sample (a sample taken now would make
+    // rates over a fraction of a second)
     await this.opts.afterChange?.();
-    this.tick();
     return this.send(res, 200, { ok: true, message });
   }
 }
