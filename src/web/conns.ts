@@ -260,21 +260,79 @@ function row(e: Engine, id: number): ConnRow {
 }
 
 /**
+ * A search in progress. The table is scanned in slices ({@link step}) so that a search
+ * of a big table does not hold up the packets between them: the ids are those live when
+ * the search began, each read when its slice is scanned (the view is not atomic, as
+ * reading /proc/net/ip_vs_conn is not).
+ */
+export class ConnScan {
+  private readonly ids: Generator<number>;
+  private readonly rows: ConnRow[] = [];
+  private readonly limit: number;
+  private count = 0;
+  private next: number | null = null;
+  /** Whether the whole table was scanned. */
+  done = false;
+
+  constructor(
+    private readonly e: Engine,
+    private readonly q: ConnQuery,
+    private readonly after = -1,
+    limit = 50,
+  ) {
+    this.limit = Math.max(1, Math.min(500, Math.floor(limit) || 1));
+    this.ids = e.conns.ids();
+  }
+
+  /** Scan up to `n` more entries; true once the whole table was scanned. */
+  step(n: number): boolean {
+    const { e, q, rows } = this;
+    for (let k = 0; k < n; k++) {
+      const it = this.ids.next();
+      if (it.done) {
+        this.done = true;
+        return true;
+      }
+      const id = it.value;
+      if (!matches(e, id, q.terms)) continue;
+      this.count++;
+      if (id <= this.after) continue;
+      if (rows.length < this.limit) rows.push(row(e, id));
+      else if (this.next === null) this.next = rows[rows.length - 1].id;
+    }
+    return false;
+  }
+
+  /** The page found so far (the whole answer once {@link done}). */
+  page(): ConnPage {
+    return { size: this.e.conns.count, matches: this.count, rows: this.rows, next: this.next };
+  }
+}
+
+/**
  * One page of the connections matching `q`, starting after id `after` (-1: from the
  * start), at most `limit` rows (1…500). The whole table is scanned to count the
- * matches: typed-array compares only, so a million entries take milliseconds.
+ * matches, in one go: see {@link searchConnsSliced} for big tables.
  */
 export function searchConns(e: Engine, q: ConnQuery, after = -1, limit = 50): ConnPage {
-  const n = Math.max(1, Math.min(500, Math.floor(limit)));
-  const rows: ConnRow[] = [];
-  let count = 0;
-  let next: number | null = null;
-  for (const id of e.conns.ids()) {
-    if (!matches(e, id, q.terms)) continue;
-    count++;
-    if (id <= after) continue;
-    if (rows.length < n) rows.push(row(e, id));
-    else if (next === null) next = rows[rows.length - 1].id;
-  }
-  return { size: e.conns.count, matches: count, rows, next };
+  const s = new ConnScan(e, q, after, limit);
+  s.step(Infinity);
+  return s.page();
+}
+
+/**
+ * {@link searchConns} in slices of `slice` entries with the event loop free between
+ * them (a million entries take a few hundred ms of scanning; packets must not wait
+ * for all of it).
+ */
+export async function searchConnsSliced(
+  e: Engine,
+  q: ConnQuery,
+  after = -1,
+  limit = 50,
+  slice = 32_768,
+): Promise<ConnPage> {
+  const s = new ConnScan(e, q, after, limit);
+  while (!s.step(slice)) await new Promise((r) => setImmediate(r));
+  return s.page();
 }

@@ -34,7 +34,7 @@ import {
   loadToken,
   tokenMatches,
 } from './auth.js';
-import { ConnQueryError, parseConnQuery, searchConns } from './conns.js';
+import { ConnQueryError, parseConnQuery, searchConnsSliced } from './conns.js';
 import type { HistoryOptions } from './history.js';
 import { OBJECT_METRICS, Sampler, TOTAL_KEY, TOTAL_METRICS, type DashExtra } from './sample.js';
 
@@ -61,6 +61,8 @@ export interface WebOptions {
 const MAX_STREAMS = 32;
 /** An event stream whose unsent data exceeds this is closed (a client too slow to read). */
 const MAX_BACKLOG = 4 << 20;
+/** Most connection searches running at once (each scans the whole table). */
+const MAX_SEARCHES = 2;
 /** Largest request body accepted. */
 const MAX_BODY = 4096;
 
@@ -132,6 +134,7 @@ export class WebServer {
   private readonly files: Map<string, StaticFile>;
   private readonly streams = new Set<ServerResponse>();
   private timer: NodeJS.Timeout | undefined;
+  private searches = 0;
   private refusedAt = -Infinity;
   private refusedQuiet = 0;
   private readonly log: (line: string) => void;
@@ -327,18 +330,27 @@ export class WebServer {
     return this.send(res, 200, { t, series });
   }
 
-  private conns(url: URL, res: ServerResponse): void {
+  private async conns(url: URL, res: ServerResponse): Promise<void> {
     const p = url.searchParams;
     const after = Number(p.get('after') ?? -1);
     const limit = Number(p.get('limit') ?? 50);
     if (!Number.isInteger(after) || !Number.isInteger(limit))
       return this.send(res, 400, { error: 'after and limit must be integers' });
+    let q;
     try {
-      const q = parseConnQuery(p.get('q') ?? '');
-      return this.send(res, 200, searchConns(this.opts.model.engine, q, after, limit));
+      q = parseConnQuery(p.get('q') ?? '');
     } catch (e) {
       if (e instanceof ConnQueryError) return this.send(res, 400, { error: e.message });
       throw e;
+    }
+    if (this.searches >= MAX_SEARCHES)
+      return this.send(res, 503, { error: 'other searches are running: try again' });
+    this.searches++;
+    try {
+      const page = await searchConnsSliced(this.opts.model.engine, q, after, limit);
+      return this.send(res, 200, page);
+    } finally {
+      this.searches--;
     }
   }
 

@@ -7,7 +7,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Engine } from '../../src/engine/engine.js';
 import { ControlModel } from '../../src/control/model.js';
-import { ConnQueryError, parseConnQuery, searchConns } from '../../src/web/conns.js';
+import {
+  ConnQueryError,
+  parseConnQuery,
+  searchConns,
+  searchConnsSliced,
+} from '../../src/web/conns.js';
 import { ACK, SYN, buildPacket, rng } from '../helpers/packets.js';
 
 /** 300 TCP conns (clients 10.0.1.1-3, ports 40000+) to two services, 20 UDP, a few v6. */
@@ -168,4 +173,16 @@ test('words that mean nothing are refused with the word named', () => {
       (e: unknown) => e instanceof ConnQueryError && msg.test(e.message),
       q,
     );
+});
+
+test('a search in slices gives the same page, and lets other work run between slices', async () => {
+  const e = engine();
+  const q = parseConnQuery('10.0.1.0/24');
+  let ran = 0;
+  const other = setInterval(() => ran++, 0);
+  const sliced = await searchConnsSliced(e, q, 40, 25, 16);
+  clearInterval(other);
+  assert.deepEqual(sliced, searchConns(e, q, 40, 25));
+  assert.equal(sliced.matches, 320);
+  assert.ok(ran > 0, 'nothing else ran during the search');
 });
