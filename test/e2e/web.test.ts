@@ -48,10 +48,22 @@ describe('e2e dashboard in a headless browser', { skip: skip ?? false, timeout: 
     assert.equal(r.code, 0, r.stderr);
     return r.stdout;
   };
-  /** The weight `tsvsadm -L -n` lists for a real server of the service. */
-  const listedWeight = async (server: string): Promise<number | null> => {
-    const line = (await adm()).split('\n').find((l) => l.includes(`-> ${server} `));
-    return line ? Number(line.trim().split(/\s+/)[3]) : null;
+  /** The weights `tsvsadm -L -n` lists for the two real servers. */
+  const listed = async (): Promise<(number | null)[]> => {
+    const text = await adm();
+    return [rs(0), rs(1)].map((server) => {
+      const line = text.split('\n').find((l) => l.includes(`-> ${server} `));
+      return line ? Number(line.trim().split(/\s+/)[3]) : null;
+    });
+  };
+  /** Click an action's button; resolves with the daemon's answer (sent once applied). */
+  const act = async (page: Page, selector: string): Promise<void> => {
+    const action = /data-action="([a-z]+)"/.exec(selector)![1];
+    const [res] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith(`/api/action/${action}`), { timeout: 5000 }),
+      page.click(selector),
+    ]);
+    assert.equal(res.status(), 200, await res.text());
   };
   const shot = async (page: Page, name: string): Promise<void> => {
     const path = join(ARTIFACTS, `${name}.png`);
@@ -194,10 +206,9 @@ describe('e2e dashboard in a headless browser', { skip: skip ?? false, timeout: 
     await page.goto(`${base}#token=${encodeURIComponent(token)}`, { waitUntil: 'load' });
     const drain = `button[data-action="drain"][data-server="${rs(0)}"]`;
     await page.waitForSelector(drain, { timeout: 10_000 });
-    assert.equal(await listedWeight(rs(0)), 2);
-    await page.click(drain);
-    await waitFor('tsvsadm to list weight 0', 5000, async () => (await listedWeight(rs(0))) === 0);
-    assert.equal(await listedWeight(rs(1)), 1);
+    assert.deepEqual(await listed(), [2, 1]);
+    await act(page, drain);
+    assert.deepEqual(await listed(), [0, 1]);
     assert.ok(
       d.log.some((l) =>
         l.includes(`web: drained ${rs(0)} of ${svc} (weight 2 → 0) by ${lab.env.client4}`),
@@ -207,25 +218,13 @@ describe('e2e dashboard in a headless browser', { skip: skip ?? false, timeout: 
     const restore = `button[data-action="restore"][data-server="${rs(0)}"]`;
     await page.waitForSelector(restore, { timeout: 5000 });
     await shot(page, 'dashboard-drained');
-    await page.click(restore);
-    await waitFor(
-      'tsvsadm to list weight 2 again',
-      5000,
-      async () => (await listedWeight(rs(0))) === 2,
-    );
+    await act(page, restore);
+    assert.deepEqual(await listed(), [2, 1]);
     // quiesce the whole service, then bring it back
-    await page.click(`button[data-action="quiesce"][data-service="${svc}"]`);
-    await waitFor(
-      'every weight 0',
-      5000,
-      async () => (await listedWeight(rs(0))) === 0 && (await listedWeight(rs(1))) === 0,
-    );
-    await page.click(`button[data-action="unquiesce"][data-service="${svc}"]`);
-    await waitFor(
-      'the weights back',
-      5000,
-      async () => (await listedWeight(rs(0))) === 2 && (await listedWeight(rs(1))) === 1,
-    );
+    await act(page, `button[data-action="quiesce"][data-service="${svc}"]`);
+    assert.deepEqual(await listed(), [0, 0]);
+    await act(page, `button[data-action="unquiesce"][data-service="${svc}"]`);
+    assert.deepEqual(await listed(), [2, 1]);
     assert.deepEqual(errors, []);
     await page.close();
   });
@@ -265,7 +264,7 @@ describe('e2e dashboard in a headless browser', { skip: skip ?? false, timeout: 
       `${base}api/state`,
     ]);
     assert.equal(r.stdout, '401');
-    assert.equal(await listedWeight(rs(1)), 1);
+    assert.deepEqual(await listed(), [2, 1]);
     assert.ok(
       d.log.some((l) => l.includes(`web: refused drain from ${lab.env.client4}: no valid token`)),
     );
