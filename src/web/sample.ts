@@ -12,7 +12,7 @@
 import type { ControlModel, DestEntry, ServiceEntry } from '../control/model.js';
 import { protoName } from '../control/model.js';
 import { DROP_REASON_NAMES } from '../engine/drop.js';
-import { formatAddr } from '../engine/addr.js';
+import { formatAddr, parseAddr } from '../engine/addr.js';
 import { SVC_F_PERSISTENT } from '../engine/constants.js';
 import type { Engine } from '../engine/engine.js';
 import { HistoryRing, type HistoryOptions } from './history.js';
@@ -130,6 +130,21 @@ export function serviceLabel(
   return `${protoName(s.protocol)} ${hostPort(s.addr, s.port)}`;
 }
 
+/**
+ * A label ending in `ADDR:PORT` or `[ADDR]:PORT` with the address written as inet_ntop
+ * writes it (keepalived.conf may spell an IPv6 address any way it likes), so that the
+ * health checker's names meet the listing's.
+ */
+export function canonicalLabel(label: string): string {
+  return label.replace(
+    /(?:\[([^\]]+)\]|(\d+\.\d+\.\d+\.\d+)):(\d+)$/,
+    (all: string, v6: string | undefined, v4: string | undefined, port: string) => {
+      const a = parseAddr(v6 ?? v4 ?? '');
+      return a ? hostPort(formatAddr(a.af, a.words), Number(port)) : all;
+    },
+  );
+}
+
 /** A real server's history key. */
 export function destKey(service: string, d: Pick<DestEntry, 'addr' | 'port'>): string {
   return `${service}/${hostPort(d.addr, d.port)}`;
@@ -212,7 +227,8 @@ export class Sampler {
     const seen = new Set<string>();
     const alive = new Map<string, boolean>();
     for (const h of this.extra.health?.() ?? [])
-      for (const s of h.servers) alive.set(`${h.service}/${s.server}`, s.alive);
+      for (const s of h.servers)
+        alive.set(`${canonicalLabel(h.service)}/${canonicalLabel(s.server)}`, s.alive);
     const points = new Map<string, number[]>();
     const last = lastWeights(this.model.engine);
     const services: DashService[] = [];

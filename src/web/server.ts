@@ -34,9 +34,16 @@ import {
   loadToken,
   tokenMatches,
 } from './auth.js';
-import { ConnQueryError, parseConnQuery, searchConnsSliced } from './conns.js';
+import { ConnQueryError, parseConnQuery, searchConnsSliced, type ConnQuery } from './conns.js';
 import type { HistoryOptions } from './history.js';
-import { OBJECT_METRICS, Sampler, TOTAL_KEY, TOTAL_METRICS, type DashExtra } from './sample.js';
+import {
+  OBJECT_METRICS,
+  Sampler,
+  TOTAL_KEY,
+  TOTAL_METRICS,
+  type DashExtra,
+  type DashState,
+} from './sample.js';
 
 /** How the dashboard is served. */
 export interface WebOptions {
@@ -198,7 +205,7 @@ export class WebServer {
 
   /** Take a sample and send it to every event stream. */
   private tick(): void {
-    let state;
+    let state: DashState;
     try {
       state = this.sampler.sample();
     } catch (e) {
@@ -244,9 +251,20 @@ export class WebServer {
     res.end(res.req.method === 'HEAD' ? undefined : text);
   }
 
-  /** Whether the request comes from this machine by loopback address and host name. */
+  /**
+   * Whether the request comes from this machine by loopback address and host name, and
+   * not through a proxy (a reverse proxy on this machine makes every request look local:
+   * one that says it forwarded is not).
+   */
   private isLocal(req: IncomingMessage): boolean {
-    return isLoopbackAddress(req.socket.remoteAddress) && isLoopbackHost(req.headers.host);
+    const h = req.headers;
+    return (
+      isLoopbackAddress(req.socket.remoteAddress) &&
+      isLoopbackHost(h.host) &&
+      h['x-forwarded-for'] === undefined &&
+      h.forwarded === undefined &&
+      h['x-real-ip'] === undefined
+    );
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -336,7 +354,7 @@ export class WebServer {
     const limit = Number(p.get('limit') ?? 50);
     if (!Number.isInteger(after) || !Number.isInteger(limit))
       return this.send(res, 400, { error: 'after and limit must be integers' });
-    let q;
+    let q: ConnQuery;
     try {
       q = parseConnQuery(p.get('q') ?? '');
     } catch (e) {
@@ -355,6 +373,11 @@ export class WebServer {
   }
 
   private events(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method === 'HEAD') {
+      res.writeHead(200, { ...COMMON_HEADERS, 'content-type': 'text/event-stream; charset=utf-8' });
+      res.end();
+      return;
+    }
     if (this.streams.size >= MAX_STREAMS)
       return this.send(res, 503, { error: 'too many event streams' });
     res.writeHead(200, {

@@ -14,7 +14,7 @@ import { Engine } from '../../src/engine/engine.js';
 import { ControlModel } from '../../src/control/model.js';
 import { WebServer, parseListen, startDashboard } from '../../src/web/server.js';
 import { isLoopbackHost, loadToken, tokenMatches } from '../../src/web/auth.js';
-import { Sampler } from '../../src/web/sample.js';
+import { Sampler, canonicalLabel } from '../../src/web/sample.js';
 import { SYN, buildPacket, rng } from '../helpers/packets.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
@@ -123,6 +123,13 @@ test('this machine reads without the token; a foreign host name or another machi
     headers: { host: 'evil.example:80', authorization: `Bearer ${TOKEN}` },
   });
   assert.equal(withToken.status, 200);
+  // through a reverse proxy on this machine, a request is not local
+  const proxied = await call('GET', '/api/state', {
+    headers: { host: '127.0.0.1:8080', 'x-forwarded-for': '192.0.2.7' },
+  });
+  assert.equal(proxied.status, 401);
+  const fwd = await call('GET', '/api/state', { headers: { forwarded: 'for=192.0.2.7' } });
+  assert.equal(fwd.status, 401);
   const session = await call('GET', '/api/session', { headers: { host: 'dash.example' } });
   assert.deepEqual(JSON.parse(session.body), { local: false, authorized: false });
 });
@@ -322,9 +329,31 @@ test('health, sync and VRRP come from the daemon; drops by reason from the engin
   assert.equal(byServer.get('10.0.2.12:8080'), false);
   assert.equal(byServer.get('10.0.2.11:8080'), null);
   assert.equal(st.vrrp, 'BACKUP');
+  // keepalived.conf may write an IPv6 address in any of its forms
+  const m6 = new ControlModel(new Engine());
+  const v6 = { af: 6 as const, protocol: 6, addr: 'fd00::100', port: 80 };
+  m6.addService({ ...v6, scheduler: 'rr' });
+  m6.addDest(v6, { addr: 'fd00::2', port: 80, fwd: 'masq', weight: 1 });
+  const s6 = new Sampler(m6, {
+    health: () => [
+      {
+        service: 'TCP [FD00:0:0:0:0:0:0:100]:80',
+        servers: [{ server: '[fd00:0::2]:80', alive: true }],
+      },
+    ],
+  });
+  assert.equal(s6.sample(1000).services[0].dests[0].alive, true);
   assert.deepEqual(st.drops, [{ reason: 'malformed', total: 5, rate: 0 }]);
   m.engine.drops[1] = 9;
   assert.equal(s.sample(3000).drops[0].rate, 2);
+});
+
+test('labels are compared with their addresses written as inet_ntop writes them', () => {
+  assert.equal(canonicalLabel('TCP [FD00:0::0100]:80'), 'TCP [fd00::100]:80');
+  assert.equal(canonicalLabel('[::ffff:10.0.0.1]:8080'), '[::ffff:10.0.0.1]:8080');
+  assert.equal(canonicalLabel('UDP 10.0.0.1:53'), 'UDP 10.0.0.1:53');
+  assert.equal(canonicalLabel('FWM 7'), 'FWM 7');
+  assert.equal(canonicalLabel('TCP [nonsense]:80'), 'TCP [nonsense]:80');
 });
 
 test('the token: compared in constant time, from a private file or generated into one', () => {
