@@ -232,7 +232,11 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
         model: ctl.model,
         log,
         afterChange: () => applying,
-        extra: { health: () => health?.status() ?? [], sync: () => sync.all() },
+        extra: {
+          health: () => health?.status() ?? [],
+          sync: () => sync.all(),
+          txErrors: () => director.txErrors,
+        },
       });
     } catch (e) {
       log((e as Error).message);

@@ -81,8 +81,9 @@ export interface DashService {
   dests: DashDest[];
 }
 
-/** One reason the engine dropped packets. */
+/** One reason packets were dropped: by the engine, or failed to transmit. */
 export interface DashDrop {
+  stage: 'engine' | 'transmit';
   reason: string;
   total: number;
   /** Per second over the last sample. */
@@ -115,6 +116,8 @@ export interface DashExtra {
   sync?: () => readonly { role: string; datagrams: number; conns: number }[];
   /** The VRRP role, when known. */
   vrrp?: () => string | null | undefined;
+  /** Packets the data plane could not transmit, by reason. */
+  txErrors?: () => ReadonlyMap<string, number>;
 }
 
 /** `addr:port`, IPv6 in brackets (as health checks and metrics name a server). */
@@ -182,6 +185,7 @@ export class Sampler {
   private prevTime = 0;
   private readonly prev = new Map<string, Float64Array>();
   private readonly prevDrops: Float64Array;
+  private readonly prevTx = new Map<string, number>();
 
   constructor(
     readonly model: ControlModel,
@@ -314,7 +318,14 @@ export class Sampler {
       const rate = dt > 0 ? d / dt : 0;
       this.prevDrops[i] = n;
       dropRate += rate;
-      if (n > 0) drops.push({ reason: DROP_REASON_NAMES[i], total: n, rate });
+      if (n > 0) drops.push({ stage: 'engine', reason: DROP_REASON_NAMES[i], total: n, rate });
+    }
+    for (const [reason, n] of this.extra.txErrors?.() ?? []) {
+      const p = this.prevTx.get(reason) ?? 0;
+      const rate = dt > 0 ? (n >= p ? n - p : n) / dt : 0;
+      this.prevTx.set(reason, n);
+      dropRate += rate;
+      if (n > 0) drops.push({ stage: 'transmit', reason, total: n, rate });
     }
     this.history.push(now, points);
     const conns = engine.conns.count;

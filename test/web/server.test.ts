@@ -318,7 +318,9 @@ test('rates are counter differences over the time between samples; history keeps
 test('health, sync and VRRP come from the daemon; drops by reason from the engine', () => {
   const m = newModel();
   m.engine.drops[1] = 5;
+  const tx = new Map([['tx-errno-90', 1]]);
   const s = new Sampler(m, {
+    txErrors: () => tx,
     health: () => [
       { service: 'TCP 10.0.3.100:80', servers: [{ server: '10.0.2.12:8080', alive: false }] },
     ],
@@ -343,9 +345,18 @@ test('health, sync and VRRP come from the daemon; drops by reason from the engin
     ],
   });
   assert.equal(s6.sample(1000).services[0].dests[0].alive, true);
-  assert.deepEqual(st.drops, [{ reason: 'malformed', total: 5, rate: 0 }]);
+  assert.deepEqual(st.drops, [
+    { stage: 'engine', reason: 'malformed', total: 5, rate: 0 },
+    { stage: 'transmit', reason: 'tx-errno-90', total: 1, rate: 0 },
+  ]);
   m.engine.drops[1] = 9;
-  assert.equal(s.sample(3000).drops[0].rate, 2);
+  tx.set('tx-errno-90', 3);
+  const st2 = s.sample(3000);
+  assert.deepEqual(
+    st2.drops.map((d) => d.rate),
+    [2, 1],
+  );
+  assert.equal(st2.totals.drops, 3);
 });
 
 test('labels are compared with their addresses written as inet_ntop writes them', () => {

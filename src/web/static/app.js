@@ -380,6 +380,7 @@ function showDrops(state) {
       el(
         'tr',
         {},
+        el('td', {}, d.stage),
         el('td', {}, d.reason),
         el('td', { class: 'n' }, num(d.total)),
         el('td', { class: 'n' }, num(d.rate)),
