@@ -223,6 +223,14 @@ describe('e2e dashboard in a headless browser', { skip: skip ?? false, timeout: 
     // quiesce the whole service, then bring it back
     await act(page, `button[data-action="quiesce"][data-service="${svc}"]`);
     assert.deepEqual(await listed(), [0, 0]);
+    // a new connection now finds no real server: refused, and the page says why
+    const refused = await lab.client('curl', ['-s', '-m', '3', `http://${lab.env.vip4}/`]);
+    assert.equal(refused.code, 7, `curl: ${refused.code} ${refused.stdout}`);
+    await page.waitForFunction(
+      `[...document.querySelectorAll('#drop-table tbody tr')].some((r) => r.children[1].textContent === 'no-dest-available')`,
+      { timeout: 5000 },
+    );
+    await shot(page, 'dashboard-quiesced');
     await act(page, `button[data-action="unquiesce"][data-service="${svc}"]`);
     assert.deepEqual(await listed(), [2, 1]);
     assert.deepEqual(errors, []);
