@@ -99,7 +99,22 @@ class Chart {
         height: 170,
         series,
         scales: { x: { time: true } },
-        axes: [{}, { size: 56 }],
+        // one line of clock time per tick (uPlot's default adds a date line that
+        // collides with itself as the window slides)
+        axes: [
+          {
+            space: 70,
+            values: (u, splits) =>
+              splits.map((t) =>
+                new Date(t * 1000).toLocaleTimeString([], {
+                  hour: '2-digit',
+                  minute: '2-digit',
+                  second: '2-digit',
+                }),
+              ),
+          },
+          { size: 56 },
+        ],
         legend: { live: false },
         cursor: { drag: { x: false, y: false } },
       },
