@@ -171,6 +171,18 @@ The configuration file holds ipvsadm rules (ipvsadm -S format) or a tsvs JSON co
         help: 'Create the virtual servers of a keepalived.conf and run their health checks (TCP_CHECK, HTTP_GET, MISC_CHECK) as keepalived would.',
         complete: 'file',
       },
+      {
+        long: 'web',
+        arg: '[HOST:]PORT',
+        help: 'Serve the live dashboard (docs/dashboard.md); a bare port listens on 127.0.0.1. Its actions, and any access not from this machine, need the token of --web-token-file.',
+        complete: 'hostport',
+      },
+      {
+        long: 'web-token-file',
+        arg: 'FILE',
+        help: "The dashboard's token (generated with mode 0600 when missing; default web.token beside the control socket).",
+        complete: 'file',
+      },
     ],
     async run({ values: v }) {
       const ftp = str(v['ftp-ports']);
@@ -186,6 +198,8 @@ The configuration file holds ipvsadm rules (ipvsadm -S format) or a tsvs JSON co
         steer: v['no-steer'] ? false : undefined,
         metrics: str(v.metrics),
         keepalived: str(v.keepalived),
+        web: str(v.web),
+        webTokenFile: str(v['web-token-file']),
       });
     },
   },

@@ -24,6 +24,8 @@ import { decodeConfig, statePath } from '../control/persist.js';
 import { controlPath } from '../control/client.js';
 import { restoreRules } from '../control/ipvsadm/restore.js';
 import { registerFtp } from '../engine/app/index.js';
+import { startDashboard, type WebServer } from '../web/server.js';
+import { dirname, join } from 'node:path';
 
 export interface DaemonArgs {
   /** Configuration file: ipvsadm rules (`ipvsadm -S` format) or a tsvs JSON config. */
@@ -47,6 +49,10 @@ export interface DaemonArgs {
   metrics?: string;
   /** keepalived.conf whose virtual servers are created and health-checked by the daemon. */
   keepalived?: string;
+  /** Serve the dashboard at http://HOST:PORT/ (`8080` = 127.0.0.1:8080). */
+  web?: string;
+  /** The dashboard's token (default: generated as web.token beside the control socket). */
+  webTokenFile?: string;
   log?: (line: string) => void;
 }
 
@@ -217,6 +223,30 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     health.start();
     log(`health checks: ${ka.virtualServers.length} virtual server(s) from ${args.keepalived}`);
   }
+  let web: WebServer | undefined;
+  if (args.web) {
+    try {
+      web = await startDashboard({
+        listen: args.web,
+        tokenFile: args.webTokenFile ?? join(dirname(control), 'web.token'),
+        model: ctl.model,
+        log,
+        afterChange: () => applying,
+        extra: {
+          health: () => health?.status() ?? [],
+          sync: () => sync.all(),
+          txErrors: () => director.txErrors,
+        },
+      });
+    } catch (e) {
+      log((e as Error).message);
+      health?.stop();
+      metrics?.close();
+      director.stop();
+      await ctl.close();
+      return 1;
+    }
+  }
   log(
     `daemon running${ns ? ` in netns ${ns}` : ''}: control ${control}, queues ${director.queueIn}/${director.queueOut}, ${director.captureDescription}, ${describe(engine)}`,
   );
@@ -225,6 +255,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
       log(`${sig}: stopping`);
       health?.stop();
       metrics?.close();
+      void web?.close();
       sync.stopAll();
       director.stop();
       void applying
