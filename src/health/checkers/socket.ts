@@ -1,0 +1,85 @@
+/**
+ * Where and how a checker connects (keepalived's conn_opts: connect_ip/connect_port,
+ * bindto/bind_port, bind_if as the zone of an IPv6 link-local address, connect_timeout)
+ * and the TCP connection the stream checkers (TCP, HTTP, SSL, SMTP) share.
+ *
+ * @module
+ */
+import { connect, type Socket } from 'node:net';
+import type { KaChecker } from '../keepalived/types.js';
+
+/** Outcome of one check: up or not, and a weight for dynamic checkers. */
+export interface CheckResult {
+  ok: boolean;
+  /** misc_dynamic with a single dynamic checker: the weight the exit code asks for (code − 2). */
+  weight?: number;
+  /**
+   * keepalived's cur_weight of this checker: what it adds to the real server's
+   * configured weight (misc_dynamic: code − 2 − weight; FILE_CHECK: value × weight).
+   * The real server's weight is its configured weight plus the sum over its checkers.
+   */
+  curWeight?: number;
+  /** Why it failed (for the log). */
+  why?: string;
+}
+
+/** Where a checker connects: its connect_ip/connect_port, else the real server's. */
+export interface CheckTarget {
+  addr: string;
+  port: number;
+  /** The real server's configured weight (for FILE_CHECK and misc_dynamic's weight). */
+  weight?: number;
+}
+
+const LINK_LOCAL = /^fe[89ab][0-9a-f]:/i;
+
+/** The address and port a checker sends to; a link-local IPv6 address carries bind_if as its zone. */
+export function destination(c: KaChecker, t: CheckTarget): { host: string; port: number } {
+  let host = c.connectIp ?? t.addr;
+  if (c.bindIf !== undefined && LINK_LOCAL.test(host) && !host.includes('%'))
+    host = `${host}%${c.bindIf}`;
+  return { host, port: c.connectPort ?? t.port };
+}
+
+/** The local address to bind (bindto, with the same zone rule). */
+export function source(c: KaChecker): string | undefined {
+  const a = c.bindto;
+  if (a !== undefined && c.bindIf !== undefined && LINK_LOCAL.test(a) && !a.includes('%'))
+    return `${a}%${c.bindIf}`;
+  return a;
+}
+
+/** Host header form of an address (RFC 2732 brackets for IPv6). */
+export function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host.replace(/%.*$/, '')}]:${port}` : `${host}:${port}`;
+}
+
+/**
+ * Opens a TCP connection within connect_timeout. Resolves to the socket, or rejects
+ * with the reason (refused, unreachable, timeout) as keepalived logs it.
+ */
+export function connectTcp(c: KaChecker, t: CheckTarget): Promise<Socket> {
+  const { host, port } = destination(c, t);
+  return new Promise((resolve, reject) => {
+    const sock = connect({ host, port, localAddress: source(c), localPort: c.bindPort });
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`Timeout connecting ${hostPort(host, port)}`));
+    }, c.connectTimeout * 1000);
+    sock.once('connect', () => {
+      clearTimeout(timer);
+      sock.removeAllListeners('error');
+      resolve(sock);
+    });
+    sock.once('error', (e) => {
+      clearTimeout(timer);
+      sock.destroy();
+      reject(new Error(`Error connecting ${hostPort(host, port)}: ${e.message}`));
+    });
+  });
+}
+
+/** The message of a rejection, for CheckResult.why. */
+export function whyOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
