@@ -23,7 +23,11 @@ export function strtol0(s: string): number | undefined {
   const m = /^[ \t\n\v\f\r]*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)?/.exec(s);
   if (!m || m[2] === undefined) return 0;
   const d = m[2];
-  const abs = /^0[xX]/.test(d) ? parseInt(d.slice(2), 16) : d.length > 1 && d[0] === '0' ? parseInt(d, 8) : Number(d);
+  const abs = /^0[xX]/.test(d)
+    ? parseInt(d.slice(2), 16)
+    : d.length > 1 && d[0] === '0'
+      ? parseInt(d, 8)
+      : Number(d);
   const v = m[1] === '-' ? -abs : abs;
   return v < INT_MIN || v > INT_MAX + 1 ? undefined : v;
 }

@@ -23,7 +23,14 @@
 import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { KaChecker, KaUrl } from '../keepalived/types.js';
-import { connectTcp, destination, hostPort, whyOf, type CheckResult, type CheckTarget } from './socket.js';
+import {
+  connectTcp,
+  destination,
+  hostPort,
+  whyOf,
+  type CheckResult,
+  type CheckTarget,
+} from './socket.js';
 import { tlsWrap } from './ssl.js';
 
 /** keepalived's request for `url` (check_http.c's request_template). */
@@ -67,7 +74,8 @@ export function judge(resp: Buffer, url: KaUrl): CheckResult {
     const re = new RegExp(url.regex, `${url.regexFlags ?? ''}g`);
     re.lastIndex = url.regexMinOffset ?? 0;
     const m = re.exec(resp.toString('latin1'));
-    const matched = m !== null && (url.regexMaxOffset === undefined || m.index <= url.regexMaxOffset);
+    const matched =
+      m !== null && (url.regexMaxOffset === undefined || m.index <= url.regexMaxOffset);
     if (matched === (url.regexNoMatch ?? false))
       return { ok: false, why: `${url.path}: Regex match failed` };
   }

@@ -152,7 +152,10 @@ export async function miscCheck(c: KaChecker, t: CheckTarget): Promise<CheckResu
     return { ok: false, why: `Script ${prog} cannot be accessed - ${(e as Error).message}` };
   }
   if (!st.isFile() || !executableBy(st, ids))
-    return { ok: false, why: `script '${prog}' is not executable for uid:gid ${ids.uid}:${ids.gid}` };
+    return {
+      ok: false,
+      why: `script '${prog}' is not executable for uid:gid ${ids.uid}:${ids.gid}`,
+    };
   let unsafe: string | undefined;
   const asRoot =
     ids.uid === 0 ||
@@ -161,12 +164,17 @@ export async function miscCheck(c: KaChecker, t: CheckTarget): Promise<CheckResu
     (st.gid === 0 && (st.mode & S_ISGID) !== 0);
   if (asRoot) unsafe = (await unsafeComponent(prog)) ?? (await unsafeComponent(real));
   if (unsafe !== undefined && c.scriptSecurity)
-    return { ok: false, why: `Unsafe permissions found for script '${prog}' (${unsafe}) - disabling` };
+    return {
+      ok: false,
+      why: `Unsafe permissions found for script '${prog}' (${unsafe}) - disabling`,
+    };
   // keepalived execs a program directly, and hands anything else (a script with no
   // #! line) to the shell with every word quoted (cmd_str)
   const argv = [prog, ...words.slice(1)];
   const direct = await isProgram(real);
-  const cmd = direct ? argv : ['/bin/sh', '-c', argv.map((w) => `'${w.replace(/'/g, "'\\''")}'`).join(' ')];
+  const cmd = direct
+    ? argv
+    : ['/bin/sh', '-c', argv.map((w) => `'${w.replace(/'/g, "'\\''")}'`).join(' ')];
   return run(c, t, cmd, ids, unsafe);
 }
 

@@ -61,7 +61,11 @@ export function pingCheck(c: KaChecker, t: CheckTarget): Promise<CheckResult> {
     return Promise.resolve({ ok: false, why: `PING_CHECK: invalid address ${host}` });
   let ch: PacketChannel;
   try {
-    ch = openRawSocket({ family: v6 ? 6 : 4, protocol: v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP, slot: 2048 });
+    ch = openRawSocket({
+      family: v6 ? 6 : 4,
+      protocol: v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP,
+      slot: 2048,
+    });
   } catch (e) {
     return Promise.resolve({
       ok: false,

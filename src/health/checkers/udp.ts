@@ -58,7 +58,9 @@ export function udpCheck(c: KaChecker, t: CheckTarget): Promise<CheckResult> {
     });
     const payload = c.payload !== undefined ? Buffer.from(c.payload, 'hex') : DEFAULT_UDP_PAYLOAD;
     const go = (): void =>
-      sock.connect(port, host, () => sock.send(payload, (e) => e && done({ ok: false, why: e.message })));
+      sock.connect(port, host, () =>
+        sock.send(payload, (e) => e && done({ ok: false, why: e.message })),
+      );
     const local = source(c);
     if (local !== undefined || c.bindPort !== undefined)
       sock.bind({ address: local, port: c.bindPort ?? 0 }, go);

@@ -10,7 +10,7 @@ import type { KaMethod, KaRealServer, KaVirtualServer } from './types.js';
 import { resolveCheckers } from './checker.js';
 import type { Problems } from './lexer.js';
 import type { RawVirtualServer } from './virtual-server.js';
-import { addrKey, hostPort, intOf, isNetmask4, tunFields, type Timers } from './values.js';
+import { addrKey, hostPort, intOf, isNetmask4, tunFields } from './values.js';
 
 export function resolveVirtualServer(
   raw: RawVirtualServer,
