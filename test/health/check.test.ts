@@ -79,7 +79,9 @@ test('HTTP_GET: status ranges, digest, every url, virtualhost', async () => {
 test('MISC_CHECK: exit 0 up, 1 down, misc_dynamic weight, timeout', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tsvs-misc-'));
   const script = join(dir, 'exit.sh');
-  writeFileSync(script, '#!/bin/sh\n[ "$1" = sleep ] && exec sleep 5\nexit "$1"\n', { mode: 0o755 });
+  writeFileSync(script, '#!/bin/sh\n[ "$1" = sleep ] && exec sleep 5\nexit "$1"\n', {
+    mode: 0o755,
+  });
   const t = { addr: '127.0.0.1', port: 0 };
   const misc = (arg: string, extra: Partial<KaChecker> = {}) =>
     runCheck(base({ type: 'MISC_CHECK', miscPath: `${script} ${arg}`, ...extra }), t);

@@ -5,7 +5,7 @@
  * script settings, applied once the whole file is read. `checker.ts` reads the blocks.
  */
 import type { KaChecker, KaCheckerType, KaConfig, KaSsl, KaTrackFile, KaUrl } from './types.js';
-import type { Node, Problems } from './lexer.js';
+import { expand, type Node, type Problems } from './lexer.js';
 import { boolArg, intOf, unknown, type Timers } from './values.js';
 
 /** The connection options of a checker or of one SMTP `host` block. */
@@ -193,6 +193,9 @@ function hasConn(c: Conn): boolean {
   return Object.values(c).some((v) => v !== undefined);
 }
 
+const SSL_KEYS = new Set(['password', 'ca', 'certificate', 'key']);
+const TRACK_FILE_KEYS = new Set(['file', 'weight', 'init_file']);
+
 /**
  * The top-level blocks checkers refer to — `SSL` (SSL_GET's client context) and
  * `track_file` / `vrrp_track_file` (FILE_CHECK) — and the global_defs keywords of
@@ -207,7 +210,7 @@ export function applyCheckerGlobals(tree: Node[], cfg: KaConfig, p: Problems): v
     if (kw === 'SSL' && n.children) {
       if (ssl) p.warn(n.line, 'SSL context already specified - replacing');
       ssl = {};
-      for (const s of n.children) {
+      for (const s of expand(n.children, SSL_KEYS)) {
         const k = s.words[0]?.v;
         const v = s.words[1]?.v;
         const field = (
@@ -228,7 +231,7 @@ export function applyCheckerGlobals(tree: Node[], cfg: KaConfig, p: Problems): v
         continue;
       }
       const f: { path?: string; weight: number; reverse: boolean } = { weight: 1, reverse: false };
-      for (const s of n.children) {
+      for (const s of expand(n.children, TRACK_FILE_KEYS)) {
         const k = s.words[0]?.v;
         if (k === 'file') {
           if (f.path !== undefined)
