@@ -339,3 +339,23 @@ test('an unusable checker always fails with its reason', async () => {
   );
   assert.deepEqual(r, { ok: false, why: 'TCP_CHECK: fwmark 5: no SO_MARK' });
 });
+
+test('MISC_CHECK user: the script runs as that user; an unsafe script is refused with enable_script_security', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'tsvs-user-'));
+  execFileSync('chmod', ['755', d]);
+  const script = join(d, 'whoami.sh');
+  writeFileSync(script, '#!/bin/sh\n[ "$(id -un)" = "$1" ]\n', { mode: 0o755 });
+  const t = { addr: '127.0.0.1', port: 0 };
+  const misc = (extra: Partial<KaChecker>) => runCheck(base({ type: 'MISC_CHECK', ...extra }), t);
+  assert.equal((await misc({ miscPath: `${script} nobody`, miscUser: 'nobody' })).ok, true);
+  assert.equal((await misc({ miscPath: `${script} root`, miscUser: 'nobody' })).ok, false);
+  const none = await misc({ miscPath: `${script} x`, miscUser: 'no-such-user-here' });
+  assert.match(none.why ?? '', /does not exist/);
+  // run as root from a world-writable file: only logged, unless enable_script_security
+  execFileSync('chmod', ['777', script]);
+  assert.equal((await misc({ miscPath: `${script} root` })).ok, true);
+  const refused = await misc({ miscPath: `${script} root`, scriptSecurity: true });
+  assert.equal(refused.ok, false);
+  assert.match(refused.why ?? '', /Unsafe permissions/);
+  rmSync(d, { recursive: true });
+});
