@@ -183,7 +183,7 @@ test('SSL and track_file blocks reach their checkers; FILE_CHECK weight override
 test('fail closed: BFD_CHECK, fwmark, bind_if off link-local, unknown checker names are unusable', () => {
   const { vs, cfg } = one(
     rs(
-      `  BFD_CHECK {\n   name bfd1\n  }\n  TCP_CHECK {\n   fwmark 7\n  }\n  TCP_CHECK {\n   bind_if eth0\n  }\n  TCP_CHECK {\n   connect_ip fe80::1\n   bind_if eth0\n  }\n  FOO_CHECK {\n   x 1\n  }\n  MISC_CHECK {\n   misc_path /bin/true\n   user nobody nogroup\n  }`,
+      `  BFD_CHECK {\n   name bfd1\n  }\n  TCP_CHECK {\n   fwmark 7\n  }\n  TCP_CHECK {\n   bind_if eth0\n  }\n  TCP_CHECK {\n   connect_ip fe80::1\n   bind_if eth0\n  }\n  FOO_CHECK {\n   x 1\n  }\n  PING_CHECK {\n   fwmark 9\n   bind_if eth0\n  }\n  MISC_CHECK {\n   misc_path /bin/true\n   user nobody nogroup\n  }`,
     ),
   );
   const c = vs.realServers[0].checkers;
@@ -193,8 +193,10 @@ test('fail closed: BFD_CHECK, fwmark, bind_if off link-local, unknown checker na
   assert.equal(c[3].unusable, undefined, 'link-local with bind_if: the zone');
   assert.equal(c[3].bindIf, 'eth0');
   assert.match(c[4].unusable ?? '', /unknown checker 'FOO_CHECK'/);
+  // PING_CHECK honours fwmark and bind_if (through iputils' ping)
+  assert.deepEqual([c[5].fwmark, c[5].bindIf, c[5].unusable], [9, 'eth0', undefined]);
   assert.deepEqual(
-    [c[5].miscUser, c[5].miscGroup, c[5].unusable],
+    [c[6].miscUser, c[6].miscGroup, c[6].unusable],
     ['nobody', 'nogroup', undefined],
   );
   hasWarning(cfg, /unknown checker 'FOO_CHECK'/);

@@ -18,6 +18,7 @@ import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { runCheck } from '../../src/health/check.js';
 import type { KaChecker } from '../../src/health/keepalived/types.js';
 import { nativeAvailable } from '../../src/dataplane/native.js';
+import { pingArgs } from '../../src/health/checkers/ping.js';
 
 let dir: string;
 const closers: (() => void)[] = [];
@@ -328,6 +329,28 @@ test(
     const ping = base({ type: 'PING_CHECK', connectTimeout: 0.5 });
     assert.deepEqual(await runCheck(ping, { addr: '127.0.0.1', port: 0 }), { ok: true });
     assert.deepEqual(await runCheck(ping, { addr: '::1', port: 0 }), { ok: true });
+    // with bindto, bind_if or fwmark the echo goes through iputils' ping
+    const via = { addr: '127.0.0.1', port: 0 };
+    assert.deepEqual(await runCheck({ ...ping, bindto: '127.0.0.1', fwmark: 5 }, via), {
+      ok: true,
+    });
+    assert.deepEqual(await runCheck({ ...ping, bindIf: 'lo' }, via), { ok: true });
+    assert.deepEqual(pingArgs({ ...ping, bindIf: 'lo', fwmark: 5 }, '10.0.0.2'), [
+      '-n',
+      '-q',
+      '-c',
+      '1',
+      '-s',
+      '128',
+      '-W',
+      '0.5',
+      '-I',
+      'lo',
+      '-m',
+      '5',
+      '-4',
+      '10.0.0.2',
+    ]);
     // silence (an address nobody answers) is in the e2e test: here every route may answer
   },
 );

@@ -7,11 +7,15 @@
  * IP socket (the same addon the data plane uses; tsvs runs as root, so CAP_NET_RAW is
  * there). A raw socket sees every ICMP message of the host: the reply is recognised
  * by its source address, type, identifier and sequence number. Without the addon the
- * check cannot run and says so (down, fail closed). bindto, bind_if and fwmark are
- * not available on such a socket and are refused when the file is read.
+ * check cannot run and says so (down, fail closed).
+ *
+ * bindto, bind_if and fwmark cannot be set on the shim's raw socket: a PING_CHECK with
+ * one of them runs iputils' `ping` (-I for the address or interface, -m for the mark,
+ * -s 128, -W connect_timeout) instead, which sets them on its own socket.
  *
  * @module
  */
+import { execFile } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { isIPv4 } from 'node:net';
 import {
@@ -55,6 +59,8 @@ export function echoRequest(v6: boolean, id: number, sequence: number): Uint8Arr
 /** Runs one PING_CHECK. */
 export function pingCheck(c: KaChecker, t: CheckTarget): Promise<CheckResult> {
   const { host } = destination(c, t);
+  if (c.bindto !== undefined || c.bindIf !== undefined || c.fwmark !== undefined)
+    return pingProgram(c, host.replace(/%.*$/, ''));
   const v6 = !isIPv4(host);
   const want = new Uint32Array(4);
   if (v6 ? !parseIpv6(host, want) : ((want[0] = parseIpv4(host)), false))
@@ -129,5 +135,36 @@ export function pingCheck(c: KaChecker, t: CheckTarget): Promise<CheckResult> {
     } catch (e) {
       done({ ok: false, why: `send ICMP packet fail: ${(e as Error).message}` });
     }
+  });
+}
+
+/** The arguments of iputils' ping for one keepalived echo (exported for tests). */
+export function pingArgs(c: KaChecker, host: string): string[] {
+  const a = ['-n', '-q', '-c', '1', '-s', String(ICMP_BUFSIZE), '-W', String(c.connectTimeout)];
+  const via = c.bindIf ?? c.bindto;
+  if (via !== undefined) a.push('-I', via);
+  if (c.fwmark !== undefined) a.push('-m', String(c.fwmark));
+  a.push(host.includes(':') ? '-6' : '-4', host);
+  return a;
+}
+
+/** PING_CHECK through iputils' ping, for the options the raw socket cannot carry. */
+function pingProgram(c: KaChecker, host: string): Promise<CheckResult> {
+  return new Promise((resolve) => {
+    execFile(
+      'ping',
+      pingArgs(c, host),
+      { timeout: (c.connectTimeout + 2) * 1000 },
+      (err, _out, stderr) => {
+        if (!err) return resolve({ ok: true });
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT')
+          return resolve({ ok: false, why: 'PING_CHECK: ping (iputils-ping) is not installed' });
+        resolve({
+          ok: false,
+          why: `ICMP CHECK to ${host} failed${stderr.trim() ? `: ${stderr.trim()}` : ' (no reply)'}`,
+        });
+      },
+    );
   });
 }

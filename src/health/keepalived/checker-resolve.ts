@@ -59,21 +59,28 @@ export interface RawChecker {
 /** The options tsvs cannot honour for a connection (node sockets have no SO_MARK / SO_BINDTODEVICE). */
 function connRefusals(type: KaCheckerType, conn: Conn, dst: string): string[] {
   const out: string[] = [];
+  // PING_CHECK honours fwmark, bind_if and bindto through iputils' ping (checkers/ping.ts)
+  if (type === 'PING_CHECK') {
+    if (conn.bindIf !== undefined && conn.bindto !== undefined)
+      out.push('PING_CHECK takes bind_if or bindto, not both (ping -I takes one)');
+    if (conn.bindPort !== undefined) out.push('bind_port has no meaning for PING_CHECK');
+    if (/^fe[89ab][0-9a-f]:/i.test(dst) && conn.bindIf === undefined)
+      out.push(`Checker link local address ${dst} requires a bind_if`);
+    return out;
+  }
   if (conn.fwmark)
     out.push(
       `fwmark ${conn.fwmark}: tsvs cannot mark a checker's packets (no SO_MARK on node sockets)`,
     );
   if (conn.bindIf !== undefined) {
     const linkLocal = /^fe[89ab][0-9a-f]:/i.test(dst);
-    if (!linkLocal || type === 'PING_CHECK')
+    if (!linkLocal)
       out.push(
         `bind_if ${conn.bindIf}: tsvs can only use it as the zone of an IPv6 link-local address (no SO_BINDTODEVICE on node sockets)`,
       );
   } else if (/^fe[89ab][0-9a-f]:/i.test(dst) && type !== 'MISC_CHECK' && type !== 'FILE_CHECK') {
     out.push(`Checker link local address ${dst} requires a bind_if`);
   }
-  if (type === 'PING_CHECK' && conn.bindPort !== undefined)
-    out.push('bind_port has no meaning for PING_CHECK');
   return out;
 }
 
@@ -176,6 +183,7 @@ export function resolveCheckers(
     opt2(k, 'bindto', co.bindto);
     opt2(k, 'bindPort', co.bindPort);
     opt2(k, 'bindIf', co.bindIf);
+    if (co.fwmark) k.fwmark = co.fwmark;
     const why = [...c.unusable];
     if (c.type !== 'MISC_CHECK' && c.type !== 'FILE_CHECK' && c.type !== 'BFD_CHECK')
       why.push(...connRefusals(c.type, co, co.connectIp ?? rsAddr));

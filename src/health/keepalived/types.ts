@@ -87,6 +87,8 @@ export interface KaChecker {
   bindPort?: number;
   /** bind_if: only as the zone of an IPv6 link-local address (see docs/keepalived-checkers.md). */
   bindIf?: string;
+  /** fwmark: honoured by PING_CHECK only (the others refuse it: node sockets have no SO_MARK). */
+  fwmark?: number;
   /** HTTP_GET / SSL_GET */
   urls: KaUrl[];
   /** HTTP_GET: the checker's virtualhost, else the real server's, else the service's. */
