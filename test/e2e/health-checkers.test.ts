@@ -71,6 +71,25 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir};
       ]),
     );
     lab.track(bg(lab.ns.rs1, 'socat', ['UDP4-RECVFROM:9000,fork', 'EXEC:cat']));
+    lab.http(1, 8080);
+    // counts the director's marked SYNs towards rs2:8080 (TCP_CHECK fwmark 3)
+    await sh(lab.ns.director, 'iptables', [
+      '-t',
+      'mangle',
+      '-A',
+      'OUTPUT',
+      '-p',
+      'tcp',
+      '--dport',
+      '8080',
+      '--syn',
+      '-m',
+      'mark',
+      '--mark',
+      '3',
+      '-j',
+      'ACCEPT',
+    ]);
     writeFileSync(flag(), '0\n');
     // every probe of the closed UDP port gets its port unreachable (not rate-limited)
     await sh(lab.ns.rs2, 'sysctl', ['-qw', 'net.ipv4.icmp_ratelimit=0']);
@@ -126,7 +145,8 @@ virtual_server ${vip} 8 {
   lvs_method NAT
   protocol TCP
   real_server ${r1} 8 { FILE_CHECK { track_file rs1_state } }
-  real_server ${r2} 8 { TCP_CHECK { fwmark 3 ${timers} } }
+  real_server ${r2} 8 { TCP_CHECK { fwmark 3 connect_port 8080 ${timers} } }
+  real_server 10.255.255.253 8 { BFD_CHECK { name bfd1 } }
 }
 `;
     const file = join(dir, 'keepalived.conf');
@@ -146,7 +166,7 @@ virtual_server ${vip} 8 {
       [53, 17, [`${r1}:53/1`]],
       [9000, 17, [`${r1}:9000/1`]],
       [7, 6, [`${r1}:7/1`, `${r2}:7/1`]],
-      [8, 6, [`${r1}:8/1`]],
+      [8, 6, [`${r1}:8/1`, `${r2}:8/1`]],
     ];
     try {
       await waitFor('every dead real server to leave', 15_000, async () => {
@@ -161,9 +181,21 @@ virtual_server ${vip} 8 {
       );
     }
     for (const [port, proto, only] of want) assert.deepEqual(await dests(port, proto), only);
-    // the refused option is named in the log
+    // the mark is really on the checker's packets
+    const m = await sh(lab.ns.director, 'iptables', [
+      '-t',
+      'mangle',
+      '-L',
+      'OUTPUT',
+      '-v',
+      '-n',
+      '-x',
+    ]);
+    const marked = /^\s*(\d+)\s+\d+\s+ACCEPT.*mark match 0x3/m.exec(m.stdout);
+    assert.ok(marked && Number(marked[1]) > 0, m.stdout);
+    // a checker that cannot run keeps its real server out, with the reason in the log
     assert.ok(
-      d.log.some((l) => /fwmark 3: tsvs cannot mark/.test(l)),
+      d.log.some((l) => /BFD_CHECK bfd1 needs keepalived's own BFD process/.test(l)),
       d.log.join('\n'),
     );
   });
@@ -181,7 +213,11 @@ virtual_server ${vip} 8 {
   test('FILE_CHECK: a non-zero value takes the real server out, 0 brings it back', async () => {
     const r1 = lab.env.rs[0].ip4;
     writeFileSync(flag(), '1\n');
-    await waitFor('rs1 to leave port 8', 10_000, async () => (await dests(8)).length === 0);
+    await waitFor(
+      'rs1 to leave port 8',
+      10_000,
+      async () => !(await dests(8)).includes(`${r1}:8/1`),
+    );
     writeFileSync(flag(), '0\n');
     await waitFor('rs1 to return to port 8', 10_000, async () =>
       (await dests(8)).includes(`${r1}:8/1`),

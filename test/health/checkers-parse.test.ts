@@ -180,16 +180,17 @@ test('SSL and track_file blocks reach their checkers; FILE_CHECK weight override
   assert.deepEqual([f1.retry, f1.warmup, f1.delayLoop], [0, 0, 1]);
 });
 
-test('fail closed: BFD_CHECK, fwmark, bind_if off link-local, unknown checker names are unusable', () => {
+test('fail closed: BFD_CHECK, link-local without bind_if, unknown checker names are unusable; fwmark and bind_if kept', () => {
   const { vs, cfg } = one(
     rs(
-      `  BFD_CHECK {\n   name bfd1\n  }\n  TCP_CHECK {\n   fwmark 7\n  }\n  TCP_CHECK {\n   bind_if eth0\n  }\n  TCP_CHECK {\n   connect_ip fe80::1\n   bind_if eth0\n  }\n  FOO_CHECK {\n   x 1\n  }\n  PING_CHECK {\n   fwmark 9\n   bind_if eth0\n  }\n  MISC_CHECK {\n   misc_path /bin/true\n   user nobody nogroup\n  }`,
+      `  BFD_CHECK {\n   name bfd1\n  }\n  TCP_CHECK {\n   fwmark 7\n  }\n  TCP_CHECK {\n   bind_if eth0\n  }\n  TCP_CHECK {\n   connect_ip fe80::1\n   bind_if eth0\n  }\n  FOO_CHECK {\n   x 1\n  }\n  PING_CHECK {\n   fwmark 9\n   bind_if eth0\n  }\n  MISC_CHECK {\n   misc_path /bin/true\n   user nobody nogroup\n  }\n  UDP_CHECK {\n   connect_ip fe80::2\n  }`,
     ),
   );
   const c = vs.realServers[0].checkers;
   assert.match(c[0].unusable ?? '', /BFD_CHECK bfd1 needs keepalived's own BFD process/);
-  assert.match(c[1].unusable ?? '', /fwmark 7: tsvs cannot mark/);
-  assert.match(c[2].unusable ?? '', /bind_if eth0: tsvs can only use it as the zone/);
+  // fwmark and bind_if are honoured (through socat): not refused
+  assert.deepEqual([c[1].fwmark, c[1].unusable], [7, undefined]);
+  assert.deepEqual([c[2].bindIf, c[2].unusable], ['eth0', undefined]);
   assert.equal(c[3].unusable, undefined, 'link-local with bind_if: the zone');
   assert.equal(c[3].bindIf, 'eth0');
   assert.match(c[4].unusable ?? '', /unknown checker 'FOO_CHECK'/);
@@ -199,6 +200,7 @@ test('fail closed: BFD_CHECK, fwmark, bind_if off link-local, unknown checker na
     [c[6].miscUser, c[6].miscGroup, c[6].unusable],
     ['nobody', 'nogroup', undefined],
   );
+  assert.match(c[7].unusable ?? '', /link local address fe80::2 requires a bind_if/);
   hasWarning(cfg, /unknown checker 'FOO_CHECK'/);
 });
 

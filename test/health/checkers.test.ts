@@ -382,3 +382,48 @@ test('MISC_CHECK user: the script runs as that user; an unsafe script is refused
   assert.match(refused.why ?? '', /Unsafe permissions/);
   rmSync(d, { recursive: true });
 });
+
+test('fwmark and bind_if: TCP, HTTP, SSL, UDP and DNS checks through socat', async () => {
+  const http = createTcpServer((s) => s.on('data', () => s.end('HTTP/1.0 200 OK\r\n\r\nfine')));
+  const hp = await listen(http);
+  const tls = createTlsServer(
+    { key: readFileSync(join(dir, 'server.key')), cert: readFileSync(join(dir, 'server.crt')) },
+    (s) => s.on('data', () => s.end('HTTP/1.0 200 OK\r\n\r\nfine')),
+  );
+  const tp = await listen(tls);
+  const url = [{ path: '/', statusCodes: [[200, 299]] as [number, number][], regex: 'fine' }];
+  const at = (port: number) => ({ addr: '127.0.0.1', port });
+  const mark = { fwmark: 0x7a5 };
+  assert.deepEqual(await runCheck(base({ ...mark }), at(hp)), { ok: true });
+  const refused = await runCheck(base({ ...mark }), at(1));
+  assert.equal(refused.ok, false);
+  assert.match(refused.why ?? '', /Connection refused/);
+  assert.deepEqual(await runCheck(base({ type: 'HTTP_GET', urls: url, bindIf: 'lo' }), at(hp)), {
+    ok: true,
+  });
+  assert.deepEqual(await runCheck(base({ type: 'SSL_GET', urls: url, ...mark }), at(tp)), {
+    ok: true,
+  });
+  const echo = await udpServer((s, m, port, addr) => s.send(m, port, addr));
+  const udp = base({
+    type: 'UDP_CHECK',
+    connectTimeout: 0.5,
+    requireReply: true,
+    replyData: '6b65',
+    ...mark,
+  });
+  assert.deepEqual(await runCheck(udp, at(echo)), { ok: true });
+  const dns = await udpServer((s, q, port, addr) => {
+    const r = Buffer.from(q);
+    r.writeUInt16BE(0x8180, 2);
+    s.send(r, port, addr);
+  });
+  const d = base({ type: 'DNS_CHECK', connectTimeout: 0.5, bindIf: 'lo', ...mark });
+  assert.deepEqual(await runCheck(d, at(dns)), { ok: true });
+  const closedSock = createSocket('udp4');
+  await new Promise<void>((r) => closedSock.bind(0, '127.0.0.1', r));
+  const closed = closedSock.address().port;
+  closedSock.close();
+  const un = await runCheck({ ...udp, requireReply: false }, at(closed));
+  assert.equal(un.ok, false, 'port unreachable through socat is down too');
+});

@@ -12,6 +12,7 @@ import { randomInt } from 'node:crypto';
 import type { KaChecker } from '../keepalived/types.js';
 import { DNS_TYPES } from '../keepalived/checker.js';
 import { destination, source, type CheckResult, type CheckTarget } from './socket.js';
+import { needsSocat, socatUdp } from './socat.js';
 
 /** The query keepalived sends (dns_make_query). */
 export function dnsQuery(id: number, name: string, type: string): Buffer {
@@ -48,6 +49,7 @@ export function dnsJudge(reply: Buffer, id: number): 'ignore' | CheckResult {
 export function dnsCheck(c: KaChecker, t: CheckTarget): Promise<CheckResult> {
   const { host, port } = destination(c, t);
   const id = randomInt(0, 65536);
+  if (needsSocat(c, t)) return dnsViaSocat(c, t, id);
   return new Promise((resolve) => {
     const sock = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
     let settled = false;
@@ -75,4 +77,16 @@ export function dnsCheck(c: KaChecker, t: CheckTarget): Promise<CheckResult> {
       sock.bind({ address: local, port: c.bindPort ?? 0 }, go);
     else go();
   });
+}
+
+/** The same query through socat (fwmark, bind_if). */
+async function dnsViaSocat(c: KaChecker, t: CheckTarget, id: number): Promise<CheckResult> {
+  const q = dnsQuery(id, c.dnsName ?? '.', c.dnsType ?? 'SOA');
+  try {
+    const r = await socatUdp(c, t, q, c.connectTimeout * 1000, (d) => dnsJudge(d, id) !== 'ignore');
+    if (r === null) return { ok: false, why: 'read timeout from socket' };
+    return dnsJudge(r, id) as CheckResult;
+  } catch (e) {
+    return { ok: false, why: `failed to read socket: ${(e as Error).message}` };
+  }
 }

@@ -21,16 +21,10 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { KaChecker, KaUrl } from '../keepalived/types.js';
-import {
-  connectTcp,
-  destination,
-  hostPort,
-  whyOf,
-  type CheckResult,
-  type CheckTarget,
-} from './socket.js';
+import { connectTcp } from './stream.js';
+import { destination, hostPort, whyOf, type CheckResult, type CheckTarget } from './socket.js';
 import { tlsWrap } from './ssl.js';
 
 /** keepalived's request for `url` (check_http.c's request_template). */
@@ -83,20 +77,34 @@ export function judge(resp: Buffer, url: KaUrl): CheckResult {
 }
 
 /** Sends the request and collects the response until the server closes, each read within the timeout. */
-function exchange(sock: Socket, req: string, timeoutMs: number): Promise<Buffer> {
+function exchange(sock: Duplex, req: string, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    sock.setTimeout(timeoutMs, () => {
-      sock.destroy();
-      reject(new Error('Timeout HTTP read'));
+    // each read within the timeout, as keepalived's thread_add_read(…, connection_to)
+    let timer: NodeJS.Timeout;
+    const arm = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        sock.destroy();
+        reject(new Error('Timeout HTTP read'));
+      }, timeoutMs);
+    };
+    arm();
+    sock.on('data', (d: Buffer) => {
+      chunks.push(d);
+      arm();
     });
-    sock.on('data', (d: Buffer) => chunks.push(d));
     sock.once('end', () => {
+      clearTimeout(timer);
       sock.destroy();
       resolve(Buffer.concat(chunks));
     });
-    sock.once('close', () => resolve(Buffer.concat(chunks)));
+    sock.once('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks));
+    });
     sock.once('error', (e) => {
+      clearTimeout(timer);
       sock.destroy();
       // an SSL stream cut short still gives what was read (keepalived judges it)
       if (chunks.length) resolve(Buffer.concat(chunks));
@@ -107,7 +115,7 @@ function exchange(sock: Socket, req: string, timeoutMs: number): Promise<Buffer>
 }
 
 async function urlCheck(c: KaChecker, t: CheckTarget, url: KaUrl): Promise<CheckResult> {
-  let sock: Socket;
+  let sock: Duplex;
   try {
     sock = await connectTcp(c, t);
     if (c.type === 'SSL_GET') sock = await tlsWrap(c, sock, url);

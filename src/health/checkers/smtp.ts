@@ -7,9 +7,10 @@
  *
  * @module
  */
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { KaChecker } from '../keepalived/types.js';
-import { connectTcp, whyOf, type CheckResult, type CheckTarget } from './socket.js';
+import { connectTcp } from './stream.js';
+import { whyOf, type CheckResult, type CheckTarget } from './socket.js';
 
 /** keepalived's smtp_get_status: the code of a line, or -1. */
 export function smtpStatus(line: string): number {
@@ -18,7 +19,7 @@ export function smtpStatus(line: string): number {
 }
 
 /** Reads up to the first newline (keepalived looks at the first line of what arrived). */
-function readLine(sock: Socket, timeoutMs: number): Promise<string> {
+function readLine(sock: Duplex, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     let buf = '';
     const done = (err?: Error, line?: string): void => {
@@ -45,7 +46,7 @@ function readLine(sock: Socket, timeoutMs: number): Promise<string> {
 
 /** Runs one SMTP_CHECK. */
 export async function smtpCheck(c: KaChecker, t: CheckTarget): Promise<CheckResult> {
-  let sock: Socket;
+  let sock: Duplex;
   try {
     sock = await connectTcp(c, t);
   } catch (e) {

@@ -1,11 +1,10 @@
 /**
  * Where and how a checker connects (keepalived's conn_opts: connect_ip/connect_port,
  * bindto/bind_port, bind_if as the zone of an IPv6 link-local address, connect_timeout)
- * and the TCP connection the stream checkers (TCP, HTTP, SSL, SMTP) share.
+ * and what every checker returns.
  *
  * @module
  */
-import { connect, type Socket } from 'node:net';
 import type { KaChecker } from '../keepalived/types.js';
 
 /** Outcome of one check: up or not, and a weight for dynamic checkers. */
@@ -52,31 +51,6 @@ export function source(c: KaChecker): string | undefined {
 /** Host header form of an address (RFC 2732 brackets for IPv6). */
 export function hostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host.replace(/%.*$/, '')}]:${port}` : `${host}:${port}`;
-}
-
-/**
- * Opens a TCP connection within connect_timeout. Resolves to the socket, or rejects
- * with the reason (refused, unreachable, timeout) as keepalived logs it.
- */
-export function connectTcp(c: KaChecker, t: CheckTarget): Promise<Socket> {
-  const { host, port } = destination(c, t);
-  return new Promise((resolve, reject) => {
-    const sock = connect({ host, port, localAddress: source(c), localPort: c.bindPort });
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new Error(`Timeout connecting ${hostPort(host, port)}`));
-    }, c.connectTimeout * 1000);
-    sock.once('connect', () => {
-      clearTimeout(timer);
-      sock.removeAllListeners('error');
-      resolve(sock);
-    });
-    sock.once('error', (e) => {
-      clearTimeout(timer);
-      sock.destroy();
-      reject(new Error(`Error connecting ${hostPort(host, port)}: ${e.message}`));
-    });
-  });
 }
 
 /** The message of a rejection, for CheckResult.why. */

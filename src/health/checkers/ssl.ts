@@ -9,7 +9,7 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { connect, createSecureContext, type SecureContext } from 'node:tls';
 import type { KaChecker, KaSsl, KaUrl } from '../keepalived/types.js';
 
@@ -44,7 +44,7 @@ export function sslContext(ssl: KaSsl | undefined): SecureContext | undefined {
 }
 
 /** Runs the TLS handshake over a connected socket within connect_timeout. */
-export function tlsWrap(c: KaChecker, sock: Socket, url: KaUrl): Promise<Socket> {
+export function tlsWrap(c: KaChecker, sock: Duplex, url: KaUrl): Promise<Duplex> {
   return new Promise((resolve, reject) => {
     let ctx: SecureContext | undefined;
     try {

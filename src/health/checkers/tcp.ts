@@ -6,7 +6,8 @@
  * @module
  */
 import type { KaChecker } from '../keepalived/types.js';
-import { connectTcp, whyOf, type CheckResult, type CheckTarget } from './socket.js';
+import { connectTcp } from './stream.js';
+import { whyOf, type CheckResult, type CheckTarget } from './socket.js';
 
 /** Runs one TCP_CHECK. */
 export async function tcpCheck(c: KaChecker, t: CheckTarget): Promise<CheckResult> {

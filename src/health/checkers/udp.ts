@@ -12,6 +12,7 @@
 import { createSocket } from 'node:dgram';
 import type { KaChecker } from '../keepalived/types.js';
 import { destination, source, type CheckResult, type CheckTarget } from './socket.js';
+import { needsSocat, socatUdp } from './socat.js';
 
 const FILL = 'keepalived check - ';
 /** keepalived's default payload (layer4.c set_buf with UDP_BUFSIZE 32). */
@@ -31,6 +32,7 @@ export function udpReplyMatches(reply: Buffer, c: KaChecker): boolean {
 
 /** Runs one UDP_CHECK. */
 export function udpCheck(c: KaChecker, t: CheckTarget): Promise<CheckResult> {
+  if (needsSocat(c, t)) return udpViaSocat(c, t);
   const { host, port } = destination(c, t);
   const v6 = host.includes(':');
   return new Promise((resolve) => {
@@ -56,7 +58,7 @@ export function udpCheck(c: KaChecker, t: CheckTarget): Promise<CheckResult> {
         done({ ok: false, why: 'UDP check reply data mismatch' });
       else done({ ok: true });
     });
-    const payload = c.payload !== undefined ? Buffer.from(c.payload, 'hex') : DEFAULT_UDP_PAYLOAD;
+    const payload = payloadOf(c);
     const go = (): void =>
       sock.connect(port, host, () =>
         sock.send(payload, (e) => e && done({ ok: false, why: e.message })),
@@ -66,4 +68,24 @@ export function udpCheck(c: KaChecker, t: CheckTarget): Promise<CheckResult> {
       sock.bind({ address: local, port: c.bindPort ?? 0 }, go);
     else go();
   });
+}
+
+function payloadOf(c: KaChecker): Buffer {
+  return c.payload !== undefined ? Buffer.from(c.payload, 'hex') : DEFAULT_UDP_PAYLOAD;
+}
+
+/** The same exchange through socat (fwmark, bind_if). */
+async function udpViaSocat(c: KaChecker, t: CheckTarget): Promise<CheckResult> {
+  let reply: Buffer | null;
+  try {
+    reply = await socatUdp(c, t, payloadOf(c), c.connectTimeout * 1000);
+  } catch (e) {
+    return { ok: false, why: `UDP connection failed: ${(e as Error).message}` };
+  }
+  if (reply === null)
+    return c.requireReply ? { ok: false, why: 'no UDP reply (require_reply)' } : { ok: true };
+  const r = reply.subarray(0, (c.maxReplyLength ?? 255) + 1);
+  if (c.requireReply && c.replyData !== undefined && !udpReplyMatches(r, c))
+    return { ok: false, why: 'UDP check reply data mismatch' };
+  return { ok: true };
 }

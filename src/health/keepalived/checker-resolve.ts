@@ -56,7 +56,7 @@ export interface RawChecker {
   written?: string;
 }
 
-/** The options tsvs cannot honour for a connection (node sockets have no SO_MARK / SO_BINDTODEVICE). */
+/** What keepalived itself refuses (check_conn_opts), and PING_CHECK's option limits. */
 function connRefusals(type: KaCheckerType, conn: Conn, dst: string): string[] {
   const out: string[] = [];
   // PING_CHECK honours fwmark, bind_if and bindto through iputils' ping (checkers/ping.ts)
@@ -68,19 +68,10 @@ function connRefusals(type: KaCheckerType, conn: Conn, dst: string): string[] {
       out.push(`Checker link local address ${dst} requires a bind_if`);
     return out;
   }
-  if (conn.fwmark)
-    out.push(
-      `fwmark ${conn.fwmark}: tsvs cannot mark a checker's packets (no SO_MARK on node sockets)`,
-    );
-  if (conn.bindIf !== undefined) {
-    const linkLocal = /^fe[89ab][0-9a-f]:/i.test(dst);
-    if (!linkLocal)
-      out.push(
-        `bind_if ${conn.bindIf}: tsvs can only use it as the zone of an IPv6 link-local address (no SO_BINDTODEVICE on node sockets)`,
-      );
-  } else if (/^fe[89ab][0-9a-f]:/i.test(dst) && type !== 'MISC_CHECK' && type !== 'FILE_CHECK') {
+  // fwmark and bind_if are honoured through socat (checkers/socat.ts); the interface of
+  // a link-local destination is its zone (check_api.c check_conn_opts)
+  if (conn.bindIf === undefined && /^fe[89ab][0-9a-f]:/i.test(dst))
     out.push(`Checker link local address ${dst} requires a bind_if`);
-  }
   return out;
 }
 

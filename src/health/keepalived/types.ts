@@ -85,9 +85,9 @@ export interface KaChecker {
   connectPort?: number;
   bindto?: string;
   bindPort?: number;
-  /** bind_if: only as the zone of an IPv6 link-local address (see docs/keepalived-checkers.md). */
+  /** bind_if: the zone of an IPv6 link-local address, else SO_BINDTODEVICE (through socat or ping). */
   bindIf?: string;
-  /** fwmark: honoured by PING_CHECK only (the others refuse it: node sockets have no SO_MARK). */
+  /** fwmark: the checker's packets carry this mark (SO_MARK, set by socat or iputils' ping). */
   fwmark?: number;
   /** HTTP_GET / SSL_GET */
   urls: KaUrl[];
