@@ -98,6 +98,7 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir};
 global_defs { router_id e2e }
 SSL { }
 track_file rs1_state { file ${flag()} weight 0 }
+track_file rs2_load { file ${join(dir, 'rs2.load')} weight 2 }
 virtual_server ${vip} 443 {
   delay_loop 0.5
   lvs_sched rr
@@ -145,7 +146,10 @@ virtual_server ${vip} 8 {
   lvs_method NAT
   protocol TCP
   real_server ${r1} 8 { FILE_CHECK { track_file rs1_state } }
-  real_server ${r2} 8 { TCP_CHECK { fwmark 3 connect_port 8080 ${timers} } }
+  real_server ${r2} 8 {
+    TCP_CHECK { fwmark 3 connect_port 8080 ${timers} }
+    FILE_CHECK { track_file rs2_load }
+  }
   real_server 10.255.255.253 8 { BFD_CHECK { name bfd1 } }
 }
 `;
@@ -210,7 +214,7 @@ virtual_server ${vip} 8 {
     );
   });
 
-  test('FILE_CHECK: a non-zero value takes the real server out, 0 brings it back', async () => {
+  test('FILE_CHECK: a non-zero value takes the real server out, 0 brings it back; a weight adds to the real server', async () => {
     const r1 = lab.env.rs[0].ip4;
     writeFileSync(flag(), '1\n');
     await waitFor(
@@ -219,6 +223,16 @@ virtual_server ${vip} 8 {
       async () => !(await dests(8)).includes(`${r1}:8/1`),
     );
     writeFileSync(flag(), '0\n');
+    // a weighted track_file adds value × weight to the real server's weight
+    const r2 = lab.env.rs[1].ip4;
+    writeFileSync(join(lab.dir, 'rs2.load'), '3\n');
+    await waitFor('rs2 to weigh 1 + 3 × 2 on port 8', 10_000, async () =>
+      (await dests(8)).includes(`${r2}:8/7`),
+    );
+    writeFileSync(join(lab.dir, 'rs2.load'), '0\n');
+    await waitFor('rs2 back to weight 1', 10_000, async () =>
+      (await dests(8)).includes(`${r2}:8/1`),
+    );
     await waitFor('rs1 to return to port 8', 10_000, async () =>
       (await dests(8)).includes(`${r1}:8/1`),
     );
