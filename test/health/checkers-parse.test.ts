@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseKeepalived } from '../../src/health/keepalived.js';
-import { parseHex } from '../../src/health/keepalived/checker.js';
+import { parseHex, quotedEscapedWords, unescapeWord } from '../../src/health/keepalived/checker.js';
 import { one, svc, hasWarning } from './keepalived/helpers.js';
 
 const rs = (body: string, extra = ''): string =>
@@ -214,4 +214,23 @@ test('global_defs script_user and enable_script_security reach MISC_CHECK', () =
   const [a, b] = cfg.virtualServers[0].realServers[0].checkers;
   assert.deepEqual([a.miscUser, a.miscGroup, a.scriptSecurity], ['nobody', 'nogroup', true]);
   assert.deepEqual([b.miscUser, b.miscGroup], ['daemon', undefined]);
+});
+
+test("misc_path and regex are read with keepalived's quoting and escapes", () => {
+  assert.deepEqual(quotedEscapedWords(`/bin/check "a b" c\\ d 'x\\ty' \\x41\\101`), [
+    '/bin/check',
+    'a b',
+    'c d',
+    'x\ty',
+    'AA',
+  ]);
+  assert.equal(unescapeWord('a\\.b\\n'), 'a.b\n');
+  const { vs } = one(
+    rs(
+      `  HTTP_GET {\n   url {\n    path /\n    regex "up\\\\.\\\\d"\n   }\n  }`,
+    ),
+  );
+  const [h] = vs.realServers[0].checkers;
+  // "\\." in the file is a backslash and a dot for PCRE2: an escaped dot
+  assert.equal(h.urls[0].regex, 'up\\.\\d');
 });

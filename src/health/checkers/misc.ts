@@ -20,36 +20,12 @@ import { lstat, open, stat, realpath } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { KaChecker } from '../keepalived/types.js';
+import { quotedEscapedWords } from '../keepalived/checker.js';
 
 const S_ISUID = 0o4000;
 const S_ISGID = 0o2000;
 const S_ISVTX = 0o1000;
 import type { CheckResult, CheckTarget } from './socket.js';
-
-/** Splits a script line into words as keepalived's alloc_strvec_quoted_escaped does. */
-export function scriptWords(s: string): string[] {
-  const out: string[] = [];
-  let cur: string | null = null;
-  let q: '"' | "'" | null = null;
-  for (let i = 0; i < s.length; i++) {
-    const ch = s[i];
-    if (q) {
-      if (ch === q) q = null;
-      else if (ch === '\\' && q === '"' && i + 1 < s.length) cur += s[++i];
-      else cur += ch;
-    } else if (ch === '"' || ch === "'") {
-      q = ch;
-      cur ??= '';
-    } else if (ch === '\\' && i + 1 < s.length) {
-      cur = (cur ?? '') + s[++i];
-    } else if (ch === ' ' || ch === '\t') {
-      if (cur !== null) out.push(cur);
-      cur = null;
-    } else cur = (cur ?? '') + ch;
-  }
-  if (cur !== null) out.push(cur);
-  return out;
-}
 
 /** uid/gid of a user (and group) through the system's name service (getent). */
 function getent(db: 'passwd' | 'group', name: string): Promise<string[] | undefined> {
@@ -133,7 +109,7 @@ export async function unsafeComponent(file: string): Promise<string | undefined>
 
 /** Runs one MISC_CHECK. */
 export async function miscCheck(c: KaChecker, t: CheckTarget): Promise<CheckResult> {
-  const words = scriptWords(c.miscPath ?? '');
+  const words = quotedEscapedWords(c.miscPath ?? '');
   if (!words.length) return { ok: false, why: 'no misc_path' };
   let ids: Ids;
   try {

@@ -14,6 +14,8 @@ import type { KaCheckerType, KaUrl } from './types.js';
 import type { Conn, RawChecker } from './checker-resolve.js';
 
 export { applyCheckerGlobals, resolveCheckers, type RawChecker } from './checker-resolve.js';
+import { parseHex, unescapeWord } from './checker-strings.js';
+export { parseHex, quotedEscapedWords, unescapeWord } from './checker-strings.js';
 import { expand, type Node, type Problems } from './lexer.js';
 import {
   boolArg,
@@ -160,47 +162,6 @@ const REGEX_OPTIONS: Record<string, string | null> = {
   use_offset_limit: null,
 };
 
-/**
- * keepalived's hex strings (parser.c read_hex_str): pairs of hex digits, a lone digit
- * before a space is one byte, spaces anywhere; with `mask`, an x/X digit matches
- * anything. Returns undefined for an invalid or empty string.
- */
-export function parseHex(
-  s: string,
-  mask: boolean,
-): { data: Uint8Array; mask?: Uint8Array } | undefined {
-  const data: number[] = [];
-  const m: number[] = [];
-  let masked = false;
-  let i = 0;
-  const nibble = (c: string): number | 'x' | undefined => {
-    if (/^[0-9a-fA-F]$/.test(c)) return parseInt(c, 16);
-    if (mask && (c === 'x' || c === 'X')) return 'x';
-    return undefined;
-  };
-  while (i < s.length) {
-    while (s[i] === ' ' || s[i] === '\t') i++;
-    if (i >= s.length) break;
-    const a = nibble(s[i++]);
-    if (a === undefined) return undefined;
-    let v = a === 'x' ? 0 : a;
-    let mv = a === 'x' ? 0x0f : 0;
-    if (i < s.length && s[i] !== ' ' && s[i] !== '\t') {
-      const b = nibble(s[i++]);
-      if (b === undefined) return undefined;
-      v = (v << 4) | (b === 'x' ? 0 : b);
-      mv = (mv << 4) | (b === 'x' ? 0x0f : 0);
-    }
-    if (mv) masked = true;
-    data.push(v);
-    m.push(mv);
-  }
-  if (!data.length) return undefined;
-  return masked
-    ? { data: Uint8Array.from(data), mask: Uint8Array.from(m) }
-    : { data: Uint8Array.from(data) };
-}
-
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 function parseUrl(n: Node, p: Problems, c: RawChecker): KaUrl | undefined {
@@ -245,7 +206,7 @@ function parseUrl(n: Node, p: Problems, c: RawChecker): KaUrl | undefined {
         break;
       case 'regex':
         if (s.words.length !== 2) p.warn(s.line, 'regex: missing or too many fields, ignored');
-        else url.regex = s.words[1].v;
+        else url.regex = unescapeWord(s.words[1].v);
         break;
       case 'regex_no_match':
         url.regexNoMatch = true;
@@ -518,7 +479,11 @@ export function parseChecker(n: Node, type: string, p: Problems): RawChecker | u
         break;
       }
       case 'misc_path':
-        c.miscPath = strArg(s, p) ?? c.miscPath;
+        {
+          const v = strArg(s, p);
+          if (v !== undefined) c.miscPath = unescapeWord(v);
+          break;
+        }
         break;
       case 'misc_timeout':
         c.miscTimeout = intArg(s, p, 0, Math.floor(UINT_MAX / 1e6)) ?? c.miscTimeout;
