@@ -202,6 +202,8 @@ test('fail closed: BFD_CHECK, link-local without bind_if, unknown checker names 
   );
   assert.match(c[7].unusable ?? '', /link local address fe80::2 requires a bind_if/);
   hasWarning(cfg, /unknown checker 'FOO_CHECK'/);
+  const lower = one(rs('  tcp_check {\n  }')).vs.realServers[0].checkers;
+  assert.match(lower[0].unusable ?? '', /unknown checker 'tcp_check'/);
 });
 
 test('global_defs script_user and enable_script_security reach MISC_CHECK', () => {
@@ -225,11 +227,7 @@ test("misc_path and regex are read with keepalived's quoting and escapes", () =>
     'AA',
   ]);
   assert.equal(unescapeWord('a\\.b\\n'), 'a.b\n');
-  const { vs } = one(
-    rs(
-      `  HTTP_GET {\n   url {\n    path /\n    regex "up\\\\.\\\\d"\n   }\n  }`,
-    ),
-  );
+  const { vs } = one(rs(`  HTTP_GET {\n   url {\n    path /\n    regex "up\\\\.\\\\d"\n   }\n  }`));
   const [h] = vs.realServers[0].checkers;
   // "\\." in the file is a backslash and a dot for PCRE2: an escaped dot
   assert.equal(h.urls[0].regex, 'up\\.\\d');

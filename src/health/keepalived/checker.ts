@@ -47,13 +47,14 @@ export const CHECKERS = new Set<string>([
 export const UNSUPPORTED_CHECKERS = new Set<string>();
 
 /**
- * A block keyword in a real_server that looks like a checker keepalived does not
- * have (upper case, `_CHECK` / `_GET`): it becomes an unusable checker, not an
- * ignored keyword, so that a misspelt checker never leaves a real server unchecked.
+ * A block keyword in a real_server that looks like a checker keepalived does not have
+ * (a name ending `_CHECK` / `_GET` in any case: keywords are case-sensitive, so
+ * `tcp_check` is not TCP_CHECK): it becomes an unusable checker, not an ignored
+ * keyword, so that a misspelt checker never leaves a real server unchecked.
  */
 export function looksLikeChecker(n: Node): boolean {
   const kw = n.words[0]?.v ?? '';
-  return n.children !== undefined && /^[A-Z][A-Z0-9_]*_(CHECK|GET)$/.test(kw);
+  return n.children !== undefined && /^[a-z][a-z0-9_]*_(check|get)$/i.test(kw);
 }
 
 const CONN_KEYS = [
