@@ -140,6 +140,14 @@ virtual_server ${vip} 7 {
   real_server ${r2} 7 { PING_CHECK { ${timers} } }
   real_server 10.255.255.254 7 { PING_CHECK { ${timers} } }
 }
+virtual_server ${lab.env.vip6} 7 {
+  delay_loop 0.5
+  lvs_sched rr
+  lvs_method NAT
+  protocol TCP
+  real_server ${lab.env.rs[0].ip6} 7 { PING_CHECK { ${timers} } }
+  real_server ${lab.env.rs[1].ip6} 7 { UDP_CHECK { connect_port 9 require_reply ${timers} } }
+}
 virtual_server ${vip} 8 {
   delay_loop 0.5
   lvs_sched rr
@@ -172,6 +180,18 @@ virtual_server ${vip} 8 {
       [7, 6, [`${r1}:7/1`, `${r2}:7/1`]],
       [8, 6, [`${r1}:8/1`, `${r2}:8/1`]],
     ];
+    // IPv6: the echo through the raw ICMPv6 socket; no reply on a closed port is down
+    const v6 = (): Promise<string[]> =>
+      d.client
+        .call({ cmd: 'listServices' })
+        .then((l) =>
+          (l.find((x) => x.addr === lab.env.vip6 && x.port === 7)?.dests ?? []).map((x) => x.addr),
+        );
+    await waitFor(
+      'the IPv6 service to hold rs1 only',
+      15_000,
+      async () => (await v6()).join() === lab.env.rs[0].ip6,
+    );
     try {
       await waitFor('every dead real server to leave', 15_000, async () => {
         for (const [port, proto, only] of want)
