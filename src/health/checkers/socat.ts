@@ -136,6 +136,7 @@ export function socatUdp(
     const child = start(['-d', '-d', '-T', String(ms / 1000 + 1), '-', socatAddress(c, t, 'UDP')]);
     let err = '';
     let settled = false;
+    let sent = false;
     const done = (f: () => void): void => {
       if (settled) return;
       settled = true;
@@ -143,17 +144,25 @@ export function socatUdp(
       child.kill('SIGKILL');
       f();
     };
-    const timer = setTimeout(() => done(() => resolve(null)), ms);
+    // the wait counts from the send, as keepalived's; socat's start-up is not part of it
+    let timer = setTimeout(() => done(() => reject(new Error('socat did not start'))), ms + 5000);
     child.on('error', (e) =>
       done(() => reject(new Error(`socat cannot run (${e.message}): needed for fwmark/bind_if`))),
     );
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      err += d;
+      if (!sent && /starting data transfer loop/.test(err)) {
+        sent = true;
+        child.stdin!.write(payload);
+        clearTimeout(timer);
+        timer = setTimeout(() => done(() => resolve(null)), ms);
+      }
+    });
     child.stdout!.on('data', (d: Buffer) => {
       if (accept(d)) done(() => resolve(d));
     });
     child.on('exit', (code) => {
       if (code) done(() => reject(new Error(errorOf(err))));
     });
-    child.stdin!.write(payload);
   });
 }

@@ -68,6 +68,9 @@ export function tlsWrap(c: KaChecker, sock: Duplex, url: KaUrl): Promise<Duplex>
     tls.once('secureConnect', () => {
       clearTimeout(timer);
       tls.removeAllListeners('error');
+      // errors between the checker's reads must not go unheard (an unhandled 'error'
+      // event would end the daemon): each step also listens, and 'close' follows
+      tls.on('error', () => undefined);
       resolve(tls);
     });
     tls.once('error', (e) => {

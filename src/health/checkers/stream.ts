@@ -27,6 +27,9 @@ export async function connectTcp(c: KaChecker, t: CheckTarget): Promise<Duplex> 
     sock.once('connect', () => {
       clearTimeout(timer);
       sock.removeAllListeners('error');
+      // errors between the checker's reads must not go unheard (an unhandled 'error'
+      // event would end the daemon): each step also listens, and 'close' follows
+      sock.on('error', () => undefined);
       resolve(sock);
     });
     sock.once('error', (e) => {
