@@ -82,7 +82,7 @@ test('HTTP_GET options: http_protocol, fast_recovery, enable_sni, regex with its
   assert.match(b.unusable ?? '', /regex option 'extended'/);
 });
 
-test('SMTP_CHECK host blocks: one checker per host, checker-level connect options win', () => {
+test('SMTP_CHECK host blocks: one checker per host; with connect options on the checker, the checker too', () => {
   const { vs } = one(
     rs(`  SMTP_CHECK {
    helo_name mx.example
@@ -96,19 +96,27 @@ test('SMTP_CHECK host blocks: one checker per host, checker-level connect option
    }
   }
   SMTP_CHECK {
-   connect_port 25
+   connect_timeout 9
    host {
     connect_ip 10.0.0.30
+   }
+   host {
+    connect_ip 10.0.0.31
+    connect_timeout 2
    }
   }`),
   );
   const c = vs.realServers[0].checkers;
   assert.deepEqual(
-    c.map((x) => [x.connectIp, x.connectPort, x.bindto, x.heloName]),
+    c.map((x) => [x.connectIp, x.connectPort, x.bindto, x.heloName, x.connectTimeout]),
     [
-      ['10.0.0.20', 2525, undefined, 'mx.example'],
-      ['10.0.0.21', undefined, '10.0.0.1', 'mx.example'],
-      [undefined, 25, undefined, 'smtpchecker.keepalived.org'],
+      ['10.0.0.20', 2525, undefined, 'mx.example', 5],
+      ['10.0.0.21', undefined, '10.0.0.1', 'mx.example', 5],
+      // keepalived.conf.SMTP_CHECK's sample: the real server itself with the checker's
+      // timeout, then each host with its own (else the real server's)
+      [undefined, undefined, undefined, 'smtpchecker.keepalived.org', 9],
+      ['10.0.0.30', undefined, undefined, 'smtpchecker.keepalived.org', 5],
+      ['10.0.0.31', undefined, undefined, 'smtpchecker.keepalived.org', 2],
     ],
   );
 });

@@ -161,10 +161,18 @@ export function resolveCheckers(
       };
   }
   if (c.type === 'BFD_CHECK') opt('bfdName', c.bfdName);
+  // keepalived 2.2 (smtp_check_end_handler): with connection options on the checker
+  // itself (connect_timeout included), or no host block, the checker checks the real
+  // server (or its connect_ip) and each host block adds a checker; otherwise the first
+  // host block takes the checker's place. A host's timeout is its own, else the real
+  // server's or the service's, never the checker's.
+  const main = { conn: c.conn, line: c.line };
   const hosts =
-    c.type === 'SMTP_CHECK' && c.hosts.length && !hasConn(c.conn)
-      ? c.hosts
-      : [{ conn: c.conn, line: c.line }];
+    c.type !== 'SMTP_CHECK' || !c.hosts.length
+      ? [main]
+      : hasConn(c.conn)
+        ? [main, ...c.hosts]
+        : c.hosts;
   return hosts.map((h) => {
     const k: KaChecker = { ...base, line: h.line };
     const co = h.conn;
@@ -187,7 +195,7 @@ function opt2<K extends keyof KaChecker>(k: KaChecker, key: K, v: KaChecker[K] |
   if (v !== undefined) k[key] = v;
 }
 
-/** keepalived 2.2 (smtp_check_end_handler): checker-level connection options win over host blocks. */
+/** Whether a connection option was written on the checker itself. */
 function hasConn(c: Conn): boolean {
   return Object.values(c).some((v) => v !== undefined);
 }
