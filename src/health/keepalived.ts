@@ -21,6 +21,7 @@ import { parseGlobalDefs } from './keepalived/global-defs.js';
 import { parseVirtualServer } from './keepalived/virtual-server.js';
 import { resolveVirtualServer } from './keepalived/validate.js';
 import type { KaConfig } from './keepalived/types.js';
+import { applyCheckerGlobals } from './keepalived/checker.js';
 
 export type {
   KaChecker,
@@ -57,5 +58,6 @@ export function parseKeepalived(text: string): KaConfig {
       if (vs) cfg.virtualServers.push(vs);
     }
   }
+  applyCheckerGlobals(tree, cfg, p);
   return cfg;
 }

@@ -173,7 +173,7 @@ export class HealthManager {
     c.running = true;
     let res: CheckResult;
     try {
-      res = await this.check(c.c, { addr: r.rs.addr, port: r.rs.port });
+      res = await this.check(c.c, { addr: r.rs.addr, port: r.rs.port, weight: r.rs.weight });
     } catch (e) {
       res = { ok: false, why: (e as Error).message };
     }

@@ -8,6 +8,9 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runCheck } from '../../src/health/check.js';
 import type { KaChecker } from '../../src/health/keepalived.js';
 
@@ -74,13 +77,20 @@ test('HTTP_GET: status ranges, digest, every url, virtualhost', async () => {
 });
 
 test('MISC_CHECK: exit 0 up, 1 down, misc_dynamic weight, timeout', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsvs-misc-'));
+  const script = join(dir, 'exit.sh');
+  writeFileSync(script, '#!/bin/sh\n[ "$1" = sleep ] && exec sleep 5\nexit "$1"\n', {
+    mode: 0o755,
+  });
   const t = { addr: '127.0.0.1', port: 0 };
-  const misc = (path: string, extra: Partial<KaChecker> = {}) =>
-    runCheck(base({ type: 'MISC_CHECK', miscPath: path, ...extra }), t);
-  assert.equal((await misc('exit 0')).ok, true);
-  assert.equal((await misc('exit 1')).ok, false);
-  assert.deepEqual(await misc('exit 7', { miscDynamic: true }), { ok: true, weight: 5 });
-  assert.equal((await misc('exit 7')).ok, false, 'without misc_dynamic only 0 is up');
-  const slow = await misc('sleep 5', { miscTimeout: 0.2 });
+  const misc = (arg: string, extra: Partial<KaChecker> = {}) =>
+    runCheck(base({ type: 'MISC_CHECK', miscPath: `${script} ${arg}`, ...extra }), t);
+  assert.equal((await misc('0')).ok, true);
+  assert.equal((await misc('1')).ok, false);
+  assert.deepEqual(await misc('7', { miscDynamic: true }), { ok: true, weight: 5 });
+  assert.equal((await misc('7')).ok, false, 'without misc_dynamic only 0 is up');
+  const slow = await misc('sleep', { miscTimeout: 0.2 });
   assert.equal(slow.ok, false);
+  assert.match(slow.why ?? '', /timed out/);
+  rmSync(dir, { recursive: true });
 });

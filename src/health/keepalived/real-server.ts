@@ -3,9 +3,14 @@
  * thresholds, inhibit_on_failure, notify scripts, timers and checkers, as written —
  * the defaults and checks of the service come in `validate.ts`.
  */
-import type { KaChecker } from './types.js';
 import { expand, type Node, type Problems } from './lexer.js';
-import { CHECKERS, parseChecker, UNSUPPORTED_CHECKERS, type RawChecker } from './checker.js';
+import {
+  CHECKERS,
+  looksLikeChecker,
+  parseChecker,
+  UNSUPPORTED_CHECKERS,
+  type RawChecker,
+} from './checker.js';
 import {
   addrPort,
   boolArg,
@@ -77,8 +82,8 @@ export function parseRealServer(n: Node, p: Problems): RawRealServer | undefined
   for (const s of expand(n.children, RS_KEYS)) {
     if (!s.words.length) continue;
     const kw = s.words[0].v;
-    if (CHECKERS.has(kw)) {
-      const c = parseChecker(s, kw as KaChecker['type'], p);
+    if (CHECKERS.has(kw) || looksLikeChecker(s)) {
+      const c = parseChecker(s, kw, p);
       if (c) rs.checkers.push(c);
       continue;
     }

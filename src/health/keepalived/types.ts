@@ -12,8 +12,64 @@ export type KaMethod = Exclude<FwdName, 'local'>;
 export type KaTunType = TunTypeName;
 export type KaTunCsum = 'nocsum' | 'csum' | 'remcsum';
 
+/** keepalived 2.2's checkers (check_api.c's install_checkers_keyword). */
+export type KaCheckerType =
+  | 'TCP_CHECK'
+  | 'HTTP_GET'
+  | 'SSL_GET'
+  | 'SMTP_CHECK'
+  | 'MISC_CHECK'
+  | 'PING_CHECK'
+  | 'UDP_CHECK'
+  | 'DNS_CHECK'
+  | 'FILE_CHECK'
+  | 'BFD_CHECK';
+
+/** One url block of HTTP_GET / SSL_GET. */
+export interface KaUrl {
+  path: string;
+  /** Inclusive ranges; default 200-299. */
+  statusCodes: [number, number][];
+  /** MD5 of the body, lower-case hex. */
+  digest?: string;
+  virtualhost?: string;
+  /** keepalived's PCRE2 regex, run against the body (see docs/keepalived-checkers.md). */
+  regex?: string;
+  /** JavaScript RegExp flags translated from regex_options. */
+  regexFlags?: string;
+  /** The check fails when the regex matches. */
+  regexNoMatch?: boolean;
+  /** First body offset where a match may start. */
+  regexMinOffset?: number;
+  /** Last body offset where a match may start (as written). */
+  regexMaxOffset?: number;
+}
+
+/** The top-level `SSL { password ca certificate key }` block (check_parser.c). */
+export interface KaSsl {
+  password?: string;
+  ca?: string;
+  certificate?: string;
+  key?: string;
+}
+
+/** A `track_file NAME { file PATH weight N [reverse] }` block as a FILE_CHECK uses it. */
+export interface KaTrackFile {
+  name: string;
+  path: string;
+  /** The FILE_CHECK's weight, else the track_file's, else 1. */
+  weight: number;
+  reverse: boolean;
+}
+
 export interface KaChecker {
-  type: 'TCP_CHECK' | 'HTTP_GET' | 'MISC_CHECK';
+  type: KaCheckerType;
+  /**
+   * Set when tsvs cannot run this checker (a missing tool, an option it cannot honour,
+   * an incomplete block): the real server must be kept out of rotation and this reason
+   * logged. Fail closed: never a real server without the check its operator wrote.
+   */
+  unusable?: string;
   /** Resolved: checker option, else real_server, else virtual_server, else default (spec §2.2/§3.1). Seconds, may be fractional. */
   connectTimeout: number;
   retry: number;
@@ -22,19 +78,55 @@ export interface KaChecker {
   /** Seconds; undefined = keepalived's random 0..delay_loop. */
   warmup?: number;
   alpha: boolean;
+  /** log_all_failures: log every failed try, not only the change to down. */
+  logAllFailures?: boolean;
   /** As written; undefined = the real server's address / port. */
   connectIp?: string;
   connectPort?: number;
   bindto?: string;
   bindPort?: number;
-  /** HTTP_GET */
-  urls: { path: string; statusCodes: [number, number][]; digest?: string; virtualhost?: string }[];
+  /** bind_if: the zone of an IPv6 link-local address, else SO_BINDTODEVICE (through socat or ping). */
+  bindIf?: string;
+  /** fwmark: the checker's packets carry this mark (SO_MARK, set by socat or iputils' ping). */
+  fwmark?: number;
+  /** HTTP_GET / SSL_GET */
+  urls: KaUrl[];
   /** HTTP_GET: the checker's virtualhost, else the real server's, else the service's. */
   virtualhost?: string;
+  /** HTTP_GET / SSL_GET: '1.0' (default), '1.0C' (1.0 with Connection: close), '1.1'. */
+  httpProtocol?: '1.0' | '1.0C' | '1.1';
+  fastRecovery?: boolean;
+  /** SSL_GET: send the virtualhost as SNI. */
+  enableSni?: boolean;
+  /** SSL_GET: the global SSL block, when written. */
+  ssl?: KaSsl;
+  /** SMTP_CHECK: HELO name (default smtpchecker.keepalived.org). */
+  heloName?: string;
+  /** UDP_CHECK: the datagram sent, hex (default 32 bytes of "keepalived check - "). */
+  payload?: string;
+  /** UDP_CHECK: a reply is required. */
+  requireReply?: boolean;
+  /** UDP_CHECK: the reply's first bytes, hex; `replyMask` bits set are not compared. */
+  replyData?: string;
+  replyMask?: string;
+  minReplyLength?: number;
+  maxReplyLength?: number;
+  /** DNS_CHECK: query type name (default SOA) and name (default "."). */
+  dnsType?: string;
+  dnsName?: string;
+  /** FILE_CHECK */
+  trackFile?: KaTrackFile;
   /** MISC_CHECK */
   miscPath?: string;
   miscTimeout?: number;
   miscDynamic: boolean;
+  /** MISC_CHECK `user USER [GROUP]`: the script runs as this user (and group). */
+  miscUser?: string;
+  miscGroup?: string;
+  /** MISC_CHECK: global_defs `enable_script_security` (refuse scripts writable by non-root). */
+  scriptSecurity?: boolean;
+  /** BFD_CHECK: the bfd_instance name. */
+  bfdName?: string;
   line: number;
 }
 

@@ -6,10 +6,11 @@
  */
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../engine/constants.js';
 import { SERVICE_DEFAULTS } from '../../engine/spec.js';
-import type { KaChecker, KaMethod, KaRealServer, KaVirtualServer } from './types.js';
+import type { KaMethod, KaRealServer, KaVirtualServer } from './types.js';
+import { resolveCheckers } from './checker.js';
 import type { Problems } from './lexer.js';
 import type { RawVirtualServer } from './virtual-server.js';
-import { addrKey, hostPort, intOf, isNetmask4, tunFields, type Timers } from './values.js';
+import { addrKey, hostPort, intOf, isNetmask4, tunFields } from './values.js';
 
 export function resolveVirtualServer(
   raw: RawVirtualServer,
@@ -126,33 +127,9 @@ export function resolveVirtualServer(
       continue;
     }
     seen.add(key);
-    const checkers = r.checkers.map((c): KaChecker => {
-      const pick = <K extends keyof Timers>(k: K): Timers[K] => c.t[k] ?? r.t[k] ?? raw.t[k];
-      const k: KaChecker = {
-        type: c.type,
-        connectTimeout: pick('connectTimeout') ?? 5,
-        retry: pick('retry') ?? (c.type === 'MISC_CHECK' ? 0 : 1),
-        delayBeforeRetry: pick('delayBeforeRetry') ?? (c.type === 'HTTP_GET' ? 3 : 1),
-        delayLoop: pick('delayLoop') ?? 60,
-        alpha: pick('alpha') ?? false,
-        urls: c.urls,
-        miscDynamic: c.miscDynamic,
-        line: c.line,
-      };
-      const warmup = pick('warmup');
-      if (warmup !== undefined) k.warmup = warmup;
-      if (c.connectIp !== undefined) k.connectIp = c.connectIp;
-      if (c.connectPort !== undefined) k.connectPort = c.connectPort;
-      if (c.bindto !== undefined) k.bindto = c.bindto;
-      if (c.bindPort !== undefined) k.bindPort = c.bindPort;
-      if (c.type === 'HTTP_GET') {
-        const vh = c.virtualhost ?? r.virtualhost ?? raw.virtualhost;
-        if (vh !== undefined) k.virtualhost = vh;
-      }
-      if (c.miscPath !== undefined) k.miscPath = c.miscPath;
-      if (c.miscTimeout !== undefined) k.miscTimeout = c.miscTimeout;
-      return k;
-    });
+    const checkers = r.checkers.flatMap((c) =>
+      resolveCheckers(c, r.t, raw.t, r.virtualhost ?? raw.virtualhost, r.addr),
+    );
     const rs: KaRealServer = {
       addr: r.addr,
       port,

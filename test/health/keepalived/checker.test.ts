@@ -79,17 +79,24 @@ test('HTTP_GET: several url blocks, status_code forms, digest, virtualhost casca
   ]);
   for (const v of ['99', 'abc', '300-200'])
     hasWarning(cfg, new RegExp(`^line 24: status_code: invalid value '${v}'`));
-  assert.ok(cfg.errors.includes('line 26: url without a path, ignored'), String(cfg.errors));
+  assert.ok(
+    cfg.errors.includes('line 26: HTTP/SSL_GET checker url has no path, url ignored'),
+    String(cfg.errors),
+  );
   const [a, b] = vs.realServers[1].checkers;
   assert.equal(a.virtualhost, 'rs.example');
   assert.equal(b.virtualhost, 'chk.example');
   assert.equal(b.urls[0].digest, undefined);
   hasWarning(cfg, /^line 42: digest: invalid MD5 digest 'nothex'/);
   assert.ok(
-    cfg.errors.includes('line 45: HTTP_GET has no url, checker ignored'),
+    cfg.errors.includes(
+      'line 45: HTTP/SSL_GET checker has no urls specified: its real server is kept out of rotation',
+    ),
     String(cfg.errors),
   );
-  assert.equal(vs.realServers[1].checkers.length, 2);
+  // fail closed: the checker stays, unusable, so its real server is not left unchecked
+  assert.equal(vs.realServers[1].checkers.length, 3);
+  assert.match(vs.realServers[1].checkers[2].unusable ?? '', /no urls/);
 });
 
 test('MISC_CHECK: misc_path, misc_timeout, misc_dynamic', () => {
@@ -98,7 +105,7 @@ test('MISC_CHECK: misc_path, misc_timeout, misc_dynamic', () => {
  real_server 10.0.0.2 80 {
   MISC_CHECK {
    misc_path "/usr/local/bin/check 10.0.0.2"
-   misc_timeout 4.5
+   misc_timeout 4
    misc_dynamic
    user nobody
   }
@@ -115,13 +122,18 @@ test('MISC_CHECK: misc_path, misc_timeout, misc_dynamic', () => {
   const [a, b] = vs.realServers[0].checkers;
   assert.deepEqual(
     [a.type, a.miscPath, a.miscTimeout, a.miscDynamic, a.retry],
-    ['MISC_CHECK', '/usr/local/bin/check 10.0.0.2', 4.5, true, 0],
+    ['MISC_CHECK', '/usr/local/bin/check 10.0.0.2', 4, true, 0],
   );
+  assert.deepEqual([a.miscUser, a.miscGroup], ['nobody', undefined]);
+  // keepalived's misc_dynamic takes no value: any word after it still turns it on
   assert.deepEqual(
     [b.miscPath, b.miscTimeout, b.miscDynamic, b.connectPort],
-    ['/bin/false', undefined, false, undefined],
+    ['/bin/false', undefined, true, undefined],
   );
   hasWarning(cfg, /^line 16: unknown keyword 'connect_port' in MISC_CHECK, ignored$/);
-  assert.deepEqual(cfg.errors, ['line 18: MISC_CHECK has no misc_path, checker ignored']);
-  assert.equal(vs.realServers[0].checkers.length, 2);
+  assert.deepEqual(cfg.errors, [
+    'line 18: No script path has been specified for MISC_CHECK: its real server is kept out of rotation',
+  ]);
+  assert.equal(vs.realServers[0].checkers.length, 3);
+  assert.ok(vs.realServers[0].checkers[2].unusable);
 });
