@@ -59,6 +59,7 @@ test('the worked example (§6) parses to exactly the described service', () => {
     inhibitOnFailure: false,
     alpha: false,
     haSuspend: false,
+    omega: false,
     delayLoop: 6,
     connectTimeout: 5,
     retry: 1,
@@ -74,7 +75,8 @@ test('the worked example (§6) parses to exactly the described service', () => {
         inhibitOnFailure: false,
         alpha: false,
         line: 10,
-        checkers: [
+        unusableCheckers: [],
+      checkers: [
           {
             type: 'TCP_CHECK',
             connectTimeout: 3,
@@ -98,7 +100,8 @@ test('the worked example (§6) parses to exactly the described service', () => {
         inhibitOnFailure: true,
         alpha: false,
         line: 18,
-        checkers: [
+        unusableCheckers: [],
+      checkers: [
           {
             type: 'HTTP_GET',
             connectTimeout: 3,

@@ -109,8 +109,8 @@ test('unbalanced braces: errors with line numbers, unusable blocks skipped', () 
     ['10.0.0.1'],
   );
   assert.deepEqual(unclosed.errors, [
-    "line 9: 'real_server' block is not closed (missing '}')",
     "line 8: 'virtual_server' block is not closed (missing '}')",
+    "line 9: 'real_server' block is not closed (missing '}')",
   ]);
 
   const extra = parseKeepalived(`}\n${good}}\n{\n}\n`);

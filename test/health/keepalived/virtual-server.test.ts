@@ -3,6 +3,9 @@
  * old keyword names, IPv6 and fwmark services, unknown keywords and bad values.
  */
 import { test } from 'node:test';
+
+const INCLUDE =
+  "'include' is not supported by tsvs (tsvs reads one file; put the LVS configuration in it), ignored";
 import assert from 'node:assert/strict';
 import { parseKeepalived } from '../../../src/health/keepalived.js';
 import { one, svc, hasWarning } from './helpers.js';
@@ -163,7 +166,7 @@ test('fwmark service: family from ip_family or the real servers, protocol TCP', 
   ]);
 });
 
-test('unknown keywords in LVS blocks, include, unsupported checkers, groups: warnings', () => {
+test('unknown keywords in LVS blocks, include, unsupported checkers, missing groups: warnings', () => {
   const cfg = parseKeepalived(`include /etc/keepalived/other.conf
 virtual_server group G1 {
   real_server 10.0.0.2 80 {
@@ -188,17 +191,22 @@ ${svc(` frobnicate 3
  }`)}`);
   assert.deepEqual(cfg.errors, []);
   assert.deepEqual(cfg.warnings, [
-    'line 1: include not supported',
-    'line 2: virtual_server group G1 is not supported, block skipped',
+    `line 1: ${INCLUDE}`,
+    'line 2: Virtual server group G1 specified but not configured - ignoring virtual server group G1',
     "line 10: unknown keyword 'frobnicate' in virtual_server, ignored",
-    'line 11: include not supported',
+    `line 11: ${INCLUDE}`,
     "line 13: unknown keyword 'mystery' in virtual_server (block skipped), ignored",
     "line 17: unknown keyword 'bogus' in real_server, ignored",
-    'line 18: SSL_GET is not supported, checker ignored',
+    'line 18: SSL_GET is not supported by this build of tsvs: real server 10.0.0.2 is kept out of rotation',
     "line 24: unknown keyword 'weird' in TCP_CHECK, ignored",
   ]);
   assert.equal(cfg.virtualServers.length, 1);
-  assert.equal(cfg.virtualServers[0].realServers[0].checkers.length, 1);
+  const rs = cfg.virtualServers[0].realServers[0];
+  assert.equal(rs.checkers.length, 1);
+  // fail closed: the checker that cannot run keeps the real server out (manager)
+  assert.deepEqual(rs.unusableCheckers, [
+    { type: 'SSL_GET', reason: 'SSL_GET is not supported by this build of tsvs', line: 18 },
+  ]);
 });
 
 test('bad addresses and values: errors or warnings with line numbers', () => {
