@@ -20,7 +20,12 @@
 import { buildTree, expand, Problems, type Node } from './keepalived/lexer.js';
 import { parseGlobalDefs } from './keepalived/global-defs.js';
 import { parseGroup } from './keepalived/group.js';
-import { refusal, ROOT_KEYWORDS, SSL_KEYWORDS, TRACK_FILE_KEYWORDS } from './keepalived/keywords.js';
+import {
+  refusal,
+  ROOT_KEYWORDS,
+  SSL_KEYWORDS,
+  TRACK_FILE_KEYWORDS,
+} from './keepalived/keywords.js';
 import { parseVirtualServer, type RawVirtualServer } from './keepalived/virtual-server.js';
 import { resolveVirtualServer } from './keepalived/validate.js';
 import { noBlock, unknown } from './keepalived/values.js';
@@ -74,7 +79,10 @@ export function parseKeepalived(text: string): KaConfig {
     }
     if (info.status === 'keepalived') {
       const name = n.words[1]?.v;
-      p.note(n.line, `${kw}${name ? ` ${name}` : ''} is keepalived's own (${info.why ?? ''}): not read by tsvs`);
+      p.note(
+        n.line,
+        `${kw}${name ? ` ${name}` : ''} is keepalived's own (${info.why ?? ''}): not read by tsvs`,
+      );
       continue;
     }
     if (!n.closed) continue; // reported by buildTree; the block is unusable

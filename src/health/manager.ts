@@ -31,7 +31,7 @@
  * @module
  */
 import { networkInterfaces } from 'node:os';
-import type { ControlModel, DestSpec, ServiceId } from '../control/model.js';
+import type { ControlModel } from '../control/model.js';
 import type { KaChecker, KaConfig, KaRealServer, KaVirtualServer } from './keepalived.js';
 import {
   destSpecOf,
@@ -40,61 +40,21 @@ import {
   servicesOf,
   sorryServerOf,
   type KaServer,
-  type KaService,
 } from './keepalived/control.js';
 import { addrKey, hostPort } from './keepalived/values.js';
-import { protoName } from '../engine/spec.js';
 import { runCheck, type CheckResult } from './check.js';
 import { Notifier } from './notify.js';
+import {
+  idKey,
+  Pools,
+  statusLabel,
+  type CheckerState,
+  type HealthEvent,
+  type SrvState,
+  type VsState,
+} from './pool.js';
 
-/** The most weight IPVS takes (keepalived's IPVS_WEIGHT_LIMIT). */
-const WEIGHT_LIMIT = 2147483647;
-
-/** One checker's state (keepalived's checker_t: is_up, has_run, retry_it). */
-interface CheckerState {
-  /** undefined: a checker that cannot run (`why` says why). */
-  c?: KaChecker;
-  type: string;
-  why?: string;
-  up: boolean;
-  hasRun: boolean;
-  retryIt: number;
-  timer: NodeJS.Timeout | undefined;
-  dueAt: number;
-  running: boolean;
-  /** Bumped when the checker is retired (reload), so a check in flight is dropped. */
-  gen: number;
-}
-
-/** A real or sorry server (keepalived's real_server_t: alive, set, inhibit, weights). */
-interface SrvState {
-  srv: KaServer;
-  rs?: KaRealServer;
-  checkers: CheckerState[];
-  alive: boolean;
-  /** In IPVS (possibly at weight 0 when inhibited). */
-  set: boolean;
-  inhibit: boolean;
-  /** keepalived's effective_weight (misc_dynamic may change it). */
-  weight: number;
-}
-
-interface VsState {
-  vs: KaVirtualServer;
-  services: KaService[];
-  rs: SrvState[];
-  sorry?: SrvState;
-  quorumUp: boolean;
-  /** ha_suspend: the address is not local, checks pause. */
-  suspended: boolean;
-}
-
-/** A real server's up/down change, for logs and tests. */
-export interface HealthEvent {
-  service: string;
-  server: string;
-  up: boolean;
-}
+export type { HealthEvent } from './pool.js';
 
 /** Collaborators tests replace. */
 export interface HealthOptions {
@@ -113,13 +73,6 @@ function localAddresses(): Set<string> {
   return out;
 }
 
-/** The label metrics and `status()` use for a virtual server: `TCP 10.0.0.1:80`, `FWM 7`, `GROUP G`. */
-function statusLabel(vs: KaVirtualServer): string {
-  if (vs.kind === 'group') return `GROUP ${vs.group ?? ''}`;
-  if (vs.kind === 'fwmark') return `FWM ${vs.fwmark}`;
-  return `${protoName(vs.protocol)} ${hostPort(vs.addr, vs.port)}`;
-}
-
 /** Whether two virtual servers are the same one across a reload (keepalived's vs_iseq). */
 function sameVs(a: KaVirtualServer, b: KaVirtualServer): boolean {
   if (a.kind !== b.kind) return false;
@@ -129,15 +82,12 @@ function sameVs(a: KaVirtualServer, b: KaVirtualServer): boolean {
   return a.protocol === b.protocol && addrKey(a.addr) === addrKey(b.addr) && a.port === b.port;
 }
 
-function idKey(id: ServiceId): string {
-  return id.fwmark ? `f${id.af}|${id.fwmark}` : `${id.protocol}|${addrKey(id.addr ?? '')}|${id.port}`;
-}
-
 /** A checker's configuration without its timers, to tell an unchanged checker on reload. */
+const TIMER_FIELDS = new Set(['line', 'delayLoop', 'retry', 'delayBeforeRetry', 'warmup', 'alpha']);
+
 function checkerKey(c: CheckerState): string {
   if (!c.c) return `!${c.type}`;
-  const { line: _l, delayLoop: _d, retry: _r, delayBeforeRetry: _b, warmup: _w, alpha: _a, ...rest } = c.c;
-  return JSON.stringify(rest);
+  return JSON.stringify(c.c, (k, v: unknown) => (TIMER_FIELDS.has(k) ? undefined : v));
 }
 
 export class HealthManager {
@@ -150,6 +100,7 @@ export class HealthManager {
   private addrTimer: NodeJS.Timeout | undefined;
   /** Every up/down change of a real server, oldest first (bounded). */
   readonly events: HealthEvent[] = [];
+  private readonly pool: Pools;
 
   constructor(
     private readonly model: ControlModel,
@@ -163,6 +114,14 @@ export class HealthManager {
     this.check = o.check ?? runCheck;
     this.localAddrs = o.localAddresses ?? localAddresses;
     this.notifier = new Notifier(cfg, log);
+    this.pool = new Pools({
+      model,
+      log,
+      events: this.events,
+      notifier: () => this.notifier,
+      cfg: () => this.cfg,
+      all: () => this.vss,
+    });
     this.addrPollMs = o.addressPollMs ?? 1000;
   }
 
@@ -178,9 +137,10 @@ export class HealthManager {
     for (const vs of this.cfg.virtualServers) {
       const st = this.newVs(vs);
       this.vss.push(st);
-      this.initVs(st);
+      this.pool.initVs(st);
     }
-    for (const st of this.vss) for (const r of st.rs) for (const c of r.checkers) this.schedule(st, r, c, firstDelay(c.c));
+    for (const st of this.vss)
+      for (const r of st.rs) for (const c of r.checkers) this.schedule(st, r, c, firstDelay(c.c));
     this.watchAddresses();
   }
 
@@ -188,7 +148,8 @@ export class HealthManager {
   stop(): void {
     this.stopped = true;
     if (this.addrTimer) clearInterval(this.addrTimer);
-    for (const st of this.vss) for (const r of st.rs) for (const c of r.checkers) if (c.timer) clearTimeout(c.timer);
+    for (const st of this.vss)
+      for (const r of st.rs) for (const c of r.checkers) if (c.timer) clearTimeout(c.timer);
   }
 
   /**
@@ -202,8 +163,8 @@ export class HealthManager {
     const mode = this.cfg.lvsFlushOnStop;
     if (mode === 'full') {
       this.guard('lvs_flush_on_stop', () => this.model.flush());
-      for (const st of this.vss) this.vsNotifiesDown(st, true);
-    } else for (const st of this.vss) this.clearVs(st, true, mode === 'vs');
+      for (const st of this.vss) this.pool.vsNotifiesDown(st, true);
+    } else for (const st of this.vss) this.pool.clearVs(st, true, mode === 'vs');
     this.vss = [];
     this.notifier.close();
   }
@@ -227,7 +188,8 @@ export class HealthManager {
     const checkers: CheckerState[] = [];
     if (rs) {
       for (const c of rs.checkers) checkers.push(this.newChecker(c, c.unusable, c.type));
-      for (const u of rs.unusableCheckers) checkers.push(this.newChecker(undefined, u.reason, u.type));
+      for (const u of rs.unusableCheckers)
+        checkers.push(this.newChecker(undefined, u.reason, u.type));
       for (const c of checkers) {
         // alpha: the checker starts failed; either way one failure is final at first
         if (!c.c || c.c.alpha || rs.alpha) c.up = false;
@@ -244,7 +206,11 @@ export class HealthManager {
     };
   }
 
-  private newChecker(c: KaChecker | undefined, why: string | undefined, type: string): CheckerState {
+  private newChecker(
+    c: KaChecker | undefined,
+    why: string | undefined,
+    type: string,
+  ): CheckerState {
     const usable = c !== undefined && why === undefined;
     const s: CheckerState = {
       type,
@@ -273,128 +239,16 @@ export class HealthManager {
     if (s) st.sorry = this.newSrv(s, undefined, vs);
     for (const r of st.rs)
       for (const c of r.checkers)
-        if (!c.c) this.log(`health: ${serverLabel(vs, r.srv.addr, r.srv.port)} of VS ${serviceLabel(vs)} is kept out of rotation: ${c.why ?? ''}`);
+        if (!c.c)
+          this.log(
+            `health: ${serverLabel(vs, r.srv.addr, r.srv.port)} of VS ${serviceLabel(vs)} is kept out of rotation: ${c.why ?? ''}`,
+          );
     st.suspended = vs.haSuspend && !this.localAddrs().has(addrKey(vs.addr));
     return st;
   }
 
-  /** keepalived's init_service_vs for a new virtual server. */
-  private initVs(st: VsState): void {
-    for (const svc of st.services) {
-      const key = idKey(svc.id);
-      // a group shared by several virtual_server blocks: the service is there already
-      const shared = this.vss.some((o) => o !== st && o.services.some((s) => idKey(s.id) === key));
-      this.guard(`VS ${serviceLabel(st.vs)}`, () => {
-        if (shared) return;
-        try {
-          this.model.addService(svc.spec);
-        } catch {
-          this.model.editService(svc.spec);
-        }
-      });
-    }
-    // what the model already has (a saved configuration restored at start)
-    for (const r of st.rs) r.set = this.present(st, r);
-    if (st.sorry) st.sorry.set = this.present(st, st.sorry);
-    for (const r of st.rs) this.initRs(st, r);
-    this.updateQuorum(st, true);
-    this.addInhibitedSorry(st);
-  }
-
-  private present(st: VsState, r: SrvState): boolean {
-    const svc = st.services[0];
-    if (!svc) return false;
-    const d = destSpecOf(svc, r.srv, 0);
-    try {
-      return this.model.service(svc.id).dests.some((x) => addrKey(x.addr) === addrKey(d.addr) && x.port === d.port);
-    } catch {
-      return false;
-    }
-  }
-
-  private failed(r: SrvState): number {
-    return r.checkers.filter((c) => !c.up).length;
-  }
-
-  /** keepalived's init_service_rs for one real server. */
-  private initRs(st: VsState, r: SrvState): void {
-    const failed = this.failed(r);
-    if ((!failed && !r.alive) || (r.inhibit && !r.set)) {
-      this.ipvs('add', st, r);
-      if (!failed) {
-        r.alive = true;
-        if (this.cfg.rsInitNotifies) this.rsNotifies(st, r);
-      }
-    } else if (failed && r.set && !r.inhibit) {
-      // restored from a saved configuration but not alive: out, as keepalived never added it
-      this.ipvs('del', st, r);
-    }
-  }
-
-  private addInhibitedSorry(st: VsState): void {
-    const s = st.sorry;
-    if (!s || !s.inhibit || s.set) return;
-    const dup = st.rs.find((r) => this.sameSrv(st, r, s));
-    if (dup) s.set = true;
-    else this.put(st, s, 0, false);
-    s.set = true;
-  }
-
-  private sameSrv(st: VsState, a: SrvState, b: SrvState): boolean {
-    const svc = st.services[0];
-    if (!svc) return false;
-    const x = destSpecOf(svc, a.srv, 0);
-    const y = destSpecOf(svc, b.srv, 0);
-    return addrKey(x.addr) === addrKey(y.addr) && x.port === y.port;
-  }
-
   // ---------------------------------------------------------------------------
   // IPVS commands (keepalived's ipvs_cmd: inhibit turns a delete into weight 0)
-
-  private put(st: VsState, r: SrvState, weight: number, edit: boolean): void {
-    for (const svc of st.services) {
-      const d: DestSpec = destSpecOf(svc, r.srv, weight);
-      this.guard(`${edit ? 'edit' : 'add'} ${hostPort(d.addr, d.port ?? 0)} in VS ${serviceLabel(st.vs)}`, () => {
-        if (!edit) {
-          try {
-            this.model.addDest(svc.id, d);
-            return;
-          } catch (e) {
-            // already there (restored, or another virtual server of a shared group)
-            if (!/exist/i.test((e as Error).message)) throw e;
-          }
-        }
-        this.model.editDest(svc.id, d);
-      });
-    }
-  }
-
-  private remove(st: VsState, r: SrvState): void {
-    for (const svc of st.services) {
-      const d = destSpecOf(svc, r.srv, 0);
-      this.guard(`delete ${hostPort(d.addr, d.port ?? 0)} from VS ${serviceLabel(st.vs)}`, () =>
-        this.model.delDest(svc.id, { addr: d.addr, port: d.port }),
-      );
-    }
-  }
-
-  private realWeight(r: SrvState): number {
-    return Math.max(0, Math.min(WEIGHT_LIMIT, r.weight));
-  }
-
-  private ipvs(cmd: 'add' | 'del' | 'edit', st: VsState, r: SrvState): void {
-    if (cmd === 'del' && r.inhibit) return this.put(st, r, 0, r.set);
-    if (cmd === 'add' && r.inhibit && r.set) return this.put(st, r, this.realWeight(r), true);
-    if (cmd === 'add') {
-      const weight = r.inhibit && this.failed(r) ? 0 : this.realWeight(r);
-      this.put(st, r, weight, false);
-      r.set = true;
-      return;
-    }
-    if (cmd === 'edit') return this.put(st, r, this.realWeight(r), true);
-    if (r.set) this.remove(st, r);
-    r.set = false;
-  }
 
   // ---------------------------------------------------------------------------
   // Checks
@@ -426,18 +280,20 @@ export class HealthManager {
     c.running = false;
     if (this.stopped || gen !== c.gen) return;
     if (!res.ok && this.cfg.logAllFailures)
-      this.log(`health: ${k.type} on ${serverLabel(st.vs, r.srv.addr, r.srv.port)} failed: ${res.why ?? 'check failed'}`);
-    if (res.ok && res.weight !== undefined) this.updateWeight(st, r, res.weight);
+      this.log(
+        `health: ${k.type} on ${serverLabel(st.vs, r.srv.addr, r.srv.port)} failed: ${res.why ?? 'check failed'}`,
+      );
+    if (res.ok && res.weight !== undefined) this.pool.updateWeight(st, r, res.weight);
     // keepalived's checker epilog: a failure is retried before it counts
     let delay = k.delayLoop;
     if (res.ok || c.retryIt >= k.retry) {
       c.retryIt = 0;
-      if (res.ok && (!c.up || !c.hasRun)) this.checkerState(st, r, c, true);
+      if (res.ok && (!c.up || !c.hasRun)) this.pool.checkerState(st, r, c, true);
       else if (!res.ok && (c.up || !c.hasRun)) {
         this.log(
           `health: ${k.type} on service ${serverLabel(st.vs, r.srv.addr, r.srv.port)} failed${c.hasRun && k.retry ? ` after ${k.retry} retries` : ''}: ${res.why ?? 'check failed'}`,
         );
-        this.checkerState(st, r, c, false);
+        this.pool.checkerState(st, r, c, false);
       }
     } else {
       delay = k.delayBeforeRetry;
@@ -447,163 +303,14 @@ export class HealthManager {
     this.schedule(st, r, c, delay * 1000);
   }
 
-  /** keepalived's update_svr_checker_state. */
-  private checkerState(st: VsState, r: SrvState, c: CheckerState, alive: boolean): void {
-    if (c.up === alive) {
-      if (!c.hasRun) {
-        if (c.c?.alpha || r.rs?.alpha || !alive) this.rsNotifies(st, r);
-        c.hasRun = true;
-      }
-      return;
-    }
-    c.hasRun = true;
-    const failed = this.failed(r);
-    if (alive ? failed <= 1 : failed === 0) this.svrState(st, r, alive);
-    c.up = alive;
-  }
-
-  /** keepalived's perform_svr_state. */
-  private svrState(st: VsState, r: SrvState, alive: boolean): void {
-    if (r.alive === alive) return;
-    const verb = alive ? (r.inhibit ? 'Enabling' : 'Adding') : r.inhibit ? 'Disabling' : 'Removing';
-    const prep = r.inhibit ? 'of' : alive ? 'to' : 'from';
-    this.log(`health: ${verb} service ${serverLabel(st.vs, r.srv.addr, r.srv.port)} ${prep} VS ${serviceLabel(st.vs)}`);
-    if (st.quorumUp || !st.sorry || !st.sorry.alive) this.ipvs(alive ? 'add' : 'del', st, r);
-    r.alive = alive;
-    const ev = { service: statusLabel(st.vs), server: hostPort(r.srv.addr, r.srv.port), up: alive };
-    this.events.push(ev);
-    if (this.events.length > 1000) this.events.shift();
-    this.rsNotifies(st, r);
-    this.updateQuorum(st, false);
-  }
-
-  /** keepalived's update_svr_wgt (misc_dynamic). */
-  private updateWeight(st: VsState, r: SrvState, weight: number): void {
-    const before = this.realWeight(r);
-    r.weight = weight;
-    const now = this.realWeight(r);
-    if (now === before) return;
-    this.log(
-      `health: Changing weight from ${before} to ${now} for ${r.alive ? '' : 'in'}active service ${serverLabel(st.vs, r.srv.addr, r.srv.port)} of VS ${serviceLabel(st.vs)}`,
-    );
-    if (r.set && r.alive && (st.quorumUp || !st.sorry || !st.sorry.alive)) this.ipvs('edit', st, r);
-    this.updateQuorum(st, false);
-  }
-
   // ---------------------------------------------------------------------------
   // Quorum and the sorry server
-
-  private liveWeight(st: VsState): number {
-    return st.rs.reduce((a, r) => a + (r.alive ? this.realWeight(r) : 0), 0);
-  }
-
-  /** keepalived's update_quorum_state. */
-  private updateQuorum(st: VsState, init: boolean): void {
-    const vs = st.vs;
-    const sum = this.liveWeight(st);
-    const threshold = vs.quorum + (st.quorumUp ? -1 : 1) * vs.hysteresis;
-    const s = st.sorry;
-    if (!st.quorumUp && sum >= threshold) {
-      st.quorumUp = true;
-      this.log(`health: Gained quorum ${vs.quorum}+${vs.hysteresis}=${threshold} <= ${sum} for VS ${serviceLabel(vs)}`);
-      if (s && s.alive) {
-        this.log(`health: ${s.inhibit ? 'Disabling' : 'Removing'} sorry server ${serverLabel(vs, s.srv.addr, s.srv.port)} from VS ${serviceLabel(vs)}`);
-        this.ipvs('del', st, s);
-        s.alive = false;
-        this.quorumPool(st, true);
-      }
-      this.vsNotifies(st);
-    } else if ((st.quorumUp && (!sum || sum < threshold)) || (init && !st.quorumUp && s && !s.alive)) {
-      st.quorumUp = false;
-      this.log(`health: ${init ? 'Starting with quorum down' : 'Lost quorum'} ${vs.quorum}-${vs.hysteresis}=${threshold} > ${sum} for VS ${serviceLabel(vs)}`);
-      if (s && !s.alive) {
-        this.log(`health: ${s.inhibit ? 'Enabling' : 'Adding'} sorry server ${serverLabel(vs, s.srv.addr, s.srv.port)} to VS ${serviceLabel(vs)}`);
-        this.quorumPool(st, false);
-        this.ipvs('add', st, s);
-        s.alive = true;
-      }
-      this.vsNotifies(st);
-    }
-  }
-
-  /** keepalived's perform_quorum_state: the alive real servers out of or back into the pool. */
-  private quorumPool(st: VsState, add: boolean): void {
-    this.log(`health: ${add ? 'Adding alive servers to' : 'Removing alive servers from'} the pool for VS ${serviceLabel(st.vs)}`);
-    for (const r of st.rs) if (r.alive) this.ipvs(add ? 'add' : 'del', st, r);
-  }
 
   // ---------------------------------------------------------------------------
   // Notifications
 
-  private rsNotifies(st: VsState, r: SrvState): void {
-    const script = r.alive ? r.rs?.notifyUp : r.rs?.notifyDown;
-    if (script) this.notifier.run(script);
-    this.notifier.write(
-      `RS ${serverLabel(st.vs, r.srv.addr, r.srv.port)} ${serviceLabel(st.vs)} ${r.alive ? 'UP' : 'DOWN'}`,
-    );
-    this.log(`health: real server ${serverLabel(st.vs, r.srv.addr, r.srv.port)} of VS ${serviceLabel(st.vs)} is ${r.alive ? 'UP' : 'DOWN'}`);
-  }
-
-  private vsNotifies(st: VsState, stopping = false): void {
-    if (stopping && !st.vs.omega) return;
-    const script = st.quorumUp ? st.vs.quorumUp : st.vs.quorumDown;
-    if (script) this.notifier.run(script);
-    this.notifier.write(`VS ${serviceLabel(st.vs)} ${st.quorumUp ? 'UP' : 'DOWN'}`);
-  }
-
-  /** keepalived's update_vs_notifies. */
-  private vsNotifiesDown(st: VsState, stopping: boolean): void {
-    const sum = this.liveWeight(st);
-    const threshold = st.vs.quorum - st.vs.hysteresis;
-    if (stopping || (st.quorumUp && (!sum || sum < threshold))) {
-      st.quorumUp = false;
-      this.vsNotifies(st, stopping);
-    }
-  }
-
   // ---------------------------------------------------------------------------
   // Removal (keepalived's clear_service_vs / clear_service_rs)
-
-  private clearRs(st: VsState, r: SrvState, stopping: boolean): void {
-    for (const c of r.checkers) this.retire(c);
-    if (!r.set) return;
-    this.log(`health: ${stopping ? 'Shutting down' : 'Removing'} ${r.inhibit && !r.alive ? '(inhibited) ' : ''}service ${serverLabel(st.vs, r.srv.addr, r.srv.port)} from VS ${serviceLabel(st.vs)}`);
-    // a removal is a removal, inhibit_on_failure or not
-    this.remove(st, r);
-    r.set = false;
-    if (!r.alive) return;
-    r.alive = false;
-    if (stopping && !st.vs.omega) return;
-    this.rsNotifies(st, r);
-  }
-
-  private clearVs(st: VsState, stopping: boolean, vsOnly = false): void {
-    if (!vsOnly) {
-      const s = st.sorry;
-      if (s?.set) {
-        if (!st.rs.some((r) => this.sameSrv(st, r, s))) this.remove(st, s);
-        s.set = false;
-        s.alive = false;
-      }
-      for (const r of st.rs) this.clearRs(st, r, stopping);
-      this.vsNotifiesDown(st, stopping);
-    } else {
-      for (const r of st.rs) for (const c of r.checkers) this.retire(c);
-      this.vsNotifiesDown(st, stopping);
-    }
-    for (const svc of st.services) {
-      const key = idKey(svc.id);
-      // a service another virtual server of a shared group still uses stays
-      if (this.vss.some((o) => o !== st && o.services.some((x) => idKey(x.id) === key))) continue;
-      this.guard(`delete VS ${serviceLabel(st.vs)}`, () => this.model.delService(svc.id));
-    }
-  }
-
-  private retire(c: CheckerState): void {
-    c.gen++;
-    if (c.timer) clearTimeout(c.timer);
-    c.timer = undefined;
-  }
 
   // ---------------------------------------------------------------------------
   // Reload
@@ -641,15 +348,16 @@ export class HealthManager {
     }
     // gone virtual servers: the others are already the new list, so shared services stay
     this.vss = next;
-    for (const o of old) if (!kept.has(o)) {
-      this.log(`health: Removing Virtual Server ${serviceLabel(o.vs)}`);
-      this.vss = [...next, o];
-      this.clearVs(o, false);
-      this.vss = next;
-    }
+    for (const o of old)
+      if (!kept.has(o)) {
+        this.log(`health: Removing Virtual Server ${serviceLabel(o.vs)}`);
+        this.vss = [...next, o];
+        this.pool.clearVs(o, false);
+        this.vss = next;
+      }
     for (const st of next) {
       if (!old.includes(st)) {
-        this.initVs(st);
+        this.pool.initVs(st);
         for (const r of st.rs) for (const c of r.checkers) this.schedule(st, r, c, firstDelay(c.c));
       }
     }
@@ -677,15 +385,24 @@ export class HealthManager {
       });
     }
     for (const gone of before.values()) {
-      if (this.vss.some((o) => o !== prev && o.services.some((x) => idKey(x.id) === idKey(gone.id)))) continue;
-      this.log(`health: VS ${gone.id.fwmark ? `[${gone.id.fwmark}]` : hostPort(gone.id.addr ?? '', gone.id.port ?? 0)} in group ${oldVs.group ?? ''} no longer exists`);
+      if (
+        this.vss.some((o) => o !== prev && o.services.some((x) => idKey(x.id) === idKey(gone.id)))
+      )
+        continue;
+      this.log(
+        `health: VS ${gone.id.fwmark ? `[${gone.id.fwmark}]` : hostPort(gone.id.addr ?? '', gone.id.port ?? 0)} in group ${oldVs.group ?? ''} no longer exists`,
+      );
       this.guard(`delete VS ${serviceLabel(oldVs)}`, () => this.model.delService(gone.id));
     }
-    const added = st.services.filter((s) => !prev.services.some((p) => idKey(p.id) === idKey(s.id)));
+    const added = st.services.filter(
+      (s) => !prev.services.some((p) => idKey(p.id) === idKey(s.id)),
+    );
 
     const oldRs = [...prev.rs];
     for (const rs of vs.realServers) {
-      const i = oldRs.findIndex((o) => addrKey(o.srv.addr) === addrKey(rs.addr) && o.srv.port === rs.port);
+      const i = oldRs.findIndex(
+        (o) => addrKey(o.srv.addr) === addrKey(rs.addr) && o.srv.port === rs.port,
+      );
       const r = this.newSrv({ ...rs }, rs, vs);
       if (i < 0) {
         st.rs.push(r);
@@ -700,16 +417,22 @@ export class HealthManager {
       st.rs.push(r);
     }
     // real servers that are gone
-    const tmp: VsState = { ...prev, services: prev.services.filter((s) => st.services.some((n) => idKey(n.id) === idKey(s.id))) };
+    const tmp: VsState = {
+      ...prev,
+      services: prev.services.filter((s) => st.services.some((n) => idKey(n.id) === idKey(s.id))),
+    };
     for (const o of oldRs) {
       this.log(`health: service ${serverLabel(oldVs, o.srv.addr, o.srv.port)} no longer exist`);
-      this.clearRs(tmp, o, false);
+      this.pool.clearRs(tmp, o, false);
     }
-    for (const o of prev.rs) if (!oldRs.includes(o)) for (const c of o.checkers) this.retire(c);
+    for (const o of prev.rs)
+      if (!oldRs.includes(o)) for (const c of o.checkers) this.pool.retire(c);
 
     // the reloaded real servers: state settled as keepalived's migrate_checkers ends
     for (const r of st.rs) {
-      const o = prev.rs.find((x) => addrKey(x.srv.addr) === addrKey(r.srv.addr) && x.srv.port === r.srv.port);
+      const o = prev.rs.find(
+        (x) => addrKey(x.srv.addr) === addrKey(r.srv.addr) && x.srv.port === r.srv.port,
+      );
       if (!o) continue;
       const failed = r.checkers.filter((c) => c.hasRun && !c.up).length;
       const anyRun = r.checkers.some((c) => c.hasRun);
@@ -719,41 +442,67 @@ export class HealthManager {
             if (c.c?.alpha || r.rs?.alpha) c.up = false;
             c.retryIt = c.c?.retry ?? 0;
           }
-      const specChanged = o.rs && r.rs && JSON.stringify(destSpecOf(st.services[0], o.srv, this.realWeight(o))) !== JSON.stringify(destSpecOf(st.services[0], r.srv, this.realWeight(r)));
-      if (!this.failed(r) && !r.alive) this.svrState(st, r, true);
-      else if (this.failed(r) && r.set !== r.inhibit) this.ipvs(r.inhibit ? 'add' : 'del', st, r);
+      const specChanged =
+        o.rs &&
+        r.rs &&
+        JSON.stringify(destSpecOf(st.services[0], o.srv, this.pool.realWeight(o))) !==
+          JSON.stringify(destSpecOf(st.services[0], r.srv, this.pool.realWeight(r)));
+      if (!this.pool.failed(r) && !r.alive) this.pool.svrState(st, r, true);
+      else if (this.pool.failed(r) && r.set !== r.inhibit)
+        this.pool.ipvs(r.inhibit ? 'add' : 'del', st, r);
       else if (specChanged && r.set && (r.alive || !r.inhibit)) {
-        if (st.quorumUp || !prev.sorry?.alive) this.ipvs('edit', st, r);
+        if (st.quorumUp || !prev.sorry?.alive) this.pool.ipvs('edit', st, r);
       }
       // a group's new addresses get what is in IPVS on the others
       if (added.length && r.set) {
-        const w = r.inhibit && !r.alive ? 0 : this.realWeight(r);
+        const w = r.inhibit && !r.alive ? 0 : this.pool.realWeight(r);
         for (const svc of added)
-          this.guard(`add ${hostPort(r.srv.addr, r.srv.port)} to VS ${serviceLabel(vs)}`, () => this.model.addDest(svc.id, destSpecOf(svc, r.srv, w)));
+          this.guard(`add ${hostPort(r.srv.addr, r.srv.port)} to VS ${serviceLabel(vs)}`, () =>
+            this.model.addDest(svc.id, destSpecOf(svc, r.srv, w)),
+          );
       }
       for (const c of r.checkers) {
         const oc = o.checkers.find((x) => checkerKey(x) === checkerKey(c));
-        this.schedule(st, r, c, oc && oc.dueAt ? Math.max(0, Math.min(oc.dueAt - Date.now(), (c.c?.delayLoop ?? 0) * 1000)) : firstDelay(c.c));
+        this.schedule(
+          st,
+          r,
+          c,
+          oc && oc.dueAt
+            ? Math.max(0, Math.min(oc.dueAt - Date.now(), (c.c?.delayLoop ?? 0) * 1000))
+            : firstDelay(c.c),
+        );
       }
     }
     // the sorry server: kept when it is the same, removed when it changed
     const ns = sorryServerOf(vs);
     const os = prev.sorry;
     if (ns) st.sorry = this.newSrv(ns, undefined, vs);
-    if (os && st.sorry && addrKey(os.srv.addr) === addrKey(st.sorry.srv.addr) && os.srv.port === st.sorry.srv.port) {
+    if (
+      os &&
+      st.sorry &&
+      addrKey(os.srv.addr) === addrKey(st.sorry.srv.addr) &&
+      os.srv.port === st.sorry.srv.port
+    ) {
       st.sorry.alive = os.alive;
       st.sorry.set = os.set;
     } else if (os && (os.alive || (os.inhibit && os.set))) {
-      this.log(`health: Removing sorry server ${serverLabel(oldVs, os.srv.addr, os.srv.port)} from VS ${serviceLabel(oldVs)}`);
-      this.remove(tmp, os);
+      this.log(
+        `health: Removing sorry server ${serverLabel(oldVs, os.srv.addr, os.srv.port)} from VS ${serviceLabel(oldVs)}`,
+      );
+      this.pool.remove(tmp, os);
     }
     // new real servers, then quorum, as init_service_vs does for a reloaded one
-    for (const r of st.rs) if (!prev.rs.some((x) => addrKey(x.srv.addr) === addrKey(r.srv.addr) && x.srv.port === r.srv.port)) {
-      this.initRs(st, r);
-      for (const c of r.checkers) this.schedule(st, r, c, firstDelay(c.c));
-    }
-    this.updateQuorum(st, true);
-    this.addInhibitedSorry(st);
+    for (const r of st.rs)
+      if (
+        !prev.rs.some(
+          (x) => addrKey(x.srv.addr) === addrKey(r.srv.addr) && x.srv.port === r.srv.port,
+        )
+      ) {
+        this.pool.initRs(st, r);
+        for (const c of r.checkers) this.schedule(st, r, c, firstDelay(c.c));
+      }
+    this.pool.updateQuorum(st, true);
+    this.pool.addInhibitedSorry(st);
     return st;
   }
 
@@ -785,7 +534,9 @@ export class HealthManager {
         const suspended = !local.has(addrKey(st.vs.addr));
         if (suspended !== st.suspended) {
           st.suspended = suspended;
-          this.log(`health: ${suspended ? 'Suspending' : 'Activating'} healthchecker for service ${serviceLabel(st.vs)}`);
+          this.log(
+            `health: ${suspended ? 'Suspending' : 'Activating'} healthchecker for service ${serviceLabel(st.vs)}`,
+          );
         }
       }
     }, this.addrPollMs);

@@ -13,7 +13,17 @@
  * logged and skipped, as keepalived does.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { accessSync, chownSync, closeSync, constants, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  accessSync,
+  chownSync,
+  closeSync,
+  constants,
+  openSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { KaConfig, KaFifo, KaScript } from './keepalived.js';
 
@@ -136,10 +146,7 @@ export class Notifier {
       }
       const reader = f.script ? this.run(f.script, [f.path]) : undefined;
       try {
-        const fd = openSync(
-          f.path,
-          constants.O_RDWR | constants.O_NONBLOCK | constants.O_NOFOLLOW,
-        );
+        const fd = openSync(f.path, constants.O_RDWR | constants.O_NONBLOCK | constants.O_NOFOLLOW);
         this.fifos.push({ f, fd, created, reader });
       } catch (e) {
         this.log(`health: Unable to open notify fifo ${f.path}: ${(e as Error).message}`);

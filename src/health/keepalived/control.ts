@@ -51,7 +51,8 @@ export function serviceLabel(vs: KaVirtualServer): string {
 /** A real server as keepalived's format_rs names it: `[10.0.1.1]:tcp:80` (`none` on fwmark services). */
 export function serverLabel(vs: KaVirtualServer, addr: string, port: number): string {
   const proto =
-    vs.kind === 'fwmark' || (vs.kind === 'group' && !vs.groupEntries?.some((e) => e.kind === 'range'))
+    vs.kind === 'fwmark' ||
+    (vs.kind === 'group' && !vs.groupEntries?.some((e) => e.kind === 'range'))
       ? 'none'
       : protoName(vs.protocol).toLowerCase();
   return `[${addr}]:${proto}:${port}`;

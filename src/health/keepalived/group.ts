@@ -79,11 +79,13 @@ function parseEntry(n: Node, gname: string, p: Problems): KaGroupEntry | undefin
       } else {
         const last = intOf(tail, 0, 255);
         if (last === undefined) return bad('Virtual server group range end invalid or too large');
-        if ((a & 255) >= last) return bad('Address range end is not greater than address range start');
+        if ((a & 255) >= last)
+          return bad('Address range end is not greater than address range start');
         end = a - (a & 255) + last;
       }
     }
-    if (end - a >= MAX_RANGE) return bad(`Range of more than ${MAX_RANGE} addresses not supported by tsvs`);
+    if (end - a >= MAX_RANGE)
+      return bad(`Range of more than ${MAX_RANGE} addresses not supported by tsvs`);
     return { kind: 'range', af, start: formatIpv4(a), end: formatIpv4(end), port, line: n.line };
   }
   const a = v6Words(base);
@@ -116,7 +118,8 @@ function parseEntry(n: Node, gname: string, p: Problems): KaGroupEntry | undefin
       if (!/^[0-9a-fA-F]{1,4}$/.test(tail))
         return bad('Virtual server group range end invalid or too large');
       const last = parseInt(tail, 16);
-      if ((a[3] & 0xffff) >= last) return bad('Address range end is not greater than address range start');
+      if ((a[3] & 0xffff) >= last)
+        return bad('Address range end is not greater than address range start');
       e[3] = ((a[3] & 0xffff0000) | last) >>> 0;
     }
   }
@@ -133,7 +136,8 @@ export function parseGroup(n: Node, p: Problems): KaGroup | undefined {
   const g: KaGroup = { name, entries: [], line: n.line };
   for (const s of n.children ?? []) {
     if (!s.words.length) continue;
-    if (s.children) p.warn(s.line, `(${name}): '${s.words[0].v}' takes no block, block contents ignored`);
+    if (s.children)
+      p.warn(s.line, `(${name}): '${s.words[0].v}' takes no block, block contents ignored`);
     const e = parseEntry(s, name, p);
     if (e) g.entries.push(e);
   }
@@ -145,7 +149,10 @@ export function parseGroup(n: Node, p: Problems): KaGroup | undefined {
     return undefined;
   }
   if (v4 && v6 && bareMark) {
-    p.warn(n.line, `virtual server group ${name} cannot have IPv4, IPv6 and fwmark without family - removing`);
+    p.warn(
+      n.line,
+      `virtual server group ${name} cannot have IPv4, IPv6 and fwmark without family - removing`,
+    );
     return undefined;
   }
   return g;

@@ -54,7 +54,7 @@ export const ROOT_KEYWORDS: Readonly<Record<string, KeywordInfo>> = {
   },
   net_namespace_ipvs: {
     status: 'refused',
-    why: "run the tsvs daemon in the namespace instead (tsvs daemon --netns)",
+    why: 'run the tsvs daemon in the namespace instead (tsvs daemon --netns)',
   },
   vrrp_instance: OWN('VRRP'),
   vrrp_script: OWN('VRRP'),

@@ -17,7 +17,6 @@ import {
   scriptArg,
   strArg,
   timerKeyword,
-  TIMER_KEYS,
   UINT_MAX,
   unknown,
   type MethodSpec,
@@ -119,7 +118,8 @@ export function parseRealServer(n: Node, p: Problems): RawRealServer | undefined
       case 'notify_up':
       case 'notify_down': {
         const k = kw === 'notify_up' ? 'notifyUp' : 'notifyDown';
-        if (rs[k]) p.warn(s.line, `${kw} script already specified - ignoring ${s.words[1]?.v ?? ''}`);
+        if (rs[k])
+          p.warn(s.line, `${kw} script already specified - ignoring ${s.words[1]?.v ?? ''}`);
         else rs[k] = scriptArg(s, p);
         break;
       }

@@ -46,7 +46,10 @@ export function resolveVirtualServer(
   let protocol: number;
   if (raw.kind === 'fwmark' || (group && !groupRanges)) {
     if (group && raw.protocol !== undefined)
-      p.warn(line, `Virtual server ${name}: protocol specified for fwmark - protocol will be ignored`);
+      p.warn(
+        line,
+        `Virtual server ${name}: protocol specified for fwmark - protocol will be ignored`,
+      );
     protocol = IPPROTO_TCP;
   } else if (raw.protocol === undefined) {
     p.warn(line, 'no protocol set - defaulting to UDP');
@@ -67,9 +70,13 @@ export function resolveVirtualServer(
     // keepalived's link_vsg_to_vs: the group's family must agree with the servers'
     const v4 = group.entries.some((e) => e.af === 4);
     const v6 = group.entries.some((e) => e.af === 6);
-    const fromServers = raw.ipFamily ?? raw.realServers.find((r) => (r.method ?? vsMethod).method !== 'tunnel')?.af;
+    const fromServers =
+      raw.ipFamily ?? raw.realServers.find((r) => (r.method ?? vsMethod).method !== 'tunnel')?.af;
     if (v4 && v6 && fromServers !== undefined) {
-      p.warn(line, `${raw.group}: virtual server group with IPv4 & IPv6 doesn't match virtual server ${name} - ignoring`);
+      p.warn(
+        line,
+        `${raw.group}: virtual server group with IPv4 & IPv6 doesn't match virtual server ${name} - ignoring`,
+      );
       return undefined;
     }
     if ((v4 && fromServers === 6) || (v6 && fromServers === 4)) {
@@ -114,7 +121,11 @@ export function resolveVirtualServer(
     );
     timeout = persistentTimeout;
   }
-  if (group && timeout === undefined && group.entries.some((e) => e.kind === 'range' && e.port === 0)) {
+  if (
+    group &&
+    timeout === undefined &&
+    group.entries.some((e) => e.kind === 'range' && e.port === 0)
+  ) {
     p.warn(
       line,
       `Virtual server ${name}: zero port only valid for persistent services - setting persistence_timeout ${persistentTimeout}`,

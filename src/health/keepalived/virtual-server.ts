@@ -24,7 +24,6 @@ import {
   scriptArg,
   strArg,
   timerKeyword,
-  TIMER_KEYS,
   UINT_MAX,
   unknown,
   type MethodSpec,
