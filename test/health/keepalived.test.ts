@@ -76,7 +76,7 @@ test('the worked example (§6) parses to exactly the described service', () => {
         alpha: false,
         line: 10,
         unusableCheckers: [],
-      checkers: [
+        checkers: [
           {
             type: 'TCP_CHECK',
             connectTimeout: 3,
@@ -101,7 +101,7 @@ test('the worked example (§6) parses to exactly the described service', () => {
         alpha: false,
         line: 18,
         unusableCheckers: [],
-      checkers: [
+        checkers: [
           {
             type: 'HTTP_GET',
             connectTimeout: 3,

@@ -16,9 +16,7 @@ function ids(text: string): string[][] {
   const cfg = parseKeepalived(text);
   return cfg.virtualServers.map((vs) =>
     servicesOf(vs).map((s) =>
-      s.id.fwmark
-        ? `FWM ${s.id.fwmark}/${s.id.af}`
-        : `${s.id.protocol} ${s.id.addr}:${s.id.port}`,
+      s.id.fwmark ? `FWM ${s.id.fwmark}/${s.id.af}` : `${s.id.protocol} ${s.id.addr}:${s.id.port}`,
     ),
   );
 }
@@ -147,7 +145,10 @@ virtual_server_group MIX {
   2001:db8::1 80
   fwmark 5
 }`);
-  hasWarning(cfg, /^line 2: Address range end is not greater than address range start - 10\.0\.0\.5-3/);
+  hasWarning(
+    cfg,
+    /^line 2: Address range end is not greater than address range start - 10\.0\.0\.5-3/,
+  );
   hasWarning(cfg, /^line 3: Virtual server group range end invalid or too large - 10\.0\.0\.1-300/);
   hasWarning(cfg, /^line 4: Address mask bits not empty - 10\.0\.0\.1\/24/);
   hasWarning(cfg, /^line 5: Range of more than 65536 addresses not supported by tsvs/);
@@ -157,7 +158,10 @@ virtual_server_group MIX {
   hasWarning(cfg, /^line 9: \(BAD\): fwmark '3' family inet7 unknown/);
   hasWarning(cfg, /^line 1: virtual server group BAD has no entries - removing/);
   hasWarning(cfg, /^line 11: Virtual server group BAD specified but not configured/);
-  hasWarning(cfg, /^line 17: virtual server group MIX cannot have IPv4, IPv6 and fwmark without family/);
+  hasWarning(
+    cfg,
+    /^line 17: virtual server group MIX cannot have IPv4, IPv6 and fwmark without family/,
+  );
   assert.equal(cfg.virtualServers.length, 0);
 });
 
@@ -184,8 +188,14 @@ virtual_server group M {
   const [z, m] = cfg.virtualServers;
   assert.equal(z.persistenceTimeout, 360);
   assert.equal(z.persistenceGranularity, undefined);
-  hasWarning(cfg, /^line 8: persistence_granularity is not applied to the services of virtual_server_group Z/);
+  hasWarning(
+    cfg,
+    /^line 8: persistence_granularity is not applied to the services of virtual_server_group Z/,
+  );
   assert.equal(servicesOf(z)[0].spec.netmask, undefined);
-  hasWarning(cfg, /^line 16: Virtual server group M: protocol specified for fwmark - protocol will be ignored/);
+  hasWarning(
+    cfg,
+    /^line 16: Virtual server group M: protocol specified for fwmark - protocol will be ignored/,
+  );
   assert.deepEqual(servicesOf(m)[0].id, { af: 4, protocol: 6, fwmark: 9 });
 });
