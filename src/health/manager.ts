@@ -331,6 +331,7 @@ export class HealthManager {
     if (this.stopped) return;
     const old = this.vss;
     const next: VsState[] = [];
+    const fresh = new Set<VsState>();
     const kept = new Set<VsState>();
     const fifosBefore = JSON.stringify([this.cfg.notifyFifo, this.cfg.lvsNotifyFifo]);
     this.cfg = cfg;
@@ -344,7 +345,9 @@ export class HealthManager {
     for (const vs of cfg.virtualServers) {
       const prev = old.find((o) => !kept.has(o) && sameVs(o.vs, vs));
       if (prev) kept.add(prev);
-      next.push(prev ? this.migrateVs(prev, vs) : this.newVs(vs));
+      const st = prev ? this.migrateVs(prev, vs) : this.newVs(vs);
+      if (!prev) fresh.add(st);
+      next.push(st);
     }
     // gone virtual servers: the others are already the new list, so shared services stay
     this.vss = next;
@@ -356,7 +359,7 @@ export class HealthManager {
         this.vss = next;
       }
     for (const st of next) {
-      if (!old.includes(st)) {
+      if (fresh.has(st)) {
         this.pool.initVs(st);
         for (const r of st.rs) for (const c of r.checkers) this.schedule(st, r, c, firstDelay(c.c));
       }
