@@ -8,6 +8,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Engine } from '../../src/engine/engine.js';
+import { ControlModel } from '../../src/control/model.js';
+import { parseKeepalived } from '../../src/health/keepalived.js';
+import { HealthManager } from '../../src/health/manager.js';
 import { lab, run, withClock } from './helpers.js';
 
 const CHK = 'TCP_CHECK { warmup 0 retry 1 delay_before_retry 1 }';
@@ -232,3 +236,29 @@ test('ha_suspend: no checks while the virtual address is not local', () =>
     );
     s.h.stop();
   }));
+
+test('lvs_sync_daemon without a VRRP instance starts the master and the backup sync daemons, as keepalived', () => {
+  const model = new ControlModel(new Engine(), {
+    interfaceExists: () => true,
+    sync: { start: () => undefined, stop: () => undefined },
+  });
+  const cfg = parseKeepalived(`global_defs {
+  lvs_sync_daemon eth1 id 9 port 8849
+}
+${vs(`  real_server 10.0.1.1 80 { ${CHK} }`)}`);
+  const h = new HealthManager(
+    model,
+    cfg,
+    () => undefined,
+    async () => ({ ok: true }),
+  );
+  h.start();
+  h.stop();
+  assert.deepEqual(
+    model.daemons().map((d) => [d.state, d.mcastIfn, d.syncId, d.mcastPort]),
+    [
+      ['master', 'eth1', 9, 8849],
+      ['backup', 'eth1', 9, 8849],
+    ],
+  );
+});
