@@ -6,8 +6,8 @@
  * an error (the block it makes unusable is skipped), each "line N: text".
  *
  * Every top-level block is recognised (keepalived/keywords.ts): the LVS ones are read
- * (`global_defs`' LVS keywords, `virtual_server_group`, `virtual_server`, `SSL`,
- * `track_file`); keepalived's own (vrrp_instance, vrrp_script, static routes, BFD...)
+ * (`global_defs`' LVS keywords, `virtual_server_group`, `virtual_server`; `SSL` and
+ * `track_file` are the checker parser's); keepalived's own (vrrp_instance, vrrp_script, static routes, BFD...)
  * are noted as keepalived's and skipped whole; `include` is refused (no file access).
  *
  * The reader's parts are in `keepalived/`: the lexer and block structure, keyword
@@ -17,18 +17,13 @@
  *
  * @module
  */
-import { buildTree, expand, Problems, type Node } from './keepalived/lexer.js';
+import { buildTree, Problems } from './keepalived/lexer.js';
 import { parseGlobalDefs } from './keepalived/global-defs.js';
 import { parseGroup } from './keepalived/group.js';
-import {
-  refusal,
-  ROOT_KEYWORDS,
-  SSL_KEYWORDS,
-  TRACK_FILE_KEYWORDS,
-} from './keepalived/keywords.js';
+import { refusal, ROOT_KEYWORDS } from './keepalived/keywords.js';
 import { parseVirtualServer, type RawVirtualServer } from './keepalived/virtual-server.js';
 import { resolveVirtualServer } from './keepalived/validate.js';
-import { noBlock, unknown } from './keepalived/values.js';
+import { unknown } from './keepalived/values.js';
 import type { KaConfig } from './keepalived/types.js';
 
 export type {
@@ -57,7 +52,6 @@ export function parseKeepalived(text: string): KaConfig {
     rsInitNotifies: false,
     scriptSecurity: false,
     logAllFailures: false,
-    trackFiles: new Map(),
     warnings: p.warnings,
     errors: p.errors,
     notes: p.notes,
@@ -102,12 +96,8 @@ export function parseKeepalived(text: string): KaConfig {
         if (raw) raws.push(raw);
         break;
       }
-      case 'SSL':
-        parseSsl(n, cfg, p);
-        break;
-      case 'track_file':
-        parseTrackFile(n, cfg, p);
-        break;
+      // SSL and track_file are the checkers' (client TLS for SSL_GET, files for FILE_CHECK):
+      // the checker parser reads them
     }
   }
   // groups may come after the virtual servers that use them, as in keepalived
@@ -129,71 +119,4 @@ export function parseKeepalived(text: string): KaConfig {
 
 function lineOf(msg: string): number {
   return Number(/^line (\d+):/.exec(msg)?.[1] ?? 0);
-}
-
-function parseSsl(n: Node, cfg: KaConfig, p: Problems): void {
-  if (cfg.ssl) p.warn(n.line, 'SSL context already specified - replacing');
-  const ssl: NonNullable<KaConfig['ssl']> = {};
-  for (const s of expand(n.children, new Set(Object.keys(SSL_KEYWORDS)))) {
-    const kw = s.words[0]?.v;
-    if (kw === undefined) continue;
-    if (!Object.hasOwn(SSL_KEYWORDS, kw)) {
-      unknown(s, p, 'SSL');
-      continue;
-    }
-    noBlock(s, p);
-    const v = s.words[1]?.v;
-    if (v === undefined) {
-      p.warn(s.line, `SSL ${kw} missing`);
-      continue;
-    }
-    if (kw === 'password' || kw === 'ca' || kw === 'certificate' || kw === 'key') ssl[kw] = v;
-  }
-  cfg.ssl = ssl;
-}
-
-function parseTrackFile(n: Node, cfg: KaConfig, p: Problems): void {
-  const name = n.words[1]?.v;
-  if (name === undefined) {
-    p.warn(n.line, 'track_file without a name, block skipped');
-    return;
-  }
-  let file: string | undefined;
-  let weight = 1;
-  let reverse = false;
-  let init: number | undefined;
-  let overwrite = false;
-  for (const s of expand(n.children, new Set(Object.keys(TRACK_FILE_KEYWORDS)))) {
-    const w = s.words.map((x) => x.v);
-    if (!w.length) continue;
-    if (!Object.hasOwn(TRACK_FILE_KEYWORDS, w[0])) {
-      unknown(s, p, 'track_file');
-      continue;
-    }
-    noBlock(s, p);
-    if (w[0] === 'file') {
-      if (w[1] === undefined) p.warn(s.line, 'track_file: missing file name');
-      else file = w[1];
-    } else if (w[0] === 'weight') {
-      const m = /^-?\d+$/.test(w[1] ?? '') ? Number(w[1]) : NaN;
-      if (!Number.isFinite(m) || m < -254 || m > 254)
-        p.warn(s.line, `track_file: weight '${w[1] ?? ''}' must be in [-254, 254], ignored`);
-      else weight = m;
-      reverse = w[2] === 'reverse';
-    } else {
-      // init_file [VALUE] [overwrite]
-      init = 0;
-      for (const x of w.slice(1)) {
-        if (x === 'overwrite') overwrite = true;
-        else if (/^-?\d+$/.test(x)) init = Number(x);
-        else p.warn(s.line, `track_file: init_file: unknown option '${x}', ignored`);
-      }
-    }
-  }
-  if (file === undefined) {
-    p.warn(n.line, `track_file ${name} has no file, block skipped`);
-    return;
-  }
-  const t = { file, weight, reverse, overwrite, line: n.line };
-  cfg.trackFiles.set(name, init === undefined ? t : { ...t, init });
 }

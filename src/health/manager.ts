@@ -279,7 +279,11 @@ export class HealthManager {
     }
     c.running = false;
     if (this.stopped || gen !== c.gen) return;
-    if (!res.ok && this.cfg.logAllFailures)
+    // global checker_log_all_failures, or the checker's own log_all_failures
+    if (
+      !res.ok &&
+      (this.cfg.logAllFailures || ('logAllFailures' in k && k.logAllFailures === true))
+    )
       this.log(
         `health: ${k.type} on ${serverLabel(st.vs, r.srv.addr, r.srv.port)} failed: ${res.why ?? 'check failed'}`,
       );

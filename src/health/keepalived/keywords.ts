@@ -175,19 +175,6 @@ export const RS_KEYWORDS: Readonly<Record<string, KeywordInfo>> = {
   snmp_name: NO_SNMP,
 };
 
-/** The SSL block (client TLS for SSL_GET) and a track_file block (for FILE_CHECK). */
-export const SSL_KEYWORDS: Readonly<Record<string, KeywordInfo>> = {
-  password: S,
-  ca: S,
-  certificate: S,
-  key: S,
-};
-export const TRACK_FILE_KEYWORDS: Readonly<Record<string, KeywordInfo>> = {
-  file: S,
-  weight: S,
-  init_file: S,
-};
-
 /** The warning for a refused keyword, or undefined when `info` is not a refusal. */
 export function refusal(kw: string, info: KeywordInfo | undefined): string | undefined {
   if (info?.status !== 'refused') return undefined;

@@ -191,20 +191,6 @@ export interface KaConfig {
   scriptSecurity: boolean;
   /** `checker_log_all_failures`: log every failed check, not only state changes. */
   logAllFailures: boolean;
-  /** `SSL` block: client TLS files for SSL_GET. */
-  ssl?: { password?: string; ca?: string; certificate?: string; key?: string };
-  /** `track_file NAME { file PATH weight N [reverse] init_file [VALUE] [overwrite] }` blocks, for FILE_CHECK. */
-  trackFiles: Map<
-    string,
-    {
-      file: string;
-      weight: number;
-      reverse: boolean;
-      init?: number;
-      overwrite: boolean;
-      line: number;
-    }
-  >;
   /** Blocks and keywords that belong to keepalived itself (VRRP, BFD, e-mail...), each "line N: text". */
   notes: string[];
   lvsTimeouts?: { tcp?: number; tcpfin?: number; udp?: number };
