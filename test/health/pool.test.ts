@@ -122,7 +122,7 @@ test('fail closed: a checker that cannot run keeps its real server out, with the
   real_server 10.0.1.2 80 { NO_SUCH_CHECK { } ${CHK} }
   real_server 10.0.1.3 80 {
     inhibit_on_failure
-    NO_SUCH_CHECK { }
+    FOOBAR { }
   }`),
     );
     s.h.start();
@@ -135,11 +135,16 @@ test('fail closed: a checker that cannot run keeps its real server out, with the
     );
     assert.ok(
       s.logs.some((l) =>
-        /\[10\.0\.1\.2\]:tcp:80 of VS \[10\.0\.0\.1\]:tcp:80 is kept out of rotation: unknown checker 'NO_SUCH_CHECK'/.test(
+        /\[10\.0\.1\.2\]:tcp:80 of VS \[10\.0\.0\.1\]:tcp:80 is kept out of rotation: .*unknown checker 'NO_SUCH_CHECK'/.test(
           l,
         ),
       ),
       s.logs.join('\n'),
+    );
+    assert.ok(
+      s.logs.some((l) =>
+        /\[10\.0\.1\.3\]:tcp:80 .* kept out of rotation: unknown checker 'FOOBAR'/.test(l),
+      ),
     );
     s.h.stop();
   }));
