@@ -34,7 +34,7 @@ import { networkInterfaces } from 'node:os';
 import type { ControlModel } from '../control/model.js';
 import type { KaChecker, KaConfig, KaRealServer, KaVirtualServer } from './keepalived.js';
 import {
-  destSpecOf,
+  destOf,
   serverLabel,
   serviceLabel,
   servicesOf,
@@ -452,8 +452,8 @@ export class HealthManager {
       const specChanged =
         o.rs &&
         r.rs &&
-        JSON.stringify(destSpecOf(st.services[0], o.srv, this.pool.realWeight(o))) !==
-          JSON.stringify(destSpecOf(st.services[0], r.srv, this.pool.realWeight(r)));
+        JSON.stringify(destOf(st.services[0], o.srv, this.pool.realWeight(o))) !==
+          JSON.stringify(destOf(st.services[0], r.srv, this.pool.realWeight(r)));
       if (!this.pool.failed(r) && !r.alive) this.pool.svrState(st, r, true);
       else if (this.pool.failed(r) && r.set !== r.inhibit)
         this.pool.ipvs(r.inhibit ? 'add' : 'del', st, r);
@@ -465,7 +465,7 @@ export class HealthManager {
         const w = r.inhibit && !r.alive ? 0 : this.pool.realWeight(r);
         for (const svc of added)
           this.guard(`add ${hostPort(r.srv.addr, r.srv.port)} to VS ${serviceLabel(vs)}`, () =>
-            this.model.addDest(svc.id, destSpecOf(svc, r.srv, w)),
+            this.model.addDest(svc.id, destOf(svc, r.srv, w)),
           );
       }
       for (const c of r.checkers) {

@@ -12,7 +12,7 @@ import type { ControlModel, DestSpec, ServiceId } from '../control/model.js';
 import { protoName } from '../engine/spec.js';
 import type { KaChecker, KaConfig, KaRealServer, KaVirtualServer } from './keepalived.js';
 import {
-  destSpecOf,
+  destOf,
   serverLabel,
   serviceLabel,
   type KaServer,
@@ -155,7 +155,7 @@ export class Pools {
   present(st: VsState, r: SrvState): boolean {
     const svc = st.services[0];
     if (!svc) return false;
-    const d = destSpecOf(svc, r.srv, 0);
+    const d = destOf(svc, r.srv, 0);
     try {
       return this.model
         .service(svc.id)
@@ -196,14 +196,14 @@ export class Pools {
   sameSrv(st: VsState, a: SrvState, b: SrvState): boolean {
     const svc = st.services[0];
     if (!svc) return false;
-    const x = destSpecOf(svc, a.srv, 0);
-    const y = destSpecOf(svc, b.srv, 0);
+    const x = destOf(svc, a.srv, 0);
+    const y = destOf(svc, b.srv, 0);
     return addrKey(x.addr) === addrKey(y.addr) && x.port === y.port;
   }
 
   put(st: VsState, r: SrvState, weight: number, edit: boolean): void {
     for (const svc of st.services) {
-      const d: DestSpec = destSpecOf(svc, r.srv, weight);
+      const d: DestSpec = destOf(svc, r.srv, weight);
       this.guard(
         `${edit ? 'edit' : 'add'} ${hostPort(d.addr, d.port ?? 0)} in VS ${serviceLabel(st.vs)}`,
         () => {
@@ -224,7 +224,7 @@ export class Pools {
 
   remove(st: VsState, r: SrvState): void {
     for (const svc of st.services) {
-      const d = destSpecOf(svc, r.srv, 0);
+      const d = destOf(svc, r.srv, 0);
       this.guard(`delete ${hostPort(d.addr, d.port ?? 0)} from VS ${serviceLabel(st.vs)}`, () =>
         this.model.delDest(svc.id, { addr: d.addr, port: d.port }),
       );

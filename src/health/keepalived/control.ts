@@ -15,7 +15,7 @@ import {
   type ServiceSpec,
 } from '../../engine/spec.js';
 import { rangeAddrs } from './group.js';
-import type { KaMethod, KaTunCsum, KaTunType, KaVirtualServer } from './types.js';
+import type { KaMethod, KaRealServer, KaTunCsum, KaTunType, KaVirtualServer } from './types.js';
 import { hostPort } from './values.js';
 
 /** One IPVS service of a virtual server; `port` is the port non-NAT real servers take. */
@@ -113,7 +113,7 @@ export function serviceSpecOf(vs: KaVirtualServer): ServiceSpec {
 }
 
 /** `srv` as a dest of `svc` at `weight`, with keepalived's port rule (non-NAT takes the service's). */
-export function destSpecOf(svc: KaService, srv: KaServer, weight: number): DestSpec {
+export function destOf(svc: KaService, srv: KaServer, weight: number): DestSpec {
   const port = srv.method === 'masq' ? srv.port : svc.port;
   const d: DestSpec = { addr: srv.addr, port, fwd: srv.method, weight };
   if (srv.uThreshold) d.uThreshold = srv.uThreshold;
@@ -125,6 +125,22 @@ export function destSpecOf(svc: KaService, srv: KaServer, weight: number): DestS
     if (csum) d.tunFlags = csum;
   }
   return d;
+}
+
+/**
+ * A real server (`rs`) or, without it, the sorry server of a single (non-group) virtual
+ * server as a dest at `weight`. A group's real servers are one dest per service:
+ * {@link servicesOf} and {@link destOf}.
+ */
+export function destSpecOf(
+  vs: KaVirtualServer,
+  addr: string,
+  port: number,
+  weight: number,
+  rs?: KaRealServer,
+): DestSpec {
+  const srv: KaServer = rs ?? { ...(vs.sorryServer ?? { method: vs.method }), addr, port };
+  return destOf(servicesOf(vs)[0], { ...srv, addr, port }, weight);
 }
 
 /** The sorry server of `vs` as a {@link KaServer} (its method, else the service's). */
