@@ -152,3 +152,19 @@ export function sorryServerOf(vs: KaVirtualServer): KaServer | undefined {
 
 /** `addr:port` for messages. */
 export { hostPort };
+
+/**
+ * Every service of `vs` with each real server at its configured weight and the sorry
+ * server at weight 0 as dests: what a dry run (a configuration check) adds to a scratch
+ * model to see that the kernel rules accept the whole virtual server.
+ */
+export function servicesWithDests(vs: KaVirtualServer): { svc: KaService; dests: DestSpec[] }[] {
+  const sorry = sorryServerOf(vs);
+  return servicesOf(vs).map((svc) => ({
+    svc,
+    dests: [
+      ...vs.realServers.map((rs) => destOf(svc, rs, rs.weight)),
+      ...(sorry ? [destOf(svc, sorry, 0)] : []),
+    ],
+  }));
+}
