@@ -160,11 +160,11 @@ export { hostPort };
  */
 export function servicesWithDests(vs: KaVirtualServer): { svc: KaService; dests: DestSpec[] }[] {
   const sorry = sorryServerOf(vs);
-  return servicesOf(vs).map((svc) => ({
-    svc,
-    dests: [
-      ...vs.realServers.map((rs) => destOf(svc, rs, rs.weight)),
-      ...(sorry ? [destOf(svc, sorry, 0)] : []),
-    ],
-  }));
+  return servicesOf(vs).map((svc) => {
+    const dests = vs.realServers.map((rs) => destOf(svc, rs, rs.weight));
+    const s = sorry && destOf(svc, sorry, 0);
+    // a sorry server that is also a real server is that real server (keepalived)
+    if (s && !dests.some((d) => d.addr === s.addr && d.port === s.port)) dests.push(s);
+    return { svc, dests };
+  });
 }
