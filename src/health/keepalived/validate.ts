@@ -146,7 +146,19 @@ export function resolveVirtualServer(
     m: KaMethod,
   ): number => {
     // a group's entries have their own ports: the port is chosen per service (control.ts)
-    if (raw.kind === 'group') return r.port;
+    if (raw.kind === 'group') {
+      if (m !== 'masq' && r.port !== 0) {
+        if (groupMarks)
+          p.warn(r.line, `${what} ${r.addr}: port ${r.port} ignored on the fwmarks of ${name}`);
+        const other = group?.entries.find((e) => e.kind === 'range' && e.port !== r.port);
+        if (other)
+          p.warn(
+            r.line,
+            `${what} ${r.addr}: port ${r.port} ignored, non-NAT uses each address's port in ${name}`,
+          );
+      }
+      return r.port;
+    }
     if (raw.kind === 'addr') {
       if (m !== 'masq') {
         if (r.portWritten && r.port !== 0 && r.port !== raw.port)

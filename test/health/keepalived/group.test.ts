@@ -7,7 +7,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseKeepalived } from '../../../src/health/keepalived.js';
-import { servicesOf, serviceLabel } from '../../../src/health/keepalived/control.js';
+import {
+  servicesOf,
+  servicesWithDests,
+  serviceLabel,
+} from '../../../src/health/keepalived/control.js';
 import { hasWarning } from './helpers.js';
 
 const RS = `real_server 10.0.1.1 8080 {\n weight 2\n }`;
@@ -198,4 +202,40 @@ virtual_server group M {
     /^line 16: Virtual server group M: protocol specified for fwmark - protocol will be ignored/,
   );
   assert.deepEqual(servicesOf(m)[0].id, { af: 4, protocol: 6, fwmark: 9 });
+});
+
+test('DR real servers of a group take each address’s port (a written port is warned about); servicesWithDests lists them', () => {
+  const cfg = parseKeepalived(`virtual_server_group W {
+  10.0.0.1 80
+  10.0.0.1 443
+  fwmark 4
+}
+virtual_server group W {
+  lvs_sched rr
+  lvs_method DR
+  protocol TCP
+  sorry_server 10.0.9.9 80
+  real_server 10.0.1.1 80 {
+  }
+  real_server 10.0.1.2 {
+    lvs_method NAT
+  }
+}`);
+  hasWarning(cfg, /^line 11: real server 10\.0\.1\.1: port 80 ignored on the fwmarks of group W/);
+  hasWarning(
+    cfg,
+    /^line 11: real server 10\.0\.1\.1: port 80 ignored, non-NAT uses each address's port in group W/,
+  );
+  const vs = cfg.virtualServers[0];
+  assert.deepEqual(
+    servicesWithDests(vs).map(({ svc, dests }) => [
+      svc.id.fwmark ?? `${svc.id.addr}:${svc.id.port}`,
+      dests.map((d) => `${d.addr}:${d.port}/${d.fwd}/${d.weight}`),
+    ]),
+    [
+      ['10.0.0.1:80', ['10.0.1.1:80/droute/1', '10.0.1.2:0/masq/1', '10.0.9.9:80/droute/0']],
+      ['10.0.0.1:443', ['10.0.1.1:443/droute/1', '10.0.1.2:0/masq/1', '10.0.9.9:443/droute/0']],
+      [4, ['10.0.1.1:0/droute/1', '10.0.1.2:0/masq/1', '10.0.9.9:0/droute/0']],
+    ],
+  );
 });
