@@ -83,6 +83,19 @@ export function buildTree(text: string, p: Problems): Node[] {
       p.warn(lineNo, 'conditional configuration (@id) is not supported by tsvs, line skipped');
       continue;
     }
+    if (/^\s*\$[A-Za-z_]\w*\s*=/.test(lines[n]) || /^\s*~(SEQ|LST)/.test(lines[n])) {
+      // keepalived's parameter definitions and sequences: a language of their own
+      p.warn(
+        lineNo,
+        'parameter definitions ($NAME=, ~SEQ, ~LST) are not supported by tsvs, line skipped',
+      );
+      continue;
+    }
+    if (/(^|\s)\$\{?[A-Za-z_]/.test(lines[n].replace(/["!#].*$/, '')))
+      p.warn(
+        lineNo,
+        'a $parameter is not expanded by tsvs (keepalived definitions are not supported)',
+      );
     const toks = lexLine(lines[n], lineNo, (l, m) => p.warn(l, m));
     let cur: Node | null = null;
     let braceSeen = false;
