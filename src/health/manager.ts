@@ -98,6 +98,7 @@ export class HealthManager {
   private notifier: Notifier;
   private readonly localAddrs: () => Set<string>;
   private addrTimer: NodeJS.Timeout | undefined;
+  private readonly addrPollMs: number;
   /** Every up/down change of a real server, oldest first (bounded). */
   readonly events: HealthEvent[] = [];
   private readonly pool: Pools;
@@ -124,8 +125,6 @@ export class HealthManager {
     });
     this.addrPollMs = o.addressPollMs ?? 1000;
   }
-
-  private readonly addrPollMs: number;
 
   /** Creates the services and the initially alive real servers, starts the checkers. */
   start(): void {
@@ -248,9 +247,6 @@ export class HealthManager {
   }
 
   // ---------------------------------------------------------------------------
-  // IPVS commands (keepalived's ipvs_cmd: inhibit turns a delete into weight 0)
-
-  // ---------------------------------------------------------------------------
   // Checks
 
   private schedule(st: VsState, r: SrvState, c: CheckerState, ms: number): void {
@@ -306,15 +302,6 @@ export class HealthManager {
     c.hasRun = true;
     this.schedule(st, r, c, delay * 1000);
   }
-
-  // ---------------------------------------------------------------------------
-  // Quorum and the sorry server
-
-  // ---------------------------------------------------------------------------
-  // Notifications
-
-  // ---------------------------------------------------------------------------
-  // Removal (keepalived's clear_service_vs / clear_service_rs)
 
   // ---------------------------------------------------------------------------
   // Reload
@@ -441,6 +428,14 @@ export class HealthManager {
         (x) => addrKey(x.srv.addr) === addrKey(r.srv.addr) && x.srv.port === r.srv.port,
       );
       if (!o) continue;
+      // a group's new addresses first get what is in IPVS on the others (ipvs_group_sync_entry)
+      if (added.length && r.set) {
+        const w = r.inhibit && !r.alive ? 0 : this.pool.realWeight(r);
+        for (const svc of added)
+          this.guard(`add ${hostPort(r.srv.addr, r.srv.port)} to VS ${serviceLabel(vs)}`, () =>
+            this.model.addDest(svc.id, destOf(svc, r.srv, w)),
+          );
+      }
       const failed = r.checkers.filter((c) => c.hasRun && !c.up).length;
       const anyRun = r.checkers.some((c) => c.hasRun);
       if (failed || (!r.alive && !anyRun))
@@ -459,14 +454,6 @@ export class HealthManager {
         this.pool.ipvs(r.inhibit ? 'add' : 'del', st, r);
       else if (specChanged && r.set && (r.alive || !r.inhibit)) {
         if (st.quorumUp || !prev.sorry?.alive) this.pool.ipvs('edit', st, r);
-      }
-      // a group's new addresses get what is in IPVS on the others
-      if (added.length && r.set) {
-        const w = r.inhibit && !r.alive ? 0 : this.pool.realWeight(r);
-        for (const svc of added)
-          this.guard(`add ${hostPort(r.srv.addr, r.srv.port)} to VS ${serviceLabel(vs)}`, () =>
-            this.model.addDest(svc.id, destOf(svc, r.srv, w)),
-          );
       }
       for (const c of r.checkers) {
         const oc = o.checkers.find((x) => checkerKey(x) === checkerKey(c));

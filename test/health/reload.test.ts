@@ -130,5 +130,15 @@ test('virtual_server_group on reload: new addresses get the alive real servers, 
       '-a -t 10.0.0.2:80 -r 10.0.1.1:8080 -m -w 1',
       '-a -t 10.0.0.3:80 -r 10.0.1.1:8080 -m -w 1',
     ]);
+    assert.ok(!s.logs.some((l) => /already exists|File exists/.test(l)), s.logs.join('\n'));
+    // the failed one comes back on every address, the new one included
+    s.results.set('10.0.1.2:8080', [{ ok: true }]);
+    await run(10_000);
+    assert.deepEqual(s.dests(), [
+      '10.0.1.1:8080/1',
+      '10.0.1.1:8080/1',
+      '10.0.1.2:8080/1',
+      '10.0.1.2:8080/1',
+    ]);
     s.h.stop();
   }));
