@@ -177,13 +177,19 @@ export class Notifier {
           /* already gone */
         }
       }
+      // the reader gets EOF once it has drained the FIFO, as keepalived's do; one that
+      // keeps running anyway is stopped a little later
       closeSync(x.fd);
-      if (x.reader?.pid && x.reader.exitCode === null) {
-        try {
-          process.kill(-x.reader.pid, 'SIGTERM');
-        } catch {
-          /* gone */
-        }
+      const reader = x.reader;
+      if (reader?.pid && reader.exitCode === null) {
+        const t = setTimeout(() => {
+          try {
+            if (reader.exitCode === null) process.kill(-reader.pid!, 'SIGTERM');
+          } catch {
+            /* gone */
+          }
+        }, 2000);
+        t.unref();
       }
     }
   }

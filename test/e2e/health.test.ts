@@ -119,6 +119,16 @@ virtual_server group WEB {
     protocol TCP
     real_server ${r1} 8080 { TCP_CHECK { connect_timeout 1  warmup 0 } }
 }
+virtual_server_group WEB6 {
+    ${lab.env.vip6} 86
+}
+virtual_server group WEB6 {
+    delay_loop 1
+    lvs_sched rr
+    lvs_method NAT
+    protocol TCP
+    real_server ${lab.env.rs[1].ip6} 8080 { TCP_CHECK { connect_timeout 1  warmup 0 } }
+}
 `;
       const file = join(lab.dir, 'keepalived.conf');
       writeFileSync(file, conf);
@@ -212,7 +222,7 @@ virtual_server group WEB {
       assert.deepEqual(l.slice(3, 5).sort(), ['quorum-up', 'rs2-up']);
     });
 
-    test('a virtual_server_group: each address of the group is a service that carries traffic', async () => {
+    test('virtual_server_groups (IPv4 and IPv6): each address of the group is a service that carries traffic', async () => {
       const r1 = lab.env.rs[0].ip4;
       assert.deepEqual(await dests(84), [`${r1}:8080/1`]);
       assert.deepEqual(await dests(85), [`${r1}:8080/1`]);
@@ -220,6 +230,10 @@ virtual_server group WEB {
         const r = await lab.client('curl', ['-s', '-m', '5', `http://${lab.env.vip4}:${port}/`]);
         assert.equal(r.stdout.trim(), 'rs1');
       }
+      // an IPv6 group
+      assert.deepEqual(await dests(86), [`${lab.env.rs[1].ip6}:8080/1`]);
+      const r6 = await lab.client('curl', ['-s', '-g', '-m', '5', `http://[${lab.env.vip6}]:86/`]);
+      assert.equal(r6.stdout.trim(), 'rs2');
     });
 
     test("the notify FIFO got keepalived's lines; a stop removes the services and, with omega, says so", async () => {
@@ -243,7 +257,11 @@ virtual_server group WEB {
         assert.ok(got.includes(line), `${line} in ${JSON.stringify(got)}`);
       const n = got.length;
       await d.stop('SIGTERM');
-      await waitFor('the omega lines', 10_000, async () => fifo().length > n);
+      await waitFor(
+        'the omega lines',
+        10_000,
+        async () => fifo().includes(`VS [${vip}]:tcp:82 DOWN`) && fifo().length >= n + 3,
+      );
       const after = fifo().slice(n);
       assert.ok(after.includes(`RS [${r1}]:tcp:8082 [${vip}]:tcp:82 DOWN`), JSON.stringify(after));
       assert.ok(after.includes(`VS [${vip}]:tcp:82 DOWN`), JSON.stringify(after));
