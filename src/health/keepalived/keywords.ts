@@ -48,6 +48,8 @@ export const ROOT_KEYWORDS: Readonly<Record<string, KeywordInfo>> = {
   virtual_server_group: S,
   SSL: S,
   track_file: S,
+  // keepalived's deprecated synonym of track_file, usable by FILE_CHECK too
+  vrrp_track_file: S,
   include: {
     status: 'refused',
     why: 'tsvs reads one file; put the LVS configuration in it',
@@ -60,7 +62,6 @@ export const ROOT_KEYWORDS: Readonly<Record<string, KeywordInfo>> = {
   vrrp_script: OWN('VRRP'),
   vrrp_sync_group: OWN('VRRP'),
   vrrp_track_process: OWN('VRRP'),
-  vrrp_track_file: OWN('VRRP'),
   static_ipaddress: OWN('addresses'),
   static_routes: OWN('routes'),
   static_rules: OWN('routing rules'),
