@@ -31,7 +31,7 @@
  * @module
  */
 import { networkInterfaces } from 'node:os';
-import type { ControlModel } from '../control/model.js';
+import type { ControlModel, Timeouts } from '../control/model.js';
 import type { KaChecker, KaConfig, KaRealServer, KaVirtualServer } from './keepalived.js';
 import {
   destOf,
@@ -99,6 +99,8 @@ export class HealthManager {
   private readonly localAddrs: () => Set<string>;
   private addrTimer: NodeJS.Timeout | undefined;
   private readonly addrPollMs: number;
+  /** The timeouts before lvs_timeouts changed them (a reload without it puts them back). */
+  private initialTimeouts: Timeouts | undefined;
   /** Every up/down change of a real server, oldest first (bounded). */
   readonly events: HealthEvent[] = [];
   private readonly pool: Pools;
@@ -129,6 +131,7 @@ export class HealthManager {
   /** Creates the services and the initially alive real servers, starts the checkers. */
   start(): void {
     const t = this.cfg.lvsTimeouts;
+    this.initialTimeouts = this.model.getTimeouts();
     if (t) this.guard('lvs_timeouts', () => this.model.setTimeouts(t));
     this.startSync();
     this.notifier.open();
@@ -325,9 +328,13 @@ export class HealthManager {
     const fresh = new Set<VsState>();
     const kept = new Set<VsState>();
     const fifosBefore = JSON.stringify([this.cfg.notifyFifo, this.cfg.lvsNotifyFifo]);
+    const prevTimeouts = this.cfg.lvsTimeouts;
     this.cfg = cfg;
     const lt = cfg.lvsTimeouts;
+    const had = this.initialTimeouts;
     if (lt) this.guard('lvs_timeouts', () => this.model.setTimeouts(lt));
+    // lvs_timeouts gone: the values found at start come back, as keepalived's reload does
+    else if (had && prevTimeouts) this.guard('lvs_timeouts', () => this.model.setTimeouts(had));
     if (JSON.stringify([cfg.notifyFifo, cfg.lvsNotifyFifo]) !== fifosBefore) {
       this.notifier.close();
       this.notifier = new Notifier(cfg, this.log);

@@ -142,3 +142,18 @@ test('virtual_server_group on reload: new addresses get the alive real servers, 
     ]);
     s.h.stop();
   }));
+
+test('lvs_timeouts: set at start, changed by a reload, and put back when a reload removes them', () =>
+  withClock(async () => {
+    const t = (v: string) => `global_defs {\n  lvs_timeouts ${v}\n}\n`;
+    const vs = conf(`real_server 10.0.1.1 80 { ${CHK()} }`);
+    const s = lab(t('tcp 100 tcpfin 10 udp 20') + vs);
+    const before = s.model.getTimeouts();
+    s.h.start();
+    assert.deepEqual(s.model.getTimeouts(), { tcp: 100, tcpfin: 10, udp: 20 });
+    s.h.reload(parseKeepalived(t('tcp 200') + vs));
+    assert.equal(s.model.getTimeouts().tcp, 200);
+    s.h.reload(parseKeepalived(vs));
+    assert.deepEqual(s.model.getTimeouts(), before);
+    s.h.stop();
+  }));
