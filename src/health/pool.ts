@@ -178,8 +178,9 @@ export class Pools {
         r.alive = true;
         if (this.cfg.rsInitNotifies) this.rsNotifies(st, r);
       }
-    } else if (failed && r.set && !r.inhibit) {
-      // restored from a saved configuration but not alive: out, as keepalived never added it
+    } else if (failed && r.set) {
+      // restored from a saved configuration but not alive: out (inhibited: weight 0), as
+      // keepalived never had it in
       this.ipvs('del', st, r);
     }
   }

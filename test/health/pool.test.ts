@@ -267,3 +267,23 @@ ${vs(`  real_server 10.0.1.1 80 { ${CHK} }`)}`);
     ],
   );
 });
+
+test('a saved configuration restored before start: alive servers kept, alpha ones taken out (inhibited: weight 0)', () =>
+  withClock(async () => {
+    const s = lab(
+      vs(`  real_server 10.0.1.1 80 { weight 3 ${CHK} }
+  real_server 10.0.1.2 80 { alpha ${CHK} }
+  real_server 10.0.1.3 80 { alpha inhibit_on_failure ${CHK} }`),
+    );
+    const id = { af: 4 as const, protocol: 6, addr: '10.0.0.1', port: 80 };
+    s.model.addService({ ...id, scheduler: 'rr' });
+    for (const a of ['10.0.1.1', '10.0.1.2', '10.0.1.3'])
+      s.model.addDest(id, { addr: a, port: 80, fwd: 'masq', weight: 5 });
+    s.h.start();
+    assert.deepEqual(s.save(), [
+      '-A -t 10.0.0.1:80 -s wrr',
+      '-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 3',
+      '-a -t 10.0.0.1:80 -r 10.0.1.3:80 -m -w 0',
+    ]);
+    s.h.stop();
+  }));
