@@ -40,6 +40,7 @@ import {
   servicesOf,
   sorryServerOf,
   type KaServer,
+  type KaService,
 } from './keepalived/control.js';
 import { addrKey, hostPort } from './keepalived/values.js';
 import { runCheck, type CheckResult } from './check.js';
@@ -245,7 +246,7 @@ export class HealthManager {
           this.log(
             `health: ${serverLabel(vs, r.srv.addr, r.srv.port)} of VS ${serviceLabel(vs)} is kept out of rotation: ${c.why ?? ''}`,
           );
-    st.suspended = vs.haSuspend && !this.localAddrs().has(addrKey(vs.addr));
+    st.suspended = vs.haSuspend && !isLocal(st.services, this.localAddrs());
     return st;
   }
 
@@ -372,8 +373,9 @@ export class HealthManager {
       services: servicesOf(vs),
       rs: [],
       quorumUp: prev.quorumUp,
-      suspended: vs.haSuspend && !this.localAddrs().has(addrKey(vs.addr)),
+      suspended: false,
     };
+    st.suspended = vs.haSuspend && !isLocal(st.services, this.localAddrs());
     // the services: parameters edited in place, a group's entries diffed
     const before = new Map(prev.services.map((s) => [idKey(s.id), s]));
     for (const svc of st.services) {
@@ -532,7 +534,7 @@ export class HealthManager {
       const local = this.localAddrs();
       for (const st of this.vss) {
         if (!st.vs.haSuspend) continue;
-        const suspended = !local.has(addrKey(st.vs.addr));
+        const suspended = !isLocal(st.services, local);
         if (suspended !== st.suspended) {
           st.suspended = suspended;
           this.log(
@@ -571,6 +573,11 @@ export class HealthManager {
       return false;
     }
   }
+}
+
+/** ha_suspend: whether any address of the virtual server (each of a group's) is local. */
+function isLocal(services: readonly KaService[], local: Set<string>): boolean {
+  return services.some((s) => s.id.addr !== undefined && local.has(addrKey(s.id.addr)));
 }
 
 /** The first check: after `warmup` (keepalived: random up to delay_loop when unset). */

@@ -287,3 +287,19 @@ test('a saved configuration restored before start: alive servers kept, alpha one
     ]);
     s.h.stop();
   }));
+
+test('ha_suspend on a group: the checks run while any of its addresses is local', () =>
+  withClock(async () => {
+    const local = new Set<string>();
+    const s = lab(
+      `virtual_server_group G {\n  10.0.0.1-2 80\n}\n${vs(`  ha_suspend\n  real_server 10.0.1.1 80 { ${CHK} }`, 'group G')}`,
+      { localAddresses: () => local, addressPollMs: 1000 },
+    );
+    s.h.start();
+    await run(20_000);
+    assert.equal(s.calls.length, 0);
+    local.add('10.0.0.2');
+    await run(11_000);
+    assert.ok(s.calls.length >= 1);
+    s.h.stop();
+  }));
