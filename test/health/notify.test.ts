@@ -23,7 +23,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lab, run, withClock } from './helpers.js';
-import { scriptInsecurity } from '../../src/health/notify.js';
+import { lookupUser, scriptInsecurity } from '../../src/health/notify.js';
+import { splitCommand } from '../../src/health/keepalived/values.js';
 
 /** Waits (real time) until `fn` is true or `ms` passed. */
 async function until(fn: () => boolean, ms = 5000): Promise<boolean> {
@@ -160,4 +161,13 @@ test('enable_script_security: a script a non-root user may change is not run, an
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('script command lines split as keepalived does; users and groups looked up', () => {
+  assert.deepEqual(splitCommand(`/bin/x.sh a 'b c' d\\ e`), ['/bin/x.sh', 'a', 'b c', 'd e']);
+  assert.deepEqual(splitCommand('  '), []);
+  assert.deepEqual(lookupUser('root'), { uid: 0, gid: 0 });
+  assert.deepEqual(lookupUser('0', '0'), { uid: 0, gid: 0 });
+  assert.equal(lookupUser('no-such-user-tsvs'), undefined);
+  assert.equal(lookupUser('root', 'no-such-group-tsvs'), undefined);
 });
