@@ -273,7 +273,9 @@ export class HealthManager {
     c.running = true;
     let res: CheckResult;
     try {
-      res = await this.check(k, { addr: r.srv.addr, port: r.srv.port });
+      // the configured weight: FILE_CHECK and misc_dynamic work out their cur_weight from it
+      const target = { addr: r.srv.addr, port: r.srv.port, weight: r.rs?.weight ?? r.weight };
+      res = await this.check(k, target);
     } catch (e) {
       res = { ok: false, why: (e as Error).message };
     }
@@ -287,7 +289,13 @@ export class HealthManager {
       this.log(
         `health: ${k.type} on ${serverLabel(st.vs, r.srv.addr, r.srv.port)} failed: ${res.why ?? 'check failed'}`,
       );
-    if (res.ok && res.weight !== undefined) this.pool.updateWeight(st, r, res.weight);
+    const cur: unknown = 'curWeight' in res ? res.curWeight : undefined;
+    if (typeof cur === 'number') {
+      // keepalived: the real server's weight is its configured weight plus its checkers' cur_weight
+      c.curWeight = cur;
+      const sum = r.checkers.reduce((a, x) => a + (x.curWeight ?? 0), 0);
+      this.pool.updateWeight(st, r, (r.rs?.weight ?? 0) + sum);
+    } else if (res.ok && res.weight !== undefined) this.pool.updateWeight(st, r, res.weight);
     // keepalived's checker epilog: a failure is retried before it counts
     let delay = k.delayLoop;
     if (res.ok || c.retryIt >= k.retry) {

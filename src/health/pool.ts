@@ -38,6 +38,8 @@ export interface CheckerState {
   running: boolean;
   /** Bumped when the checker is retired (reload), so a check in flight is dropped. */
   gen: number;
+  /** keepalived's cur_weight: what this checker adds to its real server's configured weight. */
+  curWeight?: number;
 }
 
 /** A real or sorry server (keepalived's real_server_t: alive, set, inhibit, weights). */

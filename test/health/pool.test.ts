@@ -12,6 +12,7 @@ import { Engine } from '../../src/engine/engine.js';
 import { ControlModel } from '../../src/control/model.js';
 import { parseKeepalived } from '../../src/health/keepalived.js';
 import { HealthManager } from '../../src/health/manager.js';
+import type { CheckResult } from '../../src/health/check.js';
 import { lab, run, withClock } from './helpers.js';
 
 const CHK = 'TCP_CHECK { warmup 0 retry 1 delay_before_retry 1 }';
@@ -301,5 +302,18 @@ test('ha_suspend on a group: the checks run while any of its addresses is local'
     local.add('10.0.0.2');
     await run(11_000);
     assert.ok(s.calls.length >= 1);
+    s.h.stop();
+  }));
+
+test("a checker's cur_weight (FILE_CHECK, misc_dynamic) is added to the configured weight", () =>
+  withClock(async () => {
+    const s = lab(vs(`  real_server 10.0.1.1 80 { weight 5 ${CHK} }`));
+    const r = (curWeight: number) => ({ ok: true, curWeight }) as CheckResult;
+    s.results.set('10.0.1.1:80', [r(3), r(-2)]);
+    s.h.start();
+    await run(200);
+    assert.deepEqual(s.dests(), ['10.0.1.1:80/8']);
+    await run(10_000);
+    assert.deepEqual(s.dests(), ['10.0.1.1:80/3']);
     s.h.stop();
   }));
