@@ -215,10 +215,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
       return 1;
     }
     const ka = parseKeepalived(text);
-    for (const w of ka.warnings) log(`${args.keepalived}: ${w}`);
-    for (const w of ka.errors) log(`${args.keepalived}: ${w}`);
-    if (ka.syncDaemon)
-      log(`${args.keepalived}: lvs_sync_daemon is not followed: use ipvsadm --start-daemon`);
+    for (const w of [...ka.notes, ...ka.warnings, ...ka.errors]) log(`${args.keepalived}: ${w}`);
     health = new HealthManager(ctl.model, ka, log);
     health.start();
     log(`health checks: ${ka.virtualServers.length} virtual server(s) from ${args.keepalived}`);
@@ -253,7 +250,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
   return new Promise<number>((resolve) => {
     const stop = (sig: string): void => {
       log(`${sig}: stopping`);
-      health?.stop();
+      health?.shutdown();
       metrics?.close();
       void web?.close();
       sync.stopAll();

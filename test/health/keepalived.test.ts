@@ -59,6 +59,7 @@ test('the worked example (§6) parses to exactly the described service', () => {
     inhibitOnFailure: false,
     alpha: false,
     haSuspend: false,
+    omega: false,
     delayLoop: 6,
     connectTimeout: 5,
     retry: 1,
@@ -74,6 +75,7 @@ test('the worked example (§6) parses to exactly the described service', () => {
         inhibitOnFailure: false,
         alpha: false,
         line: 10,
+        unusableCheckers: [],
         checkers: [
           {
             type: 'TCP_CHECK',
@@ -98,6 +100,7 @@ test('the worked example (§6) parses to exactly the described service', () => {
         inhibitOnFailure: true,
         alpha: false,
         line: 18,
+        unusableCheckers: [],
         checkers: [
           {
             type: 'HTTP_GET',

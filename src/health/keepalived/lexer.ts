@@ -9,6 +9,11 @@
 export class Problems {
   readonly warnings: string[] = [];
   readonly errors: string[] = [];
+  /** What tsvs leaves to keepalived itself (VRRP, BFD, e-mail): information, not a fault. */
+  readonly notes: string[] = [];
+  note(line: number, msg: string): void {
+    this.notes.push(`line ${line}: ${msg}`);
+  }
   warn(line: number, msg: string): void {
     this.warnings.push(`line ${line}: ${msg}`);
   }
@@ -73,6 +78,24 @@ export function buildTree(text: string, p: Problems): Node[] {
   const lines = text.split('\n');
   for (let n = 0; n < lines.length; n++) {
     const lineNo = n + 1;
+    if (/^\s*@/.test(lines[n])) {
+      // keepalived's conditional lines (`@id ...`) depend on its -i option
+      p.warn(lineNo, 'conditional configuration (@id) is not supported by tsvs, line skipped');
+      continue;
+    }
+    if (/^\s*\$[A-Za-z_]\w*\s*=/.test(lines[n]) || /^\s*~(SEQ|LST)/.test(lines[n])) {
+      // keepalived's parameter definitions and sequences: a language of their own
+      p.warn(
+        lineNo,
+        'parameter definitions ($NAME=, ~SEQ, ~LST) are not supported by tsvs, line skipped',
+      );
+      continue;
+    }
+    if (/(^|\s)\$\{?[A-Za-z_]/.test(lines[n].replace(/["!#].*$/, '')))
+      p.warn(
+        lineNo,
+        'a $parameter is not expanded by tsvs (keepalived definitions are not supported)',
+      );
     const toks = lexLine(lines[n], lineNo, (l, m) => p.warn(l, m));
     let cur: Node | null = null;
     let braceSeen = false;

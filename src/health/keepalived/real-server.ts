@@ -3,6 +3,8 @@
  * thresholds, inhibit_on_failure, notify scripts, timers and checkers, as written —
  * the defaults and checks of the service come in `validate.ts`.
  */
+import type { KaChecker, KaScript, KaUnusableChecker } from './types.js';
+import { refusal, RS_KEYWORDS } from './keywords.js';
 import { expand, type Node, type Problems } from './lexer.js';
 import {
   CHECKERS,
@@ -18,9 +20,9 @@ import {
   intArg,
   methodArg,
   noBlock,
+  scriptArg,
   strArg,
   timerKeyword,
-  TIMER_KEYS,
   UINT_MAX,
   unknown,
   type MethodSpec,
@@ -28,19 +30,9 @@ import {
 } from './values.js';
 
 const RS_KEYS = new Set([
-  'weight',
-  'lvs_method',
+  ...Object.keys(RS_KEYWORDS),
+  // keepalived 2.2 reads only lvs_method here; the old name is taken as well
   'lb_kind',
-  'uthreshold',
-  'lthreshold',
-  'inhibit_on_failure',
-  'notify_up',
-  'notify_down',
-  'alpha',
-  ...TIMER_KEYS,
-  'smtp_alert',
-  'virtualhost',
-  'snmp_name',
   'include',
   ...CHECKERS,
   ...UNSUPPORTED_CHECKERS,
@@ -59,9 +51,10 @@ export interface RawRealServer {
   inhibit?: boolean;
   t: Timers;
   virtualhost?: string;
-  notifyUp?: string;
-  notifyDown?: string;
+  notifyUp?: KaScript;
+  notifyDown?: KaScript;
   checkers: RawChecker[];
+  unusableCheckers: KaUnusableChecker[];
 }
 
 export function parseRealServer(n: Node, p: Problems): RawRealServer | undefined {
@@ -78,6 +71,7 @@ export function parseRealServer(n: Node, p: Problems): RawRealServer | undefined
     lThreshold: 0,
     t: {},
     checkers: [],
+    unusableCheckers: [],
   };
   for (const s of expand(n.children, RS_KEYS)) {
     if (!s.words.length) continue;
@@ -88,11 +82,24 @@ export function parseRealServer(n: Node, p: Problems): RawRealServer | undefined
       continue;
     }
     if (UNSUPPORTED_CHECKERS.has(kw)) {
-      p.warn(s.line, `${kw} is not supported, checker ignored`);
+      // fail closed: the operator asked for a check that cannot run here
+      const reason = `${kw} is not supported by this build of tsvs`;
+      p.warn(s.line, `${reason}: real server ${rs.addr} is kept out of rotation`);
+      rs.unusableCheckers.push({ type: kw, reason, line: s.line });
       continue;
     }
     if (!RS_KEYS.has(kw) || kw === 'include') {
-      unknown(s, p, 'real_server');
+      if (s.children && kw !== 'include') {
+        // a block here can only be a checker: an unknown one cannot vouch for the server
+        const reason = `unknown checker '${kw}'`;
+        p.warn(s.line, `${reason} in real_server: real server ${rs.addr} is kept out of rotation`);
+        rs.unusableCheckers.push({ type: kw, reason, line: s.line });
+      } else unknown(s, p, 'real_server');
+      continue;
+    }
+    const refused = refusal(kw, RS_KEYWORDS[kw]);
+    if (refused) {
+      p.warn(s.line, refused);
       continue;
     }
     noBlock(s, p);
@@ -115,18 +122,16 @@ export function parseRealServer(n: Node, p: Problems): RawRealServer | undefined
         rs.inhibit = boolArg(s, p) ?? rs.inhibit;
         break;
       case 'notify_up':
-        rs.notifyUp = strArg(s, p) ?? rs.notifyUp;
+      case 'notify_down': {
+        const k = kw === 'notify_up' ? 'notifyUp' : 'notifyDown';
+        if (rs[k])
+          p.warn(s.line, `${kw} script already specified - ignoring ${s.words[1]?.v ?? ''}`);
+        else rs[k] = scriptArg(s, p);
         break;
-      case 'notify_down':
-        rs.notifyDown = strArg(s, p) ?? rs.notifyDown;
-        break;
+      }
       case 'virtualhost':
         rs.virtualhost = strArg(s, p) ?? rs.virtualhost;
         break;
-      case 'smtp_alert':
-        boolArg(s, p);
-        break;
-      // snmp_name: accepted, no effect here
     }
   }
   return rs;

@@ -145,14 +145,64 @@ export interface KaRealServer {
   inhibitOnFailure: boolean;
   alpha: boolean;
   checkers: KaChecker[];
-  notifyUp?: string;
-  notifyDown?: string;
+  /**
+   * Checkers written in the block that cannot run (a checker keepalived has and this
+   * build does not, or an unknown block): each keeps the real server out of rotation.
+   */
+  unusableCheckers: KaUnusableChecker[];
+  notifyUp?: KaScript;
+  notifyDown?: KaScript;
+  line: number;
+}
+
+/** A checker block that cannot run, with the reason logged when the real server is kept out. */
+export interface KaUnusableChecker {
+  type: string;
+  reason: string;
+  line: number;
+}
+
+/**
+ * A notify script as keepalived reads it: the first word (quoted when it has spaces)
+ * is the command line, split into arguments; then an optional user and group to run it as.
+ */
+export interface KaScript {
+  args: string[];
+  user?: string;
+  group?: string;
+  line: number;
+}
+
+/** One entry of a virtual_server_group: an address range with a port, or a fwmark. */
+export type KaGroupEntry =
+  | {
+      kind: 'range';
+      af: 4 | 6;
+      /** First and last address of the range, inclusive (equal for a single address). */
+      start: string;
+      end: string;
+      port: number;
+      line: number;
+    }
+  | { kind: 'fwmark'; fwmark: number; af?: 4 | 6; line: number };
+
+export interface KaGroup {
+  name: string;
+  entries: KaGroupEntry[];
   line: number;
 }
 
 export interface KaVirtualServer {
-  /** 'addr' services have addr/port/protocol; 'fwmark' ones fwmark. Groups (virtual_server group) are reported as a warning and skipped. */
-  kind: 'addr' | 'fwmark';
+  /**
+   * 'addr' services have addr/port/protocol; 'fwmark' ones fwmark; 'group' ones are one
+   * service per address (and per fwmark) of the virtual_server_group `group`.
+   */
+  kind: 'addr' | 'fwmark' | 'group';
+  /** For kind 'group': the group's name and its entries (as the group block gives them). */
+  group?: string;
+  groupEntries?: KaGroupEntry[];
+  /** For kind 'group': the position among the virtual servers of that group (keepalived's `[NAME]:N`). */
+  groupMember?: number;
   af: 4 | 6;
   /** 6 TCP, 17 UDP, 132 SCTP; fwmark services carry 6 (TCP), as in the control model. */
   protocol: number;
@@ -187,6 +237,10 @@ export interface KaVirtualServer {
   alpha: boolean;
   /** Added field: `ha_suspend` (always false on fwmark services). */
   haSuspend: boolean;
+  /** `omega`: notify_down and quorum_down scripts also run at shutdown. */
+  omega: boolean;
+  quorumUp?: KaScript;
+  quorumDown?: KaScript;
   delayLoop: number;
   connectTimeout: number;
   retry: number;
@@ -196,8 +250,35 @@ export interface KaVirtualServer {
   line: number;
 }
 
+/** A notify FIFO (`notify_fifo` / `lvs_notify_fifo`) and the script that reads it. */
+export interface KaFifo {
+  path: string;
+  user?: string;
+  group?: string;
+  /** `*_notify_fifo_script`: started with the FIFO's name as its last argument. */
+  script?: KaScript;
+  line: number;
+}
+
 export interface KaConfig {
   virtualServers: KaVirtualServer[];
+  /** virtual_server_group blocks by name. */
+  groups: Map<string, KaGroup>;
+  /** `lvs_flush_on_stop`: 'none' deletes each real server then each service (keepalived's default), 'full' flushes, 'vs' deletes each service. */
+  lvsFlushOnStop: 'none' | 'full' | 'vs';
+  /** `notify_fifo` (global: VRRP and LVS lines) and `lvs_notify_fifo` (LVS lines only). */
+  notifyFifo?: KaFifo;
+  lvsNotifyFifo?: KaFifo;
+  /** `rs_init_notifies`: notify for the real servers that are up at start. */
+  rsInitNotifies: boolean;
+  /** `script_user USER [GROUP]`: the default user of scripts (else keepalived_script if it exists, else root). */
+  scriptUser?: { user: string; group?: string };
+  /** `enable_script_security`: scripts writable by a non-root user are not run. */
+  scriptSecurity: boolean;
+  /** `checker_log_all_failures`: log every failed check, not only state changes. */
+  logAllFailures: boolean;
+  /** Blocks and keywords that belong to keepalived itself (VRRP, BFD, e-mail...), each "line N: text". */
+  notes: string[];
   lvsTimeouts?: { tcp?: number; tcpfin?: number; udp?: number };
   /** lvs_sync_daemon IFACE [[inst] NAME] [id N] [maxlen N] [port N] [ttl N] [group IP] */
   syncDaemon?: {

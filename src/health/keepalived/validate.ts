@@ -6,7 +6,7 @@
  */
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../engine/constants.js';
 import { SERVICE_DEFAULTS } from '../../engine/spec.js';
-import type { KaMethod, KaRealServer, KaVirtualServer } from './types.js';
+import type { KaChecker, KaGroup, KaMethod, KaRealServer, KaVirtualServer } from './types.js';
 import { resolveCheckers } from './checker.js';
 import type { Problems } from './lexer.js';
 import type { RawVirtualServer } from './virtual-server.js';
@@ -15,9 +15,25 @@ import { addrKey, hostPort, intOf, isNetmask4, tunFields } from './values.js';
 export function resolveVirtualServer(
   raw: RawVirtualServer,
   p: Problems,
+  groups: ReadonlyMap<string, KaGroup> = new Map(),
 ): KaVirtualServer | undefined {
   const line = raw.line;
-  const name = raw.kind === 'fwmark' ? `fwmark ${raw.fwmark}` : hostPort(raw.addr, raw.port);
+  const name =
+    raw.kind === 'fwmark'
+      ? `fwmark ${raw.fwmark}`
+      : raw.kind === 'group'
+        ? `group ${raw.group ?? ''}`
+        : hostPort(raw.addr, raw.port);
+  const group = raw.kind === 'group' ? groups.get(raw.group ?? '') : undefined;
+  if (raw.kind === 'group' && !group) {
+    p.warn(
+      line,
+      `Virtual server group ${raw.group ?? ''} specified but not configured - ignoring virtual server ${name}`,
+    );
+    return undefined;
+  }
+  const groupRanges = group?.entries.some((e) => e.kind === 'range') ?? false;
+  const groupMarks = group?.entries.some((e) => e.kind === 'fwmark') ?? false;
   let scheduler = raw.scheduler;
   if (scheduler === undefined) {
     scheduler = SERVICE_DEFAULTS.scheduler;
@@ -29,8 +45,14 @@ export function resolveVirtualServer(
     vsMethod = { method: 'masq' };
   }
   let protocol: number;
-  if (raw.kind === 'fwmark') protocol = IPPROTO_TCP;
-  else if (raw.protocol === undefined) {
+  if (raw.kind === 'fwmark' || (group && !groupRanges)) {
+    if (group && raw.protocol !== undefined)
+      p.warn(
+        line,
+        `Virtual server ${name}: protocol specified for fwmark - protocol will be ignored`,
+      );
+    protocol = IPPROTO_TCP;
+  } else if (raw.protocol === undefined) {
     p.warn(line, 'no protocol set - defaulting to UDP');
     protocol = IPPROTO_UDP;
   } else protocol = raw.protocol;
@@ -45,9 +67,28 @@ export function resolveVirtualServer(
     const direct = raw.realServers.find((r) => (r.method ?? vsMethod).method !== 'tunnel');
     af = raw.ipFamily ?? direct?.af ?? raw.realServers[0]?.af ?? 4;
   }
+  if (group) {
+    // keepalived's link_vsg_to_vs: the group's family must agree with the servers'
+    const v4 = group.entries.some((e) => e.af === 4);
+    const v6 = group.entries.some((e) => e.af === 6);
+    const fromServers =
+      raw.ipFamily ?? raw.realServers.find((r) => (r.method ?? vsMethod).method !== 'tunnel')?.af;
+    if (v4 && v6 && fromServers !== undefined) {
+      p.warn(
+        line,
+        `${raw.group}: virtual server group with IPv4 & IPv6 doesn't match virtual server ${name} - ignoring`,
+      );
+      return undefined;
+    }
+    if ((v4 && fromServers === 6) || (v6 && fromServers === 4)) {
+      p.warn(line, `${raw.group}: address family doesn't match virtual server ${name} - ignoring`);
+      return undefined;
+    }
+    if (v4 !== v6) af = v4 ? 4 : 6;
+  }
 
   let ops = raw.ops;
-  if (ops && raw.kind === 'addr' && protocol !== IPPROTO_UDP) {
+  if (ops && (raw.kind === 'addr' || groupRanges) && protocol !== IPPROTO_UDP) {
     p.warn(line, `ops is only for UDP services, reset for virtual server ${name}`);
     ops = false;
   }
@@ -63,6 +104,14 @@ export function resolveVirtualServer(
       granularity = undefined;
     }
   }
+  if (group && granularity !== undefined) {
+    // keepalived programs each group address with a full netmask (ipvs_group_range_cmd)
+    p.warn(
+      raw.persistenceGranularityLine,
+      `persistence_granularity is not applied to the services of virtual_server_group ${raw.group ?? ''} (keepalived programs them with a full netmask), ignored`,
+    );
+    granularity = undefined;
+  }
   let timeout = raw.persistenceTimeout;
   const persistentTimeout = SERVICE_DEFAULTS.persistentTimeout;
   if (granularity !== undefined && timeout === undefined) timeout = persistentTimeout;
@@ -73,9 +122,20 @@ export function resolveVirtualServer(
     );
     timeout = persistentTimeout;
   }
+  if (
+    group &&
+    timeout === undefined &&
+    group.entries.some((e) => e.kind === 'range' && e.port === 0)
+  ) {
+    p.warn(
+      line,
+      `Virtual server ${name}: zero port only valid for persistent services - setting persistence_timeout ${persistentTimeout}`,
+    );
+    timeout = persistentTimeout;
+  }
 
   let haSuspend = raw.haSuspend;
-  if (haSuspend && raw.kind === 'fwmark') {
+  if (haSuspend && (raw.kind === 'fwmark' || groupMarks)) {
     p.warn(line, `ha_suspend is not allowed on fwmark service ${name}, cleared`);
     haSuspend = false;
   }
@@ -86,6 +146,20 @@ export function resolveVirtualServer(
     r: { addr: string; port: number; portWritten: boolean; line: number },
     m: KaMethod,
   ): number => {
+    // a group's entries have their own ports: the port is chosen per service (control.ts)
+    if (raw.kind === 'group') {
+      if (m !== 'masq' && r.port !== 0) {
+        if (groupMarks)
+          p.warn(r.line, `${what} ${r.addr}: port ${r.port} ignored on the fwmarks of ${name}`);
+        const other = group?.entries.find((e) => e.kind === 'range' && e.port !== r.port);
+        if (other)
+          p.warn(
+            r.line,
+            `${what} ${r.addr}: port ${r.port} ignored, non-NAT uses each address's port in ${name}`,
+          );
+      }
+      return r.port;
+    }
     if (raw.kind === 'addr') {
       if (m !== 'masq') {
         if (r.portWritten && r.port !== 0 && r.port !== raw.port)
@@ -141,6 +215,7 @@ export function resolveVirtualServer(
       inhibitOnFailure: r.inhibit ?? raw.inhibit,
       alpha: r.t.alpha ?? raw.t.alpha ?? false,
       checkers,
+      unusableCheckers: r.unusableCheckers,
       line: r.line,
     };
     if (r.notifyUp !== undefined) rs.notifyUp = r.notifyUp;
@@ -189,6 +264,7 @@ export function resolveVirtualServer(
     inhibitOnFailure: raw.inhibit,
     alpha: raw.t.alpha ?? false,
     haSuspend,
+    omega: raw.omega,
     delayLoop: raw.t.delayLoop ?? 60,
     connectTimeout: raw.t.connectTimeout ?? 5,
     retry: raw.t.retry ?? 1,
@@ -202,6 +278,12 @@ export function resolveVirtualServer(
   } else if (raw.persistenceEngine !== undefined) {
     p.warn(line, `persistence_engine without persistence in virtual server ${name}, ignored`);
   }
+  if (group) {
+    vs.group = group.name;
+    vs.groupEntries = group.entries;
+  }
+  if (raw.quorumUp) vs.quorumUp = raw.quorumUp;
+  if (raw.quorumDown) vs.quorumDown = raw.quorumDown;
   if (raw.t.delayBeforeRetry !== undefined) vs.delayBeforeRetry = raw.t.delayBeforeRetry;
   if (raw.virtualhost !== undefined) vs.virtualhost = raw.virtualhost;
   if (raw.sorry) {

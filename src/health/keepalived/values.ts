@@ -6,8 +6,9 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { TUN_TYPE_NAMES } from '../../engine/spec.js';
-import type { KaMethod, KaTunCsum, KaTunType } from './types.js';
+import type { KaMethod, KaScript, KaTunCsum, KaTunType } from './types.js';
 import type { Node, Problems } from './lexer.js';
+import { refusal, ROOT_KEYWORDS } from './keywords.js';
 
 export const INT_MAX = 2147483647;
 export const UINT_MAX = 4294967295;
@@ -247,7 +248,7 @@ export function timerKeyword(kw: string, n: Node, p: Problems, t: Timers): boole
 
 export function unknown(n: Node, p: Problems, where: string): void {
   const kw = n.words[0]?.v ?? '';
-  if (kw === 'include') p.warn(n.line, 'include not supported');
+  if (kw === 'include') p.warn(n.line, refusal('include', ROOT_KEYWORDS.include)!);
   else
     p.warn(
       n.line,
@@ -258,4 +259,47 @@ export function unknown(n: Node, p: Problems, where: string): void {
 /** A keyword that takes no block was given one: its contents are ignored. */
 export function noBlock(n: Node, p: Problems): void {
   if (n.children) p.warn(n.line, `'${n.words[0].v}' takes no block, block contents ignored`);
+}
+
+/** A command line split into words as keepalived does: whitespace, `'…'` quotes, `\` escapes. */
+export function splitCommand(s: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let have = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (c === '\\' && i + 1 < s.length) {
+      cur += s[++i];
+      have = true;
+    } else if (c === "'") {
+      const end = s.indexOf("'", i + 1);
+      cur += end < 0 ? s.slice(i + 1) : s.slice(i + 1, end);
+      have = true;
+      i = end < 0 ? s.length : end;
+    } else if (/\s/.test(c)) {
+      if (have) out.push(cur);
+      cur = '';
+      have = false;
+    } else {
+      cur += c;
+      have = true;
+    }
+  }
+  if (have) out.push(cur);
+  return out;
+}
+
+/** `kw SCRIPT [USER [GROUP]]` (notify_up, quorum_down, ...): undefined and a warning when empty. */
+export function scriptArg(n: Node, p: Problems): KaScript | undefined {
+  const w = n.words;
+  const args = w[1] ? splitCommand(w[1].v) : [];
+  if (!args.length) {
+    p.warn(n.line, `${w[0].v}: missing script, ignored`);
+    return undefined;
+  }
+  if (w.length > 4) p.warn(n.line, `${w[0].v}: extra arguments after the user and group ignored`);
+  const s: KaScript = { args, line: n.line };
+  if (w[2]) s.user = w[2].v;
+  if (w[3]) s.group = w[3].v;
+  return s;
 }

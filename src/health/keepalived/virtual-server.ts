@@ -11,6 +11,7 @@ import { MAX_TIMEOUT, protoName, SERVICE_DEFAULTS } from '../../engine/spec.js';
 import { expand, type Node, type Problems } from './lexer.js';
 import { CHECKERS, UNSUPPORTED_CHECKERS } from './checker.js';
 import { parseRealServer, type RawRealServer } from './real-server.js';
+import { refusal, VS_KEYWORDS } from './keywords.js';
 import {
   addrPort,
   boolArg,
@@ -20,55 +21,21 @@ import {
   isNetmask4,
   methodArg,
   noBlock,
+  scriptArg,
   strArg,
   timerKeyword,
-  TIMER_KEYS,
   UINT_MAX,
   unknown,
   type MethodSpec,
   type Timers,
 } from './values.js';
+import type { KaScript } from './types.js';
 
-const VS_KEYS = new Set([
-  'lvs_sched',
-  'lb_algo',
-  'lvs_method',
-  'lb_kind',
-  'protocol',
-  'persistence_timeout',
-  'persistence_granularity',
-  'persistence_engine',
-  'ops',
-  'flag-1',
-  'flag-2',
-  'flag-3',
-  'sh-port',
-  'sh-fallback',
-  'mh-port',
-  'mh-fallback',
-  'ip_family',
-  ...TIMER_KEYS,
-  'inhibit_on_failure',
-  'alpha',
-  'omega',
-  'quorum',
-  'hysteresis',
-  'quorum_up',
-  'quorum_down',
-  'sorry_server',
-  'sorry_server_inhibit',
-  'sorry_server_lvs_method',
-  'ha_suspend',
-  'virtualhost',
-  'smtp_alert',
-  'snmp_name',
-  'weight',
-  'real_server',
-  'include',
-]);
+const VS_KEYS = new Set([...Object.keys(VS_KEYWORDS), 'include']);
 
 export interface RawVirtualServer {
-  kind: 'addr' | 'fwmark';
+  kind: 'addr' | 'fwmark' | 'group';
+  group?: string;
   addr: string;
   port: number;
   fwmark: number;
@@ -87,6 +54,9 @@ export interface RawVirtualServer {
   t: Timers;
   inhibit: boolean;
   haSuspend: boolean;
+  omega: boolean;
+  quorumUp?: KaScript;
+  quorumDown?: KaScript;
   quorum: number;
   hysteresis: number;
   sorry?: { addr: string; port: number; portWritten: boolean; af: 4 | 6; line: number };
@@ -118,6 +88,7 @@ export function parseVirtualServer(n: Node, p: Problems): RawVirtualServer | und
     t: {},
     inhibit: false,
     haSuspend: false,
+    omega: false,
     quorum: 1,
     hysteresis: 0,
     sorryInhibit: false,
@@ -126,8 +97,12 @@ export function parseVirtualServer(n: Node, p: Problems): RawVirtualServer | und
     invalid: false,
   };
   if (w[1] === 'group') {
-    p.warn(n.line, `virtual_server group ${w[2] ?? ''} is not supported, block skipped`);
-    return undefined;
+    if (w[2] === undefined) {
+      p.error(n.line, 'virtual_server group: missing group name, block skipped');
+      return undefined;
+    }
+    if (w.length > 3) p.warn(n.line, 'virtual_server: extra arguments ignored');
+    raw = { ...base, kind: 'group', group: w[2], addr: '', port: 0, fwmark: 0 };
   } else if (w[1] === 'fwmark') {
     const mark = intOf(w[2], 1, UINT_MAX);
     if (mark === undefined) {
@@ -160,6 +135,11 @@ export function parseVirtualServer(n: Node, p: Problems): RawVirtualServer | und
       if (rs) raw.realServers.push(rs);
       continue;
     }
+    const refused = refusal(kw, VS_KEYWORDS[kw]);
+    if (refused) {
+      p.warn(s.line, refused);
+      continue;
+    }
     noBlock(s, p);
     if (timerKeyword(kw, s, p, raw.t)) continue;
     switchVsKeyword(kw, s, raw, p);
@@ -186,6 +166,7 @@ function switchVsKeyword(kw: string, s: Node, raw: RawVirtualServer, p: Problems
       const proto = arg === undefined ? undefined : PROTOCOLS.get(arg.toUpperCase());
       if (proto === undefined) p.warn(s.line, `protocol: invalid protocol '${arg ?? ''}', ignored`);
       else if (raw.kind === 'fwmark') p.warn(s.line, 'protocol is ignored for a fwmark service');
+      // a group's protocol applies to its addresses (its fwmarks ignore it)
       else raw.protocol = proto;
       break;
     }
@@ -204,6 +185,11 @@ function switchVsKeyword(kw: string, s: Node, raw: RawVirtualServer, p: Problems
       break;
     case 'ops':
       raw.ops = boolArg(s, p) ?? raw.ops;
+      break;
+    case 'hashed':
+      // keepalived registers it and sets nothing; outside sh/mh it says so
+      if (raw.scheduler !== 'sh' && raw.scheduler !== 'mh')
+        p.warn(s.line, 'hashed only applies to sh scheduler - ignoring');
       break;
     case 'flag-1':
     case 'flag-2':
@@ -259,10 +245,15 @@ function switchVsKeyword(kw: string, s: Node, raw: RawVirtualServer, p: Problems
       raw.weight = intArg(s, p, 1, INT_MAX) ?? raw.weight;
       break;
     case 'omega':
-    case 'smtp_alert':
-      boolArg(s, p);
+      raw.omega = true;
       break;
-    // quorum_up, quorum_down, snmp_name: accepted, no effect here
+    case 'quorum_up':
+    case 'quorum_down': {
+      const k = kw === 'quorum_up' ? 'quorumUp' : 'quorumDown';
+      if (raw[k]) p.warn(s.line, `${kw} script already specified - ignoring ${arg ?? ''}`);
+      else raw[k] = scriptArg(s, p);
+      break;
+    }
   }
 }
 

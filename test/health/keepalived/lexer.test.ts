@@ -109,8 +109,8 @@ test('unbalanced braces: errors with line numbers, unusable blocks skipped', () 
     ['10.0.0.1'],
   );
   assert.deepEqual(unclosed.errors, [
-    "line 9: 'real_server' block is not closed (missing '}')",
     "line 8: 'virtual_server' block is not closed (missing '}')",
+    "line 9: 'real_server' block is not closed (missing '}')",
   ]);
 
   const extra = parseKeepalived(`}\n${good}}\n{\n}\n`);
@@ -234,4 +234,25 @@ test('bad input never throws', () => {
     for (const m of [...cfg!.warnings, ...cfg!.errors]) assert.match(m, /^line \d+: /);
     for (const vs of cfg!.virtualServers) assert.ok(vs.realServers.length > 0);
   }
+});
+
+test("keepalived's parameter language ($NAME=, $NAME, ~SEQ) is refused with a warning, never half-read", () => {
+  const cfg = parseKeepalived(`$RS=10.0.1.1
+~SEQ(n, 1, 1, 3)
+virtual_server 10.0.0.1 80 {
+  lvs_sched rr
+  lvs_method NAT
+  protocol TCP
+  real_server $RS 80 {
+  }
+  real_server 10.0.1.2 80 {
+  }
+}`);
+  assert.deepEqual(cfg.warnings.slice(0, 3), [
+    'line 1: parameter definitions ($NAME=, ~SEQ, ~LST) are not supported by tsvs, line skipped',
+    'line 2: parameter definitions ($NAME=, ~SEQ, ~LST) are not supported by tsvs, line skipped',
+    'line 7: a $parameter is not expanded by tsvs (keepalived definitions are not supported)',
+  ]);
+  assert.deepEqual(cfg.errors, ["line 7: real_server: invalid address '$RS', real server skipped"]);
+  assert.equal(cfg.virtualServers[0].realServers.length, 1);
 });

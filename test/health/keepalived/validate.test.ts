@@ -131,8 +131,8 @@ test('weight: the service weight is the real servers’ default; thresholds; BOO
   const [a, b, c] = vs.realServers;
   assert.deepEqual([a.weight, a.inhibitOnFailure], [5, true]);
   assert.deepEqual([b.weight, b.uThreshold, b.lThreshold, b.inhibitOnFailure], [0, 100, 50, false]);
-  assert.equal(b.notifyUp, '/usr/local/bin/up.sh arg');
-  assert.equal(b.notifyDown, '/usr/local/bin/down.sh');
+  assert.deepEqual(b.notifyUp, { args: ['/usr/local/bin/up.sh', 'arg'], user: 'root', line: 15 });
+  assert.deepEqual(b.notifyDown, { args: ['/usr/local/bin/down.sh'], line: 16 });
   assert.deepEqual([c.weight, c.inhibitOnFailure], [5, true]);
   hasWarning(cfg, /^line 19: weight: invalid value '3000000000'/);
   hasWarning(cfg, /^line 20: inhibit_on_failure: invalid boolean 'maybe'/);
