@@ -10,7 +10,7 @@ Commands:
                             connection table, tear everything down (root)
   daemon [--config FILE] [--control PATH] [--state FILE | --no-state] [--name NAME]
          [--ftp-ports P[,P]...] [--no-steer] [--metrics [HOST:]PORT]
-         [--keepalived FILE]
+         [--keepalived FILE] [--ignore-config-errors] [--check]
                             run the director in the foreground (root). FILE holds
                             ipvsadm rules (ipvsadm -S format) or a tsvs JSON config.
                             The FTP helper serves NAT services on the ftp ports
@@ -22,9 +22,17 @@ Commands:
                             creates the virtual servers of a keepalived.conf and
                             runs their health checks (TCP_CHECK, HTTP_GET,
                             MISC_CHECK) as keepalived would.
+                            A file with a problem stops the start (unless
+                            --ignore-config-errors); --check only checks the files.
+                            SIGHUP re-reads the files and applies the difference.
                             TSVS_CONTROL overrides the default control socket
                             /run/tsvs/control.sock (per named netns:
                             /run/tsvs/netns/NAME/control.sock)
+  check [--config FILE] [--keepalived FILE] [FILE]...
+                            check configuration files as start and reload would;
+                            every problem as file:line, exit 0 valid / 1 not
+  reload [--control PATH]   make the daemon re-read its files and apply the
+                            difference; prints the changes or the problems
   decap [--netns NS] [--allow ADDR]...
                             user-space IPIP decapsulator for real servers (root)
   replay --config FILE in.pcap [out.pcap]
@@ -71,8 +79,17 @@ async function main(argv: string[]): Promise<number> {
           'no-steer': { type: 'boolean' },
           metrics: { type: 'string' },
           keepalived: { type: 'string' },
+          'ignore-config-errors': { type: 'boolean' },
+          check: { type: 'boolean' },
         },
       });
+      if (values.check) {
+        const { checkSources } = await import('../daemon/check.js');
+        if (!values.config && !values.keepalived) return 0;
+        return (await checkSources({ config: values.config, keepalived: values.keepalived }))
+          ? 0
+          : 1;
+      }
       const ftp = values['ftp-ports'];
       const { runDaemon } = await import('../daemon/daemon.js');
       return runDaemon({
@@ -86,7 +103,22 @@ async function main(argv: string[]): Promise<number> {
         steer: values['no-steer'] ? false : undefined,
         metrics: values.metrics,
         keepalived: values.keepalived,
+        ignoreConfigErrors: values['ignore-config-errors'],
       });
+    }
+    case 'check': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { config: { type: 'string' }, keepalived: { type: 'string' } },
+      });
+      const { runCheck } = await import('../daemon/check.js');
+      return runCheck(positionals, { config: values.config, keepalived: values.keepalived });
+    }
+    case 'reload': {
+      const { values } = parseArgs({ args: rest, options: { control: { type: 'string' } } });
+      const { runReloadCommand } = await import('../daemon/reload.js');
+      return runReloadCommand(values.control);
     }
     case 'decap': {
       const { values } = parseArgs({

@@ -47,7 +47,9 @@ export const WHOLE_CONFIG: ReconcileScope = {
 type Svc = ServiceConfig & { dests: DestConfig[] };
 
 /** The identity of a service (what `ipvsadm -E` cannot change). */
-export function serviceKeyOf(s: ServiceConfig): string {
+export function serviceKeyOf(
+  s: Pick<ServiceConfig, 'af' | 'protocol' | 'addr' | 'port' | 'fwmark'>,
+): string {
   return s.fwmark !== 0
     ? `${s.af}|fwm|${s.fwmark}|${s.protocol}`
     : `${s.af}|${s.protocol}|${s.addr}|${s.port}`;
@@ -94,9 +96,20 @@ function destLabel(d: DestConfig): string {
   return d.addr.includes(':') ? `[${d.addr}]:${d.port}` : `${d.addr}:${d.port}`;
 }
 
+/** A service's own fields, without its real servers. */
 function svcSpec(s: Svc): ServiceConfig {
-  const { dests: _dests, ...spec } = s;
-  return { ...spec, ...serviceIdOf(spec) } as ServiceConfig;
+  return {
+    af: s.af,
+    protocol: s.protocol,
+    addr: s.addr,
+    port: s.port,
+    fwmark: s.fwmark,
+    scheduler: s.scheduler,
+    flags: s.flags,
+    timeout: s.timeout,
+    netmask: s.netmask,
+    pe: s.pe,
+  };
 }
 
 /**
