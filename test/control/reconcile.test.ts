@@ -84,7 +84,10 @@ test('timeouts, settings and what the scope leaves out', () => {
   assert.deepEqual(reconcile(m, want.snapshot(), onlyServices), []);
   assert.equal(m.getTimeouts().tcp, 900);
   const changes = reconcile(m, want.snapshot(), WHOLE_CONFIG);
-  assert.deepEqual(changes, ['sysctl expire_nodest_conn = 0', 'timeouts tcp 100 tcpfin 120 udp 300']);
+  assert.deepEqual(changes, [
+    'sysctl expire_nodest_conn = 0',
+    'timeouts tcp 100 tcpfin 120 udp 300',
+  ]);
   // services another owner keeps are left alone whatever the wanted configuration says
   const empty = newModel().snapshot();
   reconcile(m, empty, { ...onlyServices, keep: (s) => s.fwmark === 7 });
