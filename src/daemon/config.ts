@@ -195,9 +195,13 @@ function loadKeepalived(
     const spec = serviceSpecOf(vs);
     const id = serviceIdOf(vs);
     const label = `virtual_server ${serviceLabel(vs)}`;
-    if (!attempt(vs.line, label, () => m.addService(spec))) continue;
-    const key = serviceKeyOf(m.service(id));
-    if (ruled.has(key)) {
+    let existing: string | undefined;
+    try {
+      existing = serviceKeyOf(m.service(id));
+    } catch {
+      existing = undefined;
+    }
+    if (existing !== undefined && ruled.has(existing)) {
       out.problems.push({
         file,
         line: vs.line,
@@ -205,6 +209,8 @@ function loadKeepalived(
       });
       continue;
     }
+    if (!attempt(vs.line, label, () => m.addService(spec))) continue;
+    const key = serviceKeyOf(m.service(id));
     out.keepalivedServices.add(key);
     for (const rs of vs.realServers)
       attempt(rs.line, `real_server ${rs.addr} ${rs.port}`, () =>
