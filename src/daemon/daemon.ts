@@ -135,7 +135,8 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
       path: control,
       statePath: state,
       onError: (e) => logger.error(e.message),
-      afterChange: () => applying,
+      // answered when the data plane and the sync sockets carry the change
+      afterChange: () => Promise.all([applying, sync.settled()]).then(() => undefined),
       model: { sync: { start: (d) => sync.start(d), stop: (s) => sync.stop(s) } },
       handlers: {
         reload: () =>

@@ -95,6 +95,9 @@ class Running {
   };
   private master: SyncMaster | null = null;
   private timer: NodeJS.Timeout | undefined;
+  private boundNow!: () => void;
+  /** Resolves once the socket is bound and configured (joined), or failed to be. */
+  readonly bound = new Promise<void>((resolve) => (this.boundNow = resolve));
 
   constructor(
     private readonly engine: Engine,
@@ -126,6 +129,7 @@ class Running {
       } catch (e) {
         this.log(`sync master on ${d.mcastIfn}: ${(e as Error).message}`);
       }
+      this.boundNow();
     });
     m.attach();
     this.master = m;
@@ -163,11 +167,18 @@ class Running {
       } catch (e) {
         this.log(`sync backup on ${d.mcastIfn}: join ${d.mcastGroup}: ${(e as Error).message}`);
       }
+      this.boundNow();
     });
     engine.syncBackup = true;
   }
 
+  /** The bind is over (it failed: the error is logged). */
+  settle(): void {
+    this.boundNow();
+  }
+
   stop(): void {
+    this.boundNow();
     if (this.timer) clearInterval(this.timer);
     if (this.master) this.master.detach();
     else this.engine.syncBackup = false;
@@ -193,12 +204,21 @@ export class SyncDaemons {
     const sock = createSocket({ type: v6 ? 'udp6' : 'udp4', reuseAddr: true });
     sock.on('error', (e) => this.log(`sync ${d.state}: ${e.message}`));
     const r = new Running(this.engine, d, sock, this.log);
+    sock.once('error', () => r.settle());
     if (d.state === 'master') r.startMaster();
     else r.startBackup();
     this.running.set(d.state, r);
     this.log(
       `sync ${d.state} started: ${d.mcastGroup}:${d.mcastPort} on ${d.mcastIfn}, syncid ${d.syncId}`,
     );
+  }
+
+  /**
+   * Resolves once every daemon's socket is bound and joined: what a `--start-daemon`
+   * answer waits for, so that when it returns the daemon receives (or sends).
+   */
+  settled(): Promise<void> {
+    return Promise.all([...this.running.values()].map((r) => r.bound)).then(() => undefined);
   }
 
   stop(state: SyncState): void {

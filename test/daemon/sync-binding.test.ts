@@ -86,3 +86,26 @@ test('onLink: the interface subnets in either family, and IPv6 link-local', () =
   assert.equal(onLink('10.0.0.1', [net('10.0.0.0', 0)]), true);
   assert.equal(onLink('junk', nets), false);
 });
+
+test('a started daemon is settled once bound and joined: the first datagram after it arrives', async () => {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const sync = new SyncDaemons(new Engine(), () => undefined);
+  sync.start({
+    state: 'backup',
+    mcastIfn: 'lo',
+    syncId: 0,
+    maxLen: 1472,
+    mcastGroup: GROUP,
+    mcastPort: port,
+    mcastTtl: 1,
+  });
+  try {
+    // what a --start-daemon answer waits for
+    await sync.settled();
+    await send(GROUP, port);
+    const c = sync.counters('backup')!;
+    await waitFor(() => c.datagrams === 1, { what: 'the first datagram' });
+  } finally {
+    sync.stopAll();
+  }
+});
