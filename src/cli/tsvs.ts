@@ -85,7 +85,10 @@ async function main(argv: string[]): Promise<number> {
       });
       if (values.check) {
         const { checkSources } = await import('../daemon/check.js');
-        if (!values.config && !values.keepalived) return 0;
+        if (!values.config && !values.keepalived) {
+          process.stderr.write('tsvs daemon --check: no --config or --keepalived file to check\n');
+          return 0;
+        }
         return (await checkSources({ config: values.config, keepalived: values.keepalived }))
           ? 0
           : 1;

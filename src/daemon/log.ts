@@ -32,7 +32,10 @@ export interface Logger {
   info(msg: string): void;
   warn(msg: string): void;
   error(msg: string): void;
-  /** An info line (what the parts that only know "a line" report through). */
+  /**
+   * What the parts that only know "a line" (data plane, sync, health) report through:
+   * a line naming a failure is a warning, any other an info line.
+   */
   readonly line: (msg: string) => void;
 }
 
@@ -71,9 +74,12 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     info: (msg) => p.info(msg),
     warn: (msg) => p.warn(msg),
     error: (msg) => p.error(msg),
-    line: (msg) => p.info(msg),
+    line: (msg) => (FAULT.test(msg) ? p.warn(msg) : p.info(msg)),
   };
 }
+
+/** Words the parts use when something failed (their lines carry no level of their own). */
+const FAULT = /\b(error|errors|fail(ed|s|ure)?|cannot|refused|unreachable|fault|lost|dropped)\b/i;
 
 /** A logger over a plain line function (callers that pass `DaemonArgs.log`). */
 export function lineLogger(fn: (line: string) => void): Logger {
