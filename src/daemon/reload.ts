@@ -21,6 +21,8 @@
  */
 import { ControlClient, ControlUnavailableError, controlPath } from '../control/client.js';
 import type { ControlModel } from '../control/model.js';
+import { formatAddr, parseAddr } from '../engine/addr.js';
+import { destSpecOf } from '../health/keepalived/control.js';
 import type { ReloadResult } from '../control/protocol.js';
 import { reconcileOrRollBack, serviceKeyOf } from '../control/reconcile.js';
 import type { KaConfig } from '../health/keepalived.js';
@@ -177,9 +179,37 @@ export class Configurator {
           } catch {
             continue;
           }
-          if (loaded.keepalivedServices.has(key) || ruled.has(key)) continue;
-          this.opts.model.delService(id);
-          changes.push(`virtual_server ${key.replace(/\|/g, ' ')} deleted`);
+          if (ruled.has(key)) continue;
+          if (!loaded.keepalivedServices.has(key)) {
+            this.opts.model.delService(id);
+            changes.push(`virtual_server ${key.replace(/\|/g, ' ')} deleted`);
+            continue;
+          }
+          // kept: its real servers gone from the file leave (the new checker adds the rest)
+          const now = cfg.virtualServers.find((v) => sameKey(this.opts.model, v, key));
+          const keep = new Set(
+            [...(now?.realServers ?? []), ...(now?.sorryServer ? [now.sorryServer] : [])].map(
+              (r) => `${canonical(r.addr)}|${r.port}`,
+            ),
+          );
+          for (const d of this.opts.model.service(id).dests) {
+            const rs = now?.realServers.find(
+              (r) => canonical(r.addr) === d.addr && r.port === d.port,
+            );
+            // a changed weight or method, edited in place (weight 0: the checker's)
+            if (rs && now && d.weight !== 0) {
+              const want = destSpecOf(now, rs.addr, rs.port, rs.weight, rs);
+              if (want.weight !== d.weight || want.fwd !== d.fwd) {
+                this.opts.model.editDest(id, want);
+                changes.push(
+                  `real_server ${d.addr} ${d.port} of ${key.replace(/\|/g, ' ')} edited`,
+                );
+              }
+            }
+            if (keep.has(`${d.addr}|${d.port}`)) continue;
+            this.opts.model.delDest(id, { addr: d.addr, port: d.port });
+            changes.push(`real_server ${d.addr} ${d.port} of ${key.replace(/\|/g, ' ')} deleted`);
+          }
         }
       }
       if (make) {
@@ -198,6 +228,21 @@ export class Configurator {
   stop(): void {
     this.healthMgr?.stop();
   }
+}
+
+/** Whether virtual server `v` is the model's service with key `key`. */
+function sameKey(m: ControlModel, v: KaConfig['virtualServers'][number], key: string): boolean {
+  try {
+    return serviceKeyOf(m.service(serviceIdOf(v))) === key;
+  } catch {
+    return false;
+  }
+}
+
+/** An address as the model lists it. */
+function canonical(a: string): string {
+  const p = parseAddr(a);
+  return p ? formatAddr(p.af, p.words) : a;
 }
 
 function summary(l: LoadedConfig): string {

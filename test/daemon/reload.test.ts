@@ -13,6 +13,7 @@ import { loadConfig } from '../../src/daemon/config.js';
 import { Configurator } from '../../src/daemon/reload.js';
 import { runCheck, looksLikeKeepalived } from '../../src/daemon/check.js';
 import { lineLogger } from '../../src/daemon/log.js';
+import { HealthManager } from '../../src/health/manager.js';
 import { encodeConfig } from '../../src/control/persist.js';
 import { newModel } from '../control/helpers.js';
 
@@ -235,6 +236,71 @@ test('tsvs check: every problem as file:line, exit 0 / 1, kinds told apart', asy
     assert.match(err, new RegExp(`${bad}:7: Scheduler or persistence engine not found`));
     assert.equal(await runCheck([join(f.dir, 'missing')], {}, io), 1);
     assert.equal(await runCheck([], {}, io), 2);
+  } finally {
+    rmSync(f.dir, { recursive: true, force: true });
+  }
+});
+
+test('keepalived.conf on reload: the health checker follows, gone servers leave', async () => {
+  const f = files();
+  const ka2 = `virtual_server 10.0.0.9 80 {
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 10.0.1.1 80 {
+    weight 1
+  }
+  real_server 10.0.1.2 80 {
+    weight 2
+  }
+}
+virtual_server 10.0.0.10 80 {
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 10.0.1.5 80 {
+    weight 1
+  }
+}
+`;
+  try {
+    const p = f.write('keepalived.conf', ka2);
+    const m = newModel();
+    const managers: HealthManager[] = [];
+    const c = new Configurator({
+      model: m,
+      sources: { keepalived: p },
+      log: lineLogger(() => undefined),
+      health: (cfg) => {
+        const h = new HealthManager(m, cfg);
+        managers.push(h);
+        return h;
+      },
+    });
+    assert.deepEqual(await c.start(), []);
+    c.startHealth();
+    const weights = (): string[] =>
+      m
+        .services()
+        .flatMap((s) => s.dests.map((d) => `${s.addr} ${d.addr} ${d.weight}`))
+        .sort();
+    assert.deepEqual(weights(), [
+      '10.0.0.10 10.0.1.5 1',
+      '10.0.0.9 10.0.1.1 1',
+      '10.0.0.9 10.0.1.2 2',
+    ]);
+    // 10.0.1.1 leaves, 10.0.1.2 gets weight 7, the second virtual server goes
+    writeFileSync(
+      p,
+      ka2
+        .replace(/ {2}real_server 10\.0\.1\.1 80 \{\n {4}weight 1\n {2}\}\n/, '')
+        .replace('weight 2', 'weight 7')
+        .replace(/virtual_server 10\.0\.0\.10[\s\S]*$/, ''),
+    );
+    const r = await c.reload();
+    assert.equal(r.ok, true, r.problems.join('\n'));
+    assert.deepEqual(weights(), ['10.0.0.9 10.0.1.2 7']);
+    c.stop();
   } finally {
     rmSync(f.dir, { recursive: true, force: true });
   }
