@@ -4,7 +4,7 @@
  * sender passes (systemd-notify's BARRIER=1 pipe) are closed on receipt, which is how
  * the manager answers a barrier.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,18 @@ while True:
     d = s.recv(65536)
     print(json.dumps(d.decode("utf-8", "replace")), flush=True)
 `;
+
+/** Why the fake socket cannot run here (python3 or systemd-notify missing), or null. */
+export function notifySocketUnavailable(): string | null {
+  for (const [cmd, pkg] of [
+    ['python3', 'python3'],
+    ['systemd-notify', 'systemd'],
+  ]) {
+    const r = spawnSync('sh', ['-c', `command -v ${cmd}`]);
+    if (r.status !== 0) return `${cmd} is not installed (apt-get install ${pkg})`;
+  }
+  return null;
+}
 
 export interface FakeNotifySocket {
   /** The socket path (NOTIFY_SOCKET). */

@@ -26,14 +26,21 @@ import { fileURLToPath } from 'node:url';
 import { bg, e2eUnavailable, Lab, sh, TSVS, TSVSADM, waitFor, type Daemon } from './harness.js';
 import { ftpToolsMissing, startVsftpd } from './ftp-server.js';
 import type { LoadReport } from './reload-load.js';
-import { fakeNotifySocket, type FakeNotifySocket } from '../daemon/notify-socket.js';
+import {
+  fakeNotifySocket,
+  notifySocketUnavailable,
+  type FakeNotifySocket,
+} from '../daemon/notify-socket.js';
 
 const LOADER = fileURLToPath(new URL('./reload-load.js', import.meta.url));
 const EVENT_MS = 3000;
 const BLOB_BYTES = 4 << 20;
 
 const skip =
-  e2eUnavailable() ?? ftpToolsMissing() ?? (has('/usr/bin/wrk') ? null : 'wrk is not installed');
+  e2eUnavailable() ??
+  ftpToolsMissing() ??
+  (has('/usr/bin/wrk') ? null : 'wrk is not installed (apt-get install wrk)') ??
+  notifySocketUnavailable();
 
 function has(p: string): boolean {
   try {
