@@ -177,7 +177,7 @@ function loadKeepalived(
       file,
       message: 'lvs_sync_daemon is not followed: use ipvsadm --start-daemon',
     });
-  const attempt = (line: number, what: string, fn: () => void): boolean => {
+  const attempt = (line: number | undefined, what: string, fn: () => void): boolean => {
     try {
       fn();
       return true;
@@ -188,7 +188,7 @@ function loadKeepalived(
   };
   if (ka.lvsTimeouts) {
     const t = ka.lvsTimeouts;
-    attempt(1, 'lvs_timeouts', () => m.setTimeouts(t));
+    attempt(undefined, 'global_defs lvs_timeouts', () => m.setTimeouts(t));
   }
   const ruled = new Set(m.snapshot().services.map(serviceKeyOf));
   for (const vs of ka.virtualServers) {
