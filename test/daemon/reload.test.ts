@@ -10,7 +10,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/daemon/config.js';
-import { Configurator } from '../../src/daemon/reload.js';
+import { Configurator, runReloadCommand } from '../../src/daemon/reload.js';
+import { startControlServer } from '../../src/control/server.js';
 import { runCheck, looksLikeKeepalived } from '../../src/daemon/check.js';
 import { lineLogger } from '../../src/daemon/log.js';
 import { HealthManager } from '../../src/health/manager.js';
@@ -301,6 +302,35 @@ virtual_server 10.0.0.10 80 {
     assert.equal(r.ok, true, r.problems.join('\n'));
     assert.deepEqual(weights(), ['10.0.0.9 10.0.1.2 7']);
     c.stop();
+  } finally {
+    rmSync(f.dir, { recursive: true, force: true });
+  }
+});
+
+test('tsvs reload over the control socket: the changes or the problems, exit 0 / 1 / 2', async () => {
+  const f = files();
+  try {
+    const p = f.write('rules', RULES);
+    const { m, c } = configurator(p);
+    await c.start();
+    const sock = join(f.dir, 'c.sock');
+    const srv = await startControlServer(m, sock, { handlers: { reload: () => c.reload() } });
+    try {
+      let out = '';
+      let err = '';
+      const io = { out: (t: string) => void (out += t), err: (t: string) => void (err += t) };
+      writeFileSync(p, RULES.replace('-w 2', '-w 4'));
+      assert.equal(await runReloadCommand(sock, io), 0, err);
+      assert.match(out, /real server 10\.0\.1\.2:80 of TCP 10\.0\.0\.1:80 edited \(weight 4\)/);
+      assert.match(out, /tsvs reload: 1 change\(s\)/);
+      writeFileSync(p, `${RULES}-A -t 10.0.0.3:80 -s nosuch\n`);
+      assert.equal(await runReloadCommand(sock, io), 1);
+      assert.match(err, new RegExp(`${p}:7: Scheduler`));
+      assert.match(err, /refused, nothing changed/);
+      assert.equal(await runReloadCommand(join(f.dir, 'none.sock'), io), 2);
+    } finally {
+      await srv.close();
+    }
   } finally {
     rmSync(f.dir, { recursive: true, force: true });
   }
