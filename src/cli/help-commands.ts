@@ -183,10 +183,60 @@ The configuration file holds ipvsadm rules (ipvsadm -S format) or a tsvs JSON co
         help: "The dashboard's token (generated with mode 0600 when missing; default web.token beside the control socket).",
         complete: 'file',
       },
+      {
+        long: 'check',
+        help: 'Only check the --config and --keepalived files as start and reload would: every problem as file:line, exit 0 valid / 1 not.',
+      },
+      {
+        long: 'ignore-config-errors',
+        help: 'Start even when a configuration file has problems (by default they are fatal). SIGHUP re-reads the files and applies the difference.',
+      },
+      {
+        long: 'takeover',
+        help: "Take over from the running daemon (its state over the control socket, then its capture and transmit) with only the hand-over's gap.",
+      },
+      {
+        long: 'no-journal',
+        help: 'Keep no crash journal (a restart after a crash then starts with an empty connection table).',
+      },
+      {
+        long: 'run-dir',
+        arg: 'DIR',
+        help: "Where the saved engine state and the crash journal live (default: the control socket's directory).",
+        complete: 'file',
+      },
+      {
+        long: 'stop-clean',
+        help: 'Stop the running daemon removing everything it installed (SIGINT does the same); with none running, remove what the last one left. SIGTERM instead saves the connection table and leaves capture in place, failing closed, until the next start restores it (docs/operations-state.md).',
+      },
     ],
     async run({ values: v }) {
       const ftp = str(v['ftp-ports']);
-      const { runDaemon } = await import('../daemon/daemon.js');
+      if (v.check) {
+        const { checkSources } = await import('../daemon/check.js');
+        if (!v.config && !v.keepalived) {
+          process.stderr.write('tsvs daemon --check: no --config or --keepalived file to check\n');
+          return 0;
+        }
+        return (await checkSources({ config: str(v.config), keepalived: str(v.keepalived) }))
+          ? 0
+          : 1;
+      }
+      const { runDaemon, defaultPaths } = await import('../daemon/daemon.js');
+      if (v['stop-clean']) {
+        const { stopClean } = await import('../daemon/state.js');
+        const { dirname } = await import('node:path');
+        const { currentNetnsName } = await import('../sys/netns.js');
+        const control = str(v.control) ?? defaultPaths().control;
+        return stopClean({
+          control,
+          name: str(v.name) ?? (currentNetnsName() || 'main'),
+          queueIn: num(v['queue-in']),
+          queueOut: num(v['queue-out']),
+          runDir: str(v['run-dir']) ?? dirname(control),
+          log: (l) => process.stderr.write(`tsvs: ${l}\n`),
+        });
+      }
       return runDaemon({
         config: str(v.config),
         control: str(v.control),
@@ -200,7 +250,51 @@ The configuration file holds ipvsadm rules (ipvsadm -S format) or a tsvs JSON co
         keepalived: str(v.keepalived),
         web: str(v.web),
         webTokenFile: str(v['web-token-file']),
+        ignoreConfigErrors: v['ignore-config-errors'] === true,
+        takeover: v.takeover === true,
+        journal: v['no-journal'] ? false : undefined,
+        runDir: str(v['run-dir']),
       });
+    },
+  },
+  {
+    name: 'check',
+    summary: 'check configuration files as start and reload would',
+    synopsis: '[--config FILE] [--keepalived FILE] [FILE]...',
+    selfParsed: true,
+    description:
+      'Reads ipvsadm rules files, tsvs JSON configurations and keepalived.conf files (a FILE is told apart by its content) exactly as the daemon does at start and on reload, and prints every problem as file:line: reason. Exit status 0 when every file is valid, 1 when one is not, 2 when no file is given.',
+    options: [
+      {
+        long: 'config',
+        arg: 'FILE',
+        help: 'A rules or JSON configuration file.',
+        complete: 'file',
+      },
+      { long: 'keepalived', arg: 'FILE', help: 'A keepalived.conf.', complete: 'file' },
+    ],
+    operands: ['file'],
+    async run({ raw }) {
+      const { parseArgs } = await import('node:util');
+      const { values, positionals } = parseArgs({
+        args: raw,
+        allowPositionals: true,
+        options: { config: { type: 'string' }, keepalived: { type: 'string' } },
+      });
+      const { runCheck } = await import('../daemon/check.js');
+      return runCheck(positionals, { config: values.config, keepalived: values.keepalived });
+    },
+  },
+  {
+    name: 'reload',
+    summary: 'make the daemon re-read its files and apply the difference',
+    synopsis: '[--control PATH]',
+    description:
+      'Asks the running daemon (as SIGHUP does) to re-read the configuration files it was started with, validate them whole and apply only the difference; prints the changes, or the problems (file:line) when nothing was changed. Answered once the data plane carries the result.',
+    options: [{ long: 'control', arg: 'PATH', help: 'The control socket.', complete: 'file' }],
+    async run({ values: v }) {
+      const { runReloadCommand } = await import('../daemon/reload.js');
+      return runReloadCommand(str(v.control));
     },
   },
   {

@@ -12,7 +12,7 @@ import type { Engine } from '../engine/engine.js';
 import { controlPath } from './client.js';
 import { ControlModel, type ModelOptions } from './model.js';
 import { Persister, statePath } from './persist.js';
-import { startControlServer, type ControlServer } from './server.js';
+import { startControlServer, type ControlServer, type ControlServerOptions } from './server.js';
 
 export interface DaemonControlOptions {
   /** Control socket (default {@link controlPath}). */
@@ -28,6 +28,8 @@ export interface DaemonControlOptions {
    * an `ipvsadm -a` returns, traffic flows, as with the kernel's IPVS).
    */
   afterChange?: () => Promise<void>;
+  /** Commands served by the daemon rather than the model (`reload`). */
+  handlers?: ControlServerOptions['handlers'];
 }
 
 export interface DaemonControl {
@@ -65,6 +67,7 @@ export async function startDaemonControl(
   const server = await startControlServer(model, opts.path ?? controlPath(), {
     afterChange,
     onError,
+    handlers: opts.handlers,
   });
   return {
     model,

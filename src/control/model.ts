@@ -200,12 +200,22 @@ export class ControlModel {
 
   /** ipvsadm --set: 0 leaves a timeout unchanged. */
   setTimeouts(t: Partial<Timeouts>): void {
+    const op = 'set timeout';
+    // like every other wrong-typed field: a number, a string, an array, an empty object
+    // or an unknown key is refused, never taken as "nothing to change"
+    if (t === null || typeof t !== 'object' || Array.isArray(t))
+      throw new ControlError(op, 'EINVAL', undefined, 'timeouts is not an object');
+    const keys = Object.keys(t);
+    const bad = keys.find((k) => k !== 'tcp' && k !== 'tcpfin' && k !== 'udp');
+    if (bad !== undefined)
+      throw new ControlError(op, 'EINVAL', undefined, `unknown timeout ${bad}`);
+    if (keys.length === 0) throw new ControlError(op, 'EINVAL', undefined, 'no timeout given');
     const v: Partial<Timeouts> = {};
     for (const k of ['tcp', 'tcpfin', 'udp'] as const) {
       const x = t[k];
       if (x === undefined) continue;
       if (!isInt(x, 0, MAX_TIMEOUT))
-        throw new ControlError('set timeout', 'EINVAL', undefined, `${k} ${x}`);
+        throw new ControlError(op, 'EINVAL', undefined, `${k} ${String(x)}`);
       v[k] = x;
     }
     guard(() => this.engine.setTimeouts(v));

@@ -46,6 +46,7 @@ import { open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { ConfigSnapshot, ControlModel } from './model.js';
+import { reconcile, WHOLE_CONFIG } from './reconcile.js';
 
 export const CONFIG_FORMAT = 'tsvs-config';
 export const CONFIG_VERSION = 1;
@@ -151,10 +152,26 @@ export function readConfig(path: string): ConfigSnapshot | null {
   return decodeConfig(text);
 }
 
+/** A change that was refused because it could not be saved (the model is back as saved). */
+export class SaveError extends Error {
+  constructor(
+    readonly path: string,
+    readonly reason: Error,
+  ) {
+    super(`cannot save the configuration to ${path}: ${reason.message}`);
+    this.name = 'SaveError';
+  }
+}
+
 /**
  * Keeps a model's configuration on disk: {@link load} restores it, {@link start}
  * saves after every change. Saves are coalesced: changes made while a save is being
  * written are written together by the next one.
+ *
+ * A save that fails takes the model back to the configuration last saved (or found
+ * at start), so what runs is what is on disk: the changes it carried, and those
+ * waiting for the next save, are refused ({@link commit} rejects with a
+ * {@link SaveError}) rather than acknowledged and lost at the next restart.
  */
 export class Persister {
   readonly path: string;
@@ -165,6 +182,10 @@ export class Persister {
   private next: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } | null =
     null;
   private savedGeneration = -1;
+  /** What is on disk (or, before any save, what the model held at start). */
+  private saved: ConfigSnapshot | null = null;
+  /** Set while the model is being taken back: those changes need no save. */
+  private reverting = false;
 
   constructor(model: ControlModel, path: string, onError: (e: Error) => void = () => {}) {
     this.model = model;
@@ -181,13 +202,16 @@ export class Persister {
     if (!snap) return { loaded: false, errors: [] };
     const errors = this.model.applySnapshot(snap);
     this.savedGeneration = this.model.generation;
+    this.saved = this.model.snapshot();
     return { loaded: true, errors };
   }
 
   /** Save after every change of the model from now on. */
   start(): void {
     if (this.unsubscribe) return;
+    this.saved ??= this.model.snapshot();
     this.unsubscribe = this.model.onChange(() => {
+      if (this.reverting) return;
       this.commit().catch(this.onError);
     });
   }
@@ -215,18 +239,42 @@ export class Persister {
     if (!job || this.writing) return;
     this.next = null;
     const gen = this.model.generation;
-    const text = encodeConfig(this.model.snapshot());
+    const snap = this.model.snapshot();
+    const text = encodeConfig(snap);
     this.writing = writeFileAtomic(this.path, text).then(
       () => {
         this.savedGeneration = gen;
+        this.saved = snap;
         job.resolve();
       },
-      (e: unknown) => job.reject(e instanceof Error ? e : new Error(String(e))),
+      (e: unknown) => {
+        const err = new SaveError(this.path, e instanceof Error ? e : new Error(String(e)));
+        // the changes of this save and of the next one are refused: take them back
+        const waiting = this.next;
+        this.next = null;
+        this.revert();
+        job.reject(err);
+        waiting?.reject(err);
+      },
     );
     void this.writing.then(() => {
       this.writing = null;
       if (this.next) this.flushNext();
     });
+  }
+
+  /** Take the model back to what was last saved (its changes need no save). */
+  private revert(): void {
+    if (!this.saved) return;
+    this.reverting = true;
+    try {
+      reconcile(this.model, this.saved, WHOLE_CONFIG);
+    } catch (e) {
+      this.onError(e instanceof Error ? e : new Error(String(e)));
+    } finally {
+      this.reverting = false;
+    }
+    this.savedGeneration = this.model.generation;
   }
 
   /** Stop watching the model; resolves when pending saves are written. */

@@ -80,7 +80,12 @@ export type Request =
   /** Kernel-format text of /proc/net/ip_vs, ip_vs_stats, ip_vs_conn, ip_vs_conn_sync. */
   | { cmd: 'proc'; name: string }
   /** The whole configuration as persisted. */
-  | { cmd: 'getConfig' };
+  | { cmd: 'getConfig' }
+  /**
+   * Re-read the daemon's configuration files and apply the difference (as SIGHUP
+   * does); served by the daemon, not the model.
+   */
+  | { cmd: 'reload' };
 
 export type Command = Request['cmd'];
 
@@ -107,6 +112,18 @@ export interface Results {
   sysctlSet: SysctlEntry;
   proc: string;
   getConfig: ConfigSnapshot;
+  reload: ReloadResult;
+}
+
+/** What a reload did: every change made, or every problem found (then nothing changed). */
+export interface ReloadResult {
+  ok: boolean;
+  /** One line per change applied (empty when the files had not changed). */
+  changes: string[];
+  /** Every problem, `file:line: message` (empty when ok). */
+  problems: string[];
+  /** Non-fatal remarks (`file:line: warning: ...`). */
+  warnings: string[];
 }
 
 export type ResultOf<R extends Request> = Results[R['cmd']];
@@ -149,6 +166,7 @@ export const COMMANDS: readonly Command[] = [
   'sysctlSet',
   'proc',
   'getConfig',
+  'reload',
 ];
 
 /** Longest request line a server accepts (bytes). */
@@ -156,6 +174,9 @@ export const MAX_LINE = 1 << 20;
 
 function field<T>(req: Record<string, unknown>, name: string): T {
   if (!(name in req)) throw new ControlError('request', 'EINVAL', undefined, `missing '${name}'`);
+  // null is not "absent": a required field given as null is refused, never defaulted
+  if (req[name] === null)
+    throw new ControlError('request', 'EINVAL', undefined, `'${name}' is null`);
   return req[name] as T;
 }
 
@@ -225,6 +246,8 @@ export function dispatch(model: ControlModel, raw: unknown): unknown {
         return procText(model, field(req, 'name'));
       case 'getConfig':
         return model.snapshot();
+      case 'reload':
+        throw new ControlError('request', 'EINVAL', undefined, 'reload is served by the daemon');
       default:
         throw new ControlError('request', 'EINVAL', undefined, `unknown command '${String(cmd)}'`);
     }

@@ -8,7 +8,7 @@ import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { ControlError, type ControlModel } from './model.js';
-import { dispatch, encodeResponse, MAX_LINE } from './protocol.js';
+import { dispatch, encodeResponse, MAX_LINE, type Request } from './protocol.js';
 
 export interface ControlServer {
   /** The socket path. */
@@ -26,7 +26,24 @@ export interface ControlServerOptions {
   afterChange?: () => Promise<void>;
   /** Told about internal failures (a failed save, a broken client). */
   onError?: (e: Error) => void;
+  /**
+   * Commands the model does not hold, served by the daemon (e.g. `reload`): the
+   * answer is sent when the promise settles, in request order.
+   */
+  handlers?: Partial<Record<Request['cmd'], (req: Record<string, unknown>) => Promise<unknown>>>;
+  /**
+   * Answers a client may leave unread (bytes) before it is dropped; default
+   * {@link MAX_UNREAD}.
+   */
+  maxUnread?: number;
 }
+
+/**
+ * Unread answers (bytes) after which a client is dropped: a client that sends requests
+ * and never reads would otherwise make the daemon buffer without limit. One answer of
+ * any size is always written; the next one finds the limit passed.
+ */
+export const MAX_UNREAD = 16 << 20;
 
 /** Whether something answers on a Unix socket path. */
 function answers(path: string): Promise<boolean> {
@@ -121,17 +138,61 @@ function serve(
 ): void {
   sockets.add(sock);
   sock.setEncoding('utf8');
+  const maxUnread = opts.maxUnread ?? MAX_UNREAD;
   let buf = '';
-  // responses are written in request order, each after its change is saved
+  // responses are written in request order, each after its change is saved and
+  // carried by the data plane; a change that could not be saved is answered with
+  // the error (the model has been taken back by then)
   let tail: Promise<void> = Promise.resolve();
-  const send = (line: string, durable?: Promise<void>): void => {
-    tail = tail
-      .then(() => durable)
-      .catch((e: unknown) => opts.onError?.(e instanceof Error ? e : new Error(String(e))))
-      .then(() => {
-        if (!sock.destroyed) sock.write(line);
-      });
+  const write = (line: string): void => {
+    if (sock.destroyed) return;
+    if (sock.writableLength > maxUnread) {
+      opts.onError?.(new Error(`control client dropped: ${sock.writableLength} bytes unread`));
+      sock.destroy();
+      return;
+    }
+    sock.write(line);
   };
+  const send = (
+    line: string | Promise<string>,
+    durable?: Promise<void>,
+    id?: number | string,
+  ): void => {
+    // awaited in turn below: marked handled now so an early failure is not "unhandled"
+    if (typeof line !== 'string') line.catch(() => undefined);
+    durable?.catch(() => undefined);
+    tail = tail.then(async () => {
+      let out: string;
+      try {
+        await durable;
+        out = await line;
+      } catch (e) {
+        const err = e instanceof Error ? e : new Error(String(e));
+        opts.onError?.(err);
+        out = encodeResponse(
+          id,
+          null,
+          e instanceof ControlError
+            ? e
+            : new ControlError('request', 'EIO', err.message, err.message),
+        );
+      }
+      write(out);
+    });
+  };
+  const tooLong = (): void => {
+    send(
+      encodeResponse(
+        undefined,
+        null,
+        new ControlError('request', 'EMSGSIZE', undefined, 'line too long'),
+      ),
+    );
+    buf = '';
+    closing = true;
+    void tail.then(() => sock.end());
+  };
+  let closing = false;
   const handle = (line: string): void => {
     if (line.trim() === '') return;
     let req: unknown;
@@ -151,37 +212,45 @@ function serve(
       req !== null && typeof req === 'object' && 'id' in req
         ? ((req as { id: unknown }).id as number | string | undefined)
         : undefined;
+    const cmd =
+      req !== null && typeof req === 'object' ? (req as { cmd?: unknown }).cmd : undefined;
+    const own = typeof cmd === 'string' ? opts.handlers?.[cmd as Request['cmd']] : undefined;
+    if (own) {
+      // after the answers before it, like every request on this connection
+      const run = tail.then(() => own(req as Record<string, unknown>));
+      send(
+        run.then((r) => encodeResponse(id, r)),
+        undefined,
+        id,
+      );
+      return;
+    }
     const before = model.generation;
     try {
       const result = dispatch(model, req);
       const durable = model.generation !== before ? opts.afterChange?.() : undefined;
-      send(encodeResponse(id, result), durable);
+      send(encodeResponse(id, result), durable, id);
     } catch (e) {
       send(encodeResponse(id, null, ControlError.from(e)));
     }
   };
+  const longLine = (line: string): boolean =>
+    line.length > MAX_LINE || (line.length > MAX_LINE >> 2 && Buffer.byteLength(line) > MAX_LINE);
   sock.on('data', (chunk: string) => {
+    if (closing) return;
     buf += chunk;
     let nl: number;
     while ((nl = buf.indexOf('\n')) >= 0) {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
+      // every line is held to the limit, not only the unfinished end of a chunk
+      if (longLine(line)) return tooLong();
       handle(line);
     }
-    if (buf.length > MAX_LINE) {
-      send(
-        encodeResponse(
-          undefined,
-          null,
-          new ControlError('request', 'EMSGSIZE', undefined, 'line too long'),
-        ),
-      );
-      buf = '';
-      void tail.then(() => sock.end());
-    }
+    if (longLine(buf)) tooLong();
   });
   sock.on('end', () => {
-    if (buf !== '') handle(buf);
+    if (!closing && buf !== '') handle(buf);
     buf = '';
     void tail.then(() => sock.end());
   });

@@ -44,6 +44,14 @@ export const SVC_USER_FLAGS =
 /** The `net.ipv4.vs.` prefix of the sysctl names. */
 export const SYSCTL_PREFIX = 'net.ipv4.vs.';
 
+/**
+ * `v`, or `def` when `v` is absent. Only `undefined` is absent: a field sent as `null`
+ * is kept, and fails its check, rather than quietly taking the default.
+ */
+function or<T, D>(v: T | undefined, def: D): T | D {
+  return v === undefined ? def : v;
+}
+
 /** An integer in [lo, hi]. */
 export function isInt(v: unknown, lo: number, hi: number): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi;
@@ -69,7 +77,7 @@ export function serviceKey(id: ServiceId, op: IpvsOp): ServiceKey {
     throw new ControlError(op, 'EINVAL', undefined, 'no service');
   if (id.af !== 4 && id.af !== 6)
     throw new ControlError(op, 'EAFNOSUPPORT', undefined, `af ${String(id.af)}`);
-  const protocol = id.protocol ?? IPPROTO_TCP;
+  const protocol = or(id.protocol, IPPROTO_TCP);
   if (protocol !== IPPROTO_TCP && protocol !== IPPROTO_UDP && protocol !== IPPROTO_SCTP)
     throw new ControlError(op, 'EINVAL', undefined, `protocol ${String(protocol)}`);
   if (id.fwmark !== undefined && id.fwmark !== 0) {
@@ -80,7 +88,7 @@ export function serviceKey(id: ServiceId, op: IpvsOp): ServiceKey {
   const p = typeof id.addr === 'string' ? parseAddr(id.addr) : null;
   if (!p || p.af !== id.af)
     throw new ControlError(op, 'EINVAL', undefined, `address ${String(id.addr)}`);
-  const port = id.port ?? 0;
+  const port = or(id.port, 0);
   if (!isInt(port, 0, 65535))
     throw new ControlError(op, 'EINVAL', undefined, `port ${String(port)}`);
   return { af: id.af, protocol, addr: formatAddr(p.af, p.words), port };
@@ -105,21 +113,21 @@ function netmaskOf(af: AddressFamily, m: number | string | undefined, op: IpvsOp
 
 /** A service's parameters with the defaults filled in, or the kernel's errno. */
 export function serviceOptions(spec: ServiceSpec, op: IpvsOp): ServiceOptions {
-  const scheduler = spec.scheduler ?? SERVICE_DEFAULTS.scheduler;
+  const scheduler = or(spec.scheduler, SERVICE_DEFAULTS.scheduler);
   if (typeof scheduler !== 'string' || scheduler.length > 15)
     throw new ControlError(op, 'ENOENT', undefined, `scheduler ${String(scheduler)}`);
-  const flags = spec.flags ?? SERVICE_DEFAULTS.flags;
+  const flags = or(spec.flags, SERVICE_DEFAULTS.flags);
   if (!isInt(flags, 0, UINT32_MAX))
     throw new ControlError(op, 'EINVAL', undefined, `flags ${flags}`);
   const persistent = (flags & SVC_F_PERSISTENT) !== 0;
-  const timeout = spec.timeout ?? (persistent ? SERVICE_DEFAULTS.persistentTimeout : 0);
+  const timeout = or(spec.timeout, persistent ? SERVICE_DEFAULTS.persistentTimeout : 0);
   if (!isInt(timeout, 0, MAX_TIMEOUT))
     throw new ControlError(op, 'EINVAL', undefined, `timeout ${timeout}`);
-  const pe = spec.pe ?? SERVICE_DEFAULTS.pe;
+  const pe = or(spec.pe, SERVICE_DEFAULTS.pe);
   if (typeof pe !== 'string' || pe.length > 15)
     throw new ControlError(op, 'ENOENT', undefined, `pe ${String(pe)}`);
-  const fwmark = spec.fwmark ?? 0;
-  const protocol = spec.protocol ?? IPPROTO_TCP;
+  const fwmark = or(spec.fwmark, 0);
+  const protocol = or(spec.protocol, IPPROTO_TCP);
   if (flags & SVC_F_ONEPACKET && fwmark === 0 && protocol !== IPPROTO_UDP)
     throw new ControlError(op, 'EINVAL', undefined, 'one-packet scheduling is only for UDP');
   return {
@@ -154,7 +162,7 @@ function unicast(af: AddressFamily, addr: string): boolean {
 /** A real server of `svc` with the defaults filled in, or the kernel's errno. */
 export function destOptions(svc: Service, d: DestSpec, op: IpvsOp): DestOptions {
   const id = destId(d, op);
-  const fwd = d.fwd ?? DEST_DEFAULTS.fwd;
+  const fwd = or(d.fwd, DEST_DEFAULTS.fwd);
   if (!FWD_NAMES.includes(fwd))
     throw new ControlError(op, 'EINVAL', undefined, `method ${String(fwd)}`);
   if (id.af !== svc.af && fwd !== 'tunnel')
@@ -166,18 +174,18 @@ export function destOptions(svc: Service, d: DestSpec, op: IpvsOp): DestOptions 
     );
   if (!unicast(id.af, id.addr))
     throw new ControlError(op, 'EINVAL', undefined, `not unicast: ${id.addr}`);
-  const weight = d.weight ?? DEST_DEFAULTS.weight;
+  const weight = or(d.weight, DEST_DEFAULTS.weight);
   if (typeof weight !== 'number' || !Number.isInteger(weight) || weight > INT_MAX)
     throw new ControlError(op, 'EINVAL', undefined, `weight ${String(weight)}`);
   if (weight < 0) throw new ControlError(op, 'ERANGE', undefined, 'negative weight');
-  const u = d.uThreshold ?? DEST_DEFAULTS.uThreshold;
-  const l = d.lThreshold ?? DEST_DEFAULTS.lThreshold;
+  const u = or(d.uThreshold, DEST_DEFAULTS.uThreshold);
+  const l = or(d.lThreshold, DEST_DEFAULTS.lThreshold);
   if (!isInt(u, 0, UINT32_MAX) || !isInt(l, 0, UINT32_MAX))
     throw new ControlError(op, 'EINVAL', undefined, 'thresholds');
   if (l > u) throw new ControlError(op, 'ERANGE', undefined, 'lower threshold above the upper one');
-  const tunType = d.tunType ?? DEST_DEFAULTS.tunType;
-  const tunPort = d.tunPort ?? DEST_DEFAULTS.tunPort;
-  const tunFlags = d.tunFlags ?? DEST_DEFAULTS.tunFlags;
+  const tunType = or(d.tunType, DEST_DEFAULTS.tunType);
+  const tunPort = or(d.tunPort, DEST_DEFAULTS.tunPort);
+  const tunFlags = or(d.tunFlags, DEST_DEFAULTS.tunFlags);
   if (!isInt(tunType, 0, 2) || !isInt(tunPort, 0, 65535) || !isInt(tunFlags, 0, 2))
     throw new ControlError(op, 'EINVAL', undefined, 'tunnel parameters');
   if (fwd === 'tunnel' && tunType === 1 && tunPort === 0)

@@ -10,19 +10,19 @@
  * chains and queues are per namespace, and the default socket and state paths get the
  * namespace's name (`/run/tsvs/netns/NAME/control.sock`, `/var/lib/tsvs/netns/NAME/…`).
  */
-import { readFileSync } from 'node:fs';
+import { createLogger, lineLogger } from './log.js';
+import { Notifier } from './notify.js';
+import { Configurator, runReload } from './reload.js';
 import { Director } from '../dataplane/director.js';
 import { SyncDaemons } from '../sync/daemon.js';
 import { createMetrics, serveMetrics } from '../metrics/prometheus.js';
-import { parseKeepalived } from '../health/keepalived.js';
 import { HealthManager } from '../health/manager.js';
 import type { Server } from 'node:http';
 import { currentNetnsName } from '../sys/netns.js';
 import { Engine } from '../engine/engine.js';
 import { startDaemonControl, type DaemonControl } from '../control/daemon.js';
-import { decodeConfig, statePath } from '../control/persist.js';
+import { statePath } from '../control/persist.js';
 import { controlPath } from '../control/client.js';
-import { restoreRules } from '../control/ipvsadm/restore.js';
 import { registerFtp } from '../engine/app/index.js';
 import { startDashboard, type WebServer } from '../web/server.js';
 import { dirname, join } from 'node:path';
@@ -53,6 +53,8 @@ export interface DaemonArgs {
   web?: string;
   /** The dashboard's token (default: generated as web.token beside the control socket). */
   webTokenFile?: string;
+  /** Start even when a configuration file has problems (default: they are fatal). */
+  ignoreConfigErrors?: boolean;
   log?: (line: string) => void;
 }
 
@@ -62,13 +64,6 @@ export function defaultPaths(env: NodeJS.ProcessEnv = process.env): {
   state: string;
 } {
   return { control: controlPath(env), state: statePath(env) };
-}
-
-/** Apply a configuration file through the control model; returns the problems. */
-export async function applyConfigFile(ctl: DaemonControl, file: string): Promise<string[]> {
-  const text = readFileSync(file, 'utf8');
-  if (text.trimStart().startsWith('{')) return ctl.model.applySnapshot(decodeConfig(text));
-  return restoreRules(ctl.model, text);
 }
 
 function describe(engine: Engine): string {
@@ -92,7 +87,14 @@ export function parseHostPort(text: string): { host: string; port: number } | nu
 
 /** Run until SIGINT/SIGTERM. Returns the exit status. */
 export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
-  const log = args.log ?? ((l: string) => process.stderr.write(`tsvs: ${l}\n`));
+  const logger = args.log ? lineLogger(args.log) : createLogger();
+  const log = logger.line;
+  const notifier = new Notifier({ onError: (e) => logger.warn(e.message) });
+  // SIGHUP's default would end the process: from the first moment it means "reload"
+  let reload: (() => Promise<unknown>) | null = null;
+  let hupDuringStart = false;
+  const onHup = (): void => void (reload ? reload() : (hupDuringStart = true));
+  process.on('SIGHUP', onHup);
   try {
     Director.preflight();
   } catch (e) {
@@ -127,28 +129,46 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
   let applying = Promise.resolve();
   let queued = false;
   let ctl: DaemonControl;
+  // SIGHUP and `tsvs reload`: answered once the data plane carries the result
+  const reloadNow = (): ReturnType<typeof runReload> =>
+    runReload({ configurator, notifier, settle: () => settle() });
+  const settle = async (): Promise<void> => {
+    await applying;
+    await ctl.persister?.commit();
+  };
   try {
     ctl = await startDaemonControl(engine, {
       path: control,
       statePath: state,
-      onError: (e) => log(e.message),
-      afterChange: () => applying,
+      onError: (e) => logger.error(e.message),
+      // answered when the data plane and the sync sockets carry the change
+      afterChange: () => Promise.all([applying, sync.settled()]).then(() => undefined),
       model: { sync: { start: (d) => sync.start(d), stop: (s) => sync.stop(s) } },
+      handlers: {
+        reload: () =>
+          reload ? reloadNow() : Promise.reject(new Error('the daemon is still starting')),
+      },
     });
   } catch (e) {
     log(`cannot serve the control socket ${control}: ${(e as Error).message}`);
     return 1;
   }
-  for (const p of ctl.loadErrors) log(`saved configuration: ${p}`);
-  if (args.config) {
-    try {
-      const problems = await applyConfigFile(ctl, args.config);
-      for (const p of problems) log(`${args.config}: ${p}`);
-    } catch (e) {
-      log(`${args.config}: ${(e as Error).message}`);
-      await ctl.close();
-      return 1;
-    }
+  for (const p of ctl.loadErrors) logger.error(`saved configuration: ${p}`);
+  // the files are validated whole, then applied by difference over the saved state
+  const configurator = new Configurator({
+    model: ctl.model,
+    sources: { config: args.config, keepalived: args.keepalived },
+    log: logger,
+    ignoreErrors: args.ignoreConfigErrors,
+    health: (cfg) => (health = new HealthManager(ctl.model, cfg, log)),
+  });
+  const problems = await configurator.start();
+  if (problems.length) {
+    logger.error(
+      `not starting: ${problems.length} configuration problem(s) (--ignore-config-errors starts anyway)`,
+    );
+    await ctl.close();
+    return 1;
   }
   try {
     await director.start();
@@ -203,23 +223,9 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
   });
   // after the data plane follows the model: the checker's changes reach it
   let health: HealthManager | undefined;
-  if (args.keepalived) {
-    let text: string;
-    try {
-      text = readFileSync(args.keepalived, 'utf8');
-    } catch (e) {
-      log(`${args.keepalived}: ${(e as Error).message}`);
-      director.stop();
-      metrics?.close();
-      await ctl.close();
-      return 1;
-    }
-    const ka = parseKeepalived(text);
-    for (const w of [...ka.notes, ...ka.warnings, ...ka.errors]) log(`${args.keepalived}: ${w}`);
-    health = new HealthManager(ctl.model, ka, log);
-    health.start();
-    log(`health checks: ${ka.virtualServers.length} virtual server(s) from ${args.keepalived}`);
-  }
+  configurator.startHealth();
+  reload = reloadNow;
+  if (hupDuringStart) void reload();
   let web: WebServer | undefined;
   if (args.web) {
     try {
@@ -237,7 +243,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
       });
     } catch (e) {
       log((e as Error).message);
-      health?.stop();
+      configurator.stop();
       metrics?.close();
       director.stop();
       await ctl.close();
@@ -247,10 +253,15 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
   log(
     `daemon running${ns ? ` in netns ${ns}` : ''}: control ${control}, queues ${director.queueIn}/${director.queueOut}, ${director.captureDescription}, ${describe(engine)}`,
   );
+  // ready once the data plane carries the configuration (rules and devices in place)
+  await applying;
+  await notifier.ready(`running: ${describe(engine)}`);
+  notifier.startWatchdog();
   return new Promise<number>((resolve) => {
     const stop = (sig: string): void => {
       log(`${sig}: stopping`);
-      health?.shutdown();
+      void notifier.stopping();
+      configurator.stop();
       metrics?.close();
       void web?.close();
       sync.stopAll();

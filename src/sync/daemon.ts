@@ -6,6 +6,16 @@
  * receives ({@link applySyncConn}). Only one process per network namespace should run
  * each role (as with the kernel). One socket (the kernel's sync_ports = 1).
  *
+ * The backup's socket is bound as the kernel's `make_receive_sock` binds it: to the
+ * group's address and port (not the wildcard), so a unicast datagram sent to one of
+ * the director's own addresses is never received, and joined to the group on the sync
+ * interface only. The kernel also ties the socket to the interface
+ * (`sk_bound_dev_if`); Node cannot (no SO_BINDTODEVICE, no IP_PKTINFO), so a datagram
+ * whose source is not on the sync interface's link (its subnets, and fe80::/10) is
+ * dropped and counted as `refused`: sync travels one hop (TTL 1) from a master on that
+ * link, and with rp_filter a source of that link cannot arrive through another
+ * interface.
+ *
  * @module
  */
 import { createSocket, type Socket } from 'node:dgram';
@@ -15,6 +25,7 @@ import type { DaemonEntry, SyncState } from '../control/model.js';
 import { SyncMaster } from './master.js';
 import { applySyncConn, type SyncOutcome } from './backup.js';
 import { decodeSync } from './message.js';
+import { parseAddr } from '../engine/addr.js';
 
 /** Counters of one daemon (for logs, the control API and tests). */
 export interface SyncCounters {
@@ -23,6 +34,8 @@ export interface SyncCounters {
   /** Backup: records by outcome; datagrams with problems. */
   outcomes: Record<SyncOutcome, number>;
   problems: number;
+  /** Backup: datagrams dropped for coming from outside the sync interface's link. */
+  refused: number;
 }
 
 /** The first address of the interface in that family (multicast source / membership). */
@@ -32,15 +45,59 @@ function interfaceAddress(ifn: string, v6: boolean): string | undefined {
   return a?.address;
 }
 
+/** A network of an interface: family, address words and prefix length. */
+export interface LinkNet {
+  af: 4 | 6;
+  words: Uint32Array;
+  prefix: number;
+}
+
+/** The networks of an interface in one family. */
+function interfaceNets(ifn: string, v6: boolean): LinkNet[] {
+  const out: LinkNet[] = [];
+  for (const a of networkInterfaces()[ifn] ?? []) {
+    if ((a.family === 'IPv6') !== v6 || !a.cidr) continue;
+    const p = parseAddr(a.address.replace(/%.*$/, ''));
+    if (p) out.push({ af: p.af, words: p.words, prefix: Number(a.cidr.split('/')[1]) });
+  }
+  return out;
+}
+
+/**
+ * Whether `source` (a datagram's sender) is on one of `nets` (or IPv6 link-local):
+ * what the backup accepts, standing in for the kernel's binding to the interface.
+ */
+export function onLink(source: string, nets: readonly LinkNet[]): boolean {
+  const p = parseAddr(source.replace(/%.*$/, ''));
+  if (!p) return false;
+  if (p.af === 6 && p.words[0] >>> 22 === 0x3fa) return true; // fe80::/10
+  const n4 = p.af === 4 ? 1 : 4;
+  for (const n of nets) {
+    if (n.af !== p.af) continue;
+    let same = true;
+    for (let i = 0, left = n.prefix; i < n4 && left > 0 && same; i++, left -= 32) {
+      const bits = Math.min(32, left);
+      const mask = bits === 32 ? 0xffffffff : ~(0xffffffff >>> bits) >>> 0;
+      if (((p.words[i] ^ n.words[i]) & mask) >>> 0 !== 0) same = false;
+    }
+    if (same) return true;
+  }
+  return false;
+}
+
 class Running {
   readonly counters: SyncCounters = {
     datagrams: 0,
     conns: 0,
     outcomes: { created: 0, updated: 0, replaced: 0, stale: 0, skipped: 0 },
     problems: 0,
+    refused: 0,
   };
   private master: SyncMaster | null = null;
   private timer: NodeJS.Timeout | undefined;
+  private boundNow!: () => void;
+  /** Resolves once the socket is bound and configured (joined), or failed to be. */
+  readonly bound = new Promise<void>((resolve) => (this.boundNow = resolve));
 
   constructor(
     private readonly engine: Engine,
@@ -72,6 +129,7 @@ class Running {
       } catch (e) {
         this.log(`sync master on ${d.mcastIfn}: ${(e as Error).message}`);
       }
+      this.boundNow();
     });
     m.attach();
     this.master = m;
@@ -82,7 +140,12 @@ class Running {
   startBackup(): void {
     const { d, sock, engine } = this;
     const v6 = d.mcastGroup.includes(':');
-    sock.on('message', (msg) => {
+    const nets = interfaceNets(d.mcastIfn, v6);
+    sock.on('message', (msg, rinfo) => {
+      if (!onLink(rinfo.address, nets)) {
+        this.counters.refused++;
+        return;
+      }
       const m = decodeSync(new Uint8Array(msg.buffer, msg.byteOffset, msg.length), d.syncId);
       this.counters.datagrams++;
       if (m.problems.length) this.counters.problems++;
@@ -91,7 +154,11 @@ class Running {
         this.counters.outcomes[applySyncConn(engine, r, m.version, Date.now())]++;
       }
     });
-    sock.bind(d.mcastPort, () => {
+    // the group's address, as make_receive_sock binds (a link-scope IPv6 group needs
+    // the interface as its scope)
+    const group =
+      v6 && /^ff.2:/i.test(d.mcastGroup) ? `${d.mcastGroup}%${d.mcastIfn}` : d.mcastGroup;
+    sock.bind({ port: d.mcastPort, address: group }, () => {
       try {
         sock.addMembership(
           d.mcastGroup,
@@ -100,11 +167,18 @@ class Running {
       } catch (e) {
         this.log(`sync backup on ${d.mcastIfn}: join ${d.mcastGroup}: ${(e as Error).message}`);
       }
+      this.boundNow();
     });
     engine.syncBackup = true;
   }
 
+  /** The bind is over (it failed: the error is logged). */
+  settle(): void {
+    this.boundNow();
+  }
+
   stop(): void {
+    this.boundNow();
     if (this.timer) clearInterval(this.timer);
     if (this.master) this.master.detach();
     else this.engine.syncBackup = false;
@@ -130,12 +204,21 @@ export class SyncDaemons {
     const sock = createSocket({ type: v6 ? 'udp6' : 'udp4', reuseAddr: true });
     sock.on('error', (e) => this.log(`sync ${d.state}: ${e.message}`));
     const r = new Running(this.engine, d, sock, this.log);
+    sock.once('error', () => r.settle());
     if (d.state === 'master') r.startMaster();
     else r.startBackup();
     this.running.set(d.state, r);
     this.log(
       `sync ${d.state} started: ${d.mcastGroup}:${d.mcastPort} on ${d.mcastIfn}, syncid ${d.syncId}`,
     );
+  }
+
+  /**
+   * Resolves once every daemon's socket is bound and joined: what a `--start-daemon`
+   * answer waits for, so that when it returns the daemon receives (or sends).
+   */
+  settled(): Promise<void> {
+    return Promise.all([...this.running.values()].map((r) => r.bound)).then(() => undefined);
   }
 
   stop(state: SyncState): void {
