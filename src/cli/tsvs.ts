@@ -10,7 +10,8 @@ Commands:
                             connection table, tear everything down (root)
   daemon [--config FILE] [--control PATH] [--state FILE | --no-state] [--name NAME]
          [--ftp-ports P[,P]...] [--no-steer] [--metrics [HOST:]PORT]
-         [--keepalived FILE]
+         [--keepalived FILE] [--takeover] [--no-journal] [--run-dir DIR]
+  daemon --stop-clean [--control PATH] [--name NAME]
                             run the director in the foreground (root). FILE holds
                             ipvsadm rules (ipvsadm -S format) or a tsvs JSON config.
                             The FTP helper serves NAT services on the ftp ports
@@ -22,6 +23,14 @@ Commands:
                             creates the virtual servers of a keepalived.conf and
                             runs their health checks (TCP_CHECK, HTTP_GET,
                             MISC_CHECK) as keepalived would.
+                            SIGTERM (systemd's stop/restart) saves the connection
+                            table and leaves capture in place, dropping packets
+                            until the next start restores it; a crash journal in
+                            --run-dir (default: the control socket's directory)
+                            lets a restart after a crash keep them. --takeover
+                            takes over from the running daemon without a gap.
+                            SIGINT or --stop-clean removes everything (see
+                            docs/operations-state.md).
                             TSVS_CONTROL overrides the default control socket
                             /run/tsvs/control.sock (per named netns:
                             /run/tsvs/netns/NAME/control.sock)
@@ -71,10 +80,28 @@ async function main(argv: string[]): Promise<number> {
           'no-steer': { type: 'boolean' },
           metrics: { type: 'string' },
           keepalived: { type: 'string' },
+          takeover: { type: 'boolean' },
+          'no-journal': { type: 'boolean' },
+          'run-dir': { type: 'string' },
+          'stop-clean': { type: 'boolean' },
         },
       });
       const ftp = values['ftp-ports'];
-      const { runDaemon } = await import('../daemon/daemon.js');
+      const { runDaemon, defaultPaths } = await import('../daemon/daemon.js');
+      if (values['stop-clean']) {
+        const { stopClean } = await import('../daemon/state.js');
+        const { dirname } = await import('node:path');
+        const { currentNetnsName } = await import('../sys/netns.js');
+        const control = values.control ?? defaultPaths().control;
+        return stopClean({
+          control,
+          name: values.name ?? (currentNetnsName() || 'main'),
+          queueIn: values['queue-in'] ? Number(values['queue-in']) : undefined,
+          queueOut: values['queue-out'] ? Number(values['queue-out']) : undefined,
+          runDir: values['run-dir'] ?? dirname(control),
+          log: (l) => process.stderr.write(`tsvs: ${l}\n`),
+        });
+      }
       return runDaemon({
         config: values.config,
         control: values.control,
@@ -86,6 +113,9 @@ async function main(argv: string[]): Promise<number> {
         steer: values['no-steer'] ? false : undefined,
         metrics: values.metrics,
         keepalived: values.keepalived,
+        takeover: values.takeover,
+        journal: values['no-journal'] ? false : undefined,
+        runDir: values['run-dir'],
       });
     }
     case 'decap': {

@@ -80,7 +80,15 @@ export type Request =
   /** Kernel-format text of /proc/net/ip_vs, ip_vs_stats, ip_vs_conn, ip_vs_conn_sync. */
   | { cmd: 'proc'; name: string }
   /** The whole configuration as persisted. */
-  | { cmd: 'getConfig' };
+  | { cmd: 'getConfig' }
+  /**
+   * Hand-over to a new daemon (`tsvs daemon --takeover`, daemon/takeover.ts): `begin`
+   * stops the data plane and answers the engine's state, `done` (the successor runs)
+   * makes this daemon exit, `abort` makes it resume.
+   */
+  | { cmd: 'takeover'; phase: 'begin' | 'done' | 'abort' }
+  /** Stop the daemon; `clean` removes rules, devices and saved state (`--stop-clean`). */
+  | { cmd: 'stop'; clean?: boolean };
 
 export type Command = Request['cmd'];
 
@@ -107,6 +115,8 @@ export interface Results {
   sysctlSet: SysctlEntry;
   proc: string;
   getConfig: ConfigSnapshot;
+  takeover: unknown;
+  stop: null;
 }
 
 export type ResultOf<R extends Request> = Results[R['cmd']];
@@ -149,6 +159,8 @@ export const COMMANDS: readonly Command[] = [
   'sysctlSet',
   'proc',
   'getConfig',
+  'takeover',
+  'stop',
 ];
 
 /** Longest request line a server accepts (bytes). */
@@ -225,6 +237,11 @@ export function dispatch(model: ControlModel, raw: unknown): unknown {
         return procText(model, field(req, 'name'));
       case 'getConfig':
         return model.snapshot();
+      case 'takeover':
+        return model.lifecycle().takeover(String(field(req, 'phase')));
+      case 'stop':
+        model.lifecycle().stop(req.clean === true);
+        return null;
       default:
         throw new ControlError('request', 'EINVAL', undefined, `unknown command '${String(cmd)}'`);
     }

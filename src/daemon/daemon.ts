@@ -24,6 +24,10 @@ import { decodeConfig, statePath } from '../control/persist.js';
 import { controlPath } from '../control/client.js';
 import { restoreRules } from '../control/ipvsadm/restore.js';
 import { registerFtp } from '../engine/app/index.js';
+import { dirname } from 'node:path';
+import { restoreStateFile, shutdown, type StopHow } from './state.js';
+import { Journal, restoreJournal } from './journal.js';
+import { Handover, Successor } from './takeover.js';
 
 export interface DaemonArgs {
   /** Configuration file: ipvsadm rules (`ipvsadm -S` format) or a tsvs JSON config. */
@@ -47,6 +51,16 @@ export interface DaemonArgs {
   metrics?: string;
   /** keepalived.conf whose virtual servers are created and health-checked by the daemon. */
   keepalived?: string;
+  /**
+   * Where the run-time state lives (the state a SIGTERM saves, the crash-recovery
+   * journal); default the control socket's directory; null (and `state: null`) keeps
+   * nothing: SIGTERM then removes everything, as SIGINT does.
+   */
+  runDir?: string | null;
+  /** Keep the crash-recovery journal (default on when there is a run directory). */
+  journal?: boolean;
+  /** Take over from the daemon running on the control socket (daemon/takeover.ts). */
+  takeover?: boolean;
   log?: (line: string) => void;
 }
 
@@ -97,6 +111,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
   const control = args.control ?? paths.control;
   const state = args.state === undefined ? paths.state : args.state;
   const ns = currentNetnsName();
+  const runDir = args.runDir !== undefined ? args.runDir : state === null ? null : dirname(control);
   const director = new Director({
     name: args.name ?? (ns ? ns : 'main'),
     queueIn: args.queueIn,
@@ -121,13 +136,37 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
   let applying = Promise.resolve();
   let queued = false;
   let ctl: DaemonControl;
+  let stopAs: (how: StopHow, why: string) => void = () => undefined;
+  let journal: Journal | null = null;
+  const handover = new Handover({
+    engine,
+    park: () => {
+      director.park();
+      journal?.stop(false);
+    },
+    resume: () => director.start(() => startJournal()),
+    exit: () => stopAs('handed', 'hand-over'),
+    log,
+  });
+  const startJournal = (): void => {
+    if (runDir === null || args.journal === false) return;
+    journal = new Journal(engine, runDir, log);
+    journal.start();
+  };
+  const tempControl = `${control}.takeover`;
   try {
     ctl = await startDaemonControl(engine, {
-      path: control,
+      path: args.takeover ? tempControl : control,
       statePath: state,
       onError: (e) => log(e.message),
       afterChange: () => applying,
-      model: { sync: { start: (d) => sync.start(d), stop: (s) => sync.stop(s) } },
+      model: {
+        sync: { start: (d) => sync.start(d), stop: (s) => sync.stop(s) },
+        lifecycle: {
+          takeover: (phase) => handover.takeover(phase),
+          stop: (clean) => setImmediate(() => stopAs(clean ? 'clean' : 'park', 'stop request')),
+        },
+      },
     });
   } catch (e) {
     log(`cannot serve the control socket ${control}: ${(e as Error).message}`);
@@ -144,11 +183,29 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
       return 1;
     }
   }
+  // the state of the previous run (a planned stop's file, else the crash journal, or
+  // the running daemon's on --takeover) is restored before the first packet is read
+  let successor: Successor | null = null;
   try {
-    await director.start();
+    if (args.takeover) successor = await Successor.connect(control);
+    await director.start(async () => {
+      const now = Date.now();
+      if (successor) {
+        const s = await successor.receive(engine, () => Date.now());
+        log(
+          `hand-over: took ${s.conns} connection(s), ${s.templates} template(s) over in ${s.ms} ms`,
+        );
+      } else if (runDir !== null && !restoreStateFile(engine, runDir, now, log))
+        restoreJournal(engine, runDir, now, log);
+      startJournal();
+    });
+    if (successor) await successor.confirm(tempControl);
   } catch (e) {
     log(`cannot start the data plane: ${(e as Error).message}`);
-    director.stop();
+    if (successor) {
+      director.park();
+      await successor.abort();
+    } else director.stop();
     await ctl.close();
     return 1;
   }
@@ -188,6 +245,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
       await new Promise((r) => setImmediate(r));
       queued = false;
       try {
+        journal?.configChanged();
         await director.configChanged();
         log(`configuration changed: ${describe(engine)}`);
       } catch (e) {
@@ -221,12 +279,28 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     `daemon running${ns ? ` in netns ${ns}` : ''}: control ${control}, queues ${director.queueIn}/${director.queueOut}, ${director.captureDescription}, ${describe(engine)}`,
   );
   return new Promise<number>((resolve) => {
-    const stop = (sig: string): void => {
-      log(`${sig}: stopping`);
-      health?.stop();
-      metrics?.close();
-      sync.stopAll();
-      director.stop();
+    let stopping = false;
+    stopAs = (how: StopHow, why: string): void => {
+      if (stopping) return;
+      stopping = true;
+      log(
+        `${why}: stopping${how === 'park' && runDir !== null ? ' (state kept for the next start)' : ''}`,
+      );
+      shutdown(
+        {
+          engine,
+          director,
+          journal,
+          runDir,
+          stopSides: () => {
+            health?.stop();
+            metrics?.close();
+            sync.stopAll();
+          },
+          log,
+        },
+        how,
+      );
       void applying
         .then(() => ctl.close())
         .then(
@@ -234,7 +308,8 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
           () => resolve(0),
         );
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    // SIGTERM (systemd's stop and restart) keeps state and capture; SIGINT removes all
+    process.once('SIGINT', () => stopAs('clean', 'SIGINT'));
+    process.once('SIGTERM', () => stopAs('park', 'SIGTERM'));
   });
 }

@@ -51,7 +51,10 @@ export function buildRuleset(
       : qin;
   const rs: Ruleset = { v4: [], v6: [] };
   const helperPorts = engine.appPorts(6);
-  const to = (n: number): string => `-j NFQUEUE --queue-num ${n} --queue-bypass`;
+  // no --queue-bypass: while no daemon listens (a restart, a hand-over, a crash) the
+  // kernel drops what the rules queue, and the peers retransmit; with the bypass the
+  // packets would reach the local stack, where a local VIP answers with a reset
+  const to = (n: number): string => `-j NFQUEUE --queue-num ${n}`;
   const icmpTypes = (af: AddressFamily): string[] =>
     af === 4
       ? [

@@ -242,10 +242,22 @@ export class Steering {
     this.linkMonitor = child;
   }
 
-  /** Opens and configures the two steering TUN devices; on failure steering stays off. */
+  /**
+   * Opens and configures the two steering TUN devices; on failure steering stays off.
+   *
+   * The devices are persistent (`ip tuntap add`, TUNSETPERSIST): when the daemon stops
+   * for a restart or hands over, or crashes, they stay with their address and settings,
+   * and the tc filters keep redirecting into them. A persistent TUN without a reader
+   * loses its carrier and drops what is redirected to it, so a VIP's packets are dropped
+   * (the peers retransmit) instead of reaching the local stack, which would answer them
+   * with a reset. The next daemon attaches to the same devices.
+   */
   open(): void {
     const n = this.names;
     const offload = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
+    // "exists" when adopted from the previous daemon: then it is ours already
+    for (const dev of [n.tunIn, n.tunOut])
+      runQuiet(this.netns, 'ip', ['tuntap', 'add', 'dev', dev, 'mode', 'tun', 'vnet_hdr']);
     try {
       this.inNs(() => {
         this.tunIn = openTun({ name: n.tunIn, vnetHdrSize: VNET_HDR_BYTES, offload });
@@ -274,9 +286,7 @@ export class Steering {
         runQuiet(this.netns, 'tc', ['qdisc', 'replace', 'dev', dev, 'root', 'noqueue']);
     } catch (e) {
       this.log(`steering off (the queues capture alone): ${(e as Error).message}`);
-      this.tunIn?.close();
-      this.tunOut?.close();
-      this.tunIn = this.tunOut = null;
+      this.destroy();
     }
   }
 
@@ -305,12 +315,7 @@ export class Steering {
       this.log(
         `steering off (the queues capture alone): tc ${lines[failed[0]]}: ${r.stderr.trim().split('\n')[0]}`,
       );
-      this.remove();
-      this.tunIn.close();
-      this.tunOut.close();
-      this.tunIn = this.tunOut = null;
-      this.on = false;
-      this.applied = '';
+      this.destroy();
       this.closed();
       return;
     }
@@ -372,7 +377,21 @@ export class Steering {
     }
   }
 
-  /** Stops following links and closes the devices (the filters are removed by {@link remove}). */
+  /**
+   * Removes the filters and deletes the (persistent) devices: a clean stop, steering
+   * turned off, or what an earlier run left behind.
+   */
+  destroy(): void {
+    this.remove();
+    this.close();
+    for (const dev of [this.names.tunIn, this.names.tunOut])
+      runQuiet(this.netns, 'ip', ['link', 'del', 'dev', dev]);
+  }
+
+  /**
+   * Stops following links and closes the devices (the filters are removed by
+   * {@link remove}, the devices deleted by {@link destroy}: they are persistent).
+   */
   close(): void {
     this.linkMonitor?.kill();
     this.linkMonitor = null;

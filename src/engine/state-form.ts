@@ -97,6 +97,8 @@ export interface ConnsState {
   expires: Float64Array;
   /** 1 when the conn's timer was pending. */
   armed: Uint8Array;
+  /** The conns' ids in the saved engine (the journal's records name conns by id). */
+  ids?: Int32Array;
 }
 
 /** A helper's data for one conn. */
@@ -275,6 +277,7 @@ export function validateEngineState(v: unknown): EngineState {
     ['armed', Uint8Array, 1],
   ];
   for (const [k, ctor, per] of cols) typed(c[k], ctor, n * per, `conns.${k}`);
+  if (c.ids !== undefined) typed(c.ids, Int32Array, n, 'conns.ids');
   const cc = c as unknown as ConnsState;
   for (let i = 0; i < n; i++) {
     if (cc.af[i] !== 4 && cc.af[i] !== 6) fail(`conns[${i}].af: not 4 or 6`);

@@ -122,6 +122,7 @@ export function exportEngineState(engine: Engine): EngineState {
     timeout: new Uint32Array(n),
     expires: new Float64Array(n),
     armed: new Uint8Array(n),
+    ids: Int32Array.from(ids),
   };
   const apps: AppConnState[] = [];
   for (let i = 0; i < n; i++) {
