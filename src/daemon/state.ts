@@ -116,7 +116,7 @@ function writeAtomic(path: string, body: string): void {
 }
 
 /** Reads a file written by {@link writeAtomic}; throws a StateError saying what is wrong. */
-function readChecked(path: string): string {
+function readChecked(path: string): { body: string; written: number } {
   const buf = readFileSync(path);
   const nl = buf.indexOf(0x0a);
   if (nl < 0) throw new StateError('no header line');
@@ -134,7 +134,7 @@ function readChecked(path: string): string {
     throw new StateError(`cut short: ${body.length} of ${String(h.bytes)} bytes`);
   if (createHash('sha256').update(body).digest('hex') !== h.sha256)
     throw new StateError('the checksum does not match');
-  return body.toString('utf8');
+  return { body: body.toString('utf8'), written: Date.parse(String(h.written)) };
 }
 
 /**
@@ -151,14 +151,19 @@ export function saveEngineState(engine: Engine, path: string, journalGen?: numbe
 
 /** The state in `path` as data ready for `importEngineState`, or a StateError. */
 export function readEngineState(path: string): unknown {
-  const text = readChecked(path);
+  return readStateFile(path).state;
+}
+
+/** {@link readEngineState}, with the time the file was written (ms since the epoch). */
+export function readStateFile(path: string): { state: unknown; written: number } {
+  const { body, written } = readChecked(path);
   let v: unknown;
   try {
-    v = JSON.parse(text);
+    v = JSON.parse(body);
   } catch {
     throw new StateError('the body is not JSON');
   }
-  return stateFromWire(v);
+  return { state: stateFromWire(v), written };
 }
 
 /** One line for the log about a restore. */
@@ -185,9 +190,13 @@ export function restoreStateFile(
   const path = join(dir, STATE_FILE);
   if (!existsSync(path)) return false;
   try {
-    const s = importEngineState(engine, readEngineState(path), now);
+    const t0 = Date.now();
+    const { state, written } = readStateFile(path);
+    const s = importEngineState(engine, state, now);
     rmSync(path, { force: true });
-    log(`restored the state of the previous run from ${path}: ${describeImport(s)}`);
+    log(
+      `restored the state of the previous run from ${path} in ${Date.now() - t0} ms, ${Date.now() - written} ms after it was saved: ${describeImport(s)}`,
+    );
     return true;
   } catch (e) {
     const why = e instanceof StateError ? e.message : `cannot read it: ${(e as Error).message}`;

@@ -128,19 +128,17 @@ export class Successor {
    * socket served at `tempPath` is moved to the usual path.
    */
   async confirm(tempPath: string): Promise<void> {
-    const gone = new Promise<void>((resolve) => {
-      const check = setInterval(() => {
-        this.client
-          .call({ cmd: 'info' })
-          .then(() => undefined)
-          .catch(() => {
-            clearInterval(check);
-            resolve();
-          });
-      }, 20);
-    });
     await this.client.call({ cmd: 'takeover', phase: 'done' });
-    await gone;
+    // it answered first and exits next: ask until nothing answers (one request at a
+    // time, so no request is in flight when its socket goes)
+    for (let i = 0; i < 500; i++) {
+      try {
+        await this.client.call({ cmd: 'info' });
+      } catch {
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
     renameSync(tempPath, this.path);
   }
 }

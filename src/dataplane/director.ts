@@ -252,6 +252,7 @@ export class Director {
       this.running = false;
       throw e;
     }
+    await this.steering.configure();
     await this.install(resolved);
     this.lastNeigh = Date.now();
     this.timer = setInterval(() => this.tick(), TICK_MS);
@@ -363,7 +364,7 @@ export class Director {
     nat,
   }: Awaited<ReturnType<NextHops['update']>>): Promise<void> {
     if (!this.running) return;
-    this.rules.install(
+    await this.rules.install(
       buildRuleset(
         this.engine,
         {

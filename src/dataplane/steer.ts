@@ -22,6 +22,7 @@ import { CONN_F_MASQ, CONN_F_TUNNEL, type AddressFamily } from '../engine/consta
 import { formatAddr } from '../engine/addr.js';
 import { run, runAsync, runBatch, runQuiet } from '../sys/exec.js';
 import {
+  interfaceIndex,
   openTun,
   TUN_F_CSUM,
   TUN_F_TSO4,
@@ -199,6 +200,8 @@ export class Steering {
   /** `ip monitor link`: interfaces that appear get the steering filters at once. */
   private linkMonitor: ChildProcess | null = null;
   private linkChange: NodeJS.Timeout | undefined;
+  /** The devices are open but not yet set up ({@link configure}). */
+  private unconfigured = false;
 
   /**
    * @param inNs  runs a function in the director's network namespace
@@ -255,18 +258,46 @@ export class Steering {
   open(): void {
     const n = this.names;
     const offload = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
-    // "exists" when adopted from the previous daemon: then it is ours already
-    for (const dev of [n.tunIn, n.tunOut])
-      runQuiet(this.netns, 'ip', ['tuntap', 'add', 'dev', dev, 'mode', 'tun', 'vnet_hdr']);
+    const exists = (dev: string): boolean => {
+      try {
+        this.inNs(() => interfaceIndex(dev));
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    // adopted from the previous daemon: attach at once (they are already set up and
+    // the filters redirect into them), set up again after reading has started
+    const adopted = exists(n.tunIn) && exists(n.tunOut);
+    if (!adopted)
+      for (const dev of [n.tunIn, n.tunOut])
+        runQuiet(this.netns, 'ip', ['tuntap', 'add', 'dev', dev, 'mode', 'tun', 'vnet_hdr']);
     try {
       this.inNs(() => {
         this.tunIn = openTun({ name: n.tunIn, vnetHdrSize: VNET_HDR_BYTES, offload });
         this.tunOut = openTun({ name: n.tunOut, vnetHdrSize: VNET_HDR_BYTES, offload });
       });
+      this.unconfigured = true;
+      // a new device is set up before the filters redirect into it (Director.start)
+    } catch (e) {
+      this.log(`steering off (the queues capture alone): ${(e as Error).message}`);
+      this.destroy();
+    }
+  }
+
+  /**
+   * Sets the opened devices up (idempotent; see {@link open}). On failure steering
+   * turns off and `closed` is called.
+   */
+  async configure(): Promise<void> {
+    if (!this.unconfigured || !this.tunIn) return;
+    this.unconfigured = false;
+    const n = this.names;
+    try {
       // Packets handed back through tunIn come "from" it: an address of its own lets
       // the loose reverse-path check (rp_filter 2) pass even when conf/all asks for
       // strict, and accept_local lets NAT replies whose source is now a local VIP in.
-      run(
+      await runAsync(
         this.netns,
         'ip',
         ['-batch', '-'],
@@ -277,16 +308,21 @@ export class Steering {
           '',
         ].join('\n'),
       );
-      for (const [k, v] of [
-        [`net.ipv4.conf.${n.tunIn}.rp_filter`, '2'],
-        [`net.ipv4.conf.${n.tunIn}.accept_local`, '1'],
-      ])
-        run(this.netns, 'sysctl', ['-qw', `${k}=${v}`]);
-      for (const dev of [n.tunIn, n.tunOut])
-        runQuiet(this.netns, 'tc', ['qdisc', 'replace', 'dev', dev, 'root', 'noqueue']);
+      await runAsync(this.netns, 'sysctl', [
+        '-qw',
+        `net.ipv4.conf.${n.tunIn}.rp_filter=2`,
+        `net.ipv4.conf.${n.tunIn}.accept_local=1`,
+      ]);
+      await runAsync(
+        this.netns,
+        'tc',
+        ['-force', '-batch', '-'],
+        `qdisc replace dev ${n.tunIn} root noqueue\nqdisc replace dev ${n.tunOut} root noqueue\n`,
+      ).catch(() => undefined);
     } catch (e) {
       this.log(`steering off (the queues capture alone): ${(e as Error).message}`);
       this.destroy();
+      this.closed();
     }
   }
 
