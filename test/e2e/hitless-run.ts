@@ -100,6 +100,7 @@ export class HitlessLab {
   private readonly children: ChildProcess[] = [];
   private daemon: Run | null = null;
   private readonly args: string[];
+  private extra: string[] = [];
 
   private constructor(
     readonly prefix: string,
@@ -137,8 +138,8 @@ export class HitlessLab {
       join(this.dir, 'config.json'),
       '--name',
       prefix,
-      ...extraArgs,
     ];
+    this.extra = extraArgs;
   }
 
   /** Builds the lab, the servers and starts the daemon (`extraArgs`: e.g. `--no-journal`). */
@@ -166,7 +167,15 @@ export class HitlessLab {
     const log: string[] = [];
     const proc = spawn(
       'ip',
-      ['netns', 'exec', this.env.ns.director, process.execPath, ...this.args, ...extra],
+      [
+        'netns',
+        'exec',
+        this.env.ns.director,
+        process.execPath,
+        ...this.args,
+        ...this.extra,
+        ...extra,
+      ],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
       },
@@ -189,6 +198,24 @@ export class HitlessLab {
       { timeout: 20_000, what: 'the daemon to run' },
     );
     return { proc, log };
+  }
+
+  /**
+   * Stops the daemon cleanly and starts it again with other extra arguments (bench:
+   * the journal on and off).
+   */
+  async restartWith(extraArgs: string[]): Promise<void> {
+    if (this.daemon) await this.exit(this.daemon, 'SIGINT');
+    this.extra = extraArgs;
+    this.daemon = await this.start([]);
+  }
+
+  /** wrk against the HTTP service: requests per second (`close`: a new connection each). */
+  async wrk(seconds: number, close: boolean): Promise<number> {
+    const args = ['-c', '32', '-t', '2', '-d', `${seconds}s`, `http://${this.env.vip4}/`];
+    if (close) args.unshift('-H', 'Connection: close');
+    const r = await sh(this.env.ns.client, 'wrk', args, (seconds + 30) * 1000);
+    return Number(/Requests\/sec:\s+([\d.]+)/.exec(r.out)?.[1] ?? NaN);
   }
 
   /** The running daemon's log. */
