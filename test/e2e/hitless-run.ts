@@ -14,7 +14,7 @@
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -359,6 +359,55 @@ export class HitlessLab {
       if (m && /hand-over|restored|recovered/.test(l)) return Number(m[1]);
     }
     return -1;
+  }
+
+  /** Stops the daemon with `signal` (and starts none). */
+  async signal(signal: NodeJS.Signals): Promise<number | null> {
+    const r = this.daemon;
+    this.daemon = null;
+    return r ? this.exit(r, signal) : null;
+  }
+
+  /** Starts the daemon (after {@link signal}). */
+  async startAgain(): Promise<string[]> {
+    this.daemon = await this.start([]);
+    return this.daemon.log;
+  }
+
+  /**
+   * `tsvs daemon --stop-clean` (the documented way to remove everything): with a daemon
+   * running it asks it, without one it removes what the last one left.
+   */
+  async stopClean(): Promise<{ code: number; err: string }> {
+    const r = await sh(this.env.ns.director, process.execPath, [
+      TSVS,
+      'daemon',
+      '--stop-clean',
+      '--control',
+      join(this.dir, 'control.sock'),
+      '--name',
+      this.prefix,
+    ]);
+    if (this.daemon) await this.exit(this.daemon, null);
+    this.daemon = null;
+    return { code: r.code, err: r.err };
+  }
+
+  /** What of the daemon's is left in the director: chains, tc filters, devices, files. */
+  async leftovers(): Promise<string[]> {
+    const d = this.env.ns.director;
+    const out: string[] = [];
+    const ipt = await sh(d, 'iptables-legacy-save', ['-t', 'mangle']);
+    out.push(...ipt.out.split('\n').filter((l) => l.includes('TSVS_')));
+    const links = await sh(d, 'ip', ['-o', 'link', 'show']);
+    out.push(...links.out.split('\n').filter((l) => /tsvs[io]-/.test(l)));
+    for (const dev of [this.env.director.clientIf, this.env.director.serverIf]) {
+      const f = await sh(d, 'tc', ['filter', 'show', 'dev', dev, 'ingress']);
+      if (f.out.trim()) out.push(`${dev}: ${f.out.trim().split('\n')[0]}`);
+    }
+    for (const f of ['engine.state', 'journal.snap', 'journal.log'])
+      if (existsSync(join(this.dir, f))) out.push(f);
+    return out;
   }
 
   async down(): Promise<void> {

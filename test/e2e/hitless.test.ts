@@ -67,5 +67,31 @@ describe(
       );
       assert.ok((r.established - r.lost) / r.established >= 0.99, show(r));
     });
+
+    test('SIGTERM leaves capture and state; --stop-clean removes everything', async () => {
+      assert.equal(await lab.signal('SIGTERM'), 0);
+      const left = await lab.leftovers();
+      for (const want of [
+        /TSVS_e2ehit_REQ/,
+        /tsvsi-e2ehit/,
+        /tsvso-e2ehit/,
+        /redirect|u32/,
+        /engine\.state/,
+      ])
+        assert.ok(
+          left.some((l) => want.test(l)),
+          `left in place after SIGTERM: ${want}\n${left.join('\n')}`,
+        );
+      // no daemon running: what the last one left is removed
+      const a = await lab.stopClean();
+      assert.equal(a.code, 0, a.err);
+      assert.deepEqual(await lab.leftovers(), []);
+      // a daemon running: it is asked to stop and clean up
+      await lab.startAgain();
+      const b = await lab.stopClean();
+      assert.equal(b.code, 0, b.err);
+      assert.match(b.err, /stopped and removed/);
+      assert.deepEqual(await lab.leftovers(), []);
+    });
   },
 );
