@@ -4,7 +4,8 @@
  * (the Director), connection sync, health checks and metrics around one engine: it
  * applies the configuration file, serves the control socket (every front end goes
  * through the control model), runs the engine on live packets through the Director,
- * and on SIGINT/SIGTERM removes everything it installed and saves the configuration.
+ * and on SIGTERM keeps its state and capture for the next start (daemon/state.ts; on
+ * SIGINT it removes everything it installed) and saves the configuration.
  *
  * Several daemons in different network namespaces do not collide: the netfilter
  * chains and queues are per namespace, and the default socket and state paths get the
