@@ -307,7 +307,12 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
         .then(
           () => resolve(0),
           () => resolve(0),
-        );
+        )
+        .then(() => {
+          // everything is saved and closed: a next-hop lookup still in flight must not
+          // delay the exit (a restart's successor starts when this process is gone)
+          setTimeout(() => process.exit(0), 50).unref();
+        });
     };
     // SIGTERM (systemd's stop and restart) keeps state and capture; SIGINT removes all
     process.once('SIGINT', () => stopAs('clean', 'SIGINT'));
