@@ -145,6 +145,11 @@ export class HitlessLab {
   /** Builds the lab, the servers and starts the daemon (`extraArgs`: e.g. `--no-journal`). */
   static async up(prefix: string, extraArgs: string[] = []): Promise<HitlessLab> {
     const l = new HitlessLab(prefix, labUp({ prefix }), extraArgs);
+    // a stream of new connections must not run out of client ports (TIME_WAIT)
+    for (const ns of [l.env.ns.client, l.env.ns.rs1, l.env.ns.rs2]) {
+      await sh(ns, 'sysctl', ['-qw', 'net.ipv4.ip_local_port_range=1024 65000']);
+      await sh(ns, 'sysctl', ['-qw', 'net.ipv4.tcp_tw_reuse=1']);
+    }
     l.children.push(servers(l.env.ns.rs1, 'rs1'), servers(l.env.ns.rs2, 'rs2'));
     const ftp = await startVsftpd(
       { ns: l.env.ns, env: l.env, track: (c: ChildProcess) => (l.children.push(c), c) } as never,
