@@ -87,6 +87,7 @@ export class Journal {
   private fd = -1;
   private gen = 0;
   private readonly buf = Buffer.alloc(BUF_RECORDS * JOURNAL_RECORD);
+  private readonly view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   private used = 0;
   private flushQueued = false;
   private logBytes = 0;
@@ -186,42 +187,46 @@ export class Journal {
     const eng = this.engine;
     const c = eng.conns;
     const b = this.buf;
+    const v = this.view;
     const o = this.used * JOURNAL_RECORD;
     this.used++;
-    b.fill(0, o, o + JOURNAL_RECORD);
     b[o + R_TYPE] = REC_CONN;
     b[o + R_AF] = c.af[id];
     b[o + R_PROTO] = c.proto[id];
     b[o + R_STATE] = c.state[id];
-    b.writeUInt32LE(c.flags[id], o + R_FLAGS);
-    b.writeInt32LE(id, o + R_ID);
-    b.writeInt32LE(c.control[id], o + R_CONTROL);
-    b.writeInt32LE(c.dest[id], o + R_DEST);
-    b.writeUInt16LE(c.cport[id], o + R_CPORT);
-    b.writeUInt16LE(c.vport[id], o + R_VPORT);
-    b.writeUInt16LE(c.dport[id], o + R_DPORT);
+    v.setUint32(o + R_FLAGS, c.flags[id], true);
+    v.setInt32(o + R_ID, id, true);
+    v.setInt32(o + R_CONTROL, c.control[id], true);
+    v.setInt32(o + R_DEST, c.dest[id], true);
+    v.setUint16(o + R_CPORT, c.cport[id], true);
+    v.setUint16(o + R_VPORT, c.vport[id], true);
+    v.setUint16(o + R_DPORT, c.dport[id], true);
     b[o + R_OLDSTATE] = c.oldState[id];
-    b.writeUInt32LE(c.fwmark[id], o + R_FWMARK);
-    b.writeUInt32LE(c.timeout[id], o + R_TIMEOUT);
+    b[o + R_OLDSTATE + 1] = 0;
+    v.setUint32(o + R_FWMARK, c.fwmark[id], true);
+    v.setUint32(o + R_TIMEOUT, c.timeout[id], true);
+    v.setUint32(o + R_TIMEOUT + 4, 0, true);
     // the hook runs before the conn is re-armed: it expires a timeout from now
-    b.writeDoubleLE(now + c.timeout[id], o + R_EXPIRES);
-    b.writeUInt32LE(c.inPkts[id], o + R_INPKTS);
-    b.writeUInt32LE(c.syncEnd[id], o + R_SYNCEND);
+    v.setFloat64(o + R_EXPIRES, now + c.timeout[id], true);
+    v.setUint32(o + R_INPKTS, c.inPkts[id], true);
+    v.setUint32(o + R_SYNCEND, c.syncEnd[id], true);
+    const a = id * 4;
     for (let i = 0; i < 4; i++) {
-      b.writeUInt32LE(c.caddr[id * 4 + i], o + R_CADDR + i * 4);
-      b.writeUInt32LE(c.vaddr[id * 4 + i], o + R_VADDR + i * 4);
-      b.writeUInt32LE(c.daddr[id * 4 + i], o + R_DADDR + i * 4);
+      v.setUint32(o + R_CADDR + i * 4, c.caddr[a + i], true);
+      v.setUint32(o + R_VADDR + i * 4, c.vaddr[a + i], true);
+      v.setUint32(o + R_DADDR + i * 4, c.daddr[a + i], true);
     }
+    b[o + R_APPFLAGS] = 0;
     if (eng.appOf.size > 0) {
       const app = eng.appOf.get(id);
       const seq = eng.seqs.get(id);
       if (app) {
         b[o + R_APPFLAGS] |= 1;
-        b.writeInt32LE(eng.appData.get(id) ?? -1, o + R_APPDATA);
+        v.setInt32(o + R_APPDATA, eng.appData.get(id) ?? -1, true);
       }
       if (seq) {
         b[o + R_APPFLAGS] |= 2;
-        for (let i = 0; i < 6; i++) b.writeUInt32LE(seq[i], o + R_SEQ + i * 4);
+        for (let i = 0; i < 6; i++) v.setUint32(o + R_SEQ + i * 4, seq[i], true);
       }
     }
     this.counts.records++;
