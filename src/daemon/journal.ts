@@ -15,9 +15,11 @@
  * event loop, so a crash loses at most the events of the turn it interrupted.
  *
  * Cost is bounded: a few records per connection (new, established, closing), and the
- * journal is folded into a new snapshot once it holds more records than the snapshot
- * has conns (and at least {@link MIN_COMPACT_BYTES}): amortised, each record is
- * written about twice. A configuration change also takes a new snapshot (records name
+ * journal is folded into a new snapshot once it holds {@link COMPACT_FACTOR} times as
+ * many records as the snapshot has conns (and at least {@link MIN_COMPACT_BYTES}):
+ * amortised, each record costs about 1 + 1/COMPACT_FACTOR writes, and the journal
+ * stays a small multiple of the table. A snapshot is taken synchronously, in time
+ * proportional to the table: rarely, and never more than once per that many records. A configuration change also takes a new snapshot (records name
  * real servers by id). bench:e2e's `hitless` section measures throughput with the
  * journal on and off.
  *
@@ -51,7 +53,9 @@ const MAGIC = 0x74737631; // "tsv1"
 const HEADER = 16;
 const REC_CONN = 0xc1;
 /** The journal is folded into a snapshot no earlier than this size. */
-export const MIN_COMPACT_BYTES = 4 << 20;
+export const MIN_COMPACT_BYTES = 16 << 20;
+/** The journal is folded when it holds this many records per conn of the snapshot. */
+export const COMPACT_FACTOR = 4;
 const BUF_RECORDS = 512;
 const UNSEEN = 0xff;
 
@@ -255,7 +259,8 @@ export class Journal {
     this.used = 0;
     // fold the journal into a snapshot once it outgrows it (amortised cost per record)
     const records = (this.logBytes - HEADER) / JOURNAL_RECORD;
-    if (this.logBytes >= MIN_COMPACT_BYTES && records > this.snapConns) this.queueCompact();
+    if (this.logBytes >= MIN_COMPACT_BYTES && records > COMPACT_FACTOR * this.snapConns)
+      this.queueCompact();
   }
 
   /**
