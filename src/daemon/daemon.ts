@@ -11,7 +11,7 @@
  * chains and queues are per namespace, and the default socket and state paths get the
  * namespace's name (`/run/tsvs/netns/NAME/control.sock`, `/var/lib/tsvs/netns/NAME/…`).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync } from 'node:fs';
 import { Director } from '../dataplane/director.js';
 import { SyncDaemons } from '../sync/daemon.js';
 import { renderMetrics, serveMetrics } from '../metrics/prometheus.js';
@@ -188,7 +188,12 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
   // the running daemon's on --takeover) is restored before the first packet is read
   let successor: Successor | null = null;
   try {
-    if (args.takeover) successor = await Successor.connect(control);
+    // nothing to take over from (not running, or crashed): start like any start
+    if (args.takeover)
+      successor = await Successor.connect(control).catch((e: Error) => {
+        log(`--takeover: ${e.message}; starting on its own`);
+        return null;
+      });
     await director.start(async () => {
       const now = Date.now();
       if (successor) {
@@ -201,6 +206,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
       startJournal();
     });
     if (successor) await successor.confirm(tempControl);
+    else if (args.takeover) renameSync(tempControl, control);
   } catch (e) {
     log(`cannot start the data plane: ${(e as Error).message}`);
     if (successor) {

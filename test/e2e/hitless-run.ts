@@ -374,8 +374,8 @@ export class HitlessLab {
   }
 
   /** Starts the daemon (after {@link signal}). */
-  async startAgain(): Promise<string[]> {
-    this.daemon = await this.start([]);
+  async startAgain(extra: string[] = []): Promise<string[]> {
+    this.daemon = await this.start(extra);
     return this.daemon.log;
   }
 

@@ -86,8 +86,13 @@ describe(
       const a = await lab.stopClean();
       assert.equal(a.code, 0, a.err);
       assert.deepEqual(await lab.leftovers(), []);
-      // a daemon running: it is asked to stop and clean up
-      await lab.startAgain();
+      // --takeover with no daemon to take over from starts on its own
+      const log = await lab.startAgain(['--takeover']);
+      assert.ok(
+        log.some((l) => l.includes('starting on its own')),
+        log.join('\n'),
+      );
+      // a daemon running: it is asked to stop and clean up (on the usual control socket)
       const b = await lab.stopClean();
       assert.equal(b.code, 0, b.err);
       assert.match(b.err, /stopped and removed/);
