@@ -27,7 +27,10 @@
  *   rps    requests per second on kept-alive connections: wrk
  *
  * Prints every measurement, then the medians per path, tsvs's ratio to each peer, and
- * last one JSON line `{ path: { bulk_gbps, cps, rps } }`. A script that prints
+ * last one JSON line `{ path: { bulk_gbps, cps, rps } }`.
+ *
+ * Then the `hitless` section (bench/hitless.ts; `--only hitless` runs it alone):
+ * restart, takeover and SIGKILL under load, and the crash journal's cost. A script that prints
  * figures, never a test. Needs root; installs iperf3, wrk, haproxy, nginx (with its
  * stream module) through apt-get when missing; builds the C peer with the system cc.
  */
@@ -37,6 +40,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { labDown, labUp, type LabEnv } from '../src/sys/lab.js';
+import { hitlessSection } from './hitless.js';
 
 const PREFIX = 'tsvsbe2e';
 const TSVS = fileURLToPath(new URL('../src/cli/tsvs.js', import.meta.url));
@@ -740,7 +744,17 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
+async function withHitless(): Promise<number> {
+  const only = ONLY?.length === 1 && ONLY[0] === 'hitless';
+  const code = only ? 0 : await main();
+  if (code === 0 && (!ONLY || ONLY.includes('hitless'))) {
+    console.log('');
+    await hitlessSection(ROUNDS, SECONDS);
+  }
+  return code;
+}
+
+withHitless().then(
   (code) => process.exit(code),
   (e) => {
     console.error(`bench:e2e: ${(e as Error).stack ?? String(e)}`);

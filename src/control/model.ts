@@ -91,6 +91,14 @@ export interface ModelOptions {
     start(d: DaemonEntry): void;
     stop(state: SyncState): void;
   };
+  /**
+   * The daemon's own life cycle (daemon/takeover.ts): hand-over to a successor
+   * (`tsvs daemon --takeover`) and a stop that removes everything (`--stop-clean`).
+   */
+  lifecycle?: {
+    takeover(phase: string): unknown;
+    stop(clean: boolean): void;
+  };
 }
 
 /** Settings that re-run the defence update when written (kernel proc handlers). */
@@ -113,6 +121,13 @@ export class ControlModel {
     this.engine = engine;
     this.opts = opts;
     this.initialSettings = structuredClone(engine.settings);
+  }
+
+  /** The daemon's life-cycle hooks ({@link ModelOptions.lifecycle}); throws EOPNOTSUPP without. */
+  lifecycle(): NonNullable<ModelOptions['lifecycle']> {
+    if (!this.opts.lifecycle)
+      throw new ControlError('request', 'EOPNOTSUPP', 'not served by a daemon');
+    return this.opts.lifecycle;
   }
 
   /** Be told after every configuration change. Returns an unsubscribe function. */

@@ -85,7 +85,15 @@ export type Request =
    * Re-read the daemon's configuration files and apply the difference (as SIGHUP
    * does); served by the daemon, not the model.
    */
-  | { cmd: 'reload' };
+  | { cmd: 'reload' }
+  /**
+   * Hand-over to a new daemon (`tsvs daemon --takeover`, daemon/takeover.ts): `begin`
+   * stops the data plane and answers the engine's state, `done` (the successor runs)
+   * makes this daemon exit, `abort` makes it resume.
+   */
+  | { cmd: 'takeover'; phase: 'begin' | 'done' | 'abort' }
+  /** Stop the daemon; `clean` removes rules, devices and saved state (`--stop-clean`). */
+  | { cmd: 'stop'; clean?: boolean };
 
 export type Command = Request['cmd'];
 
@@ -113,6 +121,8 @@ export interface Results {
   proc: string;
   getConfig: ConfigSnapshot;
   reload: ReloadResult;
+  takeover: unknown;
+  stop: null;
 }
 
 /** What a reload did: every change made, or every problem found (then nothing changed). */
@@ -167,6 +177,8 @@ export const COMMANDS: readonly Command[] = [
   'proc',
   'getConfig',
   'reload',
+  'takeover',
+  'stop',
 ];
 
 /** Longest request line a server accepts (bytes). */
@@ -248,6 +260,11 @@ export function dispatch(model: ControlModel, raw: unknown): unknown {
         return model.snapshot();
       case 'reload':
         throw new ControlError('request', 'EINVAL', undefined, 'reload is served by the daemon');
+      case 'takeover':
+        return model.lifecycle().takeover(String(field(req, 'phase')));
+      case 'stop':
+        model.lifecycle().stop(req.clean === true);
+        return null;
       default:
         throw new ControlError('request', 'EINVAL', undefined, `unknown command '${String(cmd)}'`);
     }

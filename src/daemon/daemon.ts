@@ -4,7 +4,8 @@
  * (the Director), connection sync, health checks and metrics around one engine: it
  * applies the configuration file, serves the control socket (every front end goes
  * through the control model), runs the engine on live packets through the Director,
- * and on SIGINT/SIGTERM removes everything it installed and saves the configuration.
+ * and on SIGTERM keeps its state and capture for the next start (daemon/state.ts; on
+ * SIGINT it removes everything it installed) and saves the configuration.
  *
  * Several daemons in different network namespaces do not collide: the netfilter
  * chains and queues are per namespace, and the default socket and state paths get the
@@ -13,6 +14,7 @@
 import { createLogger, lineLogger } from './log.js';
 import { Notifier } from './notify.js';
 import { Configurator, runReload } from './reload.js';
+import { renameSync } from 'node:fs';
 import { Director } from '../dataplane/director.js';
 import { SyncDaemons } from '../sync/daemon.js';
 import { createMetrics, serveMetrics } from '../metrics/prometheus.js';
@@ -26,6 +28,9 @@ import { controlPath } from '../control/client.js';
 import { registerFtp } from '../engine/app/index.js';
 import { startDashboard, type WebServer } from '../web/server.js';
 import { dirname, join } from 'node:path';
+import { restoreStateFile, shutdown, type StopHow } from './state.js';
+import { Journal, restoreJournal } from './journal.js';
+import { Handover, Successor } from './takeover.js';
 
 export interface DaemonArgs {
   /** Configuration file: ipvsadm rules (`ipvsadm -S` format) or a tsvs JSON config. */
@@ -55,6 +60,16 @@ export interface DaemonArgs {
   webTokenFile?: string;
   /** Start even when a configuration file has problems (default: they are fatal). */
   ignoreConfigErrors?: boolean;
+  /**
+   * Where the run-time state lives (the state a SIGTERM saves, the crash-recovery
+   * journal); default the control socket's directory; null (and `state: null`) keeps
+   * nothing: SIGTERM then removes everything, as SIGINT does.
+   */
+  runDir?: string | null;
+  /** Keep the crash-recovery journal (default on when there is a run directory). */
+  journal?: boolean;
+  /** Take over from the daemon running on the control socket (daemon/takeover.ts). */
+  takeover?: boolean;
   log?: (line: string) => void;
 }
 
@@ -105,6 +120,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
   const control = args.control ?? paths.control;
   const state = args.state === undefined ? paths.state : args.state;
   const ns = currentNetnsName();
+  const runDir = args.runDir !== undefined ? args.runDir : state === null ? null : dirname(control);
   const director = new Director({
     name: args.name ?? (ns ? ns : 'main'),
     queueIn: args.queueIn,
@@ -136,14 +152,38 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     await applying;
     await ctl.persister?.commit();
   };
+  let stopAs: (how: StopHow, why: string) => void = () => undefined;
+  let journal: Journal | null = null;
+  const handover = new Handover({
+    engine,
+    park: () => {
+      director.park();
+      journal?.stop(false);
+    },
+    resume: () => director.start(() => startJournal()),
+    exit: () => stopAs('handed', 'hand-over'),
+    log,
+  });
+  const startJournal = (): void => {
+    if (runDir === null || args.journal === false) return;
+    journal = new Journal(engine, runDir, log);
+    journal.start();
+  };
+  const tempControl = `${control}.takeover`;
   try {
     ctl = await startDaemonControl(engine, {
-      path: control,
+      path: args.takeover ? tempControl : control,
       statePath: state,
       onError: (e) => logger.error(e.message),
       // answered when the data plane and the sync sockets carry the change
       afterChange: () => Promise.all([applying, sync.settled()]).then(() => undefined),
-      model: { sync: { start: (d) => sync.start(d), stop: (s) => sync.stop(s) } },
+      model: {
+        sync: { start: (d) => sync.start(d), stop: (s) => sync.stop(s) },
+        lifecycle: {
+          takeover: (phase) => handover.takeover(phase),
+          stop: (clean) => setImmediate(() => stopAs(clean ? 'clean' : 'park', 'stop request')),
+        },
+      },
       handlers: {
         reload: () =>
           reload ? reloadNow() : Promise.reject(new Error('the daemon is still starting')),
@@ -170,11 +210,35 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     await ctl.close();
     return 1;
   }
+  // the state of the previous run (a planned stop's file, else the crash journal, or
+  // the running daemon's on --takeover) is restored before the first packet is read
+  let successor: Successor | null = null;
   try {
-    await director.start();
+    // nothing to take over from (not running, or crashed): start like any start
+    if (args.takeover)
+      successor = await Successor.connect(control).catch((e: Error) => {
+        log(`--takeover: ${e.message}; starting on its own`);
+        return null;
+      });
+    await director.start(async () => {
+      const now = Date.now();
+      if (successor) {
+        const s = await successor.receive(engine, () => Date.now());
+        log(
+          `hand-over: took ${s.conns} connection(s), ${s.templates} template(s) over in ${s.ms} ms`,
+        );
+      } else if (runDir !== null && !restoreStateFile(engine, runDir, now, log))
+        restoreJournal(engine, runDir, now, log);
+      startJournal();
+    });
+    if (successor) await successor.confirm(tempControl);
+    else if (args.takeover) renameSync(tempControl, control);
   } catch (e) {
     log(`cannot start the data plane: ${(e as Error).message}`);
-    director.stop();
+    if (successor) {
+      director.park();
+      await successor.abort();
+    } else director.stop();
     await ctl.close();
     return 1;
   }
@@ -214,6 +278,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
       await new Promise((r) => setImmediate(r));
       queued = false;
       try {
+        journal?.configChanged();
         await director.configChanged();
         log(`configuration changed: ${describe(engine)}`);
       } catch (e) {
@@ -258,22 +323,47 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
   await notifier.ready(`running: ${describe(engine)}`);
   notifier.startWatchdog();
   return new Promise<number>((resolve) => {
-    const stop = (sig: string): void => {
-      log(`${sig}: stopping`);
-      void notifier.stopping();
-      configurator.stop();
-      metrics?.close();
-      void web?.close();
-      sync.stopAll();
-      director.stop();
+    let stopping = false;
+    stopAs = (how: StopHow, why: string): void => {
+      if (stopping) return;
+      stopping = true;
+      log(
+        `${why}: stopping${how === 'park' && runDir !== null ? ' (state kept for the next start)' : ''}`,
+      );
+      shutdown(
+        {
+          engine,
+          director,
+          journal,
+          runDir,
+          stopSides: () => {
+            void notifier.stopping();
+            // keepalived's own stop (lvs_flush_on_stop, omega) only when really stopping;
+            // a restart or hand-over keeps what the checkers installed
+            if (how === 'clean') configurator.stop();
+            else health?.stop();
+            metrics?.close();
+            void web?.close();
+            sync.stopAll();
+          },
+          log,
+        },
+        how,
+      );
       void applying
         .then(() => ctl.close())
         .then(
           () => resolve(0),
           () => resolve(0),
-        );
+        )
+        .then(() => {
+          // everything is saved and closed: a next-hop lookup still in flight must not
+          // delay the exit (a restart's successor starts when this process is gone)
+          setTimeout(() => process.exit(0), 50).unref();
+        });
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    // SIGTERM (systemd's stop and restart) keeps state and capture; SIGINT removes all
+    process.once('SIGINT', () => stopAs('clean', 'SIGINT'));
+    process.once('SIGTERM', () => stopAs('park', 'SIGTERM'));
   });
 }

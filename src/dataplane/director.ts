@@ -52,8 +52,10 @@
  *
  * Everything installed (the iptables chains named after the instance in the mangle
  * table and their jumps, the tc filters at priorities queueIn/queueIn+1 and the clsact
- * qdiscs they needed, the two TUN devices) is removed on stop, and removed again on the
- * next start after a crash.
+ * qdiscs they needed, the two persistent TUN devices) is removed by a clean stop
+ * ({@link Director.stop}). A restart or hand-over ({@link Director.park}) and a crash
+ * leave them in place, failing closed (the queue rules have no bypass, a TUN without a
+ * reader drops), and the next start adopts them.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -223,10 +225,42 @@ export class Director {
     return this.netns ? withNetns(this.netns, fn) : fn();
   }
 
-  /** Open the queues and sockets, install the rules, start the timers. */
-  async start(): Promise<void> {
+  /**
+   * Open the queues and sockets, install the rules, start the timers.
+   *
+   * What an earlier daemon left in place (a restart, a hand-over, a crash: the chains,
+   * the tc filters, the persistent TUN devices) is adopted, not removed first: packets
+   * keep being dropped until the queues and devices are open here, never handed to the
+   * local stack. The rules and filters are then replaced by the current ones.
+   *
+   * `beforeAttach` runs once the slow preparation (next hops) is done, right before the
+   * queues and devices are opened and read: the engine's state must be restored there,
+   * so the first packet read already finds its connection. Packets are read from then
+   * on, while the rules are being replaced.
+   */
+  async start(beforeAttach?: () => void | Promise<void>): Promise<void> {
     Director.preflight();
-    this.removeRules(true);
+    // filters of an earlier steered run would redirect into devices nobody reads
+    if (!this.steerWanted) this.steering.destroy();
+    this.running = true;
+    let resolved: Awaited<ReturnType<NextHops['update']>>;
+    try {
+      resolved = await this.resolve();
+      await beforeAttach?.();
+      this.attach();
+    } catch (e) {
+      this.running = false;
+      throw e;
+    }
+    await this.steering.configure();
+    await this.install(resolved);
+    this.lastNeigh = Date.now();
+    this.timer = setInterval(() => this.tick(), TICK_MS);
+    this.timer.unref?.();
+  }
+
+  /** Opens the queues, sockets and steering devices and starts reading them. */
+  private attach(): void {
     const x = this.x;
     this.inNs(() => {
       const open = (num: number, gso: boolean, st: TxState): void => {
@@ -250,8 +284,6 @@ export class Director {
     x.raw6?.setBuffers(0, 8 * 1024 * 1024);
     if (this.steerWanted) this.steering.open();
     x.tunIn = this.steering.tunIn;
-    this.running = true;
-    await this.configChanged();
     for (const q of this.queues) {
       const { num, chan, st } = q;
       chan.onReadable(
@@ -271,16 +303,23 @@ export class Director {
         (e) => this.log(`${this.steer.tunOut}: ${e.message}`),
       );
     }
-    this.lastNeigh = Date.now();
-    this.timer = setInterval(() => this.tick(), TICK_MS);
-    this.timer.unref?.();
   }
 
-  /** Remove rules, close everything. Idempotent. */
+  /** Remove rules and devices, close everything (a clean stop). Idempotent. */
   stop(): void {
+    this.park();
+    this.removeRules(true);
+    this.steering.destroy();
+  }
+
+  /**
+   * Stop reading and close everything, but leave the rules, filters and persistent
+   * devices in place (a restart or a hand-over; see {@link start}): until the next
+   * daemon opens them, the kernel drops what they capture. Idempotent.
+   */
+  park(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    this.removeRules(true);
     if (!this.running) return;
     this.running = false;
     for (const q of this.queues) q.chan.close();
@@ -304,6 +343,11 @@ export class Director {
    */
   async configChanged(): Promise<void> {
     if (!this.running) return;
+    await this.install(await this.resolve());
+  }
+
+  /** Next hops and tunnel sources the configured dests need (the slow part of a change). */
+  private resolve(): ReturnType<NextHops['update']> {
     const tun: Dest[] = [];
     const l2: Dest[] = [];
     for (const s of this.engine.services)
@@ -311,8 +355,16 @@ export class Director {
         if (d.fwd === CONN_F_TUNNEL) tun.push(d);
         else if (d.fwd === CONN_F_DROUTE || d.fwd === CONN_F_MASQ) l2.push(d);
       }
-    const { tunnelSources, nat } = await this.hops.update(l2, tun);
-    this.rules.install(
+    return this.hops.update(l2, tun);
+  }
+
+  /** Replace the rules and filters with those of the current configuration. */
+  private async install({
+    tunnelSources,
+    nat,
+  }: Awaited<ReturnType<NextHops['update']>>): Promise<void> {
+    if (!this.running) return;
+    await this.rules.install(
       buildRuleset(
         this.engine,
         {

@@ -9,7 +9,7 @@
 import type { Engine } from '../engine/engine.js';
 import { CONN_F_MASQ, CONN_F_TUNNEL, type AddressFamily } from '../engine/constants.js';
 import { formatAddr } from '../engine/addr.js';
-import { run } from '../sys/exec.js';
+import { run, runAsync } from '../sys/exec.js';
 
 /** The iptables flavours the chains live in (the kernel's xtables NFQUEUE target). */
 export const IPT4 = 'iptables-legacy';
@@ -52,7 +52,10 @@ export function buildRuleset(
       : qin;
   const rs: Ruleset = { v4: [], v6: [] };
   const helperPorts = engine.appPorts(6);
-  const to = (n: number): string => `-j NFQUEUE --queue-num ${n} --queue-bypass`;
+  // no --queue-bypass: while no daemon listens (a restart, a hand-over, a crash) the
+  // kernel drops what the rules queue, and the peers retransmit; with the bypass the
+  // packets would reach the local stack, where a local VIP answers with a reset
+  const to = (n: number): string => `-j NFQUEUE --queue-num ${n}`;
   const icmpTypes = (af: AddressFamily): string[] =>
     af === 4
       ? [
@@ -166,8 +169,12 @@ export class QueueRules {
     }
   }
 
-  /** Replace the rules of our chains with `rs` (iptables-restore --noflush), add the jumps. */
-  install(rs: Ruleset): void {
+  /**
+   * Replace the rules of our chains with `rs` (iptables-restore --noflush), add the
+   * jumps. Without blocking: packets keep being read while the commands run (a start
+   * that adopted the previous daemon's rules reads from the first moment).
+   */
+  async install(rs: Ruleset): Promise<void> {
     for (const [bin, rules] of [
       [IPT4 + '-restore', rs.v4],
       [IPT6 + '-restore', rs.v6],
@@ -179,13 +186,13 @@ export class QueueRules {
         lines.push(`-A ${this.table}_${kind} ${rest.join(' ')}`);
       }
       lines.push('COMMIT', '');
-      run(this.netns, bin, ['-w', '--noflush'], lines.join('\n'));
+      await runAsync(this.netns, bin, ['-w', '--noflush'], lines.join('\n'));
       for (const [chain, hook] of this.chains()) {
         const bin1 = bin.replace('-restore', '');
         try {
-          run(this.netns, bin1, ['-w', '-t', 'mangle', '-C', hook, ...this.jump(chain)]);
+          await runAsync(this.netns, bin1, ['-w', '-t', 'mangle', '-C', hook, ...this.jump(chain)]);
         } catch {
-          run(this.netns, bin1, ['-w', '-t', 'mangle', '-I', hook, ...this.jump(chain)]);
+          await runAsync(this.netns, bin1, ['-w', '-t', 'mangle', '-I', hook, ...this.jump(chain)]);
         }
       }
     }

@@ -22,6 +22,7 @@ import { CONN_F_MASQ, CONN_F_TUNNEL, type AddressFamily } from '../engine/consta
 import { formatAddr } from '../engine/addr.js';
 import { run, runAsync, runBatch, runQuiet } from '../sys/exec.js';
 import {
+  interfaceIndex,
   openTun,
   TUN_F_CSUM,
   TUN_F_TSO4,
@@ -199,6 +200,8 @@ export class Steering {
   /** `ip monitor link`: interfaces that appear get the steering filters at once. */
   private linkMonitor: ChildProcess | null = null;
   private linkChange: NodeJS.Timeout | undefined;
+  /** The devices are open but not yet set up ({@link configure}). */
+  private unconfigured = false;
 
   /**
    * @param inNs  runs a function in the director's network namespace
@@ -242,19 +245,59 @@ export class Steering {
     this.linkMonitor = child;
   }
 
-  /** Opens and configures the two steering TUN devices; on failure steering stays off. */
+  /**
+   * Opens and configures the two steering TUN devices; on failure steering stays off.
+   *
+   * The devices are persistent (`ip tuntap add`, TUNSETPERSIST): when the daemon stops
+   * for a restart or hands over, or crashes, they stay with their address and settings,
+   * and the tc filters keep redirecting into them. A persistent TUN without a reader
+   * loses its carrier and drops what is redirected to it, so a VIP's packets are dropped
+   * (the peers retransmit) instead of reaching the local stack, which would answer them
+   * with a reset. The next daemon attaches to the same devices.
+   */
   open(): void {
     const n = this.names;
     const offload = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
+    const exists = (dev: string): boolean => {
+      try {
+        this.inNs(() => interfaceIndex(dev));
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    // adopted from the previous daemon: attach at once (they are already set up and
+    // the filters redirect into them), set up again after reading has started
+    const adopted = exists(n.tunIn) && exists(n.tunOut);
+    if (!adopted)
+      for (const dev of [n.tunIn, n.tunOut])
+        runQuiet(this.netns, 'ip', ['tuntap', 'add', 'dev', dev, 'mode', 'tun', 'vnet_hdr']);
     try {
       this.inNs(() => {
         this.tunIn = openTun({ name: n.tunIn, vnetHdrSize: VNET_HDR_BYTES, offload });
         this.tunOut = openTun({ name: n.tunOut, vnetHdrSize: VNET_HDR_BYTES, offload });
       });
+      this.unconfigured = true;
+      // a new device is set up before the filters redirect into it (Director.start)
+    } catch (e) {
+      this.log(`steering off (the queues capture alone): ${(e as Error).message}`);
+      this.destroy();
+    }
+  }
+
+  /**
+   * Sets the opened devices up (idempotent; see {@link open}). On failure steering
+   * turns off and `closed` is called.
+   */
+  async configure(): Promise<void> {
+    if (!this.unconfigured || !this.tunIn) return;
+    this.unconfigured = false;
+    const n = this.names;
+    try {
       // Packets handed back through tunIn come "from" it: an address of its own lets
       // the loose reverse-path check (rp_filter 2) pass even when conf/all asks for
       // strict, and accept_local lets NAT replies whose source is now a local VIP in.
-      run(
+      await runAsync(
         this.netns,
         'ip',
         ['-batch', '-'],
@@ -265,18 +308,21 @@ export class Steering {
           '',
         ].join('\n'),
       );
-      for (const [k, v] of [
-        [`net.ipv4.conf.${n.tunIn}.rp_filter`, '2'],
-        [`net.ipv4.conf.${n.tunIn}.accept_local`, '1'],
-      ])
-        run(this.netns, 'sysctl', ['-qw', `${k}=${v}`]);
-      for (const dev of [n.tunIn, n.tunOut])
-        runQuiet(this.netns, 'tc', ['qdisc', 'replace', 'dev', dev, 'root', 'noqueue']);
+      await runAsync(this.netns, 'sysctl', [
+        '-qw',
+        `net.ipv4.conf.${n.tunIn}.rp_filter=2`,
+        `net.ipv4.conf.${n.tunIn}.accept_local=1`,
+      ]);
+      await runAsync(
+        this.netns,
+        'tc',
+        ['-force', '-batch', '-'],
+        `qdisc replace dev ${n.tunIn} root noqueue\nqdisc replace dev ${n.tunOut} root noqueue\n`,
+      ).catch(() => undefined);
     } catch (e) {
       this.log(`steering off (the queues capture alone): ${(e as Error).message}`);
-      this.tunIn?.close();
-      this.tunOut?.close();
-      this.tunIn = this.tunOut = null;
+      this.destroy();
+      this.closed();
     }
   }
 
@@ -305,12 +351,7 @@ export class Steering {
       this.log(
         `steering off (the queues capture alone): tc ${lines[failed[0]]}: ${r.stderr.trim().split('\n')[0]}`,
       );
-      this.remove();
-      this.tunIn.close();
-      this.tunOut.close();
-      this.tunIn = this.tunOut = null;
-      this.on = false;
-      this.applied = '';
+      this.destroy();
       this.closed();
       return;
     }
@@ -372,7 +413,21 @@ export class Steering {
     }
   }
 
-  /** Stops following links and closes the devices (the filters are removed by {@link remove}). */
+  /**
+   * Removes the filters and deletes the (persistent) devices: a clean stop, steering
+   * turned off, or what an earlier run left behind.
+   */
+  destroy(): void {
+    this.remove();
+    this.close();
+    for (const dev of [this.names.tunIn, this.names.tunOut])
+      runQuiet(this.netns, 'ip', ['link', 'del', 'dev', dev]);
+  }
+
+  /**
+   * Stops following links and closes the devices (the filters are removed by
+   * {@link remove}, the devices deleted by {@link destroy}: they are persistent).
+   */
   close(): void {
     this.linkMonitor?.kill();
     this.linkMonitor = null;

@@ -33,6 +33,7 @@ import {
   SCTP_S_SHUTDOWN_SENT,
 } from '../engine/proto/sctp.js';
 import { SyncEncoder, type SyncConn } from './message.js';
+import { setMasterListener } from './hook.js';
 
 /** TCP states a conn is ever sent in (§12.4 step 3). */
 const TCP_SYNC_STATES =
@@ -98,12 +99,12 @@ export class SyncMaster {
 
   /** Hooks this master into its engine (`engine.syncMaster`). */
   attach(): void {
-    this.engine.syncMaster = (id, pkts) => this.onConn(id, pkts);
+    setMasterListener(this.engine, (id, pkts) => this.onConn(id, pkts));
   }
 
   /** Unhooks it and sends what is buffered. */
   detach(): void {
-    if (this.engine.syncMaster !== null) this.engine.syncMaster = null;
+    setMasterListener(this.engine, null);
     this.flush();
   }
 

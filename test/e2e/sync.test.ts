@@ -18,6 +18,7 @@ import {
   serversListening,
   sh,
   waitFor,
+  TSVS,
   TSVSADM,
   type Daemon,
 } from './harness.js';
@@ -223,6 +224,18 @@ describe(
         // fail-over, as VRRP would do it: the master is gone, the client's gateway and
         // the real servers' NAT gateway are the backup now
         master.proc.kill('SIGKILL');
+        // a crashed daemon's capture stays in place, failing closed (issue 14); the master
+        // machine is gone in a real fail-over, so its capture is out of the path too
+        await new Promise((r) => master.proc.once('exit', r));
+        await sh(lab.ns.director, process.execPath, [
+          TSVS,
+          'daemon',
+          '--stop-clean',
+          '--control',
+          master.sock,
+          '--name',
+          lab.prefix,
+        ]);
         await sh(lab.ns.client, 'ip', ['route', 'replace', 'default', 'via', '10.201.1.3']);
         for (const ns of [lab.ns.rs1, lab.ns.rs2])
           await sh(ns, 'ip', [

@@ -120,6 +120,29 @@ export class FtpHelper implements AppHelper {
     this.lastReply.get(eng)?.delete(conn);
   }
 
+  /** For a saved engine state: the seq of the last reply rewritten on this control conn. */
+  saveConn(eng: Engine, conn: number): number | undefined {
+    return this.lastReply.get(eng)?.get(conn);
+  }
+
+  /** From a saved engine state (see {@link saveConn}). */
+  restoreConn(eng: Engine, conn: number, seq: number): void {
+    const m = this.lastReply.get(eng);
+    if (m) m.set(conn, seq >>> 0);
+    else this.lastReply.set(eng, new Map([[conn, seq >>> 0]]));
+  }
+
+  /** The counters, for a saved engine state. */
+  saveCounters(): Record<string, number> {
+    return { ...this.counters };
+  }
+
+  /** Counters from a saved engine state (unknown names are ignored). */
+  restoreCounters(c: Record<string, number>): void {
+    const own = this.counters as unknown as Record<string, number>;
+    for (const k of Object.keys(own)) if (typeof c[k] === 'number') own[k] = c[k];
+  }
+
   /** client → server: PASV/EPSV detection, PORT/EPRT (never changes the payload). */
   in(eng: Engine, conn: number, pv: PacketView, _now: number, mark: number): number {
     if (!this.applies(eng, conn, pv)) return APP_OK;

@@ -1,0 +1,144 @@
+/**
+ * Upgrade without a gap (issue 14 item 4): `tsvs daemon --takeover` starts a new
+ * daemon beside the running one, which hands over its engine state and its data plane
+ * over the control socket.
+ *
+ * 1. The new daemon loads the configuration and resolves next hops while the old one
+ *    still forwards, serving its control socket on a temporary path.
+ * 2. `takeover begin` → the old daemon stops reading (its queues and TUN devices are
+ *    closed; the rules and persistent devices stay, so packets are dropped, never
+ *    reset) and answers its engine's state.
+ * 3. The new daemon restores it, opens the same queues and devices and reads them:
+ *    the hand-over is the only interruption.
+ * 4. `takeover done` → the old daemon exits; the new one moves its control socket to
+ *    the usual path. Should the new daemon not confirm (it failed, or went away), the
+ *    old one resumes by itself.
+ *
+ * @module
+ */
+import { renameSync } from 'node:fs';
+import { ControlClient } from '../control/client.js';
+import { ControlError } from '../control/model.js';
+import type { Engine } from '../engine/engine.js';
+import { exportEngineState, importEngineState, type ImportSummary } from '../engine/state.js';
+import { stateFromWire, stateToWire } from './state.js';
+
+/** The old daemon resumes when the successor has not confirmed within this time. */
+export const TAKEOVER_CONFIRM_MS = 10_000;
+
+/** What the old daemon does at each step (the daemon's parts). */
+export interface HandoverSide {
+  engine: Engine;
+  /** Stop reading packets, leaving capture in place (Director.park) and stop side jobs. */
+  park(): void;
+  /** Read packets again (the successor failed). */
+  resume(): Promise<void>;
+  /** The successor runs: exit. */
+  exit(): void;
+  log(line: string): void;
+}
+
+/** The old daemon's side: the `takeover` control command. */
+export class Handover {
+  private phase: 'running' | 'handing' | 'done' = 'running';
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly side: HandoverSide) {}
+
+  /** Handles `takeover {phase}` (the control model's life-cycle hook). */
+  takeover(phase: string): unknown {
+    switch (phase) {
+      case 'begin': {
+        if (this.phase !== 'running')
+          throw new ControlError('request', 'EBUSY', 'a hand-over is already under way');
+        this.side.log('hand-over: a new daemon takes over; stopped reading packets');
+        this.side.park();
+        this.phase = 'handing';
+        const t0 = Date.now();
+        const wire = stateToWire(exportEngineState(this.side.engine));
+        this.timer = setTimeout(
+          () => this.abort('the new daemon did not confirm'),
+          TAKEOVER_CONFIRM_MS,
+        );
+        this.timer.unref?.();
+        return { pid: process.pid, exportMs: Date.now() - t0, state: wire };
+      }
+      case 'done':
+        if (this.phase !== 'handing')
+          throw new ControlError('request', 'EINVAL', 'no hand-over under way');
+        clearTimeout(this.timer);
+        this.phase = 'done';
+        this.side.log('hand-over: the new daemon runs; exiting');
+        setImmediate(() => this.side.exit());
+        return null;
+      case 'abort':
+        this.abort('the new daemon gave up');
+        return null;
+      default:
+        throw new ControlError('request', 'EINVAL', `unknown takeover phase '${phase}'`);
+    }
+  }
+
+  private abort(why: string): void {
+    if (this.phase !== 'handing') return;
+    clearTimeout(this.timer);
+    this.phase = 'running';
+    this.side.log(`hand-over abandoned (${why}): reading packets again`);
+    this.side.resume().catch((e: Error) => this.side.log(`resuming: ${e.message}`));
+  }
+}
+
+/** The new daemon's side of one hand-over. */
+export class Successor {
+  private constructor(
+    private readonly client: ControlClient,
+    private readonly path: string,
+  ) {}
+
+  /** Connects to the running daemon's control socket. */
+  static async connect(path: string): Promise<Successor> {
+    return new Successor(await ControlClient.connect(path, 5000), path);
+  }
+
+  /**
+   * `takeover begin`: the old daemon stops reading and answers its state, which is
+   * restored into `engine` here (call from the Director's beforeAttach).
+   */
+  async receive(engine: Engine, now: () => number): Promise<ImportSummary & { ms: number }> {
+    const t0 = Date.now();
+    const r = (await this.client.call({ cmd: 'takeover', phase: 'begin' })) as {
+      state: unknown;
+    };
+    const s = importEngineState(engine, stateFromWire(r.state), now());
+    return { ...s, ms: Date.now() - t0 };
+  }
+
+  /** Something failed on this side: the old daemon resumes. */
+  async abort(): Promise<void> {
+    try {
+      await this.client.call({ cmd: 'takeover', phase: 'abort' });
+    } catch {
+      /* it resumes on its own when this connection closes */
+    }
+    this.client.close();
+  }
+
+  /**
+   * `takeover done`: the old daemon exits. Once it has closed its control socket, the
+   * socket served at `tempPath` is moved to the usual path.
+   */
+  async confirm(tempPath: string): Promise<void> {
+    await this.client.call({ cmd: 'takeover', phase: 'done' });
+    // it answered first and exits next: ask until nothing answers (one request at a
+    // time, so no request is in flight when its socket goes)
+    for (let i = 0; i < 500; i++) {
+      try {
+        await this.client.call({ cmd: 'info' });
+      } catch {
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    renameSync(tempPath, this.path);
+  }
+}
