@@ -3,7 +3,7 @@
  * thresholds, inhibit_on_failure, notify scripts, timers and checkers, as written —
  * the defaults and checks of the service come in `validate.ts`.
  */
-import type { KaChecker, KaScript, KaUnusableChecker } from './types.js';
+import type { KaScript, KaUnusableChecker } from './types.js';
 import { refusal, RS_KEYWORDS } from './keywords.js';
 import { expand, type Node, type Problems } from './lexer.js';
 import {

@@ -6,7 +6,7 @@
  */
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../engine/constants.js';
 import { SERVICE_DEFAULTS } from '../../engine/spec.js';
-import type { KaChecker, KaGroup, KaMethod, KaRealServer, KaVirtualServer } from './types.js';
+import type { KaGroup, KaMethod, KaRealServer, KaVirtualServer } from './types.js';
 import { resolveCheckers } from './checker.js';
 import type { Problems } from './lexer.js';
 import type { RawVirtualServer } from './virtual-server.js';
