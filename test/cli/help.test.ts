@@ -176,7 +176,11 @@ test('bash completion of tsvs: commands, options, option arguments, operands', a
   assert.deepEqual(await complete('tsvs d'), ['daemon', 'decap', 'demo']);
   assert.deepEqual(await complete('tsvs --v'), ['--version']);
   assert.deepEqual(await complete('tsvs daemon --me'), ['--metrics']);
-  assert.deepEqual(await complete('tsvs daemon --no-'), ['--no-state', '--no-steer']);
+  assert.deepEqual(await complete('tsvs daemon --no-'), [
+    '--no-journal',
+    '--no-state',
+    '--no-steer',
+  ]);
   assert.deepEqual(await complete('tsvs proc ip_vs_c'), ['ip_vs_conn', 'ip_vs_conn_sync']);
   assert.deepEqual(await complete('tsvs sysctl net.ipv4.vs.sloppy'), [
     'net.ipv4.vs.sloppy_sctp',

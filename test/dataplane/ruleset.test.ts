@@ -20,7 +20,7 @@ test('SCTP services are queued with -p sctp on the plain queues', () => {
   e.addService(tcp, {});
   e.addDest(tcp, { addr: '10.0.2.11', port: 80, fwd: 'masq' });
   const rs = buildRuleset(e, { inGso: 1, outGso: 2, inPlain: 3, outPlain: 4 });
-  const q = (n: number): string => `-j NFQUEUE --queue-num ${n} --queue-bypass`;
+  const q = (n: number): string => `-j NFQUEUE --queue-num ${n}`;
   assert.ok(rs.v4.includes(`REQ -d 10.0.3.100/32 -p sctp --dport 3868 ${q(3)}`), rs.v4.join('\n'));
   assert.ok(rs.v4.includes(`REP -s 10.0.2.11/32 -p sctp --sport 13868 ${q(4)}`));
   assert.ok(rs.v4.includes(`REQ -d 10.0.3.100/32 -p tcp --dport 80 ${q(1)}`));
