@@ -163,7 +163,7 @@ virtual_server ${vip} 8 {
 `;
     const file = join(dir, 'keepalived.conf');
     writeFileSync(file, conf);
-    d = await lab.daemon(['--keepalived', file]);
+    d = await lab.daemon(['--keepalived', file, '--ignore-config-errors']);
   });
 
   after(async () => {

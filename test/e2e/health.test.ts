@@ -5,7 +5,7 @@
  * passes again; with `inhibit_on_failure` it stays at weight 0; below the quorum the
  * sorry server stands in, and quorum_up/quorum_down, notify_down/notify_up and the
  * notify FIFO's lines follow in keepalived's format; a virtual_server_group's addresses
- * each carry traffic; a stop (SIGTERM) removes keepalived's services and, with `omega`,
+ * each carry traffic; a clean stop (SIGINT; SIGTERM is a planned restart that keeps the table) removes keepalived's services and, with `omega`,
  * sends the down notifications.
  */
 import { describe, test, before, after } from 'node:test';
@@ -256,7 +256,7 @@ virtual_server group WEB6 {
       ])
         assert.ok(got.includes(line), `${line} in ${JSON.stringify(got)}`);
       const n = got.length;
-      await d.stop('SIGTERM');
+      await d.stop('SIGINT');
       await waitFor(
         'the omega lines',
         10_000,

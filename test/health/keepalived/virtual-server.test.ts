@@ -189,10 +189,10 @@ ${svc(` frobnicate 3
  }`)}`);
   assert.deepEqual(cfg.errors, []);
   assert.deepEqual(cfg.warnings, [
-    'line 1: include not supported',
-    'line 2: virtual_server group G1 is not supported, block skipped',
+    "line 1: 'include' is not supported by tsvs (tsvs reads one file; put the LVS configuration in it), ignored",
+    'line 2: Virtual server group G1 specified but not configured - ignoring virtual server group G1',
     "line 10: unknown keyword 'frobnicate' in virtual_server, ignored",
-    'line 11: include not supported',
+    "line 11: 'include' is not supported by tsvs (tsvs reads one file; put the LVS configuration in it), ignored",
     "line 13: unknown keyword 'mystery' in virtual_server (block skipped), ignored",
     "line 17: unknown keyword 'bogus' in real_server, ignored",
     "line 24: unknown keyword 'weird' in TCP_CHECK, ignored",
