@@ -24,7 +24,7 @@ describe('e2e keepalived checkers', { skip: skip ?? false, timeout: 60_000 }, ()
   const dests = async (port: number, proto = 6): Promise<string[]> =>
     (
       (await d.client.call({ cmd: 'listServices' })).find(
-        (s) => s.port === port && s.protocol === proto,
+        (s) => s.port === port && s.protocol === proto && s.af === 4,
       )?.dests ?? []
     )
       .map((x) => `${x.addr}:${x.port}/${x.weight}`)
