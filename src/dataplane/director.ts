@@ -74,7 +74,7 @@ import {
   type PacketChannel,
 } from './native.js';
 import { ReplyRoutes } from './replyroute.js';
-import { buildRuleset, IPT4, IPT6, QueueRules } from './ruleset.js';
+import { buildRuleset, capturedServices, heldDests, IPT4, IPT6, QueueRules } from './ruleset.js';
 import { Steering, steerNames, type SteerNames } from './steer.js';
 import { TunReader } from './tun.js';
 import { Transmit, type TxState } from './xmit.js';
@@ -150,6 +150,11 @@ export class Director {
   private readonly hops: NextHops;
   private readonly x: Transmit;
   private readonly tun: TunReader;
+  /** Trashed dests the capture and next hops were last built with (ruleset.ts heldDests). */
+  private held: Dest[] = [];
+  private reholding = false;
+  /** Configuration changes are applied one after another. */
+  private changing: Promise<void> = Promise.resolve();
 
   constructor(opts: DirectorOptions = {}) {
     this.name = opts.name ?? 'main';
@@ -252,6 +257,8 @@ export class Director {
       this.running = false;
       throw e;
     }
+    // the restored state's trashed real servers with conns keep hops and capture
+    if (this.heldChanged()) resolved = await this.resolve();
     await this.steering.configure();
     await this.install(resolved);
     this.lastNeigh = Date.now();
@@ -341,16 +348,30 @@ export class Director {
    * addresses, link-layer next hops of NAT and DR real servers) and replace the rules
    * atomically.
    */
-  async configChanged(): Promise<void> {
-    if (!this.running) return;
-    await this.install(await this.resolve());
+  configChanged(): Promise<void> {
+    const p = this.changing.then(async () => {
+      if (this.running) await this.install(await this.resolve());
+    });
+    this.changing = p.catch(() => undefined);
+    return p;
+  }
+
+  /**
+   * A trashed dest's last connection went, or a restored or edited trash holds other
+   * dests than the capture was built with: rebuild (control path, from the tick).
+   */
+  private heldChanged(): boolean {
+    const now = heldDests(this.engine);
+    return now.length !== this.held.length || now.some((d, i) => d !== this.held[i]);
   }
 
   /** Next hops and tunnel sources the configured dests need (the slow part of a change). */
   private resolve(): ReturnType<NextHops['update']> {
     const tun: Dest[] = [];
     const l2: Dest[] = [];
-    for (const s of this.engine.services)
+    // trashed dests still in use keep their next hop (their conns carry on)
+    this.held = heldDests(this.engine);
+    for (const s of capturedServices(this.engine))
       for (const d of s.dests) {
         if (d.fwd === CONN_F_TUNNEL) tun.push(d);
         else if (d.fwd === CONN_F_DROUTE || d.fwd === CONN_F_MASQ) l2.push(d);
@@ -421,5 +442,11 @@ export class Director {
       void this.hops.refreshReplyRoutes(false);
     }
     this.engine.tick(now, this.availMem);
+    if (!this.reholding && this.heldChanged()) {
+      this.reholding = true;
+      void this.configChanged()
+        .catch((e: Error) => this.log(`trashed real servers: ${e.message}`))
+        .finally(() => (this.reholding = false));
+    }
   }
 }

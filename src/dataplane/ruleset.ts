@@ -7,6 +7,7 @@
  * @module
  */
 import type { Engine } from '../engine/engine.js';
+import type { Dest, Service } from '../engine/service.js';
 import { CONN_F_MASQ, CONN_F_TUNNEL, type AddressFamily } from '../engine/constants.js';
 import { formatAddr } from '../engine/addr.js';
 import { run, runAsync } from '../sys/exec.js';
@@ -19,6 +20,52 @@ export const IPT6 = 'ip6tables-legacy';
 export interface Ruleset {
   v4: string[];
   v6: string[];
+}
+
+/**
+ * A virtual service as the capture sees it: `dests` are its real servers and, after
+ * them, those of its real servers waiting in the trash that connections still use;
+ * `live` is false for a deleted service whose trashed real servers still carry
+ * connections (only those are captured for it).
+ */
+export interface CapturedService {
+  svc: Service;
+  dests: readonly Dest[];
+  live: boolean;
+}
+
+/**
+ * What the capture must carry: every configured service with its real servers, and
+ * every real server in the trash that connections (or templates) still reference, with
+ * the service it belonged to. The kernel keeps forwarding the connections of a
+ * deleted real server (`expire_nodest_conn` 0: they stay until they expire), so their
+ * packets both ways must keep reaching the engine, and their next hop must stay known,
+ * until the last one is gone (then the rules are rebuilt without it; see
+ * {@link heldDests}).
+ */
+export function capturedServices(engine: Engine): CapturedService[] {
+  const out: CapturedService[] = [];
+  const by = new Map<Service, { svc: Service; dests: Dest[]; live: boolean }>();
+  for (const s of engine.services) {
+    const c = { svc: s, dests: s.dests.slice(), live: true };
+    by.set(s, c);
+    out.push(c);
+  }
+  for (const d of heldDests(engine)) {
+    let c = by.get(d.svc);
+    if (!c) {
+      c = { svc: d.svc, dests: [], live: false };
+      by.set(d.svc, c);
+      out.push(c);
+    }
+    c.dests.push(d);
+  }
+  return out;
+}
+
+/** Real servers in the trash that connections or templates still reference. */
+export function heldDests(engine: Engine): Dest[] {
+  return engine.trashDests.filter((d) => d.refcnt > 0);
 }
 
 /** Queue numbers for {@link buildRuleset}: GSO queues for TCP, plain ones for the rest. */
@@ -76,8 +123,8 @@ export function buildRuleset(
     const l = af === 4 ? rs.v4 : rs.v6;
     if (!l.includes(rule)) l.push(rule);
   };
-  for (const s of engine.services) {
-    const tunnel = s.dests.some((d) => d.fwd === CONN_F_TUNNEL);
+  for (const { svc: s, dests } of capturedServices(engine)) {
+    const tunnel = dests.some((d) => d.fwd === CONN_F_TUNNEL);
     const qi = to(s.protocol === 6 && !tunnel ? q.inGso : q.inPlain);
     const qo = to(s.protocol === 6 ? q.outGso : q.outPlain);
     const qiPlain = to(q.inPlain);
@@ -98,7 +145,7 @@ export function buildRuleset(
       else add(s.af, `REQ -d ${vip} -p ${pn(s.protocol)} --dport ${s.port} ${qi}`);
       for (const t of icmpTypes(s.af)) add(s.af, `REQ -d ${vip} ${t} ${qiPlain}`);
     }
-    for (const d of s.dests) {
+    for (const d of dests) {
       if (d.fwd !== CONN_F_MASQ) continue;
       const rip = `${formatAddr(d.af, d.addr)}/${d.af === 4 ? 32 : 128}`;
       const p = pn(s.protocol);

@@ -31,6 +31,7 @@ import {
   type PacketChannel,
 } from './native.js';
 import { VNET_HDR_BYTES } from './vnet.js';
+import { capturedServices } from './ruleset.js';
 
 /** At most this many filters per family and direction; beyond, the queue captures alone. */
 export const STEER_MAX_FILTERS = 256;
@@ -89,10 +90,11 @@ export function steerMatches(engine: Engine): SteerMatches {
       (port ? ` match ip6 ${p} ${port} 0xffff` : '')
     );
   };
-  for (const s of services) {
+  // with the trashed real servers connections still use (ruleset.ts)
+  for (const { svc: s, dests } of capturedServices(engine)) {
     if (s.fwmark !== 0) continue;
     if (s.protocol !== 6 && s.protocol !== 17) continue;
-    if (s.dests.some((d) => d.fwd === CONN_F_TUNNEL)) continue;
+    if (dests.some((d) => d.fwd === CONN_F_TUNNEL)) continue;
     const helper = s.protocol === 6 && helperPorts.includes(s.port);
     // port-0 services, the FTP port and helper ports take every port of the VIP
     const allPorts = s.port === 0 || s.port === 21 || helper;
@@ -101,7 +103,7 @@ export function steerMatches(engine: Engine): SteerMatches {
         s.af === 4 ? m.req4 : m.req6,
         sel(s.af, 'dst', s.addr, s.protocol, allPorts ? 0 : s.port),
       );
-    for (const d of s.dests) {
+    for (const d of dests) {
       if (d.fwd !== CONN_F_MASQ) continue;
       // FTP: active data connections come from port 20, passive ones from any port
       const every = d.port === 0 || helper || (s.port === 21 && s.protocol === 6);

@@ -286,7 +286,27 @@ describe('e2e hitless reload under load', { skip: skip ?? false, timeout: 120_00
     );
     assert.ok(!saved.includes(`-r ${lab.env.rs[1].ip4}:80 `), saved);
     assert.ok(saved.includes(`-r ${lab.env.rs[1].ip4}:7000`), saved);
-    assertHitless(r);
+    // The kernel's rule for a deleted real server (expire_nodest_conn 0, ip_vs_in_hook):
+    // its connections stay, their replies are still un-NATed (trash.test.ts), but what
+    // their clients send from then on is dropped silently. A new connection scheduled to
+    // it just before the reload whose request arrives just after fails, with IPVS too:
+    // that, and nothing else, may fail here.
+    const removed = `${lab.env.rs[1].ip4}:80`;
+    const bound = new Map(
+      r.conns
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { cport: number; daddr: string; dport: number })
+        .map((c) => [String(c.cport), `${c.daddr}:${c.dport}`]),
+    );
+    const why = JSON.stringify(r, null, 1) + '\n' + d.log.slice(-30).join('\n');
+    const onRemoved = r.load.errors.filter(
+      (e) => bound.get(/timed out \(local port (\d+)/.exec(e)?.[1] ?? '') === removed,
+    );
+    if (r.load.failed)
+      process.stdout.write(`# dropped as the kernel does: ${onRemoved.join('; ')}\n`);
+    assert.equal(onRemoved.length, r.load.failed, why);
+    assertHitless({ ...r, failed: r.failed - onRemoved.length });
   });
 
   test('a bad file on reload changes nothing (ipvsadm -S identical) and says why', async () => {
