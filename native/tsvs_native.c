@@ -14,6 +14,9 @@
  *     entered once per batch, and libuv readiness (uv_poll_t) with one callback
  *     per wake-up
  *   - a few interface helpers (ifindex, MAC, MTU) and socket buffer sizes
+ *   - descriptors kept across a restart or hand-over: a copy of another process's
+ *     descriptor (pidfd_getfd), descriptors sent with a datagram (SCM_RIGHTS, for the
+ *     service manager's descriptor store), an inherited descriptor made ours
  *
  * Batch layout shared by every read and write: `buf` holds the bytes, `meta` is an
  * Int32Array with META_STRIDE (8) words per packet; words 0 and 1 are always the
@@ -47,7 +50,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define META_STRIDE 8
@@ -1083,6 +1088,104 @@ static napi_value restore_netns(napi_env env, napi_callback_info info) {
 
 /* ------------------------------------------------------------------- init */
 
+/* ------------------------------------------------------- descriptor passing */
+
+/*
+ * fdGet(pid, fd) -> a copy of descriptor `fd` of process `pid` (pidfd_open +
+ * pidfd_getfd; needs ptrace rights over it, which root has): the same open file, so a
+ * netfilter queue's binding and a TUN device's attachment survive the other process.
+ */
+static napi_value fd_get(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  int32_t pid, fd;
+  if (arg_i32(env, argv[0], &pid) || arg_i32(env, argv[1], &fd)) return NULL;
+  int pfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+  if (pfd < 0) {
+    throw_errno(env, "pidfd_open", errno);
+    return NULL;
+  }
+  int nfd = (int)syscall(SYS_pidfd_getfd, pfd, fd, 0);
+  int e = errno;
+  close(pfd);
+  if (nfd < 0) {
+    throw_errno(env, "pidfd_getfd", e);
+    return NULL;
+  }
+  return mk_i32(env, nfd);
+}
+
+/*
+ * sendFds(path, message, fds) sends one datagram to the Unix socket `path` (`@` for
+ * an abstract name) with the descriptors in `fds` (Int32Array) as SCM_RIGHTS: what
+ * sd_notify(3) does for FDSTORE=1.
+ */
+static napi_value send_fds(napi_env env, napi_callback_info info) {
+  GET_ARGS(3);
+  char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1] = {0};
+  uint8_t *msg;
+  size_t len, nfds;
+  int32_t *fds;
+  if (arg_str(env, argv[0], path, sizeof path) || arg_u8(env, argv[1], &msg, &len) ||
+      arg_i32arr(env, argv[2], &fds, &nfds))
+    return NULL;
+  if (nfds > 253) {
+    throw_msg(env, "tsvs_native: too many descriptors");
+    return NULL;
+  }
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  size_t plen = strlen(path);
+  if (plen == 0 || plen >= sizeof sa.sun_path) {
+    throw_msg(env, "tsvs_native: bad socket path");
+    return NULL;
+  }
+  memcpy(sa.sun_path, path, plen);
+  if (path[0] == '@') sa.sun_path[0] = 0;
+  union {
+    char buf[CMSG_SPACE(253 * sizeof(int))];
+    struct cmsghdr align;
+  } ctl;
+  memset(&ctl, 0, sizeof ctl);
+  struct iovec iov = {.iov_base = msg, .iov_len = len};
+  struct msghdr mh = {.msg_name = &sa,
+                      .msg_namelen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen),
+                      .msg_iov = &iov,
+                      .msg_iovlen = 1};
+  if (nfds > 0) {
+    mh.msg_control = ctl.buf;
+    mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+    memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+  }
+  int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) {
+    throw_errno(env, "socket", errno);
+    return NULL;
+  }
+  ssize_t r = sendmsg(s, &mh, MSG_NOSIGNAL);
+  int e = errno;
+  close(s);
+  if (r < 0) {
+    throw_errno(env, "sendmsg", e);
+    return NULL;
+  }
+  return NULL;
+}
+
+/* fdAdopt(fd): an inherited descriptor made non-blocking and close-on-exec. */
+static napi_value fd_adopt(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  int32_t fd;
+  if (arg_i32(env, argv[0], &fd)) return NULL;
+  if (set_nonblock_cloexec(fd) < 0) {
+    throw_errno(env, "fcntl", errno);
+    return NULL;
+  }
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"tunOpen", NULL, tun_open, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -1100,6 +1203,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setSockBuf", NULL, set_sock_buf, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setNetns", NULL, set_netns, NULL, NULL, NULL, napi_enumerable, NULL},
       {"restoreNetns", NULL, restore_netns, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"fdGet", NULL, fd_get, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sendFds", NULL, send_fds, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"fdAdopt", NULL, fd_adopt, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

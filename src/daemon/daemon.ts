@@ -12,10 +12,11 @@
  * namespace's name (`/run/tsvs/netns/NAME/control.sock`, `/var/lib/tsvs/netns/NAME/…`).
  */
 import { createLogger, lineLogger } from './log.js';
-import { Notifier } from './notify.js';
+import { listenFds, Notifier } from './notify.js';
 import { Configurator, runReload } from './reload.js';
 import { renameSync } from 'node:fs';
 import { Director } from '../dataplane/director.js';
+import { copyDescriptor } from '../dataplane/native.js';
 import { SyncDaemons } from '../sync/daemon.js';
 import { createMetrics, serveMetrics } from '../metrics/prometheus.js';
 import { HealthManager } from '../health/manager.js';
@@ -105,6 +106,8 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
   const logger = args.log ? lineLogger(args.log) : createLogger();
   const log = logger.line;
   const notifier = new Notifier({ onError: (e) => logger.warn(e.message) });
+  // the capture's descriptors the service manager kept across a restart (FDSTORE)
+  const inherited = listenFds();
   // SIGHUP's default would end the process: from the first moment it means "reload"
   let reload: (() => Promise<unknown>) | null = null;
   let hupDuringStart = false;
@@ -157,9 +160,10 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
   const handover = new Handover({
     engine,
     park: () => {
-      director.park();
+      director.park(true);
       journal?.stop(false);
     },
+    descriptors: () => director.descriptors(),
     resume: () => director.start(() => startJournal()),
     exit: () => stopAs('handed', 'hand-over'),
     log,
@@ -220,12 +224,20 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
         log(`--takeover: ${e.message}; starting on its own`);
         return null;
       });
+    if (inherited.length) {
+      director.adoptDescriptors(inherited);
+      log(
+        `the service manager kept ${inherited.length} capture descriptor(s): ${inherited.map((f) => f.name).join(', ')}`,
+      );
+    }
     await director.start(async () => {
       const now = Date.now();
       if (successor) {
-        const s = await successor.receive(engine, () => Date.now());
+        const s = await successor.receive(engine, () => Date.now(), copyDescriptor);
+        director.adoptDescriptors(s.fds);
         log(
-          `hand-over: took ${s.conns} connection(s), ${s.templates} template(s) over in ${s.ms} ms`,
+          `hand-over: took ${s.conns} connection(s), ${s.templates} template(s) and ${s.fds.length} capture descriptor(s) over in ${s.ms} ms` +
+            (s.why ? ` (copying descriptors: ${s.why})` : ''),
         );
       } else if (runDir !== null && !restoreStateFile(engine, runDir, now, log))
         restoreJournal(engine, runDir, now, log);
@@ -320,6 +332,9 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
   );
   // ready once the data plane carries the configuration (rules and devices in place)
   await applying;
+  // kept by the service manager across a restart: the capture holds packets meanwhile
+  const stored = director.descriptors();
+  notifier.storeFds(stored);
   await notifier.ready(`running: ${describe(engine)}`);
   notifier.startWatchdog();
   return new Promise<number>((resolve) => {
@@ -340,8 +355,10 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
             void notifier.stopping();
             // keepalived's own stop (lvs_flush_on_stop, omega) only when really stopping;
             // a restart or hand-over keeps what the checkers installed
-            if (how === 'clean') configurator.stop();
-            else health?.stop();
+            if (how === 'clean') {
+              configurator.stop();
+              notifier.removeFds(stored.map((f) => f.name));
+            } else health?.stop();
             metrics?.close();
             void web?.close();
             sync.stopAll();

@@ -18,10 +18,19 @@
  * journal is folded into a new snapshot once it holds {@link COMPACT_FACTOR} times as
  * many records as the snapshot has conns (and at least {@link MIN_COMPACT_BYTES}):
  * amortised, each record costs about 1 + 1/COMPACT_FACTOR writes, and the journal
- * stays a small multiple of the table. A snapshot is taken synchronously, in time
- * proportional to the table: rarely, and never more than once per that many records. A configuration change also takes a new snapshot (records name
- * real servers by id). bench:e2e's `hitless` section measures throughput with the
- * journal on and off.
+ * stays a small multiple of the table. A configuration change also takes a new
+ * snapshot (records name real servers by id). bench:e2e's `hitless` section measures
+ * throughput with the journal on and off.
+ *
+ * A snapshot does not stop the packet path: the engine's state is exported at once
+ * (typed-array column copies), and a worker thread (snapshot-worker.ts) encodes and
+ * writes it. Meanwhile every record goes to both the current journal and the next
+ * generation's (`journal.next`, header already written); once the snapshot is on disk
+ * `journal.next` replaces `journal.log`. A crash at any point leaves a snapshot with a
+ * journal of its generation holding everything since: the old pair until the new
+ * snapshot is renamed into place, then the new snapshot with `journal.next` (read when
+ * `journal.log` is of the old generation). Only the first snapshot, at start before
+ * packets are read, is written in the calling thread.
  *
  * On start, when no planned-stop state file is there, the snapshot and the journal of
  * the same generation are merged (the last record of a conn id wins) and restored
@@ -30,15 +39,32 @@
  *
  * @module
  */
-import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  ftruncateSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import type { Engine } from '../engine/engine.js';
 import { CONN_F_ONE_PACKET } from '../engine/constants.js';
-import { importEngineState, StateError, type ConnsState } from '../engine/state.js';
+import {
+  exportEngineState,
+  importEngineState,
+  StateError,
+  type ConnsState,
+} from '../engine/state.js';
+import type { SnapshotDone, SnapshotJob } from './snapshot-worker.js';
 import { addConnListener } from '../sync/hook.js';
 import {
   describeImport,
   JOURNAL_LOG,
+  JOURNAL_NEXT,
   JOURNAL_SNAPSHOT,
   readEngineState,
   removeJournal,
@@ -100,8 +126,17 @@ export class Journal {
   private jAt = new Float64Array(0);
   private unlisten: (() => void) | null = null;
   private compactQueued = false;
+  /** The next generation's journal while its snapshot is being written. */
+  private next: { fd: number; bytes: number; gen: number; conns: number; seq: number } | null =
+    null;
+  private worker: Worker | null = null;
+  private seq = 0;
+  /** A snapshot was asked for while one was being written. */
+  private again = false;
   /** Records written, snapshots taken (for the log and the bench). */
   readonly counts = { records: 0, snapshots: 0 };
+  /** The longest time (ms) a snapshot held the calling thread (export and hand-off). */
+  snapshotHoldMs = 0;
 
   constructor(
     private readonly engine: Engine,
@@ -111,6 +146,8 @@ export class Journal {
 
   /** Takes the first snapshot, opens the journal and starts listening. */
   start(): void {
+    // generations are unique across runs: a journal never matches another run's snapshot
+    this.gen = Date.now();
     this.compact();
     this.unlisten = addConnListener(this.engine, (id, pkts) => this.onConn(id, pkts));
   }
@@ -125,8 +162,101 @@ export class Journal {
     this.compactQueued = true;
     setImmediate(() => {
       this.compactQueued = false;
-      if (this.fd >= 0) this.compact();
+      if (this.fd >= 0) this.compactAsync();
     });
+  }
+
+  /**
+   * A new generation without stopping the packet path (see the module comment):
+   * export now, write in the worker, journal to both generations meanwhile.
+   */
+  compactAsync(): void {
+    if (this.fd < 0) return;
+    if (this.next) {
+      this.again = true;
+      return;
+    }
+    const t0 = performance.now();
+    this.flush();
+    const gen = this.gen + 1;
+    let fd = -1;
+    try {
+      const state = exportEngineState(this.engine);
+      fd = openSync(join(this.dir, JOURNAL_NEXT), 'w', 0o600);
+      writeSync(fd, this.header(gen), 0, HEADER, 0);
+      const seq = ++this.seq;
+      this.next = { fd, bytes: HEADER, gen, conns: state.conns.n, seq };
+      const job: SnapshotJob = { seq, path: join(this.dir, JOURNAL_SNAPSHOT), gen, state };
+      // the columns are this export's own copies: moved to the worker, not copied
+      const transfer = Object.values(state.conns)
+        .filter((v): v is Uint8Array => ArrayBuffer.isView(v))
+        .map((v) => v.buffer as ArrayBuffer);
+      this.snapshotWorker().postMessage(job, [...new Set(transfer)]);
+    } catch (e) {
+      if (fd >= 0) closeSync(fd);
+      this.next = null;
+      this.log(`journal: snapshot: ${(e as Error).message}; crash recovery off`);
+      this.stop(false);
+      return;
+    }
+    this.snapshotHoldMs = Math.max(this.snapshotHoldMs, performance.now() - t0);
+  }
+
+  /** Resolves once no snapshot is queued or being written (tests, bench). */
+  async settled(): Promise<void> {
+    while (this.compactQueued || this.next || this.again)
+      await new Promise((r) => setTimeout(r, 5));
+  }
+
+  private snapshotWorker(): Worker {
+    if (this.worker) return this.worker;
+    const w = new Worker(new URL('./snapshot-worker.js', import.meta.url));
+    w.unref();
+    w.on('message', (m: SnapshotDone) => this.snapshotDone(m));
+    w.on('error', (e) => this.snapshotDone({ seq: this.seq, ms: 0, error: e.message }));
+    this.worker = w;
+    return w;
+  }
+
+  /** The worker wrote the snapshot: the next generation becomes the current one. */
+  private snapshotDone(m: SnapshotDone): void {
+    const nx = this.next;
+    if (!nx || nx.seq !== m.seq) return;
+    this.flush();
+    this.next = null;
+    if (m.error) {
+      // the old generation is complete: carry on with it
+      closeSync(nx.fd);
+      rmSync(join(this.dir, JOURNAL_NEXT), { force: true });
+      this.log(`journal: snapshot: ${m.error}; keeping the previous one`);
+    } else {
+      try {
+        renameSync(join(this.dir, JOURNAL_NEXT), join(this.dir, JOURNAL_LOG));
+      } catch (e) {
+        this.log(`journal: ${(e as Error).message}; crash recovery off`);
+        closeSync(nx.fd);
+        this.stop(false);
+        return;
+      }
+      if (this.fd >= 0) closeSync(this.fd);
+      this.fd = nx.fd;
+      this.logBytes = nx.bytes;
+      this.gen = nx.gen;
+      this.snapConns = nx.conns;
+      this.counts.snapshots++;
+    }
+    if (this.again) {
+      this.again = false;
+      this.queueCompact();
+    }
+  }
+
+  private header(gen: number): Buffer {
+    const h = Buffer.alloc(HEADER);
+    h.writeUInt32LE(MAGIC, 0);
+    h.writeUInt32LE(JOURNAL_RECORD, 4);
+    h.writeDoubleLE(gen, 8);
+    return h;
   }
 
   /** A new generation: snapshot of the whole engine, then an empty journal. */
@@ -137,11 +267,7 @@ export class Journal {
       this.snapConns = saveEngineState(this.engine, join(this.dir, JOURNAL_SNAPSHOT), this.gen);
       if (this.fd < 0) this.fd = openSync(join(this.dir, JOURNAL_LOG), 'w', 0o600);
       ftruncateSync(this.fd, 0);
-      const h = Buffer.alloc(HEADER);
-      h.writeUInt32LE(MAGIC, 0);
-      h.writeUInt32LE(JOURNAL_RECORD, 4);
-      h.writeDoubleLE(this.gen, 8);
-      writeSync(this.fd, h, 0, HEADER, 0);
+      writeSync(this.fd, this.header(this.gen), 0, HEADER, 0);
       this.logBytes = HEADER;
       this.counts.snapshots++;
     } catch (e) {
@@ -251,6 +377,11 @@ export class Journal {
     try {
       writeSync(this.fd, this.buf, 0, n, this.logBytes);
       this.logBytes += n;
+      // a snapshot is being written: its generation's journal gets the records too
+      if (this.next) {
+        writeSync(this.next.fd, this.buf, 0, n, this.next.bytes);
+        this.next.bytes += n;
+      }
     } catch (e) {
       this.log(`journal: ${(e as Error).message}; crash recovery off`);
       this.stop(false);
@@ -259,7 +390,11 @@ export class Journal {
     this.used = 0;
     // fold the journal into a snapshot once it outgrows it (amortised cost per record)
     const records = (this.logBytes - HEADER) / JOURNAL_RECORD;
-    if (this.logBytes >= MIN_COMPACT_BYTES && records > COMPACT_FACTOR * this.snapConns)
+    if (
+      !this.next &&
+      this.logBytes >= MIN_COMPACT_BYTES &&
+      records > COMPACT_FACTOR * this.snapConns
+    )
       this.queueCompact();
   }
 
@@ -275,6 +410,13 @@ export class Journal {
       closeSync(this.fd);
       this.fd = -1;
     }
+    // a snapshot still being written: the old generation stays the valid one
+    if (this.next) {
+      closeSync(this.next.fd);
+      this.next = null;
+    }
+    void this.worker?.terminate();
+    this.worker = null;
     if (remove) removeJournal(this.dir);
   }
 }
@@ -348,17 +490,25 @@ export function readJournal(dir: string): { state: unknown; records: number } {
   const cs0 = (snap.conns ?? {}) as ConnsState;
   if (!(cs0.ids instanceof Int32Array) || typeof cs0.n !== 'number')
     throw new StateError('the journal snapshot has no conn ids');
-  let log: Buffer;
-  try {
-    log = readFileSync(join(dir, JOURNAL_LOG));
-  } catch {
-    log = Buffer.alloc(0);
+  const read = (f: string): Buffer => {
+    try {
+      return readFileSync(join(dir, f));
+    } catch {
+      return Buffer.alloc(0);
+    }
+  };
+  const ofGen = (b: Buffer): boolean =>
+    b.length >= HEADER &&
+    b.readUInt32LE(0) === MAGIC &&
+    b.readUInt32LE(4) === JOURNAL_RECORD &&
+    b.readDoubleLE(8) === gen;
+  // a crash between a snapshot's rename and its journal's: the snapshot's is the next
+  let log = read(JOURNAL_LOG);
+  if (!ofGen(log)) {
+    const next = read(JOURNAL_NEXT);
+    if (ofGen(next)) log = next;
   }
-  const sameGen =
-    log.length >= HEADER &&
-    log.readUInt32LE(0) === MAGIC &&
-    log.readUInt32LE(4) === JOURNAL_RECORD &&
-    log.readDoubleLE(8) === gen;
+  const sameGen = ofGen(log);
   const count = sameGen ? Math.floor((log.length - HEADER) / JOURNAL_RECORD) : 0;
   // entries by conn id: the snapshot's, then the records' (the last one wins)
   const at = new Map<number, number>();

@@ -12,8 +12,16 @@
  * sets it); `systemd-notify` (since systemd 246) waits until the manager has read the
  * message, so it is not lost when the child exits first, and `--pid` names the daemon
  * as the main process with the readiness message.
+ *
+ * The descriptor store (`FDSTORE=1`, with `FileDescriptorStoreMax=` in the unit) keeps
+ * the capture's descriptors across a restart, so the kernel holds what is captured
+ * while no daemon runs instead of dropping it (docs/operations-state.md). Those
+ * messages carry descriptors (SCM_RIGHTS), which `systemd-notify` (before 254) cannot
+ * send: the native shim sends them. The next start finds them in `LISTEN_FDS` /
+ * `LISTEN_FDNAMES` ({@link listenFds}).
  */
 import { execFile } from 'node:child_process';
+import { sendDescriptors } from '../dataplane/native.js';
 
 export interface NotifierOptions {
   /** Environment to read NOTIFY_SOCKET / WATCHDOG_USEC / WATCHDOG_PID from. */
@@ -108,8 +116,64 @@ export class Notifier {
     this.timer.unref();
   }
 
+  /**
+   * Hands descriptors to the service manager's store, one message per name
+   * (`FDSTORE=1`, `FDNAME=`, `FDPOLL=0`: a queue socket or TUN device becoming readable
+   * is no reason to drop it). A descriptor already stored is stored once. Returns how
+   * many were sent.
+   */
+  storeFds(fds: readonly { name: string; fd: number }[]): number {
+    if (!this.enabled) return 0;
+    let n = 0;
+    for (const { name, fd } of fds)
+      try {
+        sendDescriptors(this.socketPath(), `FDSTORE=1\nFDNAME=${name}\nFDPOLL=0\n`, [fd]);
+        n++;
+      } catch (e) {
+        this.onError(new Error(`sd_notify FDSTORE=1 FDNAME=${name}: ${(e as Error).message}`));
+      }
+    this.sent += n;
+    return n;
+  }
+
+  /** Asks the service manager to close stored descriptors (a clean stop). */
+  removeFds(names: readonly string[]): void {
+    if (!this.enabled) return;
+    for (const name of names)
+      try {
+        sendDescriptors(this.socketPath(), `FDSTOREREMOVE=1\nFDNAME=${name}\n`, []);
+        this.sent++;
+      } catch (e) {
+        this.onError(
+          new Error(`sd_notify FDSTOREREMOVE=1 FDNAME=${name}: ${(e as Error).message}`),
+        );
+      }
+  }
+
+  private socketPath(): string {
+    return this.env.NOTIFY_SOCKET ?? '';
+  }
+
   stopWatchdog(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
   }
+}
+
+/**
+ * The descriptors the service manager passed (sd_listen_fds(3)): `LISTEN_FDS`
+ * descriptors from 3 on, named by `LISTEN_FDNAMES`, when `LISTEN_PID` is this process.
+ * The variables are removed from `env` (children must not take them for theirs).
+ */
+export function listenFds(env: NodeJS.ProcessEnv = process.env): { name: string; fd: number }[] {
+  const pid = Number(env.LISTEN_PID);
+  const n = Number(env.LISTEN_FDS);
+  const names = (env.LISTEN_FDNAMES ?? '').split(':');
+  delete env.LISTEN_PID;
+  delete env.LISTEN_FDS;
+  delete env.LISTEN_FDNAMES;
+  if (pid !== process.pid || !Number.isInteger(n) || n <= 0 || n > 1024) return [];
+  const out: { name: string; fd: number }[] = [];
+  for (let i = 0; i < n; i++) out.push({ name: names[i] || 'unknown', fd: 3 + i });
+  return out;
 }

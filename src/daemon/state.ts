@@ -143,10 +143,19 @@ function readChecked(path: string): { body: string; written: number } {
  */
 export function saveEngineState(engine: Engine, path: string, journalGen?: number): number {
   const st = exportEngineState(engine);
+  writeEngineState(st, path, journalGen);
+  return st.conns.n;
+}
+
+/**
+ * Writes an exported state to `path` (atomically: a temporary file renamed). The slow
+ * part of {@link saveEngineState} (encoding, hashing, writing), which a worker thread
+ * can do (daemon/snapshot-worker.ts).
+ */
+export function writeEngineState(st: EngineState, path: string, journalGen?: number): void {
   const wire = stateToWire(st) as Record<string, unknown>;
   if (journalGen !== undefined) wire.journalGen = journalGen;
   writeAtomic(path, JSON.stringify(wire));
-  return st.conns.n;
 }
 
 /** The state in `path` as data ready for `importEngineState`, or a StateError. */
@@ -213,10 +222,12 @@ export function restoreStateFile(
 /** Snapshot and journal file names in the run directory (daemon/journal.ts). */
 export const JOURNAL_SNAPSHOT = 'journal.snap';
 export const JOURNAL_LOG = 'journal.log';
+/** The next generation's journal while its snapshot is being written (journal.ts). */
+export const JOURNAL_NEXT = 'journal.next';
 
 /** Deletes the crash journal's files in `dir`. */
 export function removeJournal(dir: string): void {
-  for (const f of [JOURNAL_SNAPSHOT, JOURNAL_LOG, `${JOURNAL_SNAPSHOT}.tmp`])
+  for (const f of [JOURNAL_SNAPSHOT, JOURNAL_LOG, JOURNAL_NEXT, `${JOURNAL_SNAPSHOT}.tmp`])
     rmSync(join(dir, f), { force: true });
 }
 

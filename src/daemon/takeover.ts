@@ -5,11 +5,15 @@
  *
  * 1. The new daemon loads the configuration and resolves next hops while the old one
  *    still forwards, serving its control socket on a temporary path.
- * 2. `takeover begin` → the old daemon stops reading (its queues and TUN devices are
- *    closed; the rules and persistent devices stay, so packets are dropped, never
- *    reset) and answers its engine's state.
- * 3. The new daemon restores it, opens the same queues and devices and reads them:
- *    the hand-over is the only interruption.
+ * 2. `takeover begin` → the old daemon stops reading, keeping its queue and TUN
+ *    descriptors open, and answers its engine's state, its pid and the numbers of
+ *    those descriptors. While they are open the kernel holds what the capture takes
+ *    (a queue up to its length and socket buffer, a TUN device up to its txqueuelen):
+ *    nothing is dropped, nothing reaches the local stack.
+ * 3. The new daemon restores the state, copies the descriptors (pidfd_getfd) and reads
+ *    them: what arrived during the hand-over is read then, late by the hand-over's
+ *    length. Descriptors it cannot copy (no pidfd_getfd) are opened anew, as before:
+ *    the old daemon's are closed when it exits, and what they held is dropped.
  * 4. `takeover done` → the old daemon exits; the new one moves its control socket to
  *    the usual path. Should the new daemon not confirm (it failed, or went away), the
  *    old one resumes by itself.
@@ -29,8 +33,13 @@ export const TAKEOVER_CONFIRM_MS = 10_000;
 /** What the old daemon does at each step (the daemon's parts). */
 export interface HandoverSide {
   engine: Engine;
-  /** Stop reading packets, leaving capture in place (Director.park) and stop side jobs. */
+  /**
+   * Stop reading packets, leaving capture in place and its descriptors open
+   * (Director.park(true)), and stop side jobs.
+   */
   park(): void;
+  /** The capture's descriptors the successor copies (Director.descriptors). */
+  descriptors(): { name: string; fd: number }[];
   /** Read packets again (the successor failed). */
   resume(): Promise<void>;
   /** The successor runs: exit. */
@@ -61,7 +70,12 @@ export class Handover {
           TAKEOVER_CONFIRM_MS,
         );
         this.timer.unref?.();
-        return { pid: process.pid, exportMs: Date.now() - t0, state: wire };
+        return {
+          pid: process.pid,
+          exportMs: Date.now() - t0,
+          state: wire,
+          fds: this.side.descriptors(),
+        };
       }
       case 'done':
         if (this.phase !== 'handing')
@@ -104,13 +118,31 @@ export class Successor {
    * `takeover begin`: the old daemon stops reading and answers its state, which is
    * restored into `engine` here (call from the Director's beforeAttach).
    */
-  async receive(engine: Engine, now: () => number): Promise<ImportSummary & { ms: number }> {
+  async receive(
+    engine: Engine,
+    now: () => number,
+    copy?: (pid: number, fd: number) => number,
+  ): Promise<ImportSummary & { ms: number; fds: { name: string; fd: number }[]; why?: string }> {
     const t0 = Date.now();
     const r = (await this.client.call({ cmd: 'takeover', phase: 'begin' })) as {
       state: unknown;
+      pid?: unknown;
+      fds?: unknown;
     };
     const s = importEngineState(engine, stateFromWire(r.state), now());
-    return { ...s, ms: Date.now() - t0 };
+    // the old daemon's capture descriptors, copied while it keeps them open
+    const fds: { name: string; fd: number }[] = [];
+    let why: string | undefined;
+    if (copy && typeof r.pid === 'number' && Array.isArray(r.fds))
+      for (const e of r.fds as { name?: unknown; fd?: unknown }[]) {
+        if (typeof e?.name !== 'string' || typeof e.fd !== 'number') continue;
+        try {
+          fds.push({ name: e.name, fd: copy(r.pid, e.fd) });
+        } catch (err) {
+          why = (err as Error).message;
+        }
+      }
+    return { ...s, ms: Date.now() - t0, fds, why };
   }
 
   /** Something failed on this side: the old daemon resumes. */

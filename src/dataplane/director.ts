@@ -66,6 +66,7 @@ import type { Dest } from '../engine/service.js';
 import { drainQueue } from './drain.js';
 import { NEIGH_REFRESH_MS, NextHops, ROUTE_EVERY } from './hops.js';
 import {
+  adoptNfQueue,
   IPPROTO_RAW,
   loadNative,
   openNfQueue,
@@ -116,6 +117,11 @@ interface Queue {
 }
 
 const TICK_MS = 100;
+/**
+ * A netfilter queue's socket buffer: while nobody reads (a hand-over, a restart with
+ * the descriptor store) the kernel holds queued packets as far as it reaches.
+ */
+const NFQ_RCVBUF = 32 * 1024 * 1024;
 /** Earliest neighbour re-read after a NAT reply found no client-side next hop. */
 const REPLY_MISS_REFRESH_MS = 500;
 
@@ -152,6 +158,8 @@ export class Director {
   private readonly tun: TunReader;
   /** Trashed dests the capture and next hops were last built with (ruleset.ts heldDests). */
   private held: Dest[] = [];
+  /** Descriptors to attach instead of opening (see adoptDescriptors), by name. */
+  private readonly adopt = new Map<string, number>();
   private reholding = false;
   /** Configuration changes are applied one after another. */
   private changing: Promise<void> = Promise.resolve();
@@ -271,7 +279,13 @@ export class Director {
     const x = this.x;
     this.inNs(() => {
       const open = (num: number, gso: boolean, st: TxState): void => {
-        const chan = openNfQueue({ queue: num, gso, failOpen: false, maxLen: 8192 });
+        // a descriptor still bound (hand-over, descriptor store) holds what came meanwhile
+        const fd = this.adopt.get(`nfq-${num}`);
+        this.adopt.delete(`nfq-${num}`);
+        const chan =
+          fd !== undefined
+            ? adoptNfQueue(fd, num)
+            : openNfQueue({ queue: num, gso, failOpen: false, maxLen: 8192, rcvBuf: NFQ_RCVBUF });
         this.queues.push({ num, chan, st });
       };
       try {
@@ -289,7 +303,22 @@ export class Director {
     });
     x.raw4?.setBuffers(0, 8 * 1024 * 1024);
     x.raw6?.setBuffers(0, 8 * 1024 * 1024);
-    if (this.steerWanted) this.steering.open();
+    if (this.steerWanted) {
+      const tin = this.adopt.get(`tun-${this.steer.tunIn}`);
+      const tout = this.adopt.get(`tun-${this.steer.tunOut}`);
+      this.steering.open(
+        tin !== undefined && tout !== undefined ? { in: tin, out: tout } : undefined,
+      );
+      for (const [k, fd] of [
+        [`tun-${this.steer.tunIn}`, tin],
+        [`tun-${this.steer.tunOut}`, tout],
+      ] as const)
+        if (fd !== undefined && (this.steering.tunIn?.fd === fd || this.steering.tunOut?.fd === fd))
+          this.adopt.delete(k);
+    }
+    // what was handed over and is not used (another configuration): closed
+    for (const fd of this.adopt.values()) loadNative().close(fd);
+    this.adopt.clear();
     x.tunIn = this.steering.tunIn;
     for (const q of this.queues) {
       const { num, chan, st } = q;
@@ -312,9 +341,42 @@ export class Director {
     }
   }
 
+  /**
+   * The capture's descriptors by name (`nfq-<queue>`, `tun-<device>`): what a successor
+   * copies (hand-over) and the service manager keeps across a restart
+   * (daemon/fdstore.ts). While one of them stays open, the kernel holds what it
+   * captures (a queue up to its length and socket buffer, a TUN device up to its
+   * txqueuelen) instead of dropping it. After {@link park}(true): the kept ones.
+   */
+  descriptors(): { name: string; fd: number }[] {
+    if (!this.running) return [...this.adopt].map(([name, fd]) => ({ name, fd }));
+    const out = this.queues.map((q) => ({ name: `nfq-${q.num}`, fd: q.chan.fd }));
+    const { tunIn, tunOut } = this.steering;
+    if (tunIn && tunOut)
+      out.push(
+        { name: `tun-${tunIn.name}`, fd: tunIn.fd },
+        { name: `tun-${tunOut.name}`, fd: tunOut.fd },
+      );
+    return out;
+  }
+
+  /**
+   * Descriptors to use instead of opening new ones at the next {@link start} (names as
+   * {@link descriptors} gives them); what the start does not use is closed.
+   */
+  adoptDescriptors(fds: Iterable<{ name: string; fd: number }>): void {
+    for (const { name, fd } of fds) {
+      const old = this.adopt.get(name);
+      if (old !== undefined && old !== fd) loadNative().close(old);
+      this.adopt.set(name, fd);
+    }
+  }
+
   /** Remove rules and devices, close everything (a clean stop). Idempotent. */
   stop(): void {
     this.park();
+    for (const fd of this.adopt.values()) loadNative().close(fd);
+    this.adopt.clear();
     this.removeRules(true);
     this.steering.destroy();
   }
@@ -324,14 +386,25 @@ export class Director {
    * devices in place (a restart or a hand-over; see {@link start}): until the next
    * daemon opens them, the kernel drops what they capture. Idempotent.
    */
-  park(): void {
+  park(keep = false): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     if (!this.running) return;
     this.running = false;
-    for (const q of this.queues) q.chan.close();
+    for (const q of this.queues)
+      if (keep) {
+        q.chan.stopPolling();
+        this.adopt.set(`nfq-${q.num}`, q.chan.fd);
+      } else q.chan.close();
     this.queues = [];
-    this.steering.close();
+    this.steering.close(
+      keep
+        ? (tin, tout) => {
+            this.adopt.set(`tun-${tin.name}`, tin.fd);
+            this.adopt.set(`tun-${tout.name}`, tout.fd);
+          }
+        : undefined,
+    );
     this.x.tunIn = null;
     this.x.close();
     this.hops.clear();

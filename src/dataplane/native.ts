@@ -166,6 +166,9 @@ export interface NativeBinding {
   setSockBuf(fd: number, rcvBuf: number, sndBuf: number): void;
   setNetns(path: string): number;
   restoreNetns(fd: number): void;
+  fdGet(pid: number, fd: number): number;
+  sendFds(path: string, message: Uint8Array, fds: Int32Array): void;
+  fdAdopt(fd: number): void;
 }
 
 let binding: NativeBinding | undefined;
@@ -446,6 +449,32 @@ export function openNfQueue(opts: NfQueueOptions): PacketChannel {
     opts.rcvBuf ?? 8 * 1024 * 1024,
   );
   return new PacketChannel(ChannelKind.nfqueue, fd, copy + 512, 0, `nfqueue ${opts.queue}`);
+}
+
+/**
+ * A netfilter queue socket opened and bound by {@link openNfQueue} elsewhere (an
+ * earlier daemon's, handed over or kept by the service manager): still bound, with
+ * the packets queued meanwhile waiting on it.
+ */
+export function adoptNfQueue(fd: number, queue: number, copyRange = 65535): PacketChannel {
+  loadNative().fdAdopt(fd);
+  return new PacketChannel(ChannelKind.nfqueue, fd, copyRange + 512, 0, `nfqueue ${queue}`);
+}
+
+/** A TUN descriptor attached to device `name` elsewhere (see {@link adoptNfQueue}). */
+export function adoptTun(fd: number, name: string, slot = DEFAULT_SLOT): PacketChannel {
+  loadNative().fdAdopt(fd);
+  return new PacketChannel(ChannelKind.tun, fd, slot, 0, name);
+}
+
+/** A copy of descriptor `fd` of process `pid` (pidfd_getfd; root). */
+export function copyDescriptor(pid: number, fd: number): number {
+  return loadNative().fdGet(pid, fd);
+}
+
+/** One datagram with descriptors (SCM_RIGHTS) to a Unix socket (`@name`: abstract). */
+export function sendDescriptors(path: string, message: string, fds: number[]): void {
+  loadNative().sendFds(path, Buffer.from(message), Int32Array.from(fds));
 }
 
 /**

@@ -193,6 +193,8 @@ export class QueueRules {
 
   /** Remove our chains and the jumps to them (also what a crashed run left behind). */
   remove(quiet: boolean): void {
+    this.last = { v4: '', v6: '' };
+    this.jumps = { v4: false, v6: false };
     for (const bin of [IPT4, IPT6]) {
       for (const [chain, hook] of this.chains()) {
         for (const args of [
@@ -216,32 +218,49 @@ export class QueueRules {
     }
   }
 
+  /** Chain contents last installed per family (an unchanged set is not installed again). */
+  private last = { v4: '', v6: '' };
+  /** The jumps to our chains were found or put in place (per family, once per run). */
+  private jumps = { v4: false, v6: false };
+
   /**
-   * Replace the rules of our chains with `rs` (iptables-restore --noflush), add the
-   * jumps. Without blocking: packets keep being read while the commands run (a start
-   * that adopted the previous daemon's rules reads from the first moment).
+   * Replace the rules of our chains with `rs` and add the jumps, per family in one
+   * `iptables-restore --noflush` (atomic: one table commit), both families at once.
+   * Without blocking: packets keep being read while the commands run (a start that
+   * adopted the previous daemon's rules reads from the first moment). The jumps are
+   * looked for once per run (`iptables-save`); a set of rules equal to the last one
+   * installed (a weight or scheduler change) costs no command at all.
    */
   async install(rs: Ruleset): Promise<void> {
-    for (const [bin, rules] of [
-      [IPT4 + '-restore', rs.v4],
-      [IPT6 + '-restore', rs.v6],
-    ] as [string, string[]][]) {
-      const lines = ['*mangle'];
-      for (const [chain] of this.chains()) lines.push(`:${chain} - [0:0]`);
-      for (const r of rules) {
-        const [kind, ...rest] = r.split(' ');
-        lines.push(`-A ${this.table}_${kind} ${rest.join(' ')}`);
-      }
-      lines.push('COMMIT', '');
-      await runAsync(this.netns, bin, ['-w', '--noflush'], lines.join('\n'));
+    await Promise.all([this.installFamily('v4', rs.v4), this.installFamily('v6', rs.v6)]);
+  }
+
+  private async installFamily(fam: 'v4' | 'v6', rules: string[]): Promise<void> {
+    const bin = fam === 'v4' ? IPT4 : IPT6;
+    const body: string[] = [];
+    for (const [chain] of this.chains()) body.push(`:${chain} - [0:0]`);
+    for (const r of rules) {
+      const [kind, ...rest] = r.split(' ');
+      body.push(`-A ${this.table}_${kind} ${rest.join(' ')}`);
+    }
+    const text = body.join('\n');
+    if (this.jumps[fam] && text === this.last[fam]) return;
+    const lines = ['*mangle', ...body];
+    if (!this.jumps[fam]) {
+      const saved = new Set(
+        (await runAsync(this.netns, `${bin}-save`, ['-t', 'mangle']))
+          .split('\n')
+          .map((l) => l.trim().replace(/\s+/g, ' ')),
+      );
       for (const [chain, hook] of this.chains()) {
-        const bin1 = bin.replace('-restore', '');
-        try {
-          await runAsync(this.netns, bin1, ['-w', '-t', 'mangle', '-C', hook, ...this.jump(chain)]);
-        } catch {
-          await runAsync(this.netns, bin1, ['-w', '-t', 'mangle', '-I', hook, ...this.jump(chain)]);
-        }
+        const jump = this.jump(chain).join(' ');
+        if (!saved.has(`-A ${hook} ${jump}`)) lines.push(`-I ${hook} ${jump}`);
       }
     }
+    lines.push('COMMIT', '');
+    this.last[fam] = '';
+    await runAsync(this.netns, `${bin}-restore`, ['-w', '--noflush'], lines.join('\n'));
+    this.jumps[fam] = true;
+    this.last[fam] = text;
   }
 }

@@ -22,6 +22,7 @@ import { CONN_F_MASQ, CONN_F_TUNNEL, type AddressFamily } from '../engine/consta
 import { formatAddr } from '../engine/addr.js';
 import { run, runAsync, runBatch, runQuiet } from '../sys/exec.js';
 import {
+  adoptTun,
   interfaceIndex,
   openTun,
   TUN_F_CSUM,
@@ -184,6 +185,11 @@ export function steerNames(instance: string, pref: number): SteerNames {
 
 /** Address given to the steering TUN, so the reverse-path check can pass (see {@link Steering.open}). */
 const STEER_ADDR = '169.254.253.253';
+/**
+ * Packets a steering device holds while its descriptor is open but nobody reads (a
+ * hand-over, a restart with the service manager's descriptor store).
+ */
+export const STEER_TXQUEUELEN = 10000;
 
 /**
  * The steering devices and filters of one director: opens the two TUN devices, puts
@@ -257,7 +263,7 @@ export class Steering {
    * (the peers retransmit) instead of reaching the local stack, which would answer them
    * with a reset. The next daemon attaches to the same devices.
    */
-  open(): void {
+  open(adopt?: { in: number; out: number }): void {
     const n = this.names;
     const offload = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
     const exists = (dev: string): boolean => {
@@ -271,6 +277,14 @@ export class Steering {
     // adopted from the previous daemon: attach at once (they are already set up and
     // the filters redirect into them), set up again after reading has started
     const adopted = exists(n.tunIn) && exists(n.tunOut);
+    // descriptors still attached (a hand-over's, the service manager's): what the
+    // filters redirected meanwhile waits in them (daemon/fdstore.ts)
+    if (adopted && adopt) {
+      this.tunIn = adoptTun(adopt.in, n.tunIn);
+      this.tunOut = adoptTun(adopt.out, n.tunOut);
+      this.unconfigured = true;
+      return;
+    }
     if (!adopted)
       for (const dev of [n.tunIn, n.tunOut])
         runQuiet(this.netns, 'ip', ['tuntap', 'add', 'dev', dev, 'mode', 'tun', 'vnet_hdr']);
@@ -304,8 +318,9 @@ export class Steering {
         'ip',
         ['-batch', '-'],
         [
-          `link set ${n.tunIn} up`,
-          `link set ${n.tunOut} up`,
+          // while no daemon reads (a restart, a hand-over) a device holds this many
+          `link set ${n.tunIn} up txqueuelen ${STEER_TXQUEUELEN}`,
+          `link set ${n.tunOut} up txqueuelen ${STEER_TXQUEUELEN}`,
           `addr replace ${STEER_ADDR}/32 dev ${n.tunIn}`,
           '',
         ].join('\n'),
@@ -430,12 +445,19 @@ export class Steering {
    * Stops following links and closes the devices (the filters are removed by
    * {@link remove}, the devices deleted by {@link destroy}: they are persistent).
    */
-  close(): void {
+  close(keep?: (tunIn: PacketChannel, tunOut: PacketChannel) => void): void {
     this.linkMonitor?.kill();
     this.linkMonitor = null;
     if (this.linkChange) clearTimeout(this.linkChange);
-    this.tunIn?.close();
-    this.tunOut?.close();
+    // kept open (a hand-over): the devices keep their carrier and hold what comes
+    if (keep && this.tunIn && this.tunOut) {
+      this.tunIn.stopPolling();
+      this.tunOut.stopPolling();
+      keep(this.tunIn, this.tunOut);
+    } else {
+      this.tunIn?.close();
+      this.tunOut?.close();
+    }
     this.tunIn = this.tunOut = null;
     this.on = false;
     this.applied = '';

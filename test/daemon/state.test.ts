@@ -214,6 +214,7 @@ test('a configuration change takes a new snapshot; the journal of another genera
     );
     j.configChanged();
     await tick();
+    await j.settled();
     for (let i = 0; i < 5; i++) {
       inPkt(a, '10.0.1.9', 30000 + i, 8080, SYN, (t += 1));
       inPkt(a, '10.0.1.9', 30000 + i, 8080, ACK | PSH, (t += 1));
@@ -233,6 +234,51 @@ test('a configuration change takes a new snapshot; the journal of another genera
     j.stop(false);
     writeFileSync(join(dir, 'journal.log'), oldLog);
     assert.equal(readJournal(dir).records, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a snapshot is written off the packet path; a crash at any moment of it recovers everything', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsvs-journal-'));
+  try {
+    const a = configured();
+    const j = new Journal(a, dir, () => undefined);
+    let t = traffic(a, 20, 3_000_000);
+    j.start();
+    t = traffic(a, 20, t + 10, 50);
+    await tick();
+    const oldLog = readFileSync(join(dir, 'journal.log'));
+    const oldSnap = readFileSync(join(dir, 'journal.snap'));
+    // a snapshot under way: the packet path goes on meanwhile
+    j.compactAsync();
+    assert.ok(existsSync(join(dir, 'journal.next')), 'the next generation has its journal');
+    t = traffic(a, 20, t + 10, 100);
+    await tick();
+    // a crash now (the new snapshot not yet in place): the old pair has it all
+    if (readFileSync(join(dir, 'journal.snap')).equals(oldSnap)) {
+      const b = configured();
+      importEngineState(b, readJournal(dir).state, t);
+      assert.deepEqual(listing(b), listing(a), 'the old generation, records to date');
+    }
+    await j.settled();
+    assert.equal(existsSync(join(dir, 'journal.next')), false);
+    assert.ok(!readFileSync(join(dir, 'journal.snap')).equals(oldSnap), 'a new snapshot');
+    t = traffic(a, 10, t + 10, 150);
+    await tick();
+    const b = configured();
+    importEngineState(b, readJournal(dir).state, t);
+    assert.deepEqual(listing(b), listing(a), 'the new generation, records to date');
+    // a crash between the snapshot's rename and the journal's: journal.log still of the
+    // old generation, the new one's journal in journal.next
+    const newLog = readFileSync(join(dir, 'journal.log'));
+    j.stop(false);
+    writeFileSync(join(dir, 'journal.next'), newLog);
+    writeFileSync(join(dir, 'journal.log'), oldLog);
+    const c = configured();
+    importEngineState(c, readJournal(dir).state, t);
+    assert.deepEqual(listing(c), listing(a), "journal.next of the snapshot's generation");
+    assert.ok(j.snapshotHoldMs >= 0);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -7,7 +7,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Engine } from '../../src/engine/engine.js';
 import { importEngineState } from '../../src/engine/state.js';
-import { Handover } from '../../src/daemon/takeover.js';
+import { Handover, Successor } from '../../src/daemon/takeover.js';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { copyDescriptor, nativeAvailable } from '../../src/dataplane/native.js';
 import { stateFromWire } from '../../src/daemon/state.js';
 import { ACK, PSH, SYN, buildPacket } from '../helpers/packets.js';
 
@@ -31,6 +36,7 @@ function side(e: Engine) {
       resume: () => (calls.push('resume'), Promise.resolve()),
       exit: () => void calls.push('exit'),
       log: () => undefined,
+      descriptors: () => [] as { name: string; fd: number }[],
     },
   };
 }
@@ -82,3 +88,51 @@ test('abort makes the old daemon read again, and a new hand-over can begin', () 
   assert.deepEqual(calls, ['park', 'resume', 'park']);
   h.takeover('abort');
 });
+
+test(
+  'the successor copies the descriptors the old daemon keeps open (pidfd_getfd): the same open file',
+  { skip: nativeAvailable() ? false : 'the native addon is not built' },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsvs-takeover-'));
+    const file = join(dir, 'held');
+    const fd = openSync(file, 'w');
+    const e = engine();
+    const h = new Handover({
+      ...side(e).s,
+      descriptors: () => [{ name: 'nfq-7100', fd }],
+    });
+    // the control socket's part: one JSON request, one JSON answer
+    const sock = join(dir, 'control.sock');
+    const srv = createServer((c) => {
+      let buf = '';
+      c.setEncoding('utf8').on('data', (d: string) => {
+        buf += d;
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const req = JSON.parse(buf.slice(0, nl)) as { id?: number; phase: string };
+          buf = buf.slice(nl + 1);
+          c.write(JSON.stringify({ id: req.id, ok: true, result: h.takeover(req.phase) }) + '\n');
+        }
+      });
+    }).listen(sock);
+    await new Promise((r) => srv.once('listening', r));
+    try {
+      const succ = await Successor.connect(sock);
+      const got = await succ.receive(new Engine(), () => Date.now(), copyDescriptor);
+      assert.equal(got.why, undefined);
+      assert.equal(got.fds.length, 1);
+      assert.equal(got.fds[0].name, 'nfq-7100');
+      assert.notEqual(got.fds[0].fd, fd);
+      // one open file: what is written through the copy lands at the original's offset
+      writeSync(fd, 'old ');
+      writeSync(got.fds[0].fd, 'new');
+      closeSync(fd);
+      closeSync(got.fds[0].fd);
+      assert.equal(readFileSync(file, 'utf8'), 'old new');
+      await succ.abort();
+    } finally {
+      srv.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

@@ -201,7 +201,9 @@ export class HitlessLab {
         return log.some((l) => l.includes('daemon running'));
       },
       { timeout: 20_000, what: 'the daemon to run' },
-    );
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}: ${log.slice(-15).join(' | ')}`);
+    });
     return { proc, log };
   }
 
