@@ -198,7 +198,14 @@ export class VrrpTracker {
    */
   start(recorded: readonly VrrpRecord[] = []): void {
     const current = recorded.filter(recordCurrent);
-    for (const { reporter: _r, ...e } of current) this.entries.set(`${e.type} ${e.name}`, e);
+    for (const r of current)
+      this.entries.set(`${r.type} ${r.name}`, {
+        type: r.type,
+        name: r.name,
+        state: r.state,
+        priority: r.priority,
+        since: r.since,
+      });
     if (recorded.length)
       this.opts.log(
         `vrrp: recorded states ${recorded.map((e) => `${e.type} ${e.name} ${e.state}${recordCurrent(e) ? '' : ' (stale: its keepalived is gone)'}`).join(', ')}`,
@@ -262,8 +269,15 @@ export class VrrpTracker {
     try {
       if (running.has(other)) model.stopDaemon(other);
       if (!running.has(want)) {
-        const { follow: _f, ...spec } = s;
-        model.startDaemon({ ...spec, state: want });
+        model.startDaemon({
+          state: want,
+          mcastIfn: s.mcastIfn,
+          syncId: s.syncId,
+          maxLen: s.maxLen,
+          mcastGroup: s.mcastGroup,
+          mcastPort: s.mcastPort,
+          mcastTtl: s.mcastTtl,
+        });
         this.opts.log(
           `vrrp: sync ${want} on ${s.mcastIfn}${other && running.has(other) ? ` (was ${other})` : ''}`,
         );
