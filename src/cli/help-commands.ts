@@ -339,16 +339,30 @@ The configuration file holds ipvsadm rules (ipvsadm -S format) or a tsvs JSON co
   {
     name: 'status',
     summary: "say whether the director is ready (for keepalived's track_script and BGP checks)",
-    synopsis: '[--ready] [--json] [--quiet] [--control PATH] [VIP[:PORT]]',
+    synopsis:
+      '[--ready] [--json] [--quiet] [--control PATH] [--watch SECONDS --on-ready CMD --on-not-ready CMD] [VIP[:PORT]]',
     selfParsed: true,
     description: `Asks the running daemon whether it is ready (docs/ha.md): its data plane runs, its configuration is loaded, and it is not learning its connection table from sync; with VIP (ADDR, ADDR:PORT or [IPv6]:PORT) also that every virtual service of that address (and port) has a real server with weight above 0 that its health checks find alive. A daemon that does not answer is not ready.
 
-With --ready: exit status 0 ready, 1 not ready, 2 usage; one line, "ready" on stdout or "not ready: REASON" on stderr — what keepalived's track_script and a BGP speaker's check run. Without: the whole report (readiness, learning, VRRP role), exit status as with --ready.`,
+With --ready: exit status 0 ready, 1 not ready, 2 usage; one line, "ready" on stdout or "not ready: REASON" on stderr — what keepalived's track_script and a BGP speaker's check run. Without: the whole report (readiness, learning, VRRP role), exit status as with --ready.
+
+With --watch: asks every SECONDS and runs (with /bin/sh -c) the --on-ready or --on-not-ready command at the start and whenever the verdict changes, again at the next interval when it failed — e.g. birdc enable/disable of the static protocol that announces the VIP by BGP (examples/fleet/). Runs until SIGINT or SIGTERM.`,
     options: [
       { long: 'ready', help: 'Only the verdict: one line and the exit status.' },
       { long: 'json', help: "The daemon's whole answer as JSON." },
       { long: 'quiet', short: 'q', help: 'No output, only the exit status.' },
       { long: 'control', arg: 'PATH', help: 'The control socket.', complete: 'file' },
+      { long: 'watch', arg: 'SECONDS', help: 'Ask again every SECONDS (decimals allowed).' },
+      {
+        long: 'on-ready',
+        arg: 'CMD',
+        help: 'With --watch: the command to run on becoming ready.',
+      },
+      {
+        long: 'on-not-ready',
+        arg: 'CMD',
+        help: 'With --watch: the command to run on becoming not ready (also when the daemon does not answer).',
+      },
     ],
     operands: ['none'],
     async run({ raw }) {
@@ -363,6 +377,9 @@ With --ready: exit status 0 ready, 1 not ready, 2 usage; one line, "ready" on st
             json: { type: 'boolean' },
             quiet: { type: 'boolean', short: 'q' },
             control: { type: 'string' },
+            watch: { type: 'string' },
+            'on-ready': { type: 'string' },
+            'on-not-ready': { type: 'string' },
           },
         });
       } catch (e) {
@@ -374,7 +391,22 @@ With --ready: exit status 0 ready, 1 not ready, 2 usage; one line, "ready" on st
         process.stderr.write('tsvs status: at most one VIP\n');
         return 2;
       }
-      const { runReadyCommand, runStatusCommand } = await import('../daemon/ready.js');
+      const { runReadyCommand, runStatusCommand, runReadyWatch } =
+        await import('../daemon/ready.js');
+      if (v.watch !== undefined) {
+        const ms = Math.round(Number(v.watch) * 1000);
+        if (!Number.isFinite(ms) || ms < 100) {
+          process.stderr.write('tsvs status: --watch SECONDS: at least 0.1\n');
+          return 2;
+        }
+        return runReadyWatch({
+          control: v.control,
+          vip: p[0],
+          intervalMs: ms,
+          onReady: v['on-ready'],
+          onNotReady: v['on-not-ready'],
+        });
+      }
       const o = { control: v.control, vip: p[0], json: v.json, quiet: v.quiet };
       return v.ready || v.json || v.quiet ? runReadyCommand(o) : runStatusCommand(o);
     },

@@ -255,3 +255,67 @@ export async function runStatusCommand(
   io.out(lines.join('\n') + '\n');
   return code;
 }
+
+/** Options of {@link runReadyWatch}. */
+export interface ReadyWatchOptions {
+  control?: string;
+  vip?: string;
+  /** Seconds between two questions. */
+  intervalMs: number;
+  /** Shell commands run on becoming ready / not ready (and at the start). */
+  onReady?: string;
+  onNotReady?: string;
+  log?: (line: string) => void;
+  /** Stops the loop (tests); default: runs until SIGINT/SIGTERM. */
+  signal?: AbortSignal;
+}
+
+/**
+ * `tsvs status --ready VIP --watch SECONDS --on-ready CMD --on-not-ready CMD`: asks the
+ * daemon every interval and runs the command of the new verdict at the start and on
+ * every change — the BGP speaker's side of readiness (examples/fleet/): announce the
+ * VIP while ready, withdraw it when not, also when the daemon is dead. A command that
+ * fails is run again at the next interval until it succeeds.
+ */
+export async function runReadyWatch(o: ReadyWatchOptions): Promise<number> {
+  const { spawn } = await import('node:child_process');
+  const log = o.log ?? ((l: string) => void process.stderr.write(`${l}\n`));
+  const runCmd = (cmd: string): Promise<boolean> =>
+    new Promise((resolve) => {
+      const c = spawn('/bin/sh', ['-c', cmd], { stdio: ['ignore', 'inherit', 'inherit'] });
+      c.once('error', () => resolve(false));
+      c.once('exit', (code) => resolve(code === 0));
+    });
+  let last: boolean | null = null;
+  let done = false; // the command of `last` succeeded
+  let lastReason = '';
+  const stop = new Promise<void>((resolve) => {
+    if (o.signal) o.signal.addEventListener('abort', () => resolve(), { once: true });
+    if (!o.signal) {
+      process.once('SIGINT', () => resolve());
+      process.once('SIGTERM', () => resolve());
+    }
+  });
+  let stopped = false;
+  void stop.then(() => (stopped = true));
+  while (!stopped) {
+    let reason = '';
+    const code = await runReadyCommand(
+      { control: o.control, vip: o.vip, timeoutMs: Math.max(500, Math.min(2000, o.intervalMs)) },
+      { out: () => undefined, err: (t) => (reason = t.trim()) },
+    );
+    if (code === 2) return 2;
+    const now = code === 0;
+    if (now !== last || (!done && !stopped)) {
+      if (now !== last || reason !== lastReason)
+        log(`tsvs status: ${now ? `ready${o.vip ? ` (${o.vip})` : ''}` : reason}`);
+      last = now;
+      lastReason = reason;
+      const cmd = now ? o.onReady : o.onNotReady;
+      done = cmd ? await runCmd(cmd) : true;
+      if (!done) log(`tsvs status: '${cmd}' failed; again in ${o.intervalMs} ms`);
+    }
+    await Promise.race([stop, new Promise((r) => setTimeout(r, o.intervalMs))]);
+  }
+  return 0;
+}

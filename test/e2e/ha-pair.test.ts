@@ -264,7 +264,11 @@ describe(
       await Promise.all([t1.exited, k1.exited]);
       await ip('-n', NS.d1, 'link', 'set', 'eth1', 'down');
       await ip('-n', NS.d1, 'link', 'set', 'eth2', 'down');
-      await waitFor('d2 to be MASTER', 10_000, async () => (await readyOf(sock[2]))?.vrrp === 'MASTER');
+      await waitFor(
+        'd2 to be MASTER',
+        10_000,
+        async () => (await readyOf(sock[2]))?.vrrp === 'MASTER',
+      );
       const vrrpMs = since(tKill);
       const after1 = await allFlowing(flows, 'the flows through d2', 30_000);
       const failover = since(tKill);
@@ -294,7 +298,11 @@ describe(
       assert.equal(early?.ready, false, 'a restarted director is not ready before it learned');
       assert.match(early?.reason ?? '', /learning/);
       k1 = startKa(1);
-      await waitFor('d1 to be MASTER again', 40_000, async () => (await readyOf(sock[1]))?.vrrp === 'MASTER');
+      await waitFor(
+        'd1 to be MASTER again',
+        40_000,
+        async () => (await readyOf(sock[1]))?.vrrp === 'MASTER',
+      );
       const r1 = (await readyOf(sock[1]))!;
       const learned = r1.learning.since! + r1.learning.windowMs;
       const masterAt = logTime(t1, /vrrp: GROUP VG_NAT .*→ MASTER/);
