@@ -68,6 +68,11 @@ function num(v: CommandArgs['values'][string]): number | undefined {
   return typeof v === 'string' ? Number(v) : undefined;
 }
 
+/** SECONDS (decimals allowed) as milliseconds. */
+function seconds(v: CommandArgs['values'][string]): number | undefined {
+  return typeof v === 'string' ? Math.round(Number(v) * 1000) : undefined;
+}
+
 const CONFIG = {
   long: 'config',
   short: 'c',
@@ -206,6 +211,34 @@ The configuration file holds ipvsadm rules (ipvsadm -S format) or a tsvs JSON co
         complete: 'file',
       },
       {
+        long: 'sync-interface',
+        arg: 'IF',
+        help: "Connection sync follows keepalived's VRRP role on IF (docs/ha.md): the daemon starts as a sync backup, learning its table, and tsvs vrrp-notify (or --vrrp-notify-fifo) switches it to master and back, as keepalived's lvs_sync_daemon switches the kernel's.",
+        complete: 'interface',
+      },
+      { long: 'sync-id', arg: 'N', help: 'Sync id of those daemons (default 0).' },
+      {
+        long: 'sync-follow',
+        arg: 'NAME',
+        help: 'Only this vrrp_instance or vrrp_sync_group drives the sync role (default: the groups notified, else the instances; master while one is MASTER).',
+      },
+      {
+        long: 'sync-full-pass',
+        arg: 'SECONDS',
+        help: "A sync master sends its whole table once every SECONDS (default 10; 0: only on packets, as the kernel), so that a restarted backup learns idle connections too. A tsvs addition; the records are the kernel's.",
+      },
+      {
+        long: 'sync-learn',
+        arg: 'SECONDS',
+        help: 'After its first sync backup daemon starts, the director is not ready for SECONDS while it learns its table (default: the full pass + 3).',
+      },
+      {
+        long: 'vrrp-notify-fifo',
+        arg: 'FIFO',
+        help: "Read keepalived's vrrp_notify_fifo (made when missing) for the VRRP role, instead of or beside tsvs vrrp-notify.",
+        complete: 'file',
+      },
+      {
         long: 'stop-clean',
         help: 'Stop the running daemon removing everything it installed (SIGINT does the same); with none running, remove what the last one left. SIGTERM instead saves the connection table and leaves capture in place, failing closed, until the next start restores it (docs/operations-state.md).',
       },
@@ -252,6 +285,12 @@ The configuration file holds ipvsadm rules (ipvsadm -S format) or a tsvs JSON co
         webTokenFile: str(v['web-token-file']),
         ignoreConfigErrors: v['ignore-config-errors'] === true,
         takeover: v.takeover === true,
+        syncInterface: str(v['sync-interface']),
+        syncId: num(v['sync-id']),
+        syncFollow: str(v['sync-follow']),
+        syncFullPassMs: seconds(v['sync-full-pass']),
+        syncLearnMs: seconds(v['sync-learn']),
+        vrrpNotifyFifo: str(v['vrrp-notify-fifo']),
         journal: v['no-journal'] ? false : undefined,
         runDir: str(v['run-dir']),
       });
@@ -295,6 +334,108 @@ The configuration file holds ipvsadm rules (ipvsadm -S format) or a tsvs JSON co
     async run({ values: v }) {
       const { runReloadCommand } = await import('../daemon/reload.js');
       return runReloadCommand(str(v.control));
+    },
+  },
+  {
+    name: 'status',
+    summary: "say whether the director is ready (for keepalived's track_script and BGP checks)",
+    synopsis:
+      '[--ready] [--json] [--quiet] [--control PATH] [--watch SECONDS --on-ready CMD --on-not-ready CMD] [VIP[:PORT]]',
+    selfParsed: true,
+    description: `Asks the running daemon whether it is ready (docs/ha.md): its data plane runs, its configuration is loaded, and it is not learning its connection table from sync; with VIP (ADDR, ADDR:PORT or [IPv6]:PORT) also that every virtual service of that address (and port) has a real server with weight above 0 that its health checks find alive. A daemon that does not answer is not ready.
+
+With --ready: exit status 0 ready, 1 not ready, 2 usage; one line, "ready" on stdout or "not ready: REASON" on stderr — what keepalived's track_script and a BGP speaker's check run. Without: the whole report (readiness, learning, VRRP role), exit status as with --ready.
+
+With --watch: asks every SECONDS and runs (with /bin/sh -c) the --on-ready or --on-not-ready command at the start and whenever the verdict changes, again at the next interval when it failed — e.g. birdc enable/disable of the static protocol that announces the VIP by BGP (examples/fleet/). Runs until SIGINT or SIGTERM.`,
+    options: [
+      { long: 'ready', help: 'Only the verdict: one line and the exit status.' },
+      { long: 'json', help: "The daemon's whole answer as JSON." },
+      { long: 'quiet', short: 'q', help: 'No output, only the exit status.' },
+      { long: 'control', arg: 'PATH', help: 'The control socket.', complete: 'file' },
+      { long: 'watch', arg: 'SECONDS', help: 'Ask again every SECONDS (decimals allowed).' },
+      {
+        long: 'on-ready',
+        arg: 'CMD',
+        help: 'With --watch: the command to run on becoming ready.',
+      },
+      {
+        long: 'on-not-ready',
+        arg: 'CMD',
+        help: 'With --watch: the command to run on becoming not ready (also when the daemon does not answer).',
+      },
+    ],
+    operands: ['none'],
+    async run({ raw }) {
+      const { parseArgs } = await import('node:util');
+      let parsed;
+      try {
+        parsed = parseArgs({
+          args: raw,
+          allowPositionals: true,
+          options: {
+            ready: { type: 'boolean' },
+            json: { type: 'boolean' },
+            quiet: { type: 'boolean', short: 'q' },
+            control: { type: 'string' },
+            watch: { type: 'string' },
+            'on-ready': { type: 'string' },
+            'on-not-ready': { type: 'string' },
+          },
+        });
+      } catch (e) {
+        process.stderr.write(`tsvs status: ${(e as Error).message}\n`);
+        return 2;
+      }
+      const { values: v, positionals: p } = parsed;
+      if (p.length > 1) {
+        process.stderr.write('tsvs status: at most one VIP\n');
+        return 2;
+      }
+      const { runReadyCommand, runStatusCommand, runReadyWatch } =
+        await import('../daemon/ready.js');
+      if (v.watch !== undefined) {
+        const ms = Math.round(Number(v.watch) * 1000);
+        if (!Number.isFinite(ms) || ms < 100) {
+          process.stderr.write('tsvs status: --watch SECONDS: at least 0.1\n');
+          return 2;
+        }
+        return runReadyWatch({
+          control: v.control,
+          vip: p[0],
+          intervalMs: ms,
+          onReady: v['on-ready'],
+          onNotReady: v['on-not-ready'],
+        });
+      }
+      const o = { control: v.control, vip: p[0], json: v.json, quiet: v.quiet };
+      return v.ready || v.json || v.quiet ? runReadyCommand(o) : runStatusCommand(o);
+    },
+  },
+  {
+    name: 'vrrp-notify',
+    summary: "keepalived's notify script: tell the daemon the VRRP state",
+    synopsis: '[--control PATH] INSTANCE|GROUP NAME MASTER|BACKUP|FAULT|STOP [PRIORITY]',
+    selfParsed: true,
+    description: `Run by keepalived as a vrrp_instance's or vrrp_sync_group's notify script (notify "/usr/bin/tsvs vrrp-notify"; keepalived appends the type, name, state and priority). Records the state beside the control socket, so a daemon that starts later knows it, and tells the running daemon: it exports the role (metrics, dashboard) and, started with --sync-interface, switches the sync daemons — master on MASTER, backup otherwise (docs/ha.md).
+
+Exit status 0 once recorded (also when the daemon does not answer: it reads the record at its start), 2 on bad arguments.`,
+    options: [{ long: 'control', arg: 'PATH', help: 'The control socket.', complete: 'file' }],
+    operands: [['INSTANCE', 'GROUP'], 'none', ['MASTER', 'BACKUP', 'FAULT', 'STOP'], 'none'],
+    async run({ raw }) {
+      const { parseArgs } = await import('node:util');
+      let parsed;
+      try {
+        parsed = parseArgs({
+          args: raw,
+          allowPositionals: true,
+          options: { control: { type: 'string' } },
+        });
+      } catch (e) {
+        process.stderr.write(`tsvs vrrp-notify: ${(e as Error).message}\n`);
+        return 2;
+      }
+      const { runVrrpNotifyCommand } = await import('../daemon/vrrp.js');
+      return runVrrpNotifyCommand(parsed.positionals, { control: parsed.values.control });
     },
   },
   {

@@ -56,7 +56,8 @@ export function commandHelp(c: CommandSpec): string {
 /** `tsvs --help`. */
 export function mainHelp(): string {
   let out = 'Usage: tsvs <command> [options]\n       tsvs --version\n\nCommands:\n';
-  for (const c of COMMANDS) out += `  ${c.name.padEnd(10)}${c.summary}\n`;
+  const w = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  for (const c of COMMANDS) out += `  ${c.name.padEnd(w)}${c.summary}\n`;
   out += "\n'tsvs <command> --help' describes a command and its options.\n\nEnvironment:\n";
   for (const [k, v] of ENVIRONMENT)
     out += `  ${k.padEnd(14)}${wrap(v, 80, ' '.repeat(16)).trimStart()}\n`;

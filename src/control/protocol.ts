@@ -92,6 +92,23 @@ export type Request =
    * makes this daemon exit, `abort` makes it resume.
    */
   | { cmd: 'takeover'; phase: 'begin' | 'done' | 'abort' }
+  /**
+   * Readiness (`tsvs status --ready [VIP[:PORT]]`, docs/ha.md): data plane running,
+   * configuration loaded, not learning the table from sync, and with `vip` every
+   * matching service has an available real server. Served by the daemon.
+   */
+  | { cmd: 'ready'; vip?: string }
+  /**
+   * A VRRP state change from keepalived (`tsvs vrrp-notify`): recorded, exported and,
+   * with `--sync-interface`, followed by the sync daemons. Served by the daemon.
+   */
+  | {
+      cmd: 'vrrpNotify';
+      type: 'INSTANCE' | 'GROUP';
+      name: string;
+      state: string;
+      priority?: number | null;
+    }
   /** Stop the daemon; `clean` removes rules, devices and saved state (`--stop-clean`). */
   | { cmd: 'stop'; clean?: boolean };
 
@@ -122,7 +139,26 @@ export interface Results {
   getConfig: ConfigSnapshot;
   reload: ReloadResult;
   takeover: unknown;
+  ready: ReadyResult;
+  vrrpNotify: { role: string | null };
   stop: null;
+}
+
+/** The answer to `ready`: the verdict, the first reason against it, and every check. */
+export interface ReadyResult {
+  ready: boolean;
+  /** `ready`, or the first reason it is not (one line). */
+  reason: string;
+  /** Every reason it is not ready (empty when ready). */
+  reasons: string[];
+  dataPlane: boolean;
+  configured: boolean;
+  /** Learning the table from sync: whether, since when, and ms left. */
+  learning: { learning: boolean; since: number | null; remainingMs: number; windowMs: number };
+  /** keepalived's role as last notified, or null. */
+  vrrp: string | null;
+  /** With a VIP: each matching service and its available real servers. */
+  services?: { service: string; available: number; servers: number }[];
 }
 
 /** What a reload did: every change made, or every problem found (then nothing changed). */
@@ -178,6 +214,8 @@ export const COMMANDS: readonly Command[] = [
   'getConfig',
   'reload',
   'takeover',
+  'ready',
+  'vrrpNotify',
   'stop',
 ];
 
@@ -262,6 +300,9 @@ export function dispatch(model: ControlModel, raw: unknown): unknown {
         throw new ControlError('request', 'EINVAL', undefined, 'reload is served by the daemon');
       case 'takeover':
         return model.lifecycle().takeover(String(field(req, 'phase')));
+      case 'ready':
+      case 'vrrpNotify':
+        throw new ControlError('request', 'EINVAL', undefined, `${cmd} is served by the daemon`);
       case 'stop':
         model.lifecycle().stop(req.clean === true);
         return null;

@@ -32,6 +32,20 @@ import { dirname, join } from 'node:path';
 import { restoreStateFile, shutdown, type StopHow } from './state.js';
 import { Journal, restoreJournal } from './journal.js';
 import { Handover, Successor } from './takeover.js';
+import {
+  evaluateReadiness,
+  parseVipTarget,
+  serviceReadiness,
+  type ReadinessSources,
+} from './ready.js';
+import {
+  VrrpFifo,
+  VrrpTracker,
+  parseVrrpNotifyArgs,
+  readVrrpEvents,
+  vrrpStateDir,
+} from './vrrp.js';
+import { ControlError } from '../control/model.js';
 
 export interface DaemonArgs {
   /** Configuration file: ipvsadm rules (`ipvsadm -S` format) or a tsvs JSON config. */
@@ -71,6 +85,21 @@ export interface DaemonArgs {
   journal?: boolean;
   /** Take over from the daemon running on the control socket (daemon/takeover.ts). */
   takeover?: boolean;
+  /**
+   * The sync daemons follow the VRRP role on this interface (docs/ha.md): the daemon
+   * starts as a sync backup and keepalived's notifications switch master/backup.
+   */
+  syncInterface?: string;
+  /** Sync id of those daemons (default 0). */
+  syncId?: number;
+  /** Only this VRRP instance or group drives the sync role. */
+  syncFollow?: string;
+  /** Period of the sync master's full pass over its table in ms (0: none). */
+  syncFullPassMs?: number;
+  /** How long a (re)started director learns its table from sync, ms. */
+  syncLearnMs?: number;
+  /** Read keepalived's vrrp_notify_fifo here. */
+  vrrpNotifyFifo?: string;
   log?: (line: string) => void;
 }
 
@@ -133,7 +162,15 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
   });
   const engine = director.engine;
   // connection sync between directors (ipvsadm --start-daemon), spec §12
-  const sync = new SyncDaemons(engine, log);
+  const sync = new SyncDaemons(engine, log, {
+    fullPassMs: args.syncFullPassMs,
+    learnMs: args.syncLearnMs,
+  });
+  // readiness (daemon/ready.ts): data plane running, configuration applied, not learning
+  let dataPlane = false;
+  let configured = false;
+  let vrrp: VrrpTracker | null = null;
+  let fifo: VrrpFifo | null = null;
   // bound at conn creation, so before any traffic (as loading ip_vs_ftp does)
   try {
     const ftp = registerFtp(engine, args.ftpPorts ?? [21]);
@@ -160,11 +197,17 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
   const handover = new Handover({
     engine,
     park: () => {
+      dataPlane = false;
       director.park(true);
       journal?.stop(false);
     },
     descriptors: () => director.descriptors(),
-    resume: () => director.start(() => startJournal()),
+    resume: () =>
+      director
+        .start(() => startJournal())
+        .then(() => {
+          dataPlane = true;
+        }),
     exit: () => stopAs('handed', 'hand-over'),
     log,
   });
@@ -191,6 +234,28 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
       handlers: {
         reload: () =>
           reload ? reloadNow() : Promise.reject(new Error('the daemon is still starting')),
+        ready: (req) => {
+          const vip = req.vip;
+          if (vip === undefined || vip === null)
+            return Promise.resolve(evaluateReadiness(readiness));
+          const t = parseVipTarget(String(vip));
+          if (typeof t === 'string')
+            return Promise.reject(new ControlError('request', 'EINVAL', undefined, t));
+          return Promise.resolve(evaluateReadiness(readiness, t));
+        },
+        vrrpNotify: (req) => {
+          const e = parseVrrpNotifyArgs([
+            String(req.type),
+            String(req.name),
+            String(req.state),
+            ...(typeof req.priority === 'number' ? [String(req.priority)] : []),
+          ]);
+          if (typeof e === 'string')
+            return Promise.reject(new ControlError('request', 'EINVAL', undefined, e));
+          if (!vrrp) return Promise.reject(new Error('the daemon is still starting'));
+          vrrp.apply(e);
+          return Promise.resolve({ role: vrrp.role() });
+        },
       },
     });
   } catch (e) {
@@ -198,6 +263,15 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     return 1;
   }
   for (const p of ctl.loadErrors) logger.error(`saved configuration: ${p}`);
+  // the health checks of --keepalived (made when the configuration is applied)
+  let health: HealthManager | undefined;
+  const readiness: ReadinessSources = {
+    model: ctl.model,
+    phase: () => ({ dataPlane, configured, syncProblem: vrrp?.problem }),
+    learning: () => sync.learning(),
+    vrrp: () => vrrp?.role() ?? null,
+    health: () => health?.status(),
+  };
   // the files are validated whole, then applied by difference over the saved state
   const configurator = new Configurator({
     model: ctl.model,
@@ -245,6 +319,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     });
     if (successor) await successor.confirm(tempControl);
     else if (args.takeover) renameSync(tempControl, control);
+    dataPlane = true;
   } catch (e) {
     log(`cannot start the data plane: ${(e as Error).message}`);
     if (successor) {
@@ -253,6 +328,29 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     } else director.stop();
     await ctl.close();
     return 1;
+  }
+  // keepalived's VRRP role; with --sync-interface the sync daemons follow it, and a
+  // director that knows of no MASTER rejoins as backup and learns its table
+  vrrp = new VrrpTracker({
+    model: ctl.model,
+    sync: args.syncInterface
+      ? { mcastIfn: args.syncInterface, syncId: args.syncId, follow: args.syncFollow }
+      : undefined,
+    log,
+  });
+  vrrp.start(readVrrpEvents(vrrpStateDir(dirname(control))));
+  if (args.vrrpNotifyFifo) {
+    try {
+      const t = vrrp;
+      fifo = new VrrpFifo(args.vrrpNotifyFifo, (e) => t.apply(e), log);
+      fifo.start();
+      log(`vrrp: reading keepalived's notify FIFO ${args.vrrpNotifyFifo}`);
+    } catch (e) {
+      log(`--vrrp-notify-fifo: ${(e as Error).message}`);
+      director.stop();
+      await ctl.close();
+      return 1;
+    }
   }
   let metrics: Server | undefined;
   if (args.metrics) {
@@ -271,6 +369,12 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
         steered: () => director.steered,
         sync: () => sync.all(),
         health: () => health?.status(),
+        ready: () => ({
+          ready: evaluateReadiness(readiness).ready,
+          learning: sync.learning().learning,
+          services: serviceReadiness(readiness),
+        }),
+        vrrp: () => vrrp?.list() ?? [],
       });
       metrics = await serveMetrics(at.host, at.port, exporter);
       log(
@@ -299,7 +403,6 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     });
   });
   // after the data plane follows the model: the checker's changes reach it
-  let health: HealthManager | undefined;
   configurator.startHealth();
   reload = reloadNow;
   if (hupDuringStart) void reload();
@@ -316,6 +419,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
           health: () => health?.status() ?? [],
           sync: () => sync.all(),
           txErrors: () => director.txErrors,
+          vrrp: () => vrrp?.role() ?? null,
         },
       });
     } catch (e) {
@@ -335,6 +439,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
   // kept by the service manager across a restart: the capture holds packets meanwhile
   const stored = director.descriptors();
   notifier.storeFds(stored);
+  configured = true;
   await notifier.ready(`running: ${describe(engine)}`);
   notifier.startWatchdog();
   return new Promise<number>((resolve) => {
@@ -342,6 +447,8 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     stopAs = (how: StopHow, why: string): void => {
       if (stopping) return;
       stopping = true;
+      dataPlane = false;
+      fifo?.stop();
       log(
         `${why}: stopping${how === 'park' && runDir !== null ? ' (state kept for the next start)' : ''}`,
       );

@@ -344,6 +344,41 @@ export const FAMILIES: readonly Family[] = [
           ] as const,
       ),
   },
+  // readiness and VRRP (docs/ha.md)
+  {
+    name: 'tsvs_ready',
+    type: 'gauge',
+    help: 'Readiness: 1 when the data plane runs, the configuration is loaded and the connection table is not being learned from sync (tsvs status --ready).',
+    labelNames: [],
+    samples: (s) => (s.ready ? [[{}, s.ready.ready ? 1 : 0] as const] : []),
+  },
+  {
+    name: 'tsvs_service_ready',
+    type: 'gauge',
+    help: 'Readiness of a virtual service: 1 when the director is ready and the service has a real server with weight > 0 that is alive (tsvs status --ready VIP).',
+    labelNames: SERVICE_LABELS,
+    *samples(snap) {
+      for (const s of snap.services) if (s.ready !== null) yield [svc(s.labels), s.ready ? 1 : 0];
+    },
+  },
+  {
+    name: 'tsvs_sync_learning',
+    type: 'gauge',
+    help: "1 while the director learns its connection table from a master's sync (after its first sync backup daemon started).",
+    labelNames: [],
+    samples: (s) => (s.ready ? [[{}, s.ready.learning ? 1 : 0] as const] : []),
+  },
+  {
+    name: 'tsvs_vrrp_state',
+    type: 'gauge',
+    help: "keepalived's VRRP state of an instance or sync group, as last notified: 1 for the current state, 0 for the others.",
+    labelNames: ['type', 'name', 'state'],
+    *samples(snap) {
+      for (const v of snap.vrrp)
+        for (const state of ['MASTER', 'BACKUP', 'FAULT', 'STOP'])
+          yield [{ type: v.type, name: v.name, state }, v.state === state ? 1 : 0];
+    },
+  },
   {
     name: 'tsvs_sync_datagrams_total',
     type: 'counter',

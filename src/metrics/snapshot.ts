@@ -40,6 +40,25 @@ export interface MetricsSource {
   sync?: () => readonly SyncReport[];
   /** Health checks: each checked real server and whether it is up. */
   health?: () => readonly HealthReport[] | undefined;
+  /** Readiness (docs/ha.md): the director's, learning, and per service (by ipvsadm name). */
+  ready?: () => ReadyReport;
+  /** keepalived's VRRP instances and groups, as last notified. */
+  vrrp?: () => readonly VrrpReport[];
+}
+
+/** The director's readiness, as the daemon evaluates it. */
+export interface ReadyReport {
+  ready: boolean;
+  learning: boolean;
+  /** By service name (`TCP 10.0.0.1:80`): the director ready and a real server available. */
+  services: ReadonlyMap<string, boolean>;
+}
+
+/** A VRRP instance or sync group and its last state. */
+export interface VrrpReport {
+  type: string;
+  name: string;
+  state: string;
 }
 
 /**
@@ -81,6 +100,8 @@ export interface ServiceFigures {
   rates: RateSnapshot;
   dests: DestFigures[];
   entry: ServiceEntry;
+  /** The director ready and a real server available (null: not reported). */
+  ready: boolean | null;
 }
 
 /** Everything at one instant. */
@@ -106,6 +127,10 @@ export interface MetricsSnapshot {
     port: string;
     alive: boolean;
   }[];
+  /** Readiness, when the daemon reports it. */
+  ready: { ready: boolean; learning: boolean } | null;
+  /** VRRP instances and groups known. */
+  vrrp: VrrpReport[];
 }
 
 function bracket(af: number, addr: string): string {
@@ -156,6 +181,7 @@ function splitHostPort(text: string): { address: string; port: string } {
 export function takeSnapshot(src: MetricsSource): MetricsSnapshot {
   const model = src.model;
   const engine = model.engine;
+  const ready = src.ready?.();
   const services = model.services().map((s): ServiceFigures => ({
     labels: serviceLabels(s),
     name: serviceName(s),
@@ -163,6 +189,7 @@ export function takeSnapshot(src: MetricsSource): MetricsSnapshot {
     stats: s.stats,
     rates: s.rates,
     entry: s,
+    ready: ready?.services.get(serviceName(s)) ?? null,
     dests: s.dests.map((d) => ({
       address: d.addr,
       port: d.port,
@@ -206,5 +233,7 @@ export function takeSnapshot(src: MetricsSource): MetricsSnapshot {
       conns: counters.get(d.state)?.conns ?? 0,
     })),
     health,
+    ready: ready ? { ready: ready.ready, learning: ready.learning } : null,
+    vrrp: [...(src.vrrp?.() ?? [])].map((v) => ({ type: v.type, name: v.name, state: v.state })),
   };
 }

@@ -85,6 +85,46 @@ export function onLink(source: string, nets: readonly LinkNet[]): boolean {
   return false;
 }
 
+/** The master's timer: flushes old datagrams and steps the full pass. */
+const TICK_MS = 100;
+
+/** Default period of the master's full pass (`tsvs daemon --sync-full-pass`). */
+export const DEFAULT_FULL_PASS_MS = 10_000;
+
+/**
+ * How long a backup learns after {@link DEFAULT_FULL_PASS_MS}-style passes: one whole
+ * pass, the 2 s a datagram may wait before it is sent, and a second of margin.
+ */
+export function learnWindowMs(fullPassMs: number): number {
+  return fullPassMs + 3000;
+}
+
+/** Options of {@link SyncDaemons}. */
+export interface SyncDaemonsOptions {
+  /**
+   * Period of a master's full pass over its table (0: none, as the kernel); default
+   * {@link DEFAULT_FULL_PASS_MS}.
+   */
+  fullPassMs?: number;
+  /** How long a director learns once its first backup daemon started; default {@link learnWindowMs}. */
+  learnMs?: number;
+}
+
+/** Whether the director is still learning its table from sync (docs/ha.md). */
+export interface LearningState {
+  /** True from the first backup daemon's start until the window has passed. */
+  learning: boolean;
+  /** When the first backup daemon of this run started (ms since the epoch), or null. */
+  since: number | null;
+  /** Milliseconds of the window left (0 when not learning). */
+  remainingMs: number;
+  /** The window (ms). */
+  windowMs: number;
+  /** Datagrams the backup received so far; when the last arrived (ms), or null. */
+  datagrams: number;
+  lastDatagram: number | null;
+}
+
 class Running {
   readonly counters: SyncCounters = {
     datagrams: 0,
@@ -94,6 +134,8 @@ class Running {
     refused: 0,
   };
   private master: SyncMaster | null = null;
+  /** Backup: when the last datagram from the group arrived (ms), or 0. */
+  lastDatagram = 0;
   private timer: NodeJS.Timeout | undefined;
   private boundNow!: () => void;
   /** Resolves once the socket is bound and configured (joined), or failed to be. */
@@ -104,7 +146,13 @@ class Running {
     readonly d: DaemonEntry,
     private readonly sock: Socket,
     private readonly log: (line: string) => void,
+    private readonly fullPassMs: number,
   ) {}
+
+  /** Full passes the master completed. */
+  get passes(): number {
+    return this.master?.sent.passes ?? 0;
+  }
 
   startMaster(): void {
     const { d, sock } = this;
@@ -133,7 +181,12 @@ class Running {
     });
     m.attach();
     this.master = m;
-    this.timer = setInterval(() => m.tick(Date.now()), 100);
+    const pass = this.fullPassMs;
+    this.timer = setInterval(() => {
+      // the full pass: the whole table every fullPassMs, a slice per tick
+      if (pass > 0) m.passStep(Math.ceil((this.engine.conns.cap * TICK_MS) / pass));
+      m.tick(Date.now());
+    }, TICK_MS);
     this.timer.unref?.();
   }
 
@@ -148,6 +201,7 @@ class Running {
       }
       const m = decodeSync(new Uint8Array(msg.buffer, msg.byteOffset, msg.length), d.syncId);
       this.counters.datagrams++;
+      this.lastDatagram = Date.now();
       if (m.problems.length) this.counters.problems++;
       for (const r of m.conns) {
         this.counters.conns++;
@@ -192,21 +246,55 @@ class Running {
  */
 export class SyncDaemons {
   private readonly running = new Map<SyncState, Running>();
+  /** When the first backup daemon of this run started, or null. */
+  private learnFrom: number | null = null;
+  private backupDatagrams = 0;
+  private backupLast = 0;
+  readonly fullPassMs: number;
+  readonly learnMs: number;
 
   constructor(
     private readonly engine: Engine,
     private readonly log: (line: string) => void = () => undefined,
-  ) {}
+    opts: SyncDaemonsOptions = {},
+  ) {
+    this.fullPassMs = opts.fullPassMs ?? DEFAULT_FULL_PASS_MS;
+    this.learnMs = opts.learnMs ?? learnWindowMs(this.fullPassMs);
+  }
+
+  /**
+   * The learning state at `now`: a director learns from the moment its first backup
+   * daemon starts until {@link learnMs} later — by then a master running tsvs has sent
+   * its whole table at least once (its full pass), whatever the connections did.
+   */
+  learning(now = Date.now()): LearningState {
+    const b = this.running.get('backup');
+    const datagrams = this.backupDatagrams + (b?.counters.datagrams ?? 0);
+    const last = Math.max(this.backupLast, b?.lastDatagram ?? 0);
+    const remaining =
+      this.learnFrom === null ? 0 : Math.max(0, this.learnFrom + this.learnMs - now);
+    return {
+      learning: remaining > 0,
+      since: this.learnFrom,
+      remainingMs: remaining,
+      windowMs: this.learnMs,
+      datagrams,
+      lastDatagram: last > 0 ? last : null,
+    };
+  }
 
   /** Starts a daemon; throws (the control request fails) when the socket cannot be made. */
   start(d: DaemonEntry): void {
     const v6 = d.mcastGroup.includes(':');
     const sock = createSocket({ type: v6 ? 'udp6' : 'udp4', reuseAddr: true });
     sock.on('error', (e) => this.log(`sync ${d.state}: ${e.message}`));
-    const r = new Running(this.engine, d, sock, this.log);
+    const r = new Running(this.engine, d, sock, this.log, this.fullPassMs);
     sock.once('error', () => r.settle());
     if (d.state === 'master') r.startMaster();
-    else r.startBackup();
+    else {
+      r.startBackup();
+      if (this.learnFrom === null) this.learnFrom = Date.now();
+    }
     this.running.set(d.state, r);
     this.log(
       `sync ${d.state} started: ${d.mcastGroup}:${d.mcastPort} on ${d.mcastIfn}, syncid ${d.syncId}`,
@@ -224,6 +312,10 @@ export class SyncDaemons {
   stop(state: SyncState): void {
     const r = this.running.get(state);
     if (!r) return;
+    if (state === 'backup') {
+      this.backupDatagrams += r.counters.datagrams;
+      this.backupLast = Math.max(this.backupLast, r.lastDatagram);
+    }
     r.stop();
     this.running.delete(state);
     this.log(`sync ${state} stopped`);
@@ -235,11 +327,12 @@ export class SyncDaemons {
   }
 
   /** Every running daemon's counters (for metrics). */
-  all(): { role: SyncState; datagrams: number; conns: number }[] {
+  all(): { role: SyncState; datagrams: number; conns: number; passes: number }[] {
     return [...this.running].map(([role, r]) => ({
       role,
       datagrams: r.counters.datagrams,
       conns: r.counters.conns,
+      passes: r.passes,
     }));
   }
 

@@ -67,8 +67,13 @@ export class SyncMaster {
   private encVersion: 0 | 1;
   /** When the first record of the current datagram was added (engine ms), or -1. */
   private since = -1;
-  /** Records sent, datagrams sent (for logs and tests). */
-  readonly sent = { conns: 0, datagrams: 0 };
+  /**
+   * Records sent, datagrams sent; full passes completed and the records they sent (for
+   * logs and tests).
+   */
+  readonly sent = { conns: 0, datagrams: 0, passes: 0, passConns: 0 };
+  /** The next conn id the full pass looks at. */
+  private passAt = 0;
   /** Reused records, IPv4 (one-word addresses) and IPv6. */
   private readonly rec4: SyncConn;
   private readonly rec6: SyncConn;
@@ -236,6 +241,49 @@ export class SyncMaster {
     }
     if (this.since < 0) this.since = eng.now;
     this.sent.conns++;
+  }
+
+  /**
+   * Whether the full pass sends this conn: a hashed conn in a state the kernel ever
+   * sends it in (templates always; TCP and SCTP in their sync states; UDP always),
+   * never a ONE_PACKET conn, nor one under a template with sync_persist_mode.
+   */
+  private passable(id: number): boolean {
+    const c = this.engine.conns;
+    const flags = c.flags[id];
+    if (!(flags & CONN_F_HASHED) || flags & CONN_F_ONE_PACKET) return false;
+    if (flags & CONN_F_TEMPLATE) return true;
+    if (this.engine.settings.sync_persist_mode && this.inPersistence(id)) return false;
+    if (c.proto[id] === IPPROTO_TCP) return ((1 << c.state[id]) & TCP_SYNC_STATES) !== 0;
+    if (c.proto[id] === IPPROTO_SCTP) return ((1 << c.state[id]) & SCTP_SYNC_STATES) !== 0;
+    return true;
+  }
+
+  /**
+   * One step of the periodic full pass, a tsvs addition (docs/ha.md): the kernel sends
+   * a conn only on its own packets, so an idle connection — or one created while a
+   * backup was not listening — reaches a (re)started backup late or never. The pass
+   * walks the table in id order, `ids` slots per step, and sends every conn the kernel
+   * would ever send, as ordinary records (a kernel backup reads them as any update).
+   * Returns true when the step finished a pass over the whole table.
+   */
+  passStep(ids: number): boolean {
+    const c = this.engine.conns;
+    const cap = c.cap;
+    if (this.passAt >= cap) this.passAt = 0;
+    const end = Math.min(cap, this.passAt + Math.max(1, ids));
+    for (let id = this.passAt; id < end; id++) {
+      if (!this.passable(id)) continue;
+      this.add(id);
+      this.sent.passConns++;
+    }
+    this.passAt = end;
+    if (end < cap) return false;
+    this.passAt = 0;
+    this.sent.passes++;
+    // what the pass gathered goes out now, not 2 s later
+    this.flush();
+    return true;
   }
 
   /** Sends the current datagram if it is older than {@link SYNC_FLUSH_MS} (call every ~100 ms). */
