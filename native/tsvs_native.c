@@ -1185,6 +1185,7 @@ static napi_value fd_adopt(napi_env env, napi_callback_info info) {
   }
   return NULL;
 }
+void tsvs_uring_register(napi_env env, napi_value exports); /* tsvs_uring.c */
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
@@ -1208,6 +1209,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"fdAdopt", NULL, fd_adopt, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  tsvs_uring_register(env, exports);
   return exports;
 }
 

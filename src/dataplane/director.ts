@@ -71,6 +71,7 @@ import {
   loadNative,
   openNfQueue,
   openRawSocket,
+  uringUnavailable,
   withNetns,
   type PacketChannel,
 } from './native.js';
@@ -330,6 +331,9 @@ export class Director {
     const { tunIn, tunOut } = this.steering;
     if (tunIn && tunOut) {
       this.steering.watchLinks(() => void this.applySteering());
+      // many TUN reads/writes per system call (docs/dataplane.md, "Batched TUN I/O")
+      if (process.env.TSVS_URING !== '0' && !(tunIn.useUring() && tunOut.useUring()))
+        this.log(`io_uring unavailable, one read() per packet: ${uringUnavailable()}`);
       tunIn.onReadable(
         () => this.tun.drain(tunIn, x.txIn),
         (e) => this.log(`${this.steer.tunIn}: ${e.message}`),

@@ -169,6 +169,62 @@ export interface NativeBinding {
   fdGet(pid: number, fd: number): number;
   sendFds(path: string, message: Uint8Array, fds: Int32Array): void;
   fdAdopt(fd: number): void;
+  // native/tsvs_uring.c
+  uringOpen(entries: number): UringHandle;
+  uringReadBatch(
+    ring: UringHandle,
+    fd: number,
+    buf: Uint8Array,
+    meta: Int32Array,
+    max: number,
+    slot: number,
+    want: number,
+  ): number;
+  uringWriteBatch(
+    ring: UringHandle,
+    fd: number,
+    buf: Uint8Array,
+    meta: Int32Array,
+    count: number,
+  ): number;
+  uringClose(ring: UringHandle): void;
+}
+
+/** Opaque io_uring instance of the shim (native/tsvs_uring.c). */
+export interface UringHandle {
+  readonly __uringHandle: unique symbol;
+}
+
+/** Entries of the io_uring: the most TUN reads or writes one system call carries. */
+export const URING_ENTRIES = 256;
+/** Fewest reads one io_uring wake-up asks for. */
+const URING_MIN_WANT = 2;
+/** Fewest packets a write batch sends through io_uring (bench/tun-read.ts: the break-even is 2–4). */
+const URING_MIN_WRITES = 3;
+
+let ring: UringHandle | null | undefined;
+let ringError = '';
+
+/**
+ * The io_uring the TUN channels of this thread share (their calls run one after the
+ * other, each submitting and reaping all its entries), opened on first use; null when
+ * the kernel refuses it (ENOSYS, `kernel.io_uring_disabled`, seccomp...) — why is in
+ * {@link uringUnavailable}.
+ */
+export function sharedUring(): UringHandle | null {
+  if (ring !== undefined) return ring;
+  try {
+    ring = loadNative().uringOpen(URING_ENTRIES);
+  } catch (e) {
+    ring = null;
+    ringError = (e as Error).message;
+  }
+  return ring;
+}
+
+/** Why {@link sharedUring} returned null ('' when it did not). */
+export function uringUnavailable(): string {
+  return ringError;
 }
 
 let binding: NativeBinding | undefined;
@@ -237,6 +293,15 @@ export const DEFAULT_SLOT = 65536 + 128;
 export class PacketChannel {
   private poll: PollHandle | undefined;
   private closed = false;
+  /** TUN reads and writes through this io_uring (see {@link useUring}). */
+  private ring: UringHandle | null = null;
+  /** Reads the next io_uring call asks for (adapts to what the last ones found). */
+  private want = URING_MIN_WANT;
+  /**
+   * The last {@link read} filled all it asked for: more may be waiting. False when it
+   * found the descriptor empty.
+   */
+  more = false;
 
   /**
    * @param kind what the descriptor is
@@ -259,7 +324,52 @@ export class PacketChannel {
    * from a TUN device each have {@link TUN_READ_GAP} unused bytes in front of them.
    */
   read(batch: Batch, max: number = batch.capacity): number {
-    return loadNative().readBatch(this.kind, this.fd, batch.buf, batch.meta, max, this.slot);
+    const r = this.ring;
+    if (r !== null) {
+      // one system call for `want` reads; the empty ones cost a failed dequeue each
+      const want = this.want < max ? this.want : max;
+      let n = -1;
+      try {
+        n = loadNative().uringReadBatch(r, this.fd, batch.buf, batch.meta, max, this.slot, want);
+      } catch (e) {
+        // refused by this kernel for this file (e.g. EOPNOTSUPP for RWF_NOWAIT): the
+        // error is the plain read's to report, if it has one
+        if ((e as { code?: string }).code !== 'EOPNOTSUPP' && (e as { code?: string }).code !== 'EINVAL')
+          throw e;
+        this.ring = null;
+      }
+      if (n >= 0) {
+        // next time: twice as many when this one filled up, else what came plus 2
+        // (each read that finds nothing costs a failed dequeue inside the call)
+        this.more = n >= want;
+        const w = this.more ? want * 2 : n + URING_MIN_WANT;
+        this.want = w > URING_ENTRIES ? URING_ENTRIES : w;
+        return n;
+      }
+    }
+    const n = loadNative().readBatch(this.kind, this.fd, batch.buf, batch.meta, max, this.slot);
+    this.more = n >= max;
+    return n;
+  }
+
+  /**
+   * TUN only: from now on, reads and writes go through the thread's io_uring (many
+   * packets per system call; packets read are each in their own `slot`-sized area, at
+   * {@link TUN_READ_GAP} from its start). Returns false (and changes nothing) when
+   * io_uring is not available; `false` as argument goes back to read()/write().
+   */
+  useUring(on = true): boolean {
+    if (!on || this.kind !== ChannelKind.tun) {
+      this.ring = null;
+      return !on;
+    }
+    this.ring = sharedUring();
+    return this.ring !== null;
+  }
+
+  /** Reads and writes go through io_uring. */
+  get uring(): boolean {
+    return this.ring !== null;
   }
 
   /**
@@ -269,6 +379,10 @@ export class PacketChannel {
    * errno in {@link M_ERR}.
    */
   write(batch: Batch, count: number): number {
+    const r = this.ring;
+    // (one io_uring_enter costs more than one write(): below 3 packets, plain writes)
+    if (r !== null && count >= URING_MIN_WRITES)
+      return loadNative().uringWriteBatch(r, this.fd, batch.buf, batch.meta, count);
     return loadNative().writeBatch(this.kind, this.fd, batch.buf, batch.meta, count, this.ifindex);
   }
 
@@ -305,6 +419,7 @@ export class PacketChannel {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.ring = null;
     this.stopPolling();
     loadNative().close(this.fd);
   }

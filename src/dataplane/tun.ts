@@ -165,7 +165,7 @@ export class TunReader {
         }
       }
       x.flush(st);
-      if (n < BATCH_PKTS) return;
+      if (!chan.more) return;
     }
   }
 }
