@@ -2,7 +2,7 @@
  * bench:e2e — the data plane end to end, against its peers, in one run.
  *
  *   npm run bench:e2e [-- --rounds N] [--seconds S] [--only path,path] [--connections C]
- *                       [--workloads bulk,cps,rps] [--alt-env K=V,K=V]
+ *                       [--workloads bulk,cps,rps,lat] [--alt-env K=V,K=V]
  *                       [--alt-tsvs PATH/dist/src/cli/tsvs.js]
  *
  * In the namespace lab (prefix `tsvsbe2e`, built and removed here) the same client
@@ -25,9 +25,13 @@
  *   bulk   iperf3, one TCP stream client → server, Gbit/s (first second omitted)
  *   cps    new connections per second: wrk with `Connection: close` against nginx
  *   rps    requests per second on kept-alive connections: wrk
+ *   lat    latency of one request at a time on a kept-alive connection (wrk -t1 -c1
+ *          --latency: closed loop, ~10–20 k requests/s, far from any path's limit):
+ *          p50 and p99, and the latency each path adds to the direct one (the
+ *          `kernel` path: plain routing to the RIP), p − p(kernel) per percentile
  *
  * Prints every measurement, then the medians per path, tsvs's ratio to each peer, and
- * last one JSON line `{ path: { bulk_gbps, cps, rps } }`.
+ * last one JSON line `{ path: { bulk_gbps, cps, rps, p50_us, p99_us } }`.
  *
  * Then the `hitless` section (bench/hitless.ts; `--only hitless` runs it alone):
  * restart, takeover and SIGKILL under load, and the crash journal's cost. A script that prints
@@ -80,7 +84,7 @@ const altBinIdx = argv.indexOf('--alt-tsvs');
  * `dist/src/cli/tsvs.js`), e.g. the tree before a change, interleaved with this one.
  */
 const ALT_TSVS = altBinIdx >= 0 ? argv[altBinIdx + 1] : undefined;
-const WORKLOADS = wlIdx >= 0 ? argv[wlIdx + 1].split(',') : ['bulk', 'cps', 'rps'];
+const WORKLOADS = wlIdx >= 0 ? argv[wlIdx + 1].split(',') : ['bulk', 'cps', 'rps', 'lat'];
 
 // ---------------------------------------------------------------- helpers
 
@@ -521,6 +525,9 @@ interface Figures {
   bulk: number;
   cps: number;
   rps: number;
+  /** Latency of one request at a time, 50th and 99th percentile, µs. */
+  p50: number;
+  p99: number;
 }
 
 /** utime + stime of a process, in seconds (NaN when unknown). */
@@ -567,6 +574,32 @@ async function bulk(ctx: Ctx, target: string): Promise<number> {
     console.log(`    iperf3 failed: ${r.stderr.trim() || r.stdout.slice(0, 200)}`);
     return NaN;
   }
+}
+
+/** A wrk latency (`52.10us`, `1.20ms`, `2.00s`) in µs. */
+function wrkMicros(v: string, unit: string): number {
+  const x = Number(v);
+  return unit === 'us' ? x : unit === 'ms' ? x * 1e3 : unit === 's' ? x * 1e6 : NaN;
+}
+
+/**
+ * One request at a time on one kept-alive connection (wrk -t1 -c1 --latency) for
+ * --seconds: the p50 and p99 of its latency distribution, in µs.
+ */
+async function latency(ctx: Ctx, target: string): Promise<[p50: number, p99: number]> {
+  const args = ['-t', '1', '-c', '1', '-d', `${SECONDS}s`, '--timeout', '2s', '--latency'];
+  args.push(`http://${target}:${HTTP_PORT}/`);
+  const r = await sh(ctx.lab.ns.client, 'wrk', args, (SECONDS + 20) * 1000);
+  const pct = (p: number): number => {
+    const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)\\s*$`, 'm').exec(r.stdout);
+    return m ? wrkMicros(m[1], m[2]) : NaN;
+  };
+  const e = r.stdout.match(/Socket errors:[^\n]*|Non-2xx[^\n]*/g);
+  if (e) console.log(`    wrk latency: ${e.join('; ')}`);
+  const out: [number, number] = [pct(50), pct(99)];
+  if (!Number.isFinite(out[0]))
+    console.log(`    wrk latency failed: ${r.stderr.trim() || r.stdout.slice(0, 200)}`);
+  return out;
 }
 
 async function wrk(ctx: Ctx, target: string, close: boolean): Promise<number> {
@@ -645,14 +678,17 @@ async function main(): Promise<number> {
     );
     for (let round = 1; round <= ROUNDS; round++) {
       for (const p of all) {
-        let f: Figures = { bulk: NaN, cps: NaN, rps: NaN };
+        let f: Figures = { bulk: NaN, cps: NaN, rps: NaN, p50: NaN, p99: NaN };
         try {
           await p.up();
           f = {
             bulk: WORKLOADS.includes('bulk') ? await bulk(ctx, p.target()) : NaN,
             cps: WORKLOADS.includes('cps') ? await timedWrk(ctx, p, true) : NaN,
             rps: WORKLOADS.includes('rps') ? await timedWrk(ctx, p, false) : NaN,
+            p50: NaN,
+            p99: NaN,
           };
+          if (WORKLOADS.includes('lat')) [f.p50, f.p99] = await latency(ctx, p.target());
         } catch (e) {
           console.log(`  ${p.name}: ${(e as Error).message}`);
         } finally {
@@ -661,7 +697,8 @@ async function main(): Promise<number> {
         res.get(p.name)!.push(f);
         console.log(
           `  round ${round} ${p.name.padEnd(8)} bulk ${f.bulk.toFixed(2).padStart(6)} Gbit/s` +
-            `  cps ${f.cps.toFixed(0).padStart(7)}  rps ${f.rps.toFixed(0).padStart(7)}`,
+            `  cps ${f.cps.toFixed(0).padStart(7)}  rps ${f.rps.toFixed(0).padStart(7)}` +
+            `  p50 ${f.p50.toFixed(0).padStart(5)} µs  p99 ${f.p99.toFixed(0).padStart(5)} µs`,
         );
         await sleep(500);
       }
@@ -674,6 +711,8 @@ async function main(): Promise<number> {
         bulk: median(xs.map((x) => x.bulk)),
         cps: median(xs.map((x) => x.cps)),
         rps: median(xs.map((x) => x.rps)),
+        p50: median(xs.map((x) => x.p50)),
+        p99: median(xs.map((x) => x.p99)),
       });
     }
     console.log('');
@@ -690,6 +729,28 @@ async function main(): Promise<number> {
         `| ${p.name.padEnd(8)} | ${p.what.padEnd(47)} | ${m.bulk.toFixed(2).padStart(15)} | ` +
           `${m.cps.toFixed(0).padStart(10)} | ${m.rps.toFixed(0).padStart(16)} |`,
       );
+    }
+    if (WORKLOADS.includes('lat')) {
+      // added latency: each path against the direct one (plain routing to the RIP),
+      // per round (same round, so the same load), then the median over the rounds
+      const base = res.get('kernel');
+      console.log('');
+      console.log(
+        'latency of one request at a time (wrk -t1 -c1 --latency), medians over the rounds, µs;',
+      );
+      console.log("added = this path's percentile − the kernel path's, in the same round");
+      console.log('| path     | p50   | p99   | added p50 | added p99 |');
+      console.log('| -------- | ----- | ----- | --------- | --------- |');
+      for (const p of all) {
+        const xs = res.get(p.name)!;
+        const m = med.get(p.name)!;
+        const added = (k: 'p50' | 'p99'): number =>
+          base ? median(xs.map((x, i) => x[k] - (base[i]?.[k] ?? NaN))) : NaN;
+        console.log(
+          `| ${p.name.padEnd(8)} | ${m.p50.toFixed(0).padStart(5)} | ${m.p99.toFixed(0).padStart(5)} | ` +
+            `${added('p50').toFixed(0).padStart(9)} | ${added('p99').toFixed(0).padStart(9)} |`,
+        );
+      }
     }
     console.log('');
     console.log('spread over the rounds (min–max, and max/min − 1):');
@@ -728,12 +789,17 @@ async function main(): Promise<number> {
       }
     }
     console.log(`(${Math.round((Date.now() - t0) / 1000)} s)`);
-    const json: Record<string, { bulk_gbps: number; cps: number; rps: number }> = {};
+    const json: Record<
+      string,
+      { bulk_gbps: number; cps: number; rps: number; p50_us: number; p99_us: number }
+    > = {};
     for (const [k, m] of med)
       json[k] = {
         bulk_gbps: Math.round(m.bulk * 100) / 100,
         cps: Math.round(m.cps),
         rps: Math.round(m.rps),
+        p50_us: Math.round(m.p50),
+        p99_us: Math.round(m.p99),
       };
     console.log(JSON.stringify(json));
     return 0;

@@ -334,7 +334,10 @@ export class PacketChannel {
       } catch (e) {
         // refused by this kernel for this file (e.g. EOPNOTSUPP for RWF_NOWAIT): the
         // error is the plain read's to report, if it has one
-        if ((e as { code?: string }).code !== 'EOPNOTSUPP' && (e as { code?: string }).code !== 'EINVAL')
+        if (
+          (e as { code?: string }).code !== 'EOPNOTSUPP' &&
+          (e as { code?: string }).code !== 'EINVAL'
+        )
           throw e;
         this.ring = null;
       }
