@@ -195,6 +195,8 @@ typedef struct {
   uring u;
 #endif
   int open;
+  /* writes refused RWF_NOWAIT (EOPNOTSUPP) once: plain write() from then on */
+  int plain_writes;
 } uring_box;
 
 static void uring_finalize(napi_env env, void *data, void *hint) {
@@ -394,6 +396,16 @@ static napi_value uring_write_batch(napi_env env, napi_callback_info info) {
 #ifdef TSVS_URING
   int32_t res[URING_MAX];
   int done = 0;
+  while (done < count && b->plain_writes) {
+    int32_t *m = meta + (size_t)done * META_STRIDE;
+    ssize_t w;
+    do w = write(fd, buf + m[0], (size_t)m[1]);
+    while (w < 0 && errno == EINTR);
+    int e = w < 0 ? errno : 0;
+    if (e == EAGAIN || e == ENOBUFS) return u_num(env, done);
+    m[7] = e;
+    done++;
+  }
   while (done < count) {
     int k = count - done;
     if (k > (int)b->u.entries) k = (int)b->u.entries;
@@ -409,9 +421,19 @@ static napi_value uring_write_batch(napi_env env, napi_callback_info info) {
     }
     int j = 0;
     for (; j < k; j++) {
+      int32_t *m = meta + (size_t)(done + j) * META_STRIDE;
       int e = res[j] < 0 ? -res[j] : 0;
+      if (e == EOPNOTSUPP) {
+        /* a kernel whose TUN takes no RWF_NOWAIT: this packet, and from now on every
+         * write of this ring, with plain write() (a TUN write does not block) */
+        b->plain_writes = 1;
+        ssize_t w;
+        do w = write(fd, buf + m[0], (size_t)m[1]);
+        while (w < 0 && errno == EINTR);
+        e = w < 0 ? errno : 0;
+      }
       if (e == EAGAIN || e == ENOBUFS) break;
-      meta[(size_t)(done + j) * META_STRIDE + 7] = e;
+      m[7] = e;
     }
     done += j;
     if (j < k) break;
