@@ -3,7 +3,7 @@
  *
  *   npm run bench:e2e [-- --rounds N] [--seconds S] [--only path,path] [--connections C]
  *                       [--workloads bulk,cps,rps,lat] [--alt-env K=V,K=V]
- *                       [--alt-tsvs PATH/dist/src/cli/tsvs.js]
+ *                       [--alt-tsvs PATH/dist/src/cli/tsvs.js] [--alt-nice N]
  *
  * In the namespace lab (prefix `tsvsbe2e`, built and removed here) the same client
  * workloads go through seven paths to one real server (rs1), one path at a time,
@@ -84,6 +84,9 @@ const altBinIdx = argv.indexOf('--alt-tsvs');
  * `dist/src/cli/tsvs.js`), e.g. the tree before a change, interleaved with this one.
  */
 const ALT_TSVS = altBinIdx >= 0 ? argv[altBinIdx + 1] : undefined;
+const altNiceIdx = argv.indexOf('--alt-nice');
+/** `--alt-nice N`: the `tsvs-alt` daemon runs under `nice -n N` (scheduling priority A/B). */
+const ALT_NICE = altNiceIdx >= 0 ? Number(argv[altNiceIdx + 1]) : undefined;
 const WORKLOADS = wlIdx >= 0 ? argv[wlIdx + 1].split(',') : ['bulk', 'cps', 'rps', 'lat'];
 
 // ---------------------------------------------------------------- helpers
@@ -304,6 +307,7 @@ function paths(ctx: Ctx): Path[] {
     what: string,
     env?: Record<string, string>,
     bin: string = TSVS,
+    nice?: number,
   ): Path => ({
     name,
     what,
@@ -316,10 +320,13 @@ function paths(ctx: Ctx): Path[] {
           .map((p) => `-A -t ${vip}:${p} -s rr\n-a -t ${vip}:${p} -r ${rip}:${p} -m -w 1\n`)
           .join(''),
       );
+      const node =
+        nice === undefined ? [process.execPath] : ['nice', '-n', String(nice), process.execPath];
       proc = bg(
         dns,
-        process.execPath,
+        node[0],
         [
+          ...node.slice(1),
           bin,
           'daemon',
           '--config',
@@ -496,13 +503,14 @@ function paths(ctx: Ctx): Path[] {
       },
     },
     tsvs('tsvs', 'tsvs daemon, NAT (masq), rr'),
-    ...(ALT_ENV || ALT_TSVS
+    ...(ALT_ENV || ALT_TSVS || ALT_NICE !== undefined
       ? [
           tsvs(
             'tsvs-alt',
             [
               'tsvs daemon',
               ALT_TSVS ? `from ${ALT_TSVS}` : '',
+              ALT_NICE !== undefined ? `nice ${ALT_NICE}` : '',
               ALT_ENV
                 ? `env ${Object.entries(ALT_ENV)
                     .map(([k, v]) => `${k}=${v}`)
@@ -513,6 +521,7 @@ function paths(ctx: Ctx): Path[] {
               .join(', '),
             ALT_ENV,
             ALT_TSVS,
+            ALT_NICE,
           ),
         ]
       : []),
