@@ -131,7 +131,8 @@ export class TunReader {
           const at = x.place(st, off, len);
           if (at < 0) continue;
           const rlen = eng.result.len;
-          if (!st.reply) {
+          // the SYN proxy's packets to a real server come out of `out` with a method
+          if (!st.reply || eng.result.method >= 0) {
             if (!x.sendRequest(st, v, at, rlen, partial, gsoType !== 0, true)) continue;
             // NAT to a next hop not resolved yet: the kernel routes it, and its
             // forwarding takes the TTL step the engine took

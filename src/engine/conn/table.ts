@@ -85,6 +85,17 @@ export class ConnTable {
   expires!: Float64Array;
   /** Hash chain. */
   hnext!: Int32Array;
+  /**
+   * SYN proxy (synproxy.ts), meaningful only with CONN_F_SYNPROXY: the client's ISN,
+   * the sequence delta (the cookie until the server answered, then server ISN −
+   * cookie), the timestamp offset (our TSval until then), packed options and the
+   * client's window, and the held early data (a slot of the proxy's pool, or -1).
+   */
+  spSeq!: Uint32Array;
+  spDelta!: Uint32Array;
+  spTs!: Uint32Array;
+  spInfo!: Uint32Array;
+  spHeld!: Int32Array;
   /** The expiry timers. */
   readonly wheel = new TimingWheel();
 
@@ -122,6 +133,11 @@ export class ConnTable {
     this.timeout = grow(this.timeout ?? new Uint32Array(0), newCap);
     this.expires = grow(this.expires ?? new Float64Array(0), newCap);
     this.hnext = grow(this.hnext ?? new Int32Array(0), newCap, NO_CONN);
+    this.spSeq = grow(this.spSeq ?? new Uint32Array(0), newCap);
+    this.spDelta = grow(this.spDelta ?? new Uint32Array(0), newCap);
+    this.spTs = grow(this.spTs ?? new Uint32Array(0), newCap);
+    this.spInfo = grow(this.spInfo ?? new Uint32Array(0), newCap);
+    this.spHeld = grow(this.spHeld ?? new Int32Array(0), newCap, -1);
     this.wheel.resize(newCap);
     // free list: ids old..newCap-1, lowest on top
     const fl = new Int32Array(newCap);
@@ -175,6 +191,8 @@ export class ConnTable {
     this.syncEnd[id] = 0;
     this.fwmark[id] = 0;
     this.hnext[id] = NO_CONN;
+    this.spInfo[id] = 0;
+    this.spHeld[id] = -1;
     this.wheel.clear(id);
     return id;
   }
