@@ -8,8 +8,9 @@
  *            + ((H1(addrs, ports, count) + mssIndex) mod 2^24)
  *
  * `count` is the minute (the engine's clock ÷ 60 s: the secret's rotation, as the
- * kernel's `tcp_cookie_time`), H0 and H1 are SipHash-2-4 under two random 128-bit
- * keys, and a cookie is accepted while its minute is the current or the previous one
+ * kernel's `tcp_cookie_time`), H0 and H1 are HalfSipHash-2-4 (the kernel's 32-bit
+ * `hsiphash`) under two random 64-bit keys, written here over int32 locals so that a
+ * SYN costs no allocation, and a cookie is accepted while its minute is the current or the previous one
  * (MAX_SYNCOOKIE_AGE 2). The 2-bit MSS index picks from the kernel's tables.
  *
  * What does not fit in the cookie — window scaling, SACK-permitted, ECN — goes, as
@@ -20,7 +21,6 @@
  *
  * Allocation-free: one scratch message and one result pair per key set.
  */
-import { sipHash, sipKeyFromBytes, type SipKey } from './sched/siphash.js';
 
 /** Bits of the cookie below the minute counter. */
 export const COOKIE_BITS = 24;
@@ -57,21 +57,17 @@ export function mssOf(af: 4 | 6, index: number): number {
 
 /** The keyed hash and its secrets; one per engine. */
 export class CookieKeys {
-  private readonly k0: SipKey;
-  private readonly k1: SipKey;
-  /** saddr(16) daddr(16) sport dport(4) count(4): 40 bytes, zero-padded for IPv4. */
-  private readonly msg = new Uint8Array(40);
-  private readonly out = new Uint32Array(2);
+  /** k0, k1 of H0, then k0, k1 of H1. */
+  private readonly k = new Int32Array(4);
+  /** saddr(4 words) daddr(4 words) sport<<16|dport, count: 10 words, IPv4 zero-padded. */
+  private readonly msg = new Int32Array(10);
 
-  /** Keys from 32 random bytes (the engine's random source fills them). */
+  /** Keys from the engine's random source. */
   constructor(random: () => number) {
-    const b = new Uint8Array(32);
-    for (let i = 0; i < 32; i++) b[i] = Math.floor(random() * 256) & 0xff;
-    this.k0 = sipKeyFromBytes(b.subarray(0, 16));
-    this.k1 = sipKeyFromBytes(b.subarray(16, 32));
+    for (let i = 0; i < 4; i++) this.k[i] = Math.floor(random() * 4294967296) | 0;
   }
 
-  /** H0 (`which` 0, count ignored) or H1 (`which` 1) of a flow, as an unsigned 32-bit number. */
+  /** H0 (`which` 0, count ignored) or H1 (`which` 1) of a flow, as an int32. */
   hash(
     which: 0 | 1,
     af: 4 | 6,
@@ -84,28 +80,12 @@ export class CookieKeys {
     const m = this.msg;
     const n = af === 4 ? 1 : 4;
     for (let i = 0; i < 4; i++) {
-      const s = i < n ? saddr[i] : 0;
-      const d = i < n ? daddr[i] : 0;
-      m[i * 4] = s >>> 24;
-      m[i * 4 + 1] = s >>> 16;
-      m[i * 4 + 2] = s >>> 8;
-      m[i * 4 + 3] = s;
-      m[16 + i * 4] = d >>> 24;
-      m[16 + i * 4 + 1] = d >>> 16;
-      m[16 + i * 4 + 2] = d >>> 8;
-      m[16 + i * 4 + 3] = d;
+      m[i] = i < n ? saddr[i] : 0;
+      m[4 + i] = i < n ? daddr[i] : 0;
     }
-    m[32] = sport >>> 8;
-    m[33] = sport;
-    m[34] = dport >>> 8;
-    m[35] = dport;
-    const c = which === 0 ? 0 : count;
-    m[36] = c >>> 24;
-    m[37] = c >>> 16;
-    m[38] = c >>> 8;
-    m[39] = c;
-    sipHash(which === 0 ? this.k0 : this.k1, m, this.out);
-    return this.out[0];
+    m[8] = (sport << 16) | dport;
+    m[9] = which === 0 ? 0 : count;
+    return halfSipHash24(this.k[which * 2], this.k[which * 2 + 1], m, 10);
   }
 
   /**
@@ -124,12 +104,14 @@ export class CookieKeys {
   ): number {
     const h0 = this.hash(0, af, saddr, daddr, sport, dport, 0);
     const h1 = this.hash(1, af, saddr, daddr, sport, dport, count);
-    return (h0 + isn + ((count << COOKIE_BITS) >>> 0) + ((h1 + data) & COOKIE_MASK)) >>> 0;
+    return (h0 + isn + (count << COOKIE_BITS) + ((h1 + data) & COOKIE_MASK)) | 0;
   }
 
   /**
    * The data of `cookie` if it was made for this flow and `isn` at minute `count` or
-   * the one before; -1 otherwise (wrong flow, forged, or expired).
+   * the one before; -1 otherwise (wrong flow, forged, or expired). Sequence numbers
+   * may be given as int32 or uint32 (they are taken modulo 2^32); the cookie made is an
+   * int32, so that no number is boxed on the packet path.
    */
   check(
     cookie: number,
@@ -142,10 +124,10 @@ export class CookieKeys {
     count: number,
   ): number {
     const h0 = this.hash(0, af, saddr, daddr, sport, dport, 0);
-    const rest = (cookie - h0 - isn) >>> 0;
+    const rest = (cookie - h0 - isn) | 0;
     const diff = (count - (rest >>> COOKIE_BITS)) & (0xffffffff >>> COOKIE_BITS);
     if (diff >= COOKIE_MAX_AGE) return -1;
-    const h1 = this.hash(1, af, saddr, daddr, sport, dport, (count - diff) >>> 0);
+    const h1 = this.hash(1, af, saddr, daddr, sport, dport, (count - diff) | 0);
     return (rest - h1) & COOKIE_MASK;
   }
 }
@@ -164,10 +146,11 @@ export function tsEncode(tsNow: number, wscale: number, sack: boolean, ecn: bool
   let opts = wscale >= 0 ? wscale & TS_OPT_WSCALE_MASK : TS_OPT_WSCALE_MASK;
   if (sack) opts |= TS_OPT_SACK;
   if (ecn) opts |= TS_OPT_ECN;
+  // compared as unsigned, returned as int32 (never boxed)
   const now = tsNow >>> 0;
   let ts = ((now & ~TS_MASK) | opts) >>> 0;
   if (ts > now) ts = (ts - (TS_MASK + 1)) >>> 0;
-  return ts;
+  return ts | 0;
 }
 
 /**
@@ -179,4 +162,56 @@ export function tsDecodeWscale(tsecr: number): number {
   const ws = tsecr & TS_OPT_WSCALE_MASK;
   if (ws === TS_OPT_WSCALE_MASK) return -1;
   return ws > TCP_MAX_WSCALE ? -2 : ws;
+}
+
+/**
+ * HalfSipHash-2-4 (Aumasson & Bernstein) of `n` 32-bit words (taken as their
+ * little-endian bytes) under the key (k0, k1): the 32-bit result as an int32. Locals
+ * only, nothing boxed.
+ */
+export function halfSipHash24(k0: number, k1: number, words: Int32Array, n: number): number {
+  let v0 = k0 | 0;
+  let v1 = k1 | 0;
+  let v2 = 0x6c796765 ^ v0;
+  let v3 = 0x74656462 ^ v1;
+  for (let w = 0; w <= n; w++) {
+    // the last block: no bytes left, the length in its top byte
+    const m = w < n ? words[w] | 0 : (n * 4) << 24;
+    v3 ^= m;
+    for (let r = 0; r < 2; r++) {
+      v0 = (v0 + v1) | 0;
+      v1 = (v1 << 5) | (v1 >>> 27);
+      v1 ^= v0;
+      v0 = (v0 << 16) | (v0 >>> 16);
+      v2 = (v2 + v3) | 0;
+      v3 = (v3 << 8) | (v3 >>> 24);
+      v3 ^= v2;
+      v0 = (v0 + v3) | 0;
+      v3 = (v3 << 7) | (v3 >>> 25);
+      v3 ^= v0;
+      v2 = (v2 + v1) | 0;
+      v1 = (v1 << 13) | (v1 >>> 19);
+      v1 ^= v2;
+      v2 = (v2 << 16) | (v2 >>> 16);
+    }
+    v0 ^= m;
+  }
+  v2 ^= 0xff;
+  for (let r = 0; r < 4; r++) {
+    v0 = (v0 + v1) | 0;
+    v1 = (v1 << 5) | (v1 >>> 27);
+    v1 ^= v0;
+    v0 = (v0 << 16) | (v0 >>> 16);
+    v2 = (v2 + v3) | 0;
+    v3 = (v3 << 8) | (v3 >>> 24);
+    v3 ^= v2;
+    v0 = (v0 + v3) | 0;
+    v3 = (v3 << 7) | (v3 >>> 25);
+    v3 ^= v0;
+    v2 = (v2 + v1) | 0;
+    v1 = (v1 << 13) | (v1 >>> 19);
+    v1 ^= v2;
+    v2 = (v2 << 16) | (v2 >>> 16);
+  }
+  return v1 ^ v3;
 }

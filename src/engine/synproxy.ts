@@ -116,21 +116,25 @@ function proxyMode(svc: Service): number {
 // ---------------------------------------------------------------------------
 // TCP options of the packet in hand (module scratch: no object per packet)
 
-let oMss = 0;
-let oWs = -1;
-let oSack = false;
+// (an Int32Array, not module `let`s: a number above 2^31 in a module variable is a
+// heap allocation)
+const OPT = new Int32Array(6);
+const O_MSS = 0;
+const O_WS = 1;
+const O_SACK = 2;
 /** Offset of the timestamp option in the buffer, or -1. */
-let oTs = -1;
-let oTsval = 0;
-let oTsecr = 0;
+const O_TS = 3;
+const O_TSVAL = 4;
+const O_TSECR = 5;
 
 function readOptions(pv: PacketView): void {
-  oMss = 0;
-  oWs = -1;
-  oSack = false;
-  oTs = -1;
-  oTsval = 0;
-  oTsecr = 0;
+  const o = OPT;
+  o[O_MSS] = 0;
+  o[O_WS] = -1;
+  o[O_SACK] = 0;
+  o[O_TS] = -1;
+  o[O_TSVAL] = 0;
+  o[O_TSECR] = 0;
   const b = pv.buf;
   const end = pv.l4off + pv.tcpDoff;
   let p = pv.l4off + TCP_HLEN;
@@ -144,20 +148,21 @@ function readOptions(pv: PacketView): void {
     if (p + 1 >= end) break;
     const len = b[p + 1];
     if (len < 2 || p + len > end) break;
-    if (k === TCPOPT_MSS && len === 4) oMss = (b[p + 2] << 8) | b[p + 3];
-    else if (k === TCPOPT_WSCALE && len === 3) oWs = b[p + 2] > 14 ? 14 : b[p + 2];
-    else if (k === TCPOPT_SACK_PERM && len === 2) oSack = true;
+    if (k === TCPOPT_MSS && len === 4) o[O_MSS] = (b[p + 2] << 8) | b[p + 3];
+    else if (k === TCPOPT_WSCALE && len === 3) o[O_WS] = b[p + 2] > 14 ? 14 : b[p + 2];
+    else if (k === TCPOPT_SACK_PERM && len === 2) o[O_SACK] = 1;
     else if (k === TCPOPT_TIMESTAMP && len === 10) {
-      oTs = p;
-      oTsval = rd32(b, p + 2);
-      oTsecr = rd32(b, p + 6);
+      o[O_TS] = p;
+      o[O_TSVAL] = rd32(b, p + 2);
+      o[O_TSECR] = rd32(b, p + 6);
     }
     p += len;
   }
 }
 
+/** A 32-bit word as an int32 (never boxed; seq arithmetic is modulo 2^32 anyway). */
 function rd32(b: Uint8Array, o: number): number {
-  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+  return (b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3];
 }
 
 /**
@@ -167,11 +172,11 @@ function rd32(b: Uint8Array, o: number): number {
  */
 function set32(ipvs: Ipvs, pv: PacketView, o: number, v: number): void {
   const b = pv.buf;
-  const old = rd32(b, o) | 0;
+  const old = rd32(b, o);
   write32(b, o, v);
   if (ipvs.partial) return;
   if (((o - pv.l4off) & 1) === 0) {
-    write16(b, pv.csumOff, csumReplace32(read16(b, pv.csumOff), old, v | 0));
+    write16(b, pv.csumOff, csumReplace32(read16(b, pv.csumOff), old, v));
   } else {
     l4ChecksumFill(b, pv.af, pv.saddrOff, pv.daddrOff, IPPROTO_TCP, pv.l4off, pv.l4len);
   }
@@ -358,12 +363,13 @@ export function synproxyNew(
 function cookieSynAck(ipvs: Ipvs, pv: PacketView): number {
   readOptions(pv);
   const af = pv.af;
-  const mss = oMss > 0 ? oMss : af === 4 ? 536 : 1220;
-  const ts = oTs >= 0;
+  const o = OPT;
+  const mss = o[O_MSS] > 0 ? o[O_MSS] : af === 4 ? 536 : 1220;
+  const ts = o[O_TS] >= 0;
   // without timestamps there is nowhere to keep window scaling and SACK: not offered
-  const ws = ts ? oWs : -1;
-  const sack = ts && oSack;
-  const isn = pv.seq;
+  const ws = ts ? o[O_WS] : -1;
+  const sack = ts && o[O_SACK] !== 0;
+  const isn = pv.seq | 0;
   const cookie = ipvs.sp.keys.make(
     af,
     pv.saddr,
@@ -374,7 +380,7 @@ function cookieSynAck(ipvs: Ipvs, pv: PacketView): number {
     cookieCount(ipvs.now),
     mssIndex(af, mss),
   );
-  const tsval = ts ? tsEncode(ipvs.now >>> 0, ws, sack, false) : 0;
+  const tsval = ts ? tsEncode((ipvs.now % 4294967296) | 0, ws, sack, false) : 0;
   const myMss = ourMss(ipvs, af);
   const n = writeSegment(
     ipvs,
@@ -387,7 +393,7 @@ function cookieSynAck(ipvs: Ipvs, pv: PacketView): number {
     pv.dport,
     pv.sport,
     cookie,
-    (isn + 1) >>> 0,
+    (isn + 1) | 0,
     TCP_FLAG_SYN | TCP_FLAG_ACK,
     65535,
     64,
@@ -395,7 +401,7 @@ function cookieSynAck(ipvs: Ipvs, pv: PacketView): number {
     sack,
     ts,
     tsval,
-    oTsval,
+    o[O_TSVAL],
     ws >= 0 ? SP_WSCALE : -1,
     true,
   );
@@ -414,8 +420,8 @@ function cookieAck(
 ): number {
   const sp = ipvs.sp;
   const af = pv.af;
-  const cookie = (pv.ack - 1) >>> 0;
-  const isn = (pv.seq - 1) >>> 0;
+  const cookie = (pv.ack - 1) | 0;
+  const isn = (pv.seq - 1) | 0;
   const mi = sp.keys.check(
     cookie,
     af,
@@ -427,8 +433,9 @@ function cookieAck(
     cookieCount(ipvs.now),
   );
   readOptions(pv);
-  const ts = oTs >= 0;
-  const cws = ts ? tsDecodeWscale(oTsecr) : -1;
+  const o = OPT;
+  const ts = o[O_TS] >= 0;
+  const cws = ts ? tsDecodeWscale(o[O_TSECR]) : -1;
   if (mi < 0 || mi > 3 || cws === -2) {
     sp.counters[SpCounter.COOKIES_FAILED]++;
     return drop(ipvs, DropReason.SYNPROXY_BAD_COOKIE);
@@ -449,18 +456,18 @@ function cookieAck(
     return drop(ipvs, DropReason.SYNPROXY_METHOD);
   }
   sp.counters[SpCounter.COOKIES_VALID]++;
-  const sack = ts && (oTsecr & TS_OPT_SACK) !== 0;
+  const sack = ts && (o[O_TSECR] & TS_OPT_SACK) !== 0;
   c.flags[id] |= CONN_F_SYNPROXY;
   c.spSeq[id] = isn;
   c.spDelta[id] = cookie;
-  c.spTs[id] = oTsecr;
+  c.spTs[id] = o[O_TSECR];
   const win = read16(pv.buf, pv.l4off + TCP_WINDOW);
   c.spInfo[id] =
     (cws >= 0 ? (cws & I_CWS_MASK) | I_CWS_OK : 0) |
     (sack ? I_SACK : 0) |
     (ts ? I_TS : 0) |
     (mi << I_MSS_SHIFT) |
-    ((win << I_WIN_SHIFT) >>> 0);
+    (win << I_WIN_SHIFT);
   // the conn starts as the kernel's would on the client's SYN (NONE → SYN_RECV)
   const flags = pv.tcpFlags;
   pv.tcpFlags = TCP_FLAG_SYN;
@@ -471,7 +478,7 @@ function cookieAck(
   if (d && d.available) countIn(ipvs.totals, d, pv.l3len);
   c.inPkts[id]++;
   if (pv.payloadLen > 0 || flags & TCP_FLAG_FIN) hold(ipvs, id, pv);
-  const n = synToServer(ipvs, id, pv.ttl > 1 ? pv.ttl - 1 : 64, oTsval, !ipvs.partial);
+  const n = synToServer(ipvs, id, pv.ttl > 1 ? pv.ttl - 1 : 64, o[O_TSVAL], !ipvs.partial);
   connPut(ipvs, id);
   return forwardToServer(ipvs, id, ipvs.scratch, 0, n, Why.SYNPROXY_SYN);
 }
@@ -492,7 +499,7 @@ function synToServer(ipvs: Ipvs, id: number, ttl: number, tsval: number, full: b
     id * 4,
     c.cport[id],
     c.dport[id],
-    c.spSeq[id],
+    c.spSeq[id] | 0,
     0,
     TCP_FLAG_SYN,
     65535,
@@ -547,8 +554,8 @@ export function synproxyInConn(ipvs: Ipvs, id: number, pv: PacketView): number {
 /** Client → server: ack, SACK blocks + delta; TSecr + timestamp offset. */
 function translateIn(ipvs: Ipvs, id: number, pv: PacketView): void {
   const c = ipvs.conns;
-  const delta = c.spDelta[id];
-  if (pv.tcpFlags & TCP_FLAG_ACK) pv.setAck((pv.ack + delta) >>> 0, !ipvs.partial);
+  const delta = c.spDelta[id] | 0;
+  if (pv.tcpFlags & TCP_FLAG_ACK) pv.setAck((pv.ack + delta) | 0, !ipvs.partial);
   if (pv.tcpDoff <= TCP_HLEN) return;
   const b = pv.buf;
   const end = pv.l4off + pv.tcpDoff;
@@ -564,9 +571,9 @@ function translateIn(ipvs: Ipvs, id: number, pv: PacketView): void {
     const len = b[p + 1];
     if (len < 2 || p + len > end) break;
     if (k === TCPOPT_TIMESTAMP && len === 10 && c.spInfo[id] & I_TS) {
-      set32(ipvs, pv, p + 6, (rd32(b, p + 6) + c.spTs[id]) >>> 0);
+      set32(ipvs, pv, p + 6, (rd32(b, p + 6) + c.spTs[id]) | 0);
     } else if (k === TCPOPT_SACK) {
-      for (let q = p + 2; q + 4 <= p + len; q += 4) set32(ipvs, pv, q, (rd32(b, q) + delta) >>> 0);
+      for (let q = p + 2; q + 4 <= p + len; q += 4) set32(ipvs, pv, q, (rd32(b, q) + delta) | 0);
     }
     p += len;
   }
@@ -584,12 +591,12 @@ export function synproxyOut(ipvs: Ipvs, pp: ProtocolOps, id: number, pv: PacketV
   const f = pv.tcpFlags;
   const synAck =
     (f & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) === (TCP_FLAG_SYN | TCP_FLAG_ACK);
-  const mine = synAck && pv.ack === (c.spSeq[id] + 1) >>> 0;
+  const mine = synAck && (pv.ack | 0) === ((c.spSeq[id] + 1) | 0);
   if ((info & I_DONE) === 0) {
     if (mine) return serverAnswered(ipvs, pp, id, pv);
     if (f & TCP_FLAG_RST) {
       // refused: the client, established with the cookie, takes an RST at cookie + 1
-      pv.setSeq((c.spDelta[id] + 1) >>> 0, !ipvs.partial);
+      pv.setSeq((c.spDelta[id] + 1) | 0, !ipvs.partial);
       return -1;
     }
     return drop(ipvs, DropReason.SYNPROXY_BAD_SERVER);
@@ -607,13 +614,14 @@ function serverAnswered(ipvs: Ipvs, pp: ProtocolOps, id: number, pv: PacketView)
   const c = ipvs.conns;
   const sp = ipvs.sp;
   readOptions(pv);
+  const o = OPT;
   let info = c.spInfo[id];
-  c.spDelta[id] = (pv.seq - c.spDelta[id]) >>> 0;
+  c.spDelta[id] = (pv.seq - c.spDelta[id]) | 0;
   if (info & I_TS) {
-    if (oTs >= 0) c.spTs[id] = (oTsval - c.spTs[id]) >>> 0;
+    if (o[O_TS] >= 0) c.spTs[id] = (o[O_TSVAL] - c.spTs[id]) | 0;
     else info &= ~I_TS;
   }
-  if (info & I_CWS_OK && oWs >= 0) info |= I_SWS_OK | (oWs << I_SWS_SHIFT);
+  if (info & I_CWS_OK && o[O_WS] >= 0) info |= I_SWS_OK | (o[O_WS] << I_SWS_SHIFT);
   c.spInfo[id] = info | I_DONE;
   sp.counters[SpCounter.SERVER_DONE]++;
   const did = c.dest[id];
@@ -641,6 +649,7 @@ function serverAnswered(ipvs: Ipvs, pp: ProtocolOps, id: number, pv: PacketView)
 function ackServer(ipvs: Ipvs, id: number, pv: PacketView): number {
   const c = ipvs.conns;
   const info = c.spInfo[id];
+  const o = OPT;
   const n = writeSegment(
     ipvs,
     ipvs.scratch,
@@ -651,16 +660,16 @@ function ackServer(ipvs: Ipvs, id: number, pv: PacketView): number {
     id * 4,
     c.cport[id],
     c.dport[id],
-    (c.spSeq[id] + 1) >>> 0,
-    (pv.seq + 1) >>> 0,
+    (c.spSeq[id] + 1) | 0,
+    (pv.seq + 1) | 0,
     TCP_FLAG_ACK,
     info >>> I_WIN_SHIFT,
     64,
     0,
     false,
-    (info & I_TS) !== 0 && oTs >= 0,
-    oTsecr,
-    oTsval,
+    (info & I_TS) !== 0 && o[O_TS] >= 0,
+    o[O_TSECR],
+    o[O_TSVAL],
     -1,
     !ipvs.partial,
   );
@@ -711,13 +720,13 @@ function releaseHeld(ipvs: Ipvs, id: number, slot: number, srvPv: PacketView): n
 function translateOut(ipvs: Ipvs, id: number, pv: PacketView): void {
   const c = ipvs.conns;
   const info = c.spInfo[id];
-  pv.setSeq((pv.seq - c.spDelta[id]) >>> 0, !ipvs.partial);
+  pv.setSeq((pv.seq - c.spDelta[id]) | 0, !ipvs.partial);
   const b = pv.buf;
   if (info & I_CWS_OK) {
     const sws = info & I_SWS_OK ? (info >>> I_SWS_SHIFT) & 0x0f : 0;
     const wo = pv.l4off + TCP_WINDOW;
     const w = read16(b, wo);
-    let nw = Math.floor((w * 2 ** sws) / 2 ** SP_WSCALE);
+    let nw = sws >= SP_WSCALE ? w << (sws - SP_WSCALE) : w >>> (SP_WSCALE - sws);
     if (nw > 0xffff) nw = 0xffff;
     if (nw === 0 && w !== 0) nw = 1;
     if (nw !== w) {
@@ -739,7 +748,7 @@ function translateOut(ipvs: Ipvs, id: number, pv: PacketView): void {
       const len = b[p + 1];
       if (len < 2 || p + len > end) break;
       if (k === TCPOPT_TIMESTAMP && len === 10) {
-        set32(ipvs, pv, p + 2, (rd32(b, p + 2) - c.spTs[id]) >>> 0);
+        set32(ipvs, pv, p + 2, (rd32(b, p + 2) - c.spTs[id]) | 0);
         break;
       }
       p += len;
@@ -764,7 +773,7 @@ function authSynAck(ipvs: Ipvs, pv: PacketView): number {
     0,
   );
   // an acceptable acknowledgment would complete the client's handshake: never send it
-  if (cookie === (pv.seq + 1) >>> 0) cookie = (cookie + 1) >>> 0;
+  if (cookie === ((pv.seq + 1) | 0)) cookie = (cookie + 1) | 0;
   const n = writeSegment(
     ipvs,
     ipvs.scratch,
@@ -798,7 +807,16 @@ function authRst(ipvs: Ipvs, pv: PacketView): number {
   const sp = ipvs.sp;
   const af = pv.af;
   const now = ipvs.now;
-  const d = sp.keys.check(pv.seq, af, pv.saddr, pv.daddr, pv.sport, pv.dport, 0, cookieCount(now));
+  const d = sp.keys.check(
+    pv.seq | 0,
+    af,
+    pv.saddr,
+    pv.daddr,
+    pv.sport,
+    pv.dport,
+    0,
+    cookieCount(now),
+  );
   if (d !== 0) return -1;
   sp.authAdd(af, pv.saddr, now);
   sp.counters[SpCounter.AUTH_PASSED]++;

@@ -6,12 +6,14 @@ import {
   MSS_TABLE_V4,
   MSS_TABLE_V6,
   cookieCount,
+  halfSipHash24,
   mssIndex,
   mssOf,
   tsDecodeWscale,
   tsEncode,
 } from '../../src/engine/synproxy-cookie.js';
 import { rng } from '../helpers/packets.js';
+import { halfSipHash, halfSipKeyFromWords } from '../../src/engine/sched/siphash.js';
 
 const S4 = new Uint32Array([0x0a000102, 0, 0, 0]);
 const D4 = new Uint32Array([0x0a000364, 0, 0, 0]);
@@ -103,7 +105,7 @@ test('the timestamp carries every window scale, SACK and ECN as the kernel encod
     for (let ws = -1; ws <= 14; ws++) {
       for (const sack of [false, true]) {
         for (const ecn of [false, true]) {
-          const ts = tsEncode(now, ws, sack, ecn);
+          const ts = tsEncode(now, ws, sack, ecn) >>> 0;
           assert.ok(ts <= now >>> 0 || now < 0x40, `not in the future (${now}, ${ws})`);
           assert.ok((now >>> 0) - ts < 128, 'at most two steps back');
           assert.equal(tsDecodeWscale(ts), ws);
@@ -117,4 +119,21 @@ test('the timestamp carries every window scale, SACK and ECN as the kernel encod
   assert.equal(tsEncode(0x1000, -1, false, false) & 0x0f, 0x0f);
   assert.equal(tsDecodeWscale(0x1000 | 0x0f), -1);
   for (const v of [0, 14]) assert.equal(tsDecodeWscale(0x1000 | v), v);
+});
+
+test('the cookie hash is HalfSipHash-2-4: it matches the reference implementation', () => {
+  const r = rng(12);
+  for (let iter = 0; iter < 300; iter++) {
+    const k0 = Math.floor(r() * 2 ** 32);
+    const k1 = Math.floor(r() * 2 ** 32);
+    const n = 1 + Math.floor(r() * 12);
+    const words = new Int32Array(n);
+    const bytes = new Uint8Array(n * 4);
+    for (let i = 0; i < n; i++) {
+      words[i] = Math.floor(r() * 2 ** 32) | 0;
+      for (let b = 0; b < 4; b++) bytes[i * 4 + b] = (words[i] >>> (8 * b)) & 255;
+    }
+    const want = halfSipHash(halfSipKeyFromWords(k0 >>> 0, k1 >>> 0), bytes, 2, 4);
+    assert.equal(halfSipHash24(k0, k1, words, n) >>> 0, want >>> 0, `iter ${iter}`);
+  }
 });

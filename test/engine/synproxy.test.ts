@@ -5,6 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { PerformanceObserver } from 'node:perf_hooks';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { Engine, V_DROP, V_FORWARD, V_REPLY, DropReason } from '../../src/engine/engine.js';
 import { SVC_F_SYNPROXY } from '../../src/engine/constants.js';
 import { SpCounter } from '../../src/engine/synproxy-state.js';
@@ -15,6 +18,7 @@ import {
   PSH,
   RST,
   SYN,
+  buildPacket,
   ipv4HeaderValid,
   l4ChecksumValid,
   parse,
@@ -395,4 +399,69 @@ test('DR: the client proves its address with an RST, then its SYN is scheduled',
   const sp = e.ipvs.sp.counters;
   assert.equal(sp[SpCounter.AUTH_SENT], 4);
   assert.equal(sp[SpCounter.AUTH_PASSED], 1);
+});
+
+test('the proxy allocates nothing per packet: SYN flood, bad ACKs, translated traffic', async () => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const e = natEngine();
+  const opts = [...optMss(1460), ...optSackOk, ...optTs(1000, 0), ...optWs(7)];
+  const pkts: [boolean, Uint8Array][] = [];
+  for (let k = 0; k < 32; k++) {
+    pkts.push([true, buildPacket(c2v(SYN, { seq: k * 1000, sport: 20000 + k, tcpOptions: opts }))]);
+    pkts.push([true, buildPacket(c2v(ACK, { seq: k, ack: k * 77, sport: 30000 + k }))]);
+  }
+  // one established proxied conn, its packets both ways
+  const syn = send(e, 'in', c2v(SYN, { seq: ISN, tcpOptions: opts }), T0);
+  const cookie = parse(syn.pkt).seq;
+  const ts0 = options(syn.pkt).ts![0];
+  send(e, 'in', c2v(ACK, { seq: ISN + 1, ack: cookie + 1, tcpOptions: optTs(1001, ts0) }), T0);
+  send(e, 'out', r2c(SYN | ACK, { seq: SISN, ack: ISN + 1, tcpOptions: optTs(9, 1001) }), T0);
+  for (let k = 0; k < 16; k++) {
+    const sack = optSack(cookie + 10, cookie + 20);
+    pkts.push([
+      true,
+      buildPacket(
+        c2v(ACK, { seq: ISN + 1, ack: cookie + 1, tcpOptions: [...optTs(1002, ts0), ...sack] }),
+      ),
+    ]);
+    pkts.push([
+      false,
+      buildPacket(
+        r2c(ACK | PSH, {
+          seq: SISN + 1,
+          ack: ISN + 1,
+          payload: 'abc',
+          tcpOptions: optTs(10, 1002),
+        }),
+      ),
+    ]);
+  }
+  const originals = pkts.map(([, p]) => p.slice());
+  const round = (t: number): void => {
+    for (let i = 0; i < pkts.length; i++) {
+      const [dir, p] = pkts[i];
+      p.set(originals[i]);
+      if (dir) e.in(p, 0, p.length, t);
+      else e.out(p, 0, p.length, t);
+    }
+  };
+  for (let r = 0; r < 400; r++) round(T0 + r);
+  let gcs = 0;
+  const obs = new PerformanceObserver((list) => {
+    gcs += list.getEntries().length;
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  gc();
+  await new Promise((r) => setTimeout(r, 10));
+  gcs = 0;
+  const before = process.memoryUsage().heapUsed;
+  for (let r = 0; r < 300; r++) round(T0 + 100 + r);
+  const grown = process.memoryUsage().heapUsed - before;
+  await new Promise((r) => setTimeout(r, 10));
+  obs.disconnect();
+  assert.equal(e.conns.count, 1, 'the flood made no conn');
+  assert.ok(e.ipvs.sp.counters[SpCounter.COOKIES_SENT] >= 350 * 32);
+  assert.ok(grown < 256 * 1024, `heap grew ${grown} bytes over ${300 * pkts.length} packets`);
+  assert.equal(gcs, 0, 'no GC during the run');
 });
