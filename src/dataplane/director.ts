@@ -216,6 +216,43 @@ export class Director {
     return this.tun.steered;
   }
 
+  /**
+   * Packets the kernel dropped before the engine saw them, by queue: the steering TUN
+   * devices' tx_dropped (their queue was full) and our netfilter queues' queue_dropped
+   * + user_dropped (/proc/net/netfilter/nfnetlink_queue). Read when asked (metrics).
+   */
+  get captureDrops(): Map<string, number> {
+    const out = new Map<string, number>();
+    const read = (): void => {
+      const devs = new Set([this.steer.tunIn, this.steer.tunOut]);
+      try {
+        // per network namespace (unlike /sys/class/net): iface: rx×8 then tx bytes packets errs drop
+        for (const line of readFileSync('/proc/net/dev', 'utf8').split('\n')) {
+          const i = line.indexOf(':');
+          if (i < 0 || !devs.has(line.slice(0, i).trim())) continue;
+          const f = line
+            .slice(i + 1)
+            .trim()
+            .split(/\s+/)
+            .map(Number);
+          out.set(line.slice(0, i).trim(), f[11] || 0);
+        }
+        const ours = new Set([this.queueIn, this.queueOut, this.queueInPlain, this.queueOutPlain]);
+        for (const line of readFileSync('/proc/net/netfilter/nfnetlink_queue', 'utf8').split(
+          '\n',
+        )) {
+          const f = line.trim().split(/\s+/).map(Number);
+          if (f.length >= 7 && ours.has(f[0])) out.set(`nfqueue-${f[0]}`, f[5] + f[6]);
+        }
+      } catch {
+        // a file that is not there (no queue bound yet): nothing counted from it
+      }
+    };
+    if (this.netns) withNetns(this.netns, read);
+    else read();
+    return out;
+  }
+
   /** Check that we can run: root, the native addon, iptables. Throws a clear Error. */
   static preflight(): void {
     if (process.getuid && process.getuid() !== 0)
