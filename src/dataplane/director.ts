@@ -122,6 +122,8 @@ const TICK_MS = 100;
  * the descriptor store) the kernel holds queued packets as far as it reaches.
  */
 const NFQ_RCVBUF = 32 * 1024 * 1024;
+/** Batches of SYNs read per wake-up of the SYN device (known flows first). */
+const SYN_ROUNDS = 2;
 /** Earliest neighbour re-read after a NAT reply found no client-side next hop. */
 const REPLY_MISS_REFRESH_MS = 500;
 
@@ -224,7 +226,7 @@ export class Director {
   get captureDrops(): Map<string, number> {
     const out = new Map<string, number>();
     const read = (): void => {
-      const devs = new Set([this.steer.tunIn, this.steer.tunOut]);
+      const devs = new Set([this.steer.tunIn, this.steer.tunOut, this.steer.tunSyn]);
       try {
         // per network namespace (unlike /sys/class/net): iface: rx×8 then tx bytes packets errs drop
         for (const line of readFileSync('/proc/net/dev', 'utf8').split('\n')) {
@@ -375,6 +377,19 @@ export class Director {
         () => this.tun.drain(tunOut, x.txOut),
         (e) => this.log(`${this.steer.tunOut}: ${e.message}`),
       );
+      const tunSyn = this.steering.tunSyn;
+      if (tunSyn)
+        tunSyn.onReadable(
+          () => {
+            // known flows first: what is waiting on the other devices, then a bounded
+            // number of SYNs (the rest waits for the next turn of the event loop, and a
+            // flood beyond what the TUN's queue holds is dropped there, counted)
+            this.tun.drain(tunIn, x.txIn);
+            this.tun.drain(tunOut, x.txOut);
+            this.tun.drain(tunSyn, x.txIn, SYN_ROUNDS);
+          },
+          (e) => this.log(`${this.steer.tunSyn}: ${e.message}`),
+        );
     }
   }
 

@@ -89,13 +89,13 @@ export class TunReader {
    * Packets steered into a TUN, one direction (`st`): requests (tunIn's reads) or NAT
    * replies (tunOut's), until it is empty (at most 8 batches per wake-up).
    */
-  drain(chan: PacketChannel, st: TxState): void {
+  drain(chan: PacketChannel, st: TxState, maxRounds = 8): void {
     const x = this.x;
     const eng = x.engine;
     const rx = st.rxTun;
     const buf = st.buf;
     const rr = this.rr;
-    for (let rounds = 0; rounds < 8; rounds++) {
+    for (let rounds = 0; rounds < maxRounds; rounds++) {
       const n = chan.read(rx, BATCH_PKTS);
       if (n <= 0) return;
       if (st.reply) this.steered.out += n;
