@@ -465,3 +465,44 @@ test('the proxy allocates nothing per packet: SYN flood, bad ACKs, translated tr
   assert.ok(grown < 256 * 1024, `heap grew ${grown} bytes over ${300 * pkts.length} packets`);
   assert.equal(gcs, 0, 'no GC during the run');
 });
+
+test('IPv6 NAT: the cookie SYN-ACK and the SYN to the real server are valid IPv6 segments', () => {
+  const key = { af: 6 as const, protocol: 6, addr: 'fd00:3::100', port: 80 };
+  const e = engineWith(
+    { random: rng(4) },
+    key,
+    { scheduler: 'rr', flags: SVC_F_SYNPROXY },
+    { addr: 'fd00:2::11', port: 80, fwd: 'masq' },
+  );
+  const c = { src: 'fd00:1::2', dst: 'fd00:3::100', sport: 40000, dport: 80 };
+  const syn = send(
+    e,
+    'in',
+    { ...c, flags: SYN, seq: ISN, tcpOptions: [...optMss(1440), ...optTs(7, 0)] },
+    T0,
+  );
+  assert.equal(syn.v, V_REPLY);
+  const p = parse(syn.pkt);
+  assert.ok(p.v6);
+  assert.equal(p.src, 'fd00:3:0:0:0:0:0:100');
+  assert.ok(l4ChecksumValid(syn.pkt));
+  assert.equal(options(syn.pkt).mss, 1440);
+  const a = send(
+    e,
+    'in',
+    {
+      ...c,
+      flags: ACK,
+      seq: ISN + 1,
+      ack: p.seq + 1,
+      tcpOptions: optTs(8, options(syn.pkt).ts![0]),
+    },
+    T0 + 1,
+  );
+  assert.equal(a.v, V_FORWARD);
+  const s = parse(a.pkt);
+  assert.equal(s.dst, 'fd00:2:0:0:0:0:0:11');
+  assert.equal(s.flags, SYN);
+  assert.equal(options(a.pkt).mss, 1440, 'the IPv6 table keeps 1440');
+  assert.ok(l4ChecksumValid(a.pkt));
+});
