@@ -11,6 +11,8 @@ import vm from 'node:vm';
 import { Engine, V_DROP, V_FORWARD, V_REPLY, DropReason } from '../../src/engine/engine.js';
 import { SVC_F_SYNPROXY } from '../../src/engine/constants.js';
 import { SpCounter } from '../../src/engine/synproxy-state.js';
+import { exportEngineState, importEngineState } from '../../src/engine/state.js';
+import type { EngineState } from '../../src/engine/state-form.js';
 import { CIP, RIP1, TCP80, VIP, engineWith, send } from './fixture.js';
 import {
   ACK,
@@ -505,4 +507,33 @@ test('IPv6 NAT: the cookie SYN-ACK and the SYN to the real server are valid IPv6
   assert.equal(s.flags, SYN);
   assert.equal(options(a.pkt).mss, 1440, 'the IPv6 table keeps 1440');
   assert.ok(l4ChecksumValid(a.pkt));
+});
+
+test('a proxied conn saved and restored (restart, hand-over) keeps translating', () => {
+  const a = natEngine();
+  const syn = send(
+    a,
+    'in',
+    c2v(SYN, { seq: ISN, tcpOptions: [...optTs(1000, 0), ...optWs(7)] }),
+    T0,
+  );
+  const cookie = parse(syn.pkt).seq;
+  const ts0 = options(syn.pkt).ts![0];
+  send(a, 'in', c2v(ACK, { seq: ISN + 1, ack: cookie + 1, tcpOptions: optTs(1001, ts0) }), T0);
+  send(a, 'out', r2c(SYN | ACK, { seq: SISN, ack: ISN + 1, tcpOptions: optTs(50, 1001) }), T0);
+  const saved = structuredClone(exportEngineState(a)) as EngineState;
+  const b = natEngine();
+  importEngineState(b, saved, T0 + 5);
+  for (const e of [a, b]) {
+    const rep = send(
+      e,
+      'out',
+      r2c(ACK, { seq: SISN + 1, ack: ISN + 1, tcpOptions: optTs(60, 1001) }),
+      T0 + 10,
+    );
+    assert.equal(rep.v, V_FORWARD);
+    assert.equal(parse(rep.pkt).seq, (cookie + 1) >>> 0);
+    assert.equal(options(rep.pkt).ts![0], (ts0 + 10) >>> 0);
+    valid(rep.pkt);
+  }
 });
