@@ -421,6 +421,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
           sync: () => sync.all(),
           txErrors: () => director.txErrors,
           vrrp: () => vrrp?.role() ?? null,
+          captureDrops: () => director.captureDrops,
         },
       });
     } catch (e) {
