@@ -746,7 +746,13 @@ async function main(): Promise<number> {
 }
 
 async function withHitless(): Promise<number> {
-  const only = ONLY !== undefined && ONLY.every((o) => o === 'hitless' || o === 'flood');
+  const only =
+    ONLY !== undefined &&
+    ONLY.every(
+      (o) =>
+        ['hitless', 'flood', 'tsvs-noproxy'].includes(o) ||
+        (ONLY.includes('flood') && ['tsvs', 'nft'].includes(o)),
+    );
   const code = only ? 0 : await main();
   if (code === 0 && (!ONLY || ONLY.includes('hitless'))) {
     console.log('');
@@ -754,7 +760,7 @@ async function withHitless(): Promise<number> {
   }
   if (code === 0 && (!ONLY || ONLY.includes('flood'))) {
     console.log('');
-    await floodSection(Math.min(ROUNDS, 2), SECONDS + 3);
+    await floodSection(Math.min(ROUNDS, 2), SECONDS + 3, ONLY);
   }
   return code;
 }

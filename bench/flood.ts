@@ -165,10 +165,23 @@ function paths(lab: LabEnv, dir: string): FloodPath[] {
           f,
           [
             'table ip tsvsbflood {',
-            `  chain raw { type filter hook prerouting priority raw; ${m} tcp flags & (syn | ack | rst | fin) == syn notrack }`,
-            `  chain input { type filter hook input priority filter; ${m} ct state { invalid, untracked } synproxy mss 1460 wscale 7 timestamp sack-perm; ${m} ct state invalid drop }`,
-            `  chain out { type nat hook output priority dstnat; ${m} dnat to ${rip} }`,
-            `  chain pre { type nat hook prerouting priority dstnat; ${m} dnat to ${rip} }`,
+            '  chain raw {',
+            '    type filter hook prerouting priority raw;',
+            `    ${m} tcp flags & (syn | ack | rst | fin) == syn notrack`,
+            '  }',
+            '  chain input {',
+            '    type filter hook input priority filter;',
+            `    ${m} ct state { invalid, untracked } synproxy mss 1460 wscale 7 timestamp sack-perm`,
+            `    ${m} ct state invalid drop`,
+            '  }',
+            '  chain out {',
+            '    type nat hook output priority -100;',
+            `    ${m} dnat to ${rip}`,
+            '  }',
+            '  chain pre {',
+            '    type nat hook prerouting priority -100;',
+            `    ${m} dnat to ${rip}`,
+            '  }',
             '}',
             '',
           ].join('\n'),
@@ -248,7 +261,11 @@ async function runOne(
 }
 
 /** Runs the section; returns the JSON summary it printed last. */
-export async function floodSection(rounds: number, seconds: number): Promise<unknown> {
+export async function floodSection(
+  rounds: number,
+  seconds: number,
+  only?: readonly string[],
+): Promise<unknown> {
   const dir = mkdtempSync(join(tmpdir(), 'tsvs-bench-flood-'));
   const flooder = join(dir, 'synflood');
   execFileSync('cc', ['-O2', '-Wall', '-o', flooder, FLOODER_SRC], { stdio: 'inherit' });
@@ -267,7 +284,10 @@ export async function floodSection(rounds: number, seconds: number): Promise<unk
     for (const ns of [lab.ns.client, lab.ns.rs1])
       await sh(ns, 'sysctl', ['-qw', 'net.ipv4.tcp_max_syn_backlog=8192']);
     await sleep(1000);
-    const all = paths(lab, dir);
+    // `--only flood,nft`: only the flood paths named, when any is
+    let all = paths(lab, dir);
+    if (only && all.some((p) => only.includes(p.name)))
+      all = all.filter((p) => only.includes(p.name));
     const res = new Map<string, FloodResult[]>(all.map((p) => [p.name, []]));
     console.log(
       `flood — ${rounds} round(s): forged SYNs unpaced for ${seconds} s, ${LEGIT_RATE} legitimate ` +
