@@ -85,7 +85,13 @@ export function kernelHz(): number {
 }
 
 /** The names `tsvs proc` and the `proc` request accept. */
-export const PROC_FILES = ['ip_vs', 'ip_vs_stats', 'ip_vs_conn', 'ip_vs_conn_sync', 'ip_vs_defense'] as const;
+export const PROC_FILES = [
+  'ip_vs',
+  'ip_vs_stats',
+  'ip_vs_conn',
+  'ip_vs_conn_sync',
+  'ip_vs_defense',
+] as const;
 export type ProcFile = (typeof PROC_FILES)[number];
 
 const FWD_PROC: Record<string, string> = {

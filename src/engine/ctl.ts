@@ -4,7 +4,12 @@
  * (§2.14) and the expire_nodest_conn flush (§2.12). Shapes and defaults are
  * spec.ts's, shared with every front end.
  */
-import { DEST_F_AVAILABLE, FWD_METHOD_FLAG, SVC_F_SYNPROXY, type AddressFamily } from './constants.js';
+import {
+  DEST_F_AVAILABLE,
+  FWD_METHOD_FLAG,
+  SVC_F_SYNPROXY,
+  type AddressFamily,
+} from './constants.js';
 import { addrEqual, newAddr, parseAddr } from './addr.js';
 import { IpvsError, type IpvsOp } from './errors.js';
 import type { Ipvs } from './ipvs.js';
