@@ -195,7 +195,12 @@ function paths(lab: LabEnv, dir: string): FloodPath[] {
         await sh(dns, 'sysctl', ['-qw', 'net.netfilter.nf_conntrack_tcp_loose=1']);
         await sh(dns, 'conntrack', ['-F']);
       },
-      table: async () => Number((await sh(dns, 'conntrack', ['-C'])).stdout.trim()),
+      table: async () => {
+        // conntrack(8) may be missing: the kernel's own count then
+        const r = await sh(dns, 'cat', ['/proc/sys/net/netfilter/nf_conntrack_count']);
+        const v = r.stdout.trim();
+        return v === '' ? NaN : Number(v);
+      },
       pid: () => undefined,
     },
   ];

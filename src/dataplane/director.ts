@@ -78,7 +78,7 @@ import { ReplyRoutes } from './replyroute.js';
 import { buildRuleset, capturedServices, heldDests, IPT4, IPT6, QueueRules } from './ruleset.js';
 import { Steering, steerNames, type SteerNames } from './steer.js';
 import { TunReader } from './tun.js';
-import { Transmit, type TxState } from './xmit.js';
+import { BATCH_PKTS, Transmit, type TxState } from './xmit.js';
 
 export { buildRuleset, type QueueNumbers, type Ruleset } from './ruleset.js';
 
@@ -123,7 +123,7 @@ const TICK_MS = 100;
  */
 const NFQ_RCVBUF = 32 * 1024 * 1024;
 /** Batches of SYNs read per wake-up of the SYN device (known flows first). */
-const SYN_ROUNDS = 2;
+const SYN_ROUNDS = 8;
 /** Earliest neighbour re-read after a NAT reply found no client-side next hop. */
 const REPLY_MISS_REFRESH_MS = 500;
 
@@ -381,12 +381,15 @@ export class Director {
       if (tunSyn)
         tunSyn.onReadable(
           () => {
-            // known flows first: what is waiting on the other devices, then a bounded
-            // number of SYNs (the rest waits for the next turn of the event loop, and a
-            // flood beyond what the TUN's queue holds is dropped there, counted)
-            this.tun.drain(tunIn, x.txIn);
-            this.tun.drain(tunOut, x.txOut);
-            this.tun.drain(tunSyn, x.txIn, SYN_ROUNDS);
+            // known flows first: a batch of what waits on the other devices before each
+            // batch of SYNs, a bounded number of those per wake-up (the rest waits for
+            // the next turn of the event loop; what the SYN device's queue cannot hold
+            // is dropped there, counted)
+            for (let k = 0; k < SYN_ROUNDS; k++) {
+              this.tun.drain(tunIn, x.txIn, 1);
+              this.tun.drain(tunOut, x.txOut, 1);
+              if (this.tun.drain(tunSyn, x.txIn, 1) < BATCH_PKTS) break;
+            }
           },
           (e) => this.log(`${this.steer.tunSyn}: ${e.message}`),
         );

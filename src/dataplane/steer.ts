@@ -355,7 +355,8 @@ export class Steering {
           // while no daemon reads (a restart, a hand-over) a device holds this many
           `link set ${n.tunIn} up txqueuelen ${STEER_TXQUEUELEN}`,
           `link set ${n.tunOut} up txqueuelen ${STEER_TXQUEUELEN}`,
-          ...(this.tunSyn ? [`link set ${n.tunSyn} up`] : []),
+          // room for bursts of SYNs (tun's default queue is 500 packets)
+          ...(this.tunSyn ? [`link set ${n.tunSyn} txqueuelen 4096 up`] : []),
           `addr replace ${STEER_ADDR}/32 dev ${n.tunIn}`,
           '',
         ].join('\n'),

@@ -89,15 +89,17 @@ export class TunReader {
    * Packets steered into a TUN, one direction (`st`): requests (tunIn's reads) or NAT
    * replies (tunOut's), until it is empty (at most 8 batches per wake-up).
    */
-  drain(chan: PacketChannel, st: TxState, maxRounds = 8): void {
+  drain(chan: PacketChannel, st: TxState, maxRounds = 8): number {
     const x = this.x;
     const eng = x.engine;
     const rx = st.rxTun;
     const buf = st.buf;
     const rr = this.rr;
+    let last = 0;
     for (let rounds = 0; rounds < maxRounds; rounds++) {
       const n = chan.read(rx, BATCH_PKTS);
-      if (n <= 0) return;
+      last = n;
+      if (n <= 0) return last;
       if (st.reply) this.steered.out += n;
       else this.steered.in += n;
       const now = Date.now();
@@ -166,7 +168,8 @@ export class TunReader {
         }
       }
       x.flush(st);
-      if (n < BATCH_PKTS) return;
+      if (n < BATCH_PKTS) return last;
     }
+    return last;
   }
 }
