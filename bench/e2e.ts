@@ -44,6 +44,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { labDown, labUp, type LabEnv } from '../src/sys/lab.js';
+import { floodSection } from './flood.js';
 import { hitlessSection } from './hitless.js';
 
 const PREFIX = 'tsvsbe2e';
@@ -820,11 +821,21 @@ async function main(): Promise<number> {
 }
 
 async function withHitless(): Promise<number> {
-  const only = ONLY?.length === 1 && ONLY[0] === 'hitless';
+  const only =
+    ONLY !== undefined &&
+    ONLY.every(
+      (o) =>
+        ['hitless', 'flood', 'tsvs-noproxy'].includes(o) ||
+        (ONLY.includes('flood') && ['tsvs', 'nft'].includes(o)),
+    );
   const code = only ? 0 : await main();
   if (code === 0 && (!ONLY || ONLY.includes('hitless'))) {
     console.log('');
     await hitlessSection(ROUNDS, SECONDS);
+  }
+  if (code === 0 && (!ONLY || ONLY.includes('flood'))) {
+    console.log('');
+    await floodSection(Math.min(ROUNDS, 2), SECONDS + 3, ONLY);
   }
   return code;
 }

@@ -107,7 +107,13 @@ const REPLAY_COMMON: OptionSpec[] = [
   { long: 'seed', arg: 'N', help: 'Seed of the random source of schedulers (default 1).' },
 ];
 
-const PROC_NAMES = ['ip_vs', 'ip_vs_stats', 'ip_vs_conn', 'ip_vs_conn_sync'] as const;
+const PROC_NAMES = [
+  'ip_vs',
+  'ip_vs_stats',
+  'ip_vs_conn',
+  'ip_vs_conn_sync',
+  'ip_vs_defense',
+] as const;
 
 /** Every subcommand, in the order `tsvs --help` lists them. */
 export const COMMANDS: readonly CommandSpec[] = [
@@ -549,7 +555,7 @@ Exit status as for tsvs replay.`,
     synopsis: PROC_NAMES.join('|'),
     selfParsed: true,
     description:
-      'Prints /proc/net/NAME as the kernel would, byte for byte, for the running daemon (control socket: $TSVS_CONTROL, default /run/tsvs/control.sock): ip_vs (services and real servers), ip_vs_stats (totals and rates), ip_vs_conn and ip_vs_conn_sync (the connection table). Tools that read these files (node_exporter, monitoring scripts) can read them from here.',
+      'Prints /proc/net/NAME as the kernel would, byte for byte, for the running daemon (control socket: $TSVS_CONTROL, default /run/tsvs/control.sock): ip_vs (services and real servers), ip_vs_stats (totals and rates), ip_vs_conn and ip_vs_conn_sync (the connection table); and ip_vs_defense, which the kernel does not have: the state of the defences, the size of the connection table and conn_max, and the counters and drops of the SYN proxy. Tools that read these files (node_exporter, monitoring scripts) can read them from here.',
     options: [],
     operands: [PROC_NAMES],
     async run({ raw }) {
@@ -562,7 +568,7 @@ Exit status as for tsvs replay.`,
     synopsis: '[-n] [-a | NAME... | [-w] NAME=VALUE...]',
     selfParsed: true,
     description:
-      "Reads or writes the daemon's net.ipv4.vs.* settings as sysctl(8) does the kernel's: with no NAME (or -a) every setting, one per line.",
+      "Reads or writes the daemon's net.ipv4.vs.* settings as sysctl(8) does the kernel's: with no NAME (or -a) every setting, one per line. Two are tsvs's own, with no kernel sysctl: synproxy (1 puts every TCP service behind the SYN proxy, as --synproxy does for one service; default 0) and conn_max (the most entries the connection table may hold, 0 = no limit as in the kernel).",
     options: [
       { long: 'values', short: 'n', help: 'Print values only.' },
       { long: 'all', short: 'a', help: 'Every setting.' },

@@ -10,6 +10,8 @@
  * - the netmask is printed through `ntohl`, so an IPv6 prefix length (kept in host
  *   order) shows byte-swapped: prefix 128 reads `80000000` on little-endian machines.
  */
+import { DROP_REASON_NAMES } from '../engine/drop.js';
+import { SP_COUNTER_NAMES } from '../engine/synproxy-state.js';
 import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { gunzipSync } from 'node:zlib';
@@ -83,7 +85,13 @@ export function kernelHz(): number {
 }
 
 /** The names `tsvs proc` and the `proc` request accept. */
-export const PROC_FILES = ['ip_vs', 'ip_vs_stats', 'ip_vs_conn', 'ip_vs_conn_sync'] as const;
+export const PROC_FILES = [
+  'ip_vs',
+  'ip_vs_stats',
+  'ip_vs_conn',
+  'ip_vs_conn_sync',
+  'ip_vs_defense',
+] as const;
 export type ProcFile = (typeof PROC_FILES)[number];
 
 const FWD_PROC: Record<string, string> = {
@@ -203,6 +211,35 @@ export function procIpVsConnSync(model: ControlModel): string {
   return out;
 }
 
+/**
+ * `ip_vs_defense` — tsvs's own, no kernel file: the defences' state, the connection
+ * table's size and limit, the SYN proxy's counters and the drops they caused, one
+ * `name value` per line (figures the kernel does not have, or keeps only in memory).
+ */
+export function procIpVsDefense(model: ControlModel): string {
+  const e = model.engine;
+  const ip = e.ipvs;
+  const s = e.settings;
+  const drop = (n: string): number => e.drops[DROP_REASON_NAMES.indexOf(n)] ?? 0;
+  const lines: [string, number | string][] = [
+    ['drop_entry', `${s.drop_entry} ${ip.dropEntryActive ? 'active' : 'idle'}`],
+    ['drop_packet', `${s.drop_packet} rate ${ip.dropRate}`],
+    ['secure_tcp', `${s.secure_tcp} ${ip.secureTable ? 'secure' : 'normal'}`],
+    ['conn_entries', e.conns.count],
+    ['conn_capacity', e.conns.cap],
+    ['conn_max', s.conn_max],
+    ['conn_table_full_drops', drop('conn-table-full')],
+    ['synproxy', `${s.synproxy} services ${ip.spServices}`],
+    ['synproxy_held_now', ip.sp.heldNow],
+  ];
+  SP_COUNTER_NAMES.forEach((n, i) =>
+    lines.push([`synproxy_${n.replace(/-/g, '_')}`, ip.sp.counters[i]]),
+  );
+  for (const n of DROP_REASON_NAMES)
+    if (n.startsWith('synproxy-')) lines.push([`drops_${n.replace(/-/g, '_')}`, drop(n)]);
+  return lines.map(([k, v]) => `${k} ${v}\n`).join('');
+}
+
 /** The text of one proc file; ENOENT for an unknown name. */
 export function procText(model: ControlModel, name: string): string {
   switch (name.replace(/^\/proc\/net\//, '')) {
@@ -214,6 +251,8 @@ export function procText(model: ControlModel, name: string): string {
       return procIpVsConn(model);
     case 'ip_vs_conn_sync':
       return procIpVsConnSync(model);
+    case 'ip_vs_defense':
+      return procIpVsDefense(model);
     default:
       throw new ControlError('proc', 'ENOENT', 'No such file or directory', `proc file ${name}`);
   }

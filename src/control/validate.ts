@@ -12,6 +12,7 @@ import {
   IPPROTO_TCP,
   IPPROTO_UDP,
   SVC_F_ONEPACKET,
+  SVC_F_SYNPROXY,
   SVC_F_PERSISTENT,
   SVC_F_SCHED1,
   SVC_F_SCHED2,
@@ -39,7 +40,7 @@ const INT_MAX = 2147483647;
 const UINT32_MAX = 4294967295;
 /** Flag bits user space may set on a service; HASHED is the kernel's own. */
 export const SVC_USER_FLAGS =
-  SVC_F_PERSISTENT | SVC_F_ONEPACKET | SVC_F_SCHED1 | SVC_F_SCHED2 | SVC_F_SCHED3;
+  SVC_F_PERSISTENT | SVC_F_ONEPACKET | SVC_F_SCHED1 | SVC_F_SCHED2 | SVC_F_SCHED3 | SVC_F_SYNPROXY;
 
 /** The `net.ipv4.vs.` prefix of the sysctl names. */
 export const SYSCTL_PREFIX = 'net.ipv4.vs.';
@@ -130,6 +131,8 @@ export function serviceOptions(spec: ServiceSpec, op: IpvsOp): ServiceOptions {
   const protocol = or(spec.protocol, IPPROTO_TCP);
   if (flags & SVC_F_ONEPACKET && fwmark === 0 && protocol !== IPPROTO_UDP)
     throw new ControlError(op, 'EINVAL', undefined, 'one-packet scheduling is only for UDP');
+  if (flags & SVC_F_SYNPROXY && fwmark === 0 && protocol !== IPPROTO_TCP)
+    throw new ControlError(op, 'EINVAL', undefined, 'the SYN proxy is only for TCP');
   return {
     scheduler,
     flags: (flags & SVC_USER_FLAGS) >>> 0,

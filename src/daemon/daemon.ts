@@ -367,6 +367,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
         model,
         txErrors: () => director.txErrors,
         steered: () => director.steered,
+        captureDrops: () => director.captureDrops,
         sync: () => sync.all(),
         health: () => health?.status(),
         ready: () => ({
@@ -420,6 +421,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
           sync: () => sync.all(),
           txErrors: () => director.txErrors,
           vrrp: () => vrrp?.role() ?? null,
+          captureDrops: () => director.captureDrops,
         },
       });
     } catch (e) {

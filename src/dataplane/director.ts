@@ -123,6 +123,8 @@ const TICK_MS = 100;
  * the descriptor store) the kernel holds queued packets as far as it reaches.
  */
 const NFQ_RCVBUF = 32 * 1024 * 1024;
+/** Batches of SYNs read per wake-up of the SYN device (known flows first). */
+const SYN_ROUNDS = 8;
 /** Earliest neighbour re-read after a NAT reply found no client-side next hop. */
 const REPLY_MISS_REFRESH_MS = 500;
 
@@ -215,6 +217,43 @@ export class Director {
   /** Packets read from the steering devices (requests, replies), for tests and stats. */
   get steered(): { in: number; out: number } {
     return this.tun.steered;
+  }
+
+  /**
+   * Packets the kernel dropped before the engine saw them, by queue: the steering TUN
+   * devices' tx_dropped (their queue was full) and our netfilter queues' queue_dropped
+   * + user_dropped (/proc/net/netfilter/nfnetlink_queue). Read when asked (metrics).
+   */
+  get captureDrops(): Map<string, number> {
+    const out = new Map<string, number>();
+    const read = (): void => {
+      const devs = new Set([this.steer.tunIn, this.steer.tunOut, this.steer.tunSyn]);
+      try {
+        // per network namespace (unlike /sys/class/net): iface: rx×8 then tx bytes packets errs drop
+        for (const line of readFileSync('/proc/net/dev', 'utf8').split('\n')) {
+          const i = line.indexOf(':');
+          if (i < 0 || !devs.has(line.slice(0, i).trim())) continue;
+          const f = line
+            .slice(i + 1)
+            .trim()
+            .split(/\s+/)
+            .map(Number);
+          out.set(line.slice(0, i).trim(), f[11] || 0);
+        }
+        const ours = new Set([this.queueIn, this.queueOut, this.queueInPlain, this.queueOutPlain]);
+        for (const line of readFileSync('/proc/net/netfilter/nfnetlink_queue', 'utf8').split(
+          '\n',
+        )) {
+          const f = line.trim().split(/\s+/).map(Number);
+          if (f.length >= 7 && ours.has(f[0])) out.set(`nfqueue-${f[0]}`, f[5] + f[6]);
+        }
+      } catch {
+        // a file that is not there (no queue bound yet): nothing counted from it
+      }
+    };
+    if (this.netns) withNetns(this.netns, read);
+    else read();
+    return out;
   }
 
   /** Check that we can run: root, the native addon, iptables. Throws a clear Error. */
@@ -342,6 +381,23 @@ export class Director {
         () => this.tun.drain(tunOut, x.txOut),
         (e) => this.log(`${this.steer.tunOut}: ${e.message}`),
       );
+      const tunSyn = this.steering.tunSyn;
+      if (tunSyn)
+        tunSyn.onReadable(
+          () => {
+            // known flows first: a batch of what waits on the other devices before each
+            // batch of SYNs, a bounded number of those per wake-up (the rest waits for
+            // the next turn of the event loop; what the SYN device's queue cannot hold
+            // is dropped there, counted)
+            for (let k = 0; k < SYN_ROUNDS; k++) {
+              this.tun.drain(tunIn, x.txIn, 1);
+              this.tun.drain(tunOut, x.txOut, 1);
+              this.tun.drain(tunSyn, x.txIn, 1);
+              if (!tunSyn.more) break;
+            }
+          },
+          (e) => this.log(`${this.steer.tunSyn}: ${e.message}`),
+        );
     }
   }
 

@@ -71,7 +71,16 @@ export function drainQueue(x: Transmit, st: TxState, chan: PacketChannel, qnum: 
       if (reply) {
         const v = eng.out(buf, off, len, now, mark, flags, next - off);
         const r = eng.result;
-        if (v === V_FORWARD) {
+        if (v === V_FORWARD && r.method >= 0) {
+          // the SYN proxy's handshake ACK (or held data) for the real server: sent by us
+          const at = x.place(st, off, len);
+          if (
+            at >= 0 &&
+            x.sendRequest(st, v, at, r.len, (flags & PKT_CSUM_PARTIAL) !== 0, false, false)
+          )
+            x.count('sp-raw');
+          setVerdict(vb, i, qnum, id, NF_DROP);
+        } else if (v === V_FORWARD) {
           // a replaced payload leaves the kernel with CHECKSUM_NONE: the checksum
           // must be complete (for a super-packet, over all of it)
           if ((flags & (PKT_CSUM_PARTIAL | PKT_GSO)) !== 0) x.completeChecksum(r.buf, r.off, r.len);

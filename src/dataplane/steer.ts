@@ -43,6 +43,14 @@ export interface SteerMatches {
   req6: string[];
   rep4: string[];
   rep6: string[];
+  /**
+   * TCP requests with SYN alone (new connections, and a flood's), matched before the
+   * other requests and steered into their own TUN: read after the established
+   * traffic and a bounded number per wake-up, so that a SYN flood fills only its own
+   * queue (known flows first).
+   */
+  syn4?: string[];
+  syn6?: string[];
   /** Why requests are not steered (e.g. a fwmark service exists), if they are not. */
   reqOff?: string;
 }
@@ -64,7 +72,7 @@ export interface SteerMatches {
  * header or any other extension header leaves the packet to the queue).
  */
 export function steerMatches(engine: Engine): SteerMatches {
-  const m: SteerMatches = { req4: [], req6: [], rep4: [], rep6: [] };
+  const m: SteerMatches = { req4: [], req6: [], rep4: [], rep6: [], syn4: [], syn6: [] };
   const helperPorts = engine.appPorts(6);
   const services = engine.services;
   if (services.some((s) => s.fwmark !== 0)) m.reqOff = 'a fwmark service exists';
@@ -99,11 +107,14 @@ export function steerMatches(engine: Engine): SteerMatches {
     const helper = s.protocol === 6 && helperPorts.includes(s.port);
     // port-0 services, the FTP port and helper ports take every port of the VIP
     const allPorts = s.port === 0 || s.port === 21 || helper;
-    if (!m.reqOff)
-      add(
-        s.af === 4 ? m.req4 : m.req6,
-        sel(s.af, 'dst', s.addr, s.protocol, allPorts ? 0 : s.port),
-      );
+    if (!m.reqOff) {
+      const r = sel(s.af, 'dst', s.addr, s.protocol, allPorts ? 0 : s.port);
+      add(s.af === 4 ? m.req4 : m.req6, r);
+      // the TCP flags byte (offset 33 after a 20-byte IPv4 header, 53 after IPv6's):
+      // SYN set, ACK, RST and FIN clear
+      if (s.protocol === 6)
+        add(s.af === 4 ? m.syn4! : m.syn6!, `${r} match u8 0x02 0x17 at ${s.af === 4 ? 33 : 53}`);
+    }
     for (const d of dests) {
       if (d.fwd !== CONN_F_MASQ) continue;
       // FTP: active data connections come from port 20, passive ones from any port
@@ -111,8 +122,10 @@ export function steerMatches(engine: Engine): SteerMatches {
       add(d.af === 4 ? m.rep4 : m.rep6, sel(d.af, 'src', d.addr, s.protocol, every ? 0 : d.port));
     }
   }
-  for (const k of ['req4', 'req6', 'rep4', 'rep6'] as const)
-    if (m[k].length > STEER_MAX_FILTERS) m[k] = [];
+  for (const k of ['req4', 'req6', 'rep4', 'rep6', 'syn4', 'syn6'] as const)
+    if ((m[k]?.length ?? 0) > STEER_MAX_FILTERS) m[k] = [];
+  if (m.req4.length === 0) m.syn4 = [];
+  if (m.req6.length === 0) m.syn6 = [];
   return m;
 }
 
@@ -122,6 +135,8 @@ export interface SteerNames {
   tunIn: string;
   /** TUN device NAT replies are redirected to. */
   tunOut: string;
+  /** TUN device TCP requests with SYN alone are redirected to (read last, bounded). */
+  tunSyn: string;
   /** tc filter priorities (`pref`) for IPv4 and IPv6; the director owns these. */
   pref4: number;
   pref6: number;
@@ -145,8 +160,11 @@ export function steerBatch(names: SteerNames, devs: string[], m: SteerMatches): 
             `action mirred egress redirect dev ${tun}`,
         );
     };
+    // u32 tries a priority's filters in the order they were added: SYNs first
+    put(names.pref4, 'ip', m.syn4 ?? [], names.tunSyn);
     put(names.pref4, 'ip', m.req4, names.tunIn);
     put(names.pref4, 'ip', m.rep4, names.tunOut);
+    put(names.pref6, 'ipv6', m.syn6 ?? [], names.tunSyn);
     put(names.pref6, 'ipv6', m.req6, names.tunIn);
     put(names.pref6, 'ipv6', m.rep6, names.tunOut);
   }
@@ -171,7 +189,8 @@ export function steerDevices(links: LinkJson[], names: SteerNames): string[] {
   for (const l of links) {
     if (!l.ifname || l.master) continue;
     if (l.link_type === 'loopback' || l.ifname === 'lo') continue;
-    if (l.ifname === names.tunIn || l.ifname === names.tunOut) continue;
+    if (l.ifname === names.tunIn || l.ifname === names.tunOut || l.ifname === names.tunSyn)
+      continue;
     out.push(l.ifname);
   }
   return out;
@@ -180,7 +199,13 @@ export function steerDevices(links: LinkJson[], names: SteerNames): string[] {
 /** Device names for an instance: at most 15 characters (IFNAMSIZ − 1). */
 export function steerNames(instance: string, pref: number): SteerNames {
   const base = instance.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 9);
-  return { tunIn: `tsvsi-${base}`, tunOut: `tsvso-${base}`, pref4: pref, pref6: pref + 1 };
+  return {
+    tunIn: `tsvsi-${base}`,
+    tunOut: `tsvso-${base}`,
+    tunSyn: `tsvss-${base}`,
+    pref4: pref,
+    pref6: pref + 1,
+  };
 }
 
 /** Address given to the steering TUN, so the reverse-path check can pass (see {@link Steering.open}). */
@@ -201,6 +226,8 @@ export class Steering {
   /** The TUN devices (null: steering off). */
   tunIn: PacketChannel | null = null;
   tunOut: PacketChannel | null = null;
+  /** The SYN device (null: SYNs are steered with the other requests). */
+  tunSyn: PacketChannel | null = null;
   /** The filters are in place (false: the queues capture alone). */
   on = false;
   /** Interfaces the filters were last put on, and what they matched (for change detection). */
@@ -288,10 +315,17 @@ export class Steering {
     if (!adopted)
       for (const dev of [n.tunIn, n.tunOut])
         runQuiet(this.netns, 'ip', ['tuntap', 'add', 'dev', dev, 'mode', 'tun', 'vnet_hdr']);
+    if (!exists(n.tunSyn))
+      runQuiet(this.netns, 'ip', ['tuntap', 'add', 'dev', n.tunSyn, 'mode', 'tun', 'vnet_hdr']);
     try {
       this.inNs(() => {
         this.tunIn = openTun({ name: n.tunIn, vnetHdrSize: VNET_HDR_BYTES, offload });
         this.tunOut = openTun({ name: n.tunOut, vnetHdrSize: VNET_HDR_BYTES, offload });
+        try {
+          this.tunSyn = openTun({ name: n.tunSyn, vnetHdrSize: VNET_HDR_BYTES, offload });
+        } catch {
+          this.tunSyn = null; // SYNs then go with the other requests
+        }
       });
       this.unconfigured = true;
       // a new device is set up before the filters redirect into it (Director.start)
@@ -321,6 +355,8 @@ export class Steering {
           // while no daemon reads (a restart, a hand-over) a device holds this many
           `link set ${n.tunIn} up txqueuelen ${STEER_TXQUEUELEN}`,
           `link set ${n.tunOut} up txqueuelen ${STEER_TXQUEUELEN}`,
+          // room for bursts of SYNs (tun's default queue is 500 packets)
+          ...(this.tunSyn ? [`link set ${n.tunSyn} txqueuelen 4096 up`] : []),
           `addr replace ${STEER_ADDR}/32 dev ${n.tunIn}`,
           '',
         ].join('\n'),
@@ -334,7 +370,8 @@ export class Steering {
         this.netns,
         'tc',
         ['-force', '-batch', '-'],
-        `qdisc replace dev ${n.tunIn} root noqueue\nqdisc replace dev ${n.tunOut} root noqueue\n`,
+        `qdisc replace dev ${n.tunIn} root noqueue\nqdisc replace dev ${n.tunOut} root noqueue\n` +
+          (this.tunSyn ? `qdisc replace dev ${n.tunSyn} root noqueue\n` : ''),
       ).catch(() => undefined);
     } catch (e) {
       this.log(`steering off (the queues capture alone): ${(e as Error).message}`);
@@ -351,6 +388,7 @@ export class Steering {
   async apply(engine: Engine): Promise<void> {
     if (!this.tunIn || !this.tunOut) return;
     const m = steerMatches(engine);
+    if (!this.tunSyn) m.syn4 = m.syn6 = [];
     let links: LinkJson[];
     try {
       links = JSON.parse(await runAsync(this.netns, 'ip', ['-j', 'link', 'show'])) as LinkJson[];
@@ -437,7 +475,7 @@ export class Steering {
   destroy(): void {
     this.remove();
     this.close();
-    for (const dev of [this.names.tunIn, this.names.tunOut])
+    for (const dev of [this.names.tunIn, this.names.tunOut, this.names.tunSyn])
       runQuiet(this.netns, 'ip', ['link', 'del', 'dev', dev]);
   }
 
@@ -458,7 +496,9 @@ export class Steering {
       this.tunIn?.close();
       this.tunOut?.close();
     }
-    this.tunIn = this.tunOut = null;
+    // the SYN device is not handed over: the next daemon opens it again
+    this.tunSyn?.close();
+    this.tunIn = this.tunOut = this.tunSyn = null;
     this.on = false;
     this.applied = '';
   }

@@ -89,15 +89,17 @@ export class TunReader {
    * Packets steered into a TUN, one direction (`st`): requests (tunIn's reads) or NAT
    * replies (tunOut's), until it is empty (at most 8 batches per wake-up).
    */
-  drain(chan: PacketChannel, st: TxState): void {
+  drain(chan: PacketChannel, st: TxState, maxRounds = 8): number {
     const x = this.x;
     const eng = x.engine;
     const rx = st.rxTun;
     const buf = st.buf;
     const rr = this.rr;
-    for (let rounds = 0; rounds < 8; rounds++) {
+    let last = 0;
+    for (let rounds = 0; rounds < maxRounds; rounds++) {
       const n = chan.read(rx, BATCH_PKTS);
-      if (n <= 0) return;
+      last = n;
+      if (n <= 0) return last;
       if (st.reply) this.steered.out += n;
       else this.steered.in += n;
       const now = Date.now();
@@ -131,7 +133,8 @@ export class TunReader {
           const at = x.place(st, off, len);
           if (at < 0) continue;
           const rlen = eng.result.len;
-          if (!st.reply) {
+          // the SYN proxy's packets to a real server come out of `out` with a method
+          if (!st.reply || eng.result.method >= 0) {
             if (!x.sendRequest(st, v, at, rlen, partial, gsoType !== 0, true)) continue;
             // NAT to a next hop not resolved yet: the kernel routes it, and its
             // forwarding takes the TTL step the engine took
@@ -165,7 +168,8 @@ export class TunReader {
         }
       }
       x.flush(st);
-      if (!chan.more) return;
+      if (!chan.more) return last;
     }
+    return last;
   }
 }

@@ -25,6 +25,11 @@ export const SVC_F_ONEPACKET = 0x0004;
 export const SVC_F_SCHED1 = 0x0008;
 export const SVC_F_SCHED2 = 0x0010;
 export const SVC_F_SCHED3 = 0x0020;
+/**
+ * tsvs's own: the service's TCP handshakes are answered by the director with SYN
+ * cookies (synproxy.ts). No kernel flag has this bit; it never leaves tsvs.
+ */
+export const SVC_F_SYNPROXY = 0x10000;
 export const SVC_F_SCHED_SH_FALLBACK = SVC_F_SCHED1;
 export const SVC_F_SCHED_SH_PORT = SVC_F_SCHED2;
 export const SVC_F_SCHED_MH_FALLBACK = SVC_F_SCHED1;
@@ -52,6 +57,11 @@ export const CONN_F_NO_CPORT = 0x0800;
 export const CONN_F_TEMPLATE = 0x1000;
 export const CONN_F_ONE_PACKET = 0x2000;
 export const CONN_F_NFCT = 0x10000;
+/**
+ * tsvs's own: a conn the SYN proxy opened (synproxy.ts); its sequence numbers are
+ * translated. Outside CONN_F_BACKUP_MASK, so sync never sends it.
+ */
+export const CONN_F_SYNPROXY = 0x100000;
 export const CONN_F_BACKUP_MASK = 0x1f87;
 export const CONN_F_BACKUP_UPD_MASK = 0x0700;
 export const CONN_F_DEST_MASK = CONN_F_FWD_MASK | CONN_F_ONE_PACKET | CONN_F_NFCT;

@@ -9,8 +9,10 @@ import {
   CONN_F_MASQ,
   CONN_F_NFCT,
   CONN_F_ONE_PACKET,
+  CONN_F_SYNPROXY,
   IPPROTO_ICMP,
   IPPROTO_ICMPV6,
+  IPPROTO_TCP,
   type AddressFamily,
 } from './constants.js';
 import { addrEqual } from './addr.js';
@@ -33,6 +35,7 @@ import {
 } from './schedule.js';
 import { countIn, countOut } from './stats.js';
 import { serviceFind } from './svc.js';
+import { synproxyInConn, synproxyNew, synproxyOut } from './synproxy.js';
 import { Why } from './verdict.js';
 import { APP_DROP, APP_MANGLED } from './app/types.js';
 import { transmit } from './xmit/index.js';
@@ -123,6 +126,14 @@ function inProto(
   }
 
   if (id === NO_CONN) {
+    // tsvs's SYN proxy answers handshakes of its services before anything is scheduled
+    if (proto === IPPROTO_TCP && (ipvs.spServices > 0 || ipvs.settings.synproxy !== 0)) {
+      const psvc = pv.frag === 0 ? serviceFind(ipvs, af, mark, proto, pv.daddr, 0, pv.dport) : null;
+      if (psvc) {
+        const v = synproxyNew(ipvs, pp, psvc, pv, mark, pktFlags);
+        if (v >= 0) return v;
+      }
+    }
     const why = pp.connSchedule(ipvs, pv);
     if (why !== Why.NONE)
       return why === Why.DROP ? drop(ipvs, DropReason.MALFORMED) : accept(ipvs, why);
@@ -130,6 +141,8 @@ function inProto(
     const svc = serviceFind(ipvs, af, mark, proto, pv.daddr, 0, pv.dport);
     if (!svc) return accept(ipvs, Why.NO_SERVICE);
     if (todrop(ipvs)) return drop(ipvs, DropReason.DROP_PACKET_DEFENCE);
+    const max = ipvs.settings.conn_max;
+    if (max > 0 && c.count >= max) return drop(ipvs, DropReason.CONN_TABLE_FULL);
     const sp = schedPacket(ipvs, af, proto, pv.saddr, pv.sport, pv.daddr, pv.dport);
     const r = schedule(ipvs, pp, svc, sp, mark, pktFlags);
     if (r === SCHED_IGNORE) return accept(ipvs, ipvs.result.why);
@@ -138,6 +151,10 @@ function inProto(
     id = r;
   } else {
     ipvs.result.why = Why.CONN;
+    if (c.flags[id] & CONN_F_SYNPROXY) {
+      const v = synproxyInConn(ipvs, id, pv);
+      if (v >= 0) return v;
+    }
   }
   return inConn(ipvs, pp, id, pv, mark, pktFlags);
 }
@@ -224,6 +241,10 @@ export function ipvsOut(
   r.method = -1;
   r.why = Why.CONN;
   const did = c.dest[id];
+  if (c.flags[id] & CONN_F_SYNPROXY) {
+    const v = synproxyOut(ipvs, pp, id, pv);
+    if (v >= 0) return v;
+  }
   if ((c.flags[id] & CONN_F_FWD_MASK) === CONN_F_MASQ) {
     let full = false;
     const app = ipvs.appOf.size > 0 ? ipvs.appOf.get(id) : undefined;

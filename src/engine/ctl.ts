@@ -4,7 +4,12 @@
  * (§2.14) and the expire_nodest_conn flush (§2.12). Shapes and defaults are
  * spec.ts's, shared with every front end.
  */
-import { DEST_F_AVAILABLE, FWD_METHOD_FLAG, type AddressFamily } from './constants.js';
+import {
+  DEST_F_AVAILABLE,
+  FWD_METHOD_FLAG,
+  SVC_F_SYNPROXY,
+  type AddressFamily,
+} from './constants.js';
 import { addrEqual, newAddr, parseAddr } from './addr.js';
 import { IpvsError, type IpvsOp } from './errors.js';
 import type { Ipvs } from './ipvs.js';
@@ -98,6 +103,7 @@ function applyServiceParams(ipvs: Ipvs, svc: Service, opts: ServiceParams): void
   svc.timeout = opts.timeout ?? SERVICE_DEFAULTS.persistentTimeout;
   svc.netmask = netmaskOf(svc.af, opts.netmask);
   svc.peName = opts.pe ?? SERVICE_DEFAULTS.pe;
+  ipvs.spServices = countProxied(ipvs, svc);
   const name = opts.scheduler ?? SERVICE_DEFAULTS.scheduler;
   if (name === NO_SCHEDULER) {
     // "none": no scheduler bound, so every new conn finds no dest (ip_vs_leave)
@@ -147,6 +153,14 @@ function removeService(ipvs: Ipvs, svc: Service): void {
   svcUnlink(ipvs, svc);
   ipvs.services.splice(ipvs.services.indexOf(svc), 1);
   ipvs.services.forEach((s, i) => (s.id = i));
+  ipvs.spServices = countProxied(ipvs, null);
+}
+
+/** Services with SVC_F_SYNPROXY (`changed` may not be in the list yet). */
+function countProxied(ipvs: Ipvs, changed: Service | null): number {
+  let n = changed !== null && changed.flags & SVC_F_SYNPROXY ? 1 : 0;
+  for (const s of ipvs.services) if (s !== changed && s.flags & SVC_F_SYNPROXY) n++;
+  return n;
 }
 
 /** ipvsadm -C. */

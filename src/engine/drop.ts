@@ -33,6 +33,20 @@ export const DropReason = {
   NO_ROOM: 13,
   BACKUP_ONLY: 14,
   RESCHEDULE: 15,
+  /** tsvs: an ACK to a SYN-proxied service without a conn whose cookie is not valid. */
+  SYNPROXY_BAD_COOKIE: 16,
+  /** tsvs: client data held by the SYN proxy until the real server answers (not lost). */
+  SYNPROXY_HELD: 17,
+  /** tsvs: client data before the real server answered, with no room to hold it. */
+  SYNPROXY_EARLY_DATA: 18,
+  /** tsvs: a real server's packet that does not answer the proxy's SYN. */
+  SYNPROXY_BAD_SERVER: 19,
+  /** tsvs: the client's RST that proves its address to the SYN proxy (DR, consumed). */
+  SYNPROXY_AUTH: 20,
+  /** tsvs: a valid cookie, but the scheduler chose a real server the proxy cannot carry. */
+  SYNPROXY_METHOD: 21,
+  /** tsvs: the connection table is at conn_max (the kernel has no such limit). */
+  CONN_TABLE_FULL: 22,
 } as const;
 
 export const DROP_REASON_NAMES = [
@@ -52,5 +66,12 @@ export const DROP_REASON_NAMES = [
   'no-room',
   'backup-only',
   'reschedule',
+  'synproxy-bad-cookie',
+  'synproxy-held',
+  'synproxy-early-data',
+  'synproxy-bad-server',
+  'synproxy-auth',
+  'synproxy-method',
+  'conn-table-full',
 ];
 export const DROP_REASON_COUNT = DROP_REASON_NAMES.length;

@@ -16,6 +16,7 @@ import { PacketResult } from './verdict.js';
 import type { AppContext, AppHelper } from './app/types.js';
 import { newAddr } from './addr.js';
 import { PacketView } from '../wire/packet.js';
+import { SynProxyState } from './synproxy-state.js';
 
 /** Packet flags passed by the data plane with each packet. */
 export const PKT_GSO = 0x1;
@@ -125,6 +126,11 @@ export class Ipvs {
   /** Available memory in pages, as the caller last reported it. */
   availMem = Number.MAX_SAFE_INTEGER;
 
+  /** Services with SVC_F_SYNPROXY (ctl.ts keeps it): the proxy is asked only then. */
+  spServices = 0;
+  /** The SYN proxy's secrets, counters, held-data pool and proved clients. */
+  readonly sp: SynProxyState;
+
   constructor(
     settings: Settings,
     conns: ConnTable,
@@ -141,5 +147,6 @@ export class Ipvs {
     this.mtu = mtu;
     this.schedCtx = { random, settings };
     this.secureTable = settings.secure_tcp > 1;
+    this.sp = new SynProxyState(random);
   }
 }

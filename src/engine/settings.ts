@@ -37,6 +37,16 @@ export interface Settings {
   debug_level: number;
   lblc_expiration: number;
   lblcr_expiration: number;
+  /**
+   * tsvs's own (no kernel sysctl): 1 puts every TCP service behind the SYN proxy
+   * (synproxy.ts), as the per-service `--synproxy` does for one. Off by default.
+   */
+  synproxy: number;
+  /**
+   * tsvs's own: the most connections (templates included) the table holds; a new
+   * one beyond it is dropped as `conn-table-full`. 0 = no limit (the kernel has none).
+   */
+  conn_max: number;
 }
 
 export function defaultSettings(): Settings {
@@ -72,6 +82,8 @@ export function defaultSettings(): Settings {
     debug_level: 0,
     lblc_expiration: 86400,
     lblcr_expiration: 86400,
+    synproxy: 0,
+    conn_max: 0,
   };
 }
 
@@ -109,6 +121,8 @@ const RANGES: Record<Exclude<keyof Settings, 'sync_threshold'>, Range> = {
   debug_level: [0, 12],
   lblc_expiration: [0, INT_MAX],
   lblcr_expiration: [0, INT_MAX],
+  synproxy: [0, 1],
+  conn_max: [0, INT_MAX],
 };
 
 export const SETTING_NAMES = Object.keys(defaultSettings()) as (keyof Settings)[];

@@ -99,6 +99,11 @@ export interface ConnsState {
   armed: Uint8Array;
   /** The conns' ids in the saved engine (the journal's records name conns by id). */
   ids?: Int32Array;
+  /**
+   * The SYN proxy's per-conn numbers (4 words a conn: client ISN, delta, timestamp
+   * offset, options), present when a proxied conn was saved (synproxy.ts).
+   */
+  sp?: Uint32Array;
 }
 
 /** A helper's data for one conn. */
@@ -278,6 +283,7 @@ export function validateEngineState(v: unknown): EngineState {
   ];
   for (const [k, ctor, per] of cols) typed(c[k], ctor, n * per, `conns.${k}`);
   if (c.ids !== undefined) typed(c.ids, Int32Array, n, 'conns.ids');
+  if (c.sp !== undefined) typed(c.sp, Uint32Array, n * 4, 'conns.sp');
   const cc = c as unknown as ConnsState;
   for (let i = 0; i < n; i++) {
     if (cc.af[i] !== 4 && cc.af[i] !== 6) fail(`conns[${i}].af: not 4 or 6`);

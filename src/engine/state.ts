@@ -27,6 +27,7 @@ import {
   CONN_F_HASHED,
   CONN_F_INACTIVE,
   CONN_F_NO_CPORT,
+  CONN_F_SYNPROXY,
   CONN_F_TEMPLATE,
   DEST_F_AVAILABLE,
   DEST_F_OVERLOAD,
@@ -146,6 +147,14 @@ export function exportEngineState(engine: Engine): EngineState {
     cs.timeout[i] = c.timeout[id];
     cs.expires[i] = c.expires[id];
     cs.armed[i] = c.armed(id) ? 1 : 0;
+    if (c.flags[id] & CONN_F_SYNPROXY) {
+      // the proxy's numbers (its held data is not kept: the client sends it again)
+      if (!cs.sp) cs.sp = new Uint32Array(n * 4);
+      cs.sp[i * 4] = c.spSeq[id];
+      cs.sp[i * 4 + 1] = c.spDelta[id];
+      cs.sp[i * 4 + 2] = c.spTs[id];
+      cs.sp[i * 4 + 3] = c.spInfo[id];
+    }
     const app = ipvs.appOf.get(id);
     const data = ipvs.appData.get(id);
     const seq = ipvs.seqs.get(id);
@@ -370,6 +379,12 @@ export function importEngineState(engine: Engine, raw: unknown, now: number): Im
     c.inPkts[id] = cs.inPkts[i];
     c.syncEnd[id] = cs.syncEnd[i];
     c.timeout[id] = cs.timeout[i];
+    if (cs.sp) {
+      c.spSeq[id] = cs.sp[i * 4];
+      c.spDelta[id] = cs.sp[i * 4 + 1];
+      c.spTs[id] = cs.sp[i * 4 + 2];
+      c.spInfo[id] = cs.sp[i * 4 + 3];
+    }
     const flags = cs.flags[i];
     c.flags[id] = flags & ~CONN_F_HASHED;
     if (flags & CONN_F_NO_CPORT) c.noCportCount++;

@@ -22,6 +22,8 @@ export function ipvsTick(ipvs: Ipvs, now: number, expire: (id: number) => void):
     updateDefenseLevel(ipvs);
     if (ipvs.dropEntryActive) randomDropEntry(ipvs);
     for (const s of ipvs.services) s.scheduler?.tick?.(s, now);
+    // tsvs: the table gives memory back after a flood, one halving a second
+    ipvs.conns.shrinkStep();
   }
   if (ipvs.lastEstimate < 0) ipvs.lastEstimate = now;
   if (

@@ -68,6 +68,17 @@ export const Why = {
   ABORT: 25,
   /** SCTP whose first chunk is not INIT, sloppy_sctp=0: not scheduled (§2.7). */
   NOT_INIT: 26,
+  // tsvs's SYN proxy (synproxy.ts)
+  /** REPLY: a SYN-ACK carrying a SYN cookie, no conn created. */
+  SYNPROXY_COOKIE: 27,
+  /** FORWARD: a valid cookie created the conn; the proxy's SYN goes to the real server. */
+  SYNPROXY_SYN: 28,
+  /** FORWARD: the real server's SYN-ACK answered with the handshake's ACK (or held data). */
+  SYNPROXY_ACK: 29,
+  /** REPLY: a SYN-ACK the client must refuse with an RST that proves its address (DR). */
+  SYNPROXY_AUTH: 30,
+  /** The client's address was proved to the SYN proxy: its SYN is scheduled as usual. */
+  SYNPROXY_AUTHED: 31,
 } as const;
 
 /** Names of {@link Why} codes, by code. */
@@ -99,6 +110,11 @@ export const WHY_NAMES = [
   'drop',
   'abort',
   'not-init',
+  'synproxy-cookie',
+  'synproxy-syn',
+  'synproxy-ack',
+  'synproxy-auth',
+  'synproxy-authed',
 ];
 
 /** The packet the data plane must act on, filled by every `in` / `out` call. */

@@ -314,6 +314,53 @@ export const FAMILIES: readonly Family[] = [
           ]
         : [],
   },
+  {
+    name: 'tsvs_capture_dropped_packets_total',
+    type: 'counter',
+    help: 'Packets the kernel dropped in a full capture queue before the engine saw them, by queue (TUN device or netfilter queue).',
+    labelNames: ['queue'],
+    samples: (s) => s.captureDrops.map((d) => [{ queue: d.queue }, d.packets] as const),
+  },
+  // the SYN proxy and the defences (tsvs's own figures: the kernel has no SYN proxy)
+  {
+    name: 'tsvs_synproxy_total',
+    type: 'counter',
+    help: "The SYN proxy's events: cookies sent, valid, failed; DR address proofs sent and passed; client packets held; handshakes with real servers started and completed.",
+    labelNames: ['event'],
+    samples: (s) => s.synproxy.map((d) => [{ event: d.event }, d.count] as const),
+  },
+  {
+    name: 'tsvs_synproxy_held_packets',
+    type: 'gauge',
+    help: 'Client packets the SYN proxy holds now until their real server answers.',
+    labelNames: [],
+    samples: (s) => [[{}, s.synproxyHeld]],
+  },
+  {
+    name: 'tsvs_defense_active',
+    type: 'gauge',
+    help: 'The defences of net.ipv4.vs: drop_entry active (1/0), drop_packet rate (1 in N dropped, 0 off), secure_tcp table in use (1/0).',
+    labelNames: ['defense'],
+    samples: (s) => [
+      [{ defense: 'drop_entry' }, s.defense.dropEntry ? 1 : 0],
+      [{ defense: 'drop_packet' }, s.defense.dropRate],
+      [{ defense: 'secure_tcp' }, s.defense.secureTcp ? 1 : 0],
+    ],
+  },
+  {
+    name: 'tsvs_connection_table_capacity',
+    type: 'gauge',
+    help: 'Entries the connection table has room for now (it grows and shrinks with its use).',
+    labelNames: [],
+    samples: (s) => [[{}, s.connTable.capacity]],
+  },
+  {
+    name: 'tsvs_connection_table_max',
+    type: 'gauge',
+    help: 'conn_max: the most entries the connection table may hold (0 = no limit, as the kernel).',
+    labelNames: [],
+    samples: (s) => [[{}, s.connTable.max]],
+  },
   // connection sync
   {
     name: 'tsvs_sync_role',

@@ -9,6 +9,7 @@
 import type { ControlModel, DestEntry, ServiceEntry } from '../control/model.js';
 import type { DaemonEntry } from '../control/daemons.js';
 import { DROP_REASON_NAMES } from '../engine/drop.js';
+import { SP_COUNTER_NAMES } from '../engine/synproxy-state.js';
 import type { RateSnapshot, StatsSnapshot } from '../engine/stats.js';
 import { protoName } from '../engine/spec.js';
 
@@ -36,6 +37,8 @@ export interface MetricsSource {
   txErrors?: () => ReadonlyMap<string, number>;
   /** Packets taken by the fast path (tc steering into TUN), by direction. */
   steered?: () => { in: number; out: number };
+  /** Packets the kernel dropped before the engine saw them (full capture queues), by queue. */
+  captureDrops?: () => ReadonlyMap<string, number>;
   /** Sync daemons' counters. */
   sync?: () => readonly SyncReport[];
   /** Health checks: each checked real server and whether it is up. */
@@ -118,6 +121,16 @@ export interface MetricsSnapshot {
   drops: { reason: string; packets: number }[];
   txErrors: { reason: string; packets: number }[];
   steered: { in: number; out: number } | null;
+  /** Packets dropped in full capture queues (TUN devices, netfilter queues), by queue. */
+  captureDrops: { queue: string; packets: number }[];
+  /** The SYN proxy's counters (tsvs's own), by event. */
+  synproxy: { event: string; count: number }[];
+  /** The SYN proxy's held early data now, and the proxied services (or all with the setting). */
+  synproxyHeld: number;
+  /** The kernel's defences: drop_entry active, drop_packet's rate (0 off), secure_tcp's table in use. */
+  defense: { dropEntry: boolean; dropRate: number; secureTcp: boolean };
+  /** The connection table: entries allocated (its capacity) and conn_max (0 no limit). */
+  connTable: { capacity: number; max: number };
   /** Sync daemons configured (ipvsadm --start-daemon), with their counters. */
   sync: { role: string; config: DaemonEntry; datagrams: number; conns: number }[];
   health: {
@@ -226,6 +239,15 @@ export function takeSnapshot(src: MetricsSource): MetricsSnapshot {
     drops,
     txErrors: [...(src.txErrors?.() ?? [])].map(([reason, packets]) => ({ reason, packets })),
     steered: src.steered ? { ...src.steered() } : null,
+    captureDrops: [...(src.captureDrops?.() ?? [])].map(([queue, packets]) => ({ queue, packets })),
+    synproxy: SP_COUNTER_NAMES.map((event, i) => ({ event, count: engine.ipvs.sp.counters[i] })),
+    synproxyHeld: engine.ipvs.sp.heldNow,
+    defense: {
+      dropEntry: engine.ipvs.dropEntryActive,
+      dropRate: engine.ipvs.dropRate,
+      secureTcp: engine.ipvs.secureTable,
+    },
+    connTable: { capacity: engine.conns.cap, max: engine.settings.conn_max },
     sync: model.daemons().map((d) => ({
       role: d.state,
       config: d,

@@ -75,6 +75,19 @@ const REASON_TEXT: Readonly<Record<number, string>> = {
   [DropReason.NO_ROOM]: 'no room to build the packet',
   [DropReason.BACKUP_ONLY]: 'backup_only: this director only takes sync (§13)',
   [DropReason.RESCHEDULE]: 'SYN on a conn about to be reused while conntrack holds it (§2.11)',
+  [DropReason.SYNPROXY_BAD_COOKIE]:
+    'tsvs SYN proxy: an ACK without a connection whose cookie is not valid (forged, wrong flow or expired)',
+  [DropReason.SYNPROXY_HELD]:
+    "tsvs SYN proxy: the client's data is held until the real server has answered, then sent",
+  [DropReason.SYNPROXY_EARLY_DATA]:
+    'tsvs SYN proxy: client data before the real server answered, no room to hold it (the client sends it again)',
+  [DropReason.SYNPROXY_BAD_SERVER]:
+    "tsvs SYN proxy: a real server's packet that answers nothing the proxy sent",
+  [DropReason.SYNPROXY_AUTH]:
+    "tsvs SYN proxy: the client's RST proved its address (DR/tunnel service); its next SYN is scheduled",
+  [DropReason.SYNPROXY_METHOD]:
+    'tsvs SYN proxy: a valid cookie, but the chosen real server is no longer NAT',
+  [DropReason.CONN_TABLE_FULL]: 'tsvs: the connection table holds conn_max entries',
 };
 
 /** A conn as the trace shows it, taken at one moment. */

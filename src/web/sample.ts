@@ -83,7 +83,7 @@ export interface DashService {
 
 /** One reason packets were dropped: by the engine, or failed to transmit. */
 export interface DashDrop {
-  stage: 'engine' | 'transmit';
+  stage: 'engine' | 'transmit' | 'capture';
   reason: string;
   total: number;
   /** Per second over the last sample. */
@@ -118,6 +118,8 @@ export interface DashExtra {
   vrrp?: () => string | null | undefined;
   /** Packets the data plane could not transmit, by reason. */
   txErrors?: () => ReadonlyMap<string, number>;
+  /** Packets dropped in full capture queues before the engine saw them, by queue. */
+  captureDrops?: () => ReadonlyMap<string, number>;
 }
 
 /** `addr:port`, IPv6 in brackets (as health checks and metrics name a server). */
@@ -186,6 +188,7 @@ export class Sampler {
   private readonly prev = new Map<string, Float64Array>();
   private readonly prevDrops: Float64Array;
   private readonly prevTx = new Map<string, number>();
+  private readonly prevCap = new Map<string, number>();
 
   constructor(
     readonly model: ControlModel,
@@ -326,6 +329,13 @@ export class Sampler {
       this.prevTx.set(reason, n);
       dropRate += rate;
       if (n > 0) drops.push({ stage: 'transmit', reason, total: n, rate });
+    }
+    for (const [queue, n] of this.extra.captureDrops?.() ?? []) {
+      const p = this.prevCap.get(queue) ?? 0;
+      const rate = dt > 0 ? (n >= p ? n - p : n) / dt : 0;
+      this.prevCap.set(queue, n);
+      dropRate += rate;
+      if (n > 0) drops.push({ stage: 'capture', reason: queue, total: n, rate });
     }
     this.history.push(now, points);
     const conns = engine.conns.count;

@@ -62,6 +62,10 @@ export interface PacketSpec {
   /** UDP: leave the checksum zero. */
   noUdpChecksum?: boolean;
   df?: boolean;
+  /** TCP option bytes (padded to a multiple of 4 by the builder with NOPs). */
+  tcpOptions?: number[];
+  /** TCP window (default 0xffff). */
+  window?: number;
 }
 
 /** Build an IPv4 or IPv6 TCP/UDP packet with correct checksums. */
@@ -74,7 +78,9 @@ export function buildPacket(p: PacketSpec): Uint8Array {
       : (p.payload ?? new Uint8Array(0));
   const opts = p.options ?? [];
   const ipHdr = v6 ? 40 : 20 + opts.length;
-  const l4Hdr = proto === 'tcp' ? 20 : 8;
+  const topts = [...(p.tcpOptions ?? [])];
+  while (topts.length % 4 !== 0) topts.push(1);
+  const l4Hdr = proto === 'tcp' ? 20 + topts.length : 8;
   const l4len = l4Hdr + payload.length;
   const total = ipHdr + l4len;
   const b = new Uint8Array(total);
@@ -123,10 +129,12 @@ export function buildPacket(p: PacketSpec): Uint8Array {
     b[l4 + 9] = (ack >>> 16) & 255;
     b[l4 + 10] = (ack >>> 8) & 255;
     b[l4 + 11] = ack & 255;
-    b[l4 + 12] = 5 << 4;
+    b[l4 + 12] = (l4Hdr / 4) << 4;
     b[l4 + 13] = p.flags ?? SYN;
-    b[l4 + 14] = 0xff;
-    b[l4 + 15] = 0xff;
+    const win = p.window ?? 0xffff;
+    b[l4 + 14] = win >> 8;
+    b[l4 + 15] = win & 255;
+    b.set(topts, l4 + 20);
   } else {
     b[l4 + 4] = l4len >> 8;
     b[l4 + 5] = l4len & 255;

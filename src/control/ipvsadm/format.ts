@@ -9,6 +9,7 @@
 import { formatAddr, parseAddr } from '../../engine/addr.js';
 import {
   SVC_F_ONEPACKET,
+  SVC_F_SYNPROXY,
   SVC_F_PERSISTENT,
   SVC_F_SCHED1,
   SVC_F_SCHED2,
@@ -162,6 +163,7 @@ function serviceLine(s: ServiceEntry, names: Names): string {
     if (s.pe) l += ` pe ${s.pe}`;
   }
   if (s.flags & SVC_F_ONEPACKET) l += ' ops';
+  if (s.flags & SVC_F_SYNPROXY) l += ' synproxy';
   return l;
 }
 
@@ -412,6 +414,7 @@ export function formatSave(services: readonly ServiceEntry[], names: Names): str
     }
     if (s.pe) out += ` --pe ${s.pe}`;
     if (s.flags & SVC_F_ONEPACKET) out += ' -o';
+    if (s.flags & SVC_F_SYNPROXY) out += ' --synproxy';
     if (s.flags & SCHED_MASK) out += ` -b ${schedFlagNames(s.scheduler, s.flags).join(',')}`;
     out += '\n';
     for (const d of s.dests) {

@@ -81,6 +81,7 @@ Options:
   --nosort                            disable sorting output of service/server entries
   --sort                              does nothing, for backwards compatibility
   --ops          -o                   one-packet scheduling
+  --synproxy                          answer SYNs with SYN cookies (tsvs)
   --numeric      -n                   numeric output of addresses and ports
   --sched-flags  -b flags             scheduler flags (comma-separated)
 Daemon Options:

@@ -14,6 +14,7 @@ import {
   IPPROTO_TCP,
   IPPROTO_UDP,
   SVC_F_ONEPACKET,
+  SVC_F_SYNPROXY,
   SVC_F_PERSISTENT,
 } from '../../engine/constants.js';
 import { checkSchedFlags } from '../../engine/sched/flags.js';
@@ -245,6 +246,10 @@ export async function parseCommandLine(
         case 'ops':
           set('ops');
           svc.flags |= SVC_F_ONEPACKET;
+          break;
+        case 'synproxy':
+          set('synproxy');
+          svc.flags |= SVC_F_SYNPROXY;
           break;
         case 'real-server': {
           set('real-server');

@@ -21,6 +21,7 @@ export type Tag =
   | 'pe'
   | 'sched-flags'
   | 'ops'
+  | 'synproxy'
   | 'real-server'
   | 'gatewaying'
   | 'ipip'
@@ -120,6 +121,7 @@ const OPTIONS: readonly OptDef[] = [
   o('exact', 'X', 'none', 'exact'),
   o('ipv6', '6', 'none', 'ipv6'),
   o('ops', 'o', 'none', 'ops'),
+  o('synproxy', null, 'none', 'synproxy'),
   o('pe', null, 'required', 'pe'),
   o('sched-flags', 'b', 'required', 'sched-flags'),
   o('tun-type', null, 'required', 'tun-type'),

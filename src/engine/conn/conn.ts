@@ -12,7 +12,9 @@ import {
   CONN_F_NOOUTPUT,
   CONN_F_NO_CPORT,
   CONN_F_ONE_PACKET,
+  CONN_F_SEQ_MASK,
   CONN_F_SYNC,
+  CONN_F_SYNPROXY,
   CONN_F_TEMPLATE,
   TEMPLATE_ASSURED,
   type AddressFamily,
@@ -179,4 +181,14 @@ export function connSetState(ipvs: Ipvs, id: number, state: number): void {
   // conns of no protocol (fwmark templates) have no states
   const pp = protoGet(ipvs.conns.proto[id]);
   if (pp !== null) pp.setState(ipvs, id, state);
+}
+
+/**
+ * Conn `id` needs the engine for every packet: an application helper or sequence
+ * adjustment runs on it, or the SYN proxy translates its sequence numbers. A fast
+ * path outside the engine must leave such a conn alone.
+ */
+export function connNeedsEngine(ipvs: Ipvs, id: number): boolean {
+  if ((ipvs.conns.flags[id] & (CONN_F_SYNPROXY | CONN_F_SEQ_MASK)) !== 0) return true;
+  return ipvs.appOf.size > 0 && (ipvs.appOf.has(id) || ipvs.seqs.has(id));
 }

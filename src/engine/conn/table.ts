@@ -21,6 +21,7 @@ import {
   CONN_F_MASQ,
 } from '../constants.js';
 
+import { FreeIds } from './freeids.js';
 import { growArray, NO_CONN, TimingWheel } from './wheel.js';
 
 export { NO_CONN, WHEEL_TICK_MS } from './wheel.js';
@@ -85,22 +86,36 @@ export class ConnTable {
   expires!: Float64Array;
   /** Hash chain. */
   hnext!: Int32Array;
+  /**
+   * SYN proxy (synproxy.ts), meaningful only with CONN_F_SYNPROXY: the client's ISN,
+   * the sequence delta (the cookie until the server answered, then server ISN −
+   * cookie), the timestamp offset (our TSval until then), packed options and the
+   * client's window, and the held early data (a slot of the proxy's pool, or -1).
+   */
+  spSeq!: Uint32Array;
+  spDelta!: Uint32Array;
+  spTs!: Uint32Array;
+  spInfo!: Uint32Array;
+  spHeld!: Int32Array;
   /** The expiry timers. */
   readonly wheel = new TimingWheel();
 
   private buckets!: Int32Array;
   private bmask = 0;
-  private freeTop = 0;
-  private freeList!: Int32Array;
+  /** Free ids, lowest first (conn/freeids.ts). */
+  private readonly freeIds: FreeIds;
   private readonly seed: number;
+  /** The capacity the table was made with: it never shrinks below it. */
+  readonly minCap: number;
 
   constructor(initialCapacity = 1024, seed = 0x9e3779b9) {
     this.seed = seed >>> 0;
-    this.resize(Math.max(16, initialCapacity));
+    this.minCap = Math.max(16, initialCapacity);
+    this.freeIds = new FreeIds(0);
+    this.resize(this.minCap);
   }
 
   private resize(newCap: number): void {
-    const old = this.cap;
     const grow = growArray;
     this.af = grow(this.af ?? new Uint8Array(0), newCap);
     this.proto = grow(this.proto ?? new Uint8Array(0), newCap);
@@ -122,14 +137,13 @@ export class ConnTable {
     this.timeout = grow(this.timeout ?? new Uint32Array(0), newCap);
     this.expires = grow(this.expires ?? new Float64Array(0), newCap);
     this.hnext = grow(this.hnext ?? new Int32Array(0), newCap, NO_CONN);
+    this.spSeq = grow(this.spSeq ?? new Uint32Array(0), newCap);
+    this.spDelta = grow(this.spDelta ?? new Uint32Array(0), newCap);
+    this.spTs = grow(this.spTs ?? new Uint32Array(0), newCap);
+    this.spInfo = grow(this.spInfo ?? new Uint32Array(0), newCap);
+    this.spHeld = grow(this.spHeld ?? new Int32Array(0), newCap, -1);
     this.wheel.resize(newCap);
-    // free list: ids old..newCap-1, lowest on top
-    const fl = new Int32Array(newCap);
-    if (this.freeList) fl.set(this.freeList.subarray(0, this.freeTop));
-    let top = this.freeTop;
-    for (let id = newCap - 1; id >= old; id--) fl[top++] = id;
-    this.freeList = fl;
-    this.freeTop = top;
+    this.freeIds.resize(newCap);
     this.cap = newCap;
     // bucket array: about one bucket per conn
     let nb = 16;
@@ -160,10 +174,13 @@ export class ConnTable {
     return h & this.bmask;
   }
 
-  /** Allocate an id with cleared fields (flags 0, dest/control -1). */
+  /** Allocate an id with cleared fields (flags 0, dest/control -1): the lowest free one. */
   alloc(): number {
-    if (this.freeTop === 0) this.resize(this.cap * 2);
-    const id = this.freeList[--this.freeTop];
+    let id = this.freeIds.take();
+    if (id < 0) {
+      this.resize(this.cap * 2);
+      id = this.freeIds.take();
+    }
     this.count++;
     this.flags[id] = 0;
     this.state[id] = 0;
@@ -175,6 +192,8 @@ export class ConnTable {
     this.syncEnd[id] = 0;
     this.fwmark[id] = 0;
     this.hnext[id] = NO_CONN;
+    this.spInfo[id] = 0;
+    this.spHeld[id] = -1;
     this.wheel.clear(id);
     return id;
   }
@@ -182,8 +201,26 @@ export class ConnTable {
   /** Return an id to the free list (after unhash and timer removal). */
   free(id: number): void {
     this.flags[id] = 0;
-    this.freeList[this.freeTop++] = id;
+    this.freeIds.give(id);
     this.count--;
+  }
+
+  /**
+   * One step of giving memory back after a flood drained (the kernel's table is
+   * fixed-size and has nothing like it): when fewer than a quarter of the entries
+   * are live and none has an id in the upper half, the table halves — arrays cut,
+   * buckets rehashed over the live conns. One halving per call (the engine calls it
+   * once a second), so a large table comes down in steps of a few milliseconds and
+   * the packet path never waits long. Conn ids never change (other parts keep per-id
+   * state): a conn made at the flood's peak holds the size up until it ends, which
+   * taking the lowest free id makes rare. Returns true when it shrank.
+   */
+  shrinkStep(): boolean {
+    const half = this.cap >>> 1;
+    if (half < this.minCap || this.count >= this.cap >>> 2) return false;
+    if (!this.freeIds.allFreeFrom(half)) return false;
+    this.resize(half);
+    return true;
   }
 
   hash(id: number): void {
@@ -360,9 +397,6 @@ export class ConnTable {
 
   /** Iterate over every live conn id (admin paths: listing, flush). */
   *ids(): Generator<number> {
-    const live = new Uint8Array(this.cap);
-    live.fill(1);
-    for (let i = 0; i < this.freeTop; i++) live[this.freeList[i]] = 0;
-    for (let id = 0; id < this.cap; id++) if (live[id]) yield id;
+    for (let id = 0; id < this.cap; id++) if (!this.freeIds.isFree(id)) yield id;
   }
 }

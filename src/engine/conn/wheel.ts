@@ -17,12 +17,15 @@ const WHEEL_MASK = WHEEL_SLOTS - 1;
 
 type NumArray = Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array;
 
-/** A copy of typed array `a` grown to `n` elements, the new ones set to `fill`. */
+/**
+ * A copy of typed array `a` resized to `n` elements: grown, the new ones set to
+ * `fill`; or cut (the table shrinking).
+ */
 export function growArray<T extends NumArray>(a: T | undefined, n: number, fill?: number): T {
   const ctor = (a?.constructor ?? Uint8Array) as new (n: number) => T;
   const b = new ctor(n);
-  if (a) b.set(a);
-  if (fill !== undefined) b.fill(fill, a ? a.length : 0);
+  if (a) b.set(a.length > n ? (a.subarray(0, n) as T) : a);
+  if (fill !== undefined && (!a || a.length < n)) b.fill(fill, a ? a.length : 0);
   return b;
 }
 
