@@ -88,10 +88,11 @@ export type Request =
   | { cmd: 'reload' }
   /**
    * Hand-over to a new daemon (`tsvs daemon --takeover`, daemon/takeover.ts): `begin`
-   * stops the data plane and answers the engine's state, `done` (the successor runs)
-   * makes this daemon exit, `abort` makes it resume.
+   * stops the data plane and answers the engine's state (`begin-keep`: keeping the
+   * capture's descriptors open for the successor to copy, `release` closes them),
+   * `done` (the successor runs) makes this daemon exit, `abort` makes it resume.
    */
-  | { cmd: 'takeover'; phase: 'begin' | 'done' | 'abort' }
+  | { cmd: 'takeover'; phase: 'begin' | 'begin-keep' | 'release' | 'done' | 'abort' }
   /**
    * Readiness (`tsvs status --ready [VIP[:PORT]]`, docs/ha.md): data plane running,
    * configuration loaded, not learning the table from sync, and with `vip` every

@@ -196,11 +196,12 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
   let journal: Journal | null = null;
   const handover = new Handover({
     engine,
-    park: () => {
+    park: (keep) => {
       dataPlane = false;
-      director.park(true);
+      director.park(keep);
       journal?.stop(false);
     },
+    release: () => director.releaseKept(),
     descriptors: () => director.descriptors(),
     resume: () =>
       director

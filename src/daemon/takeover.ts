@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { renameSync } from 'node:fs';
+import { closeSync, renameSync } from 'node:fs';
 import { ControlClient } from '../control/client.js';
 import { ControlError } from '../control/model.js';
 import type { Engine } from '../engine/engine.js';
@@ -34,10 +34,12 @@ export const TAKEOVER_CONFIRM_MS = 10_000;
 export interface HandoverSide {
   engine: Engine;
   /**
-   * Stop reading packets, leaving capture in place and its descriptors open
-   * (Director.park(true)), and stop side jobs.
+   * Stop reading packets, leaving capture in place (Director.park), its descriptors
+   * open when `keep` (for the successor to copy), and stop side jobs.
    */
-  park(): void;
+  park(keep: boolean): void;
+  /** Close the descriptors kept open (the successor could not copy them). */
+  release(): void;
   /** The capture's descriptors the successor copies (Director.descriptors). */
   descriptors(): { name: string; fd: number }[];
   /** Read packets again (the successor failed). */
@@ -57,11 +59,16 @@ export class Handover {
   /** Handles `takeover {phase}` (the control model's life-cycle hook). */
   takeover(phase: string): unknown {
     switch (phase) {
-      case 'begin': {
+      case 'begin':
+      case 'begin-keep': {
         if (this.phase !== 'running')
           throw new ControlError('request', 'EBUSY', 'a hand-over is already under way');
-        this.side.log('hand-over: a new daemon takes over; stopped reading packets');
-        this.side.park();
+        // a successor that copies descriptors says so; an older one opens its own
+        const keep = phase === 'begin-keep';
+        this.side.log(
+          `hand-over: a new daemon takes over; stopped reading packets${keep ? ' (capture descriptors kept open for it)' : ''}`,
+        );
+        this.side.park(keep);
         this.phase = 'handing';
         const t0 = Date.now();
         const wire = stateToWire(exportEngineState(this.side.engine));
@@ -74,9 +81,14 @@ export class Handover {
           pid: process.pid,
           exportMs: Date.now() - t0,
           state: wire,
-          fds: this.side.descriptors(),
+          fds: keep ? this.side.descriptors() : [],
         };
       }
+      case 'release':
+        if (this.phase !== 'handing')
+          throw new ControlError('request', 'EINVAL', 'no hand-over under way');
+        this.side.release();
+        return null;
       case 'done':
         if (this.phase !== 'handing')
           throw new ControlError('request', 'EINVAL', 'no hand-over under way');
@@ -124,7 +136,10 @@ export class Successor {
     copy?: (pid: number, fd: number) => number,
   ): Promise<ImportSummary & { ms: number; fds: { name: string; fd: number }[]; why?: string }> {
     const t0 = Date.now();
-    const r = (await this.client.call({ cmd: 'takeover', phase: 'begin' })) as {
+    const r = (await this.client.call({
+      cmd: 'takeover',
+      phase: copy ? 'begin-keep' : 'begin',
+    })) as {
       state: unknown;
       pid?: unknown;
       fds?: unknown;
@@ -142,6 +157,12 @@ export class Successor {
           why = (err as Error).message;
         }
       }
+    // not all copied: the old daemon closes its own, so the queues can be bound anew
+    if (why !== undefined) {
+      for (const f of fds) closeSync(f.fd);
+      fds.length = 0;
+      await this.client.call({ cmd: 'takeover', phase: 'release' });
+    }
     return { ...s, ms: Date.now() - t0, fds, why };
   }
 

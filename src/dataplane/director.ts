@@ -432,11 +432,16 @@ export class Director {
     }
   }
 
+  /** Closes the descriptors {@link park}(true) kept (nobody will read them). */
+  releaseKept(): void {
+    for (const fd of this.adopt.values()) loadNative().close(fd);
+    this.adopt.clear();
+  }
+
   /** Remove rules and devices, close everything (a clean stop). Idempotent. */
   stop(): void {
     this.park();
-    for (const fd of this.adopt.values()) loadNative().close(fd);
-    this.adopt.clear();
+    this.releaseKept();
     this.removeRules(true);
     this.steering.destroy();
   }

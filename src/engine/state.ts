@@ -100,8 +100,11 @@ export function exportEngineState(engine: Engine): EngineState {
   const c = ipvs.conns;
   const ids = [...c.ids()];
   const n = ids.length;
-  const index = new Map<number, number>();
-  ids.forEach((id, i) => index.set(id, i));
+  // position by conn id (a typed array: a map of a large table is slow to build)
+  let top = 0;
+  for (const id of ids) if (id > top) top = id;
+  const index = new Int32Array(top + 1).fill(-1);
+  for (let i = 0; i < n; i++) index[ids[i]] = i;
   const cs: ConnsState = {
     n,
     af: new Uint8Array(n),
@@ -126,6 +129,7 @@ export function exportEngineState(engine: Engine): EngineState {
     ids: Int32Array.from(ids),
   };
   const apps: AppConnState[] = [];
+  const noApps = ipvs.appOf.size === 0 && ipvs.appData.size === 0 && ipvs.seqs.size === 0;
   for (let i = 0; i < n; i++) {
     const id = ids[i];
     cs.af[i] = c.af[id];
@@ -133,15 +137,19 @@ export function exportEngineState(engine: Engine): EngineState {
     cs.state[i] = c.state[id];
     cs.oldState[i] = c.oldState[id];
     cs.flags[i] = c.flags[id];
-    cs.caddr.set(c.caddr.subarray(id * 4, id * 4 + 4), i * 4);
-    cs.vaddr.set(c.vaddr.subarray(id * 4, id * 4 + 4), i * 4);
-    cs.daddr.set(c.daddr.subarray(id * 4, id * 4 + 4), i * 4);
+    // word by word: no view object per conn (a snapshot of a large table is timed)
+    for (let k = 0; k < 4; k++) {
+      cs.caddr[i * 4 + k] = c.caddr[id * 4 + k];
+      cs.vaddr[i * 4 + k] = c.vaddr[id * 4 + k];
+      cs.daddr[i * 4 + k] = c.daddr[id * 4 + k];
+    }
     cs.cport[i] = c.cport[id];
     cs.vport[i] = c.vport[id];
     cs.dport[i] = c.dport[id];
     cs.fwmark[i] = c.fwmark[id];
     cs.dest[i] = c.dest[id];
-    cs.control[i] = c.control[id] >= 0 ? (index.get(c.control[id]) ?? -1) : -1;
+    const ct = c.control[id];
+    cs.control[i] = ct >= 0 && ct < index.length ? index[ct] : -1;
     cs.inPkts[i] = c.inPkts[id];
     cs.syncEnd[i] = c.syncEnd[id];
     cs.timeout[i] = c.timeout[id];
@@ -155,6 +163,7 @@ export function exportEngineState(engine: Engine): EngineState {
       cs.sp[i * 4 + 2] = c.spTs[id];
       cs.sp[i * 4 + 3] = c.spInfo[id];
     }
+    if (noApps) continue;
     const app = ipvs.appOf.get(id);
     const data = ipvs.appData.get(id);
     const seq = ipvs.seqs.get(id);

@@ -15,7 +15,9 @@ import { join } from 'node:path';
 import { waitFor } from '../helpers/wait.js';
 
 const RECEIVER = `
-import array, fcntl, json, os, socket, sys, threading
+import array, fcntl, json, os, signal, socket, sys, threading
+# spawned programs are reaped at once: their pid leaves /proc when they exit
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])
 store = {}

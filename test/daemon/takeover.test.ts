@@ -32,7 +32,8 @@ function side(e: Engine) {
     calls,
     s: {
       engine: e,
-      park: () => void calls.push('park'),
+      park: (keep: boolean) => void calls.push(keep ? 'park-keep' : 'park'),
+      release: () => void calls.push('release'),
       resume: () => (calls.push('resume'), Promise.resolve()),
       exit: () => void calls.push('exit'),
       log: () => undefined,
@@ -97,8 +98,9 @@ test(
     const file = join(dir, 'held');
     const fd = openSync(file, 'w');
     const e = engine();
+    const sd = side(e);
     const h = new Handover({
-      ...side(e).s,
+      ...sd.s,
       descriptors: () => [{ name: 'nfq-7100', fd }],
     });
     // the control socket's part: one JSON request, one JSON answer
@@ -129,7 +131,22 @@ test(
       closeSync(fd);
       closeSync(got.fds[0].fd);
       assert.equal(readFileSync(file, 'utf8'), 'old new');
+      assert.deepEqual(sd.calls, ['park-keep']);
       await succ.abort();
+      // a successor that cannot copy them (pidfd_getfd refused): the old daemon closes
+      // its own, so the new one can bind the queues itself
+      const again = await Successor.connect(sock);
+      const none = await again.receive(
+        new Engine(),
+        () => Date.now(),
+        () => {
+          throw new Error('pidfd_getfd: Operation not permitted (EPERM)');
+        },
+      );
+      assert.deepEqual(none.fds, []);
+      assert.match(none.why ?? '', /EPERM/);
+      assert.deepEqual(sd.calls, ['park-keep', 'resume', 'park-keep', 'release']);
+      await again.abort();
     } finally {
       srv.close();
       rmSync(dir, { recursive: true, force: true });

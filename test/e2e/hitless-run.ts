@@ -14,7 +14,15 @@
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -90,8 +98,22 @@ net.createServer(c=>{c.setNoDelay(true);c.on('error',()=>{});c.pipe(c)}).listen(
 
 /** One daemon process and its log. */
 interface Run {
-  proc: ChildProcess;
+  /** Sends a signal (nothing once it exited). */
+  kill(signal: NodeJS.Signals): void;
+  /** Resolves with the exit status (null when unknown: a service manager's child). */
+  exited: Promise<number | null>;
   log: string[];
+}
+
+/** Starts daemons as a service manager does (the descriptor store: notify-socket.ts). */
+export interface ServiceManager {
+  path: string;
+  messages: string[];
+  spawn(
+    argv: string[],
+    env: NodeJS.ProcessEnv,
+    log: string,
+  ): Promise<{ pid: number; fds: string[] }>;
 }
 
 export class HitlessLab {
@@ -106,6 +128,7 @@ export class HitlessLab {
     readonly prefix: string,
     env: LabEnv,
     extraArgs: string[],
+    private readonly manager?: ServiceManager,
   ) {
     this.env = env;
     this.dir = mkdtempSync(join(tmpdir(), `tsvs-${prefix}-`));
@@ -143,8 +166,12 @@ export class HitlessLab {
   }
 
   /** Builds the lab, the servers and starts the daemon (`extraArgs`: e.g. `--no-journal`). */
-  static async up(prefix: string, extraArgs: string[] = []): Promise<HitlessLab> {
-    const l = new HitlessLab(prefix, labUp({ prefix }), extraArgs);
+  static async up(
+    prefix: string,
+    extraArgs: string[] = [],
+    manager?: ServiceManager,
+  ): Promise<HitlessLab> {
+    const l = new HitlessLab(prefix, labUp({ prefix }), extraArgs, manager);
     // a stream of new connections must not run out of client ports (TIME_WAIT)
     for (const ns of [l.env.ns.client, l.env.ns.rs1, l.env.ns.rs2]) {
       await sh(ns, 'sysctl', ['-qw', 'net.ipv4.ip_local_port_range=1024 65000']);
@@ -169,6 +196,7 @@ export class HitlessLab {
 
   /** Starts a daemon and waits until it runs (and, with --takeover, until the old one left). */
   private async start(extra: string[]): Promise<Run> {
+    if (this.manager) return this.startManaged(extra);
     const log: string[] = [];
     const proc = spawn(
       'ip',
@@ -204,7 +232,72 @@ export class HitlessLab {
     ).catch((e: Error) => {
       throw new Error(`${e.message}: ${log.slice(-15).join(' | ')}`);
     });
-    return { proc, log };
+    const exited = new Promise<number | null>((resolve) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) resolve(proc.exitCode);
+      else proc.once('exit', (code) => resolve(code));
+    });
+    return { kill: (sig) => void proc.kill(sig), exited, log };
+  }
+
+  /**
+   * The daemon started by the service manager stand-in with its notification socket
+   * and its stored descriptors; its output goes to a file read here.
+   */
+  private async startManaged(extra: string[]): Promise<Run> {
+    const m = this.manager!;
+    const file = join(this.dir, `daemon-${Date.now()}.log`);
+    const t0 = Date.now();
+    const { pid } = await m.spawn(
+      [
+        'ip',
+        'netns',
+        'exec',
+        this.env.ns.director,
+        process.execPath,
+        ...this.args,
+        ...this.extra,
+        ...extra,
+      ],
+      { ...process.env, NOTIFY_SOCKET: m.path },
+      file,
+    );
+    const log: string[] = [];
+    let read = 0;
+    const alive = (): boolean => existsSync(`/proc/${pid}`);
+    const poll = setInterval(() => {
+      let text = '';
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch {
+        return;
+      }
+      const whole = text.lastIndexOf('\n') + 1;
+      if (whole > read) {
+        for (const l of text.slice(read, whole).trim().split('\n'))
+          log.push(`+${Date.now() - t0}ms ${l}`);
+        read = whole;
+      }
+    }, 20);
+    const exited = new Promise<number | null>((resolve) => {
+      const t = setInterval(() => {
+        if (alive()) return;
+        clearInterval(t);
+        setTimeout(() => {
+          clearInterval(poll);
+          resolve(null);
+        }, 50);
+      }, 20);
+    });
+    await waitFor(
+      async () => {
+        if (!alive()) throw new Error(`daemon exited: ${log.join(' | ')}`);
+        return log.some((l) => l.includes('daemon running'));
+      },
+      { timeout: 20_000, what: 'the daemon to run' },
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}: ${log.slice(-15).join(' | ')}`);
+    });
+    return { kill: (sig) => alive() && process.kill(pid, sig), exited, log };
   }
 
   /**
@@ -241,11 +334,8 @@ export class HitlessLab {
   }
 
   private exit(r: Run, signal: NodeJS.Signals | null): Promise<number | null> {
-    return new Promise((resolve) => {
-      if (r.proc.exitCode !== null || r.proc.signalCode !== null) return resolve(r.proc.exitCode);
-      r.proc.once('exit', (code) => resolve(code));
-      if (signal) r.proc.kill(signal);
-    });
+    if (signal) r.kill(signal);
+    return r.exited;
   }
 
   /** Runs the load, does `event` after a second, returns the counts. */

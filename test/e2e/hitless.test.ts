@@ -14,6 +14,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { e2eUnavailable } from './harness.js';
 import { HitlessLab, type EventResult } from './hitless-run.js';
+import {
+  fakeNotifySocket,
+  notifySocketUnavailable,
+  type FakeNotifySocket,
+} from '../daemon/notify-socket.js';
 
 const skip = e2eUnavailable();
 
@@ -97,6 +102,45 @@ describe(
       assert.equal(b.code, 0, b.err);
       assert.match(b.err, /stopped and removed/);
       assert.deepEqual(await lab.leftovers(), []);
+    });
+  },
+);
+
+describe(
+  'hitless restart under a service manager that keeps the capture descriptors',
+  { skip: skip ?? notifySocketUnavailable() ?? false },
+  () => {
+    let lab: HitlessLab;
+    let manager: FakeNotifySocket;
+    before(async () => {
+      manager = await fakeNotifySocket();
+      lab = await HitlessLab.up('e2ehitfd', [], manager);
+    });
+    after(async () => {
+      await lab?.down();
+      manager?.close();
+    });
+
+    test('SIGTERM + restart with the descriptor store: packets held, nothing reset, failed or lost', async (t) => {
+      const stored = manager.messages.filter((m) => m.includes('FDSTORE=1'));
+      for (const want of [
+        /FDNAME=nfq-\d+/,
+        /FDNAME=tun-tsvsi-e2ehitfd/,
+        /FDNAME=tun-tsvso-e2ehitfd/,
+      ])
+        assert.ok(
+          stored.some((m) => want.test(m)),
+          `${want} stored\n${manager.messages.join('\n')}`,
+        );
+      const r = await lab.event('restart');
+      t.diagnostic(show(r));
+      assert.ok(
+        lab.log.some((l) => /the service manager kept 6 capture descriptor\(s\)/.test(l)),
+        lab.log.join('\n'),
+      );
+      assert.equal(r.resets, 0, show(r));
+      assert.equal(r.failed, 0, show(r));
+      assert.equal(r.lost, 0, show(r));
     });
   },
 );
