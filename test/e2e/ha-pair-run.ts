@@ -39,6 +39,8 @@ import { echoServerCode, type FlowReport } from './ha-flows.js';
 
 export const PAIR_VIP = '10.211.1.100';
 export const PAIR_PORT = 9000;
+/** Each director serves /metrics here, in its own namespace. */
+export const PAIR_METRICS = 9177;
 
 /** What one round measured. */
 export interface PairRound {
@@ -198,6 +200,8 @@ export class PairLab {
       'eth2',
       '--sync-id',
       '7',
+      '--metrics',
+      `127.0.0.1:${PAIR_METRICS}`,
       ...this.syncArgs,
     ]);
     this.procs.push(p);
@@ -289,6 +293,15 @@ export class PairLab {
           'drop',
         );
     }
+  }
+
+  /** A director's /metrics text. */
+  async metrics(me: 1 | 2): Promise<string> {
+    const r = await sh(this.ns[`d${me}`], 'curl', [
+      '-sf',
+      `http://127.0.0.1:${PAIR_METRICS}/metrics`,
+    ]);
+    return r.stdout;
   }
 
   /** The sync daemons running on a director (ipvsadm -L --daemon). */

@@ -41,6 +41,15 @@ describe(
       ]);
       assert.equal(r0.code, 0, r0.stderr);
       assert.equal(r0.stdout.trim(), `ready (${PAIR_VIP}:${PAIR_PORT})`);
+      // /metrics: ready, and keepalived's role instead of "unknown"
+      const m1 = (await lab.metrics(1)).split('\n');
+      assert.ok(m1.includes('tsvs_ready 1'));
+      assert.ok(m1.includes('tsvs_vrrp_state{type="GROUP",name="VG_NAT",state="MASTER"} 1'));
+      assert.ok(
+        (await lab.metrics(2))
+          .split('\n')
+          .includes('tsvs_vrrp_state{type="GROUP",name="VG_NAT",state="BACKUP"} 1'),
+      );
       // the sync daemons follow the VRRP roles
       assert.deepEqual(await lab.roles(1), ['master']);
       assert.deepEqual(await lab.roles(2), ['backup']);
