@@ -32,7 +32,7 @@ async function pairSection(rounds: number): Promise<unknown> {
     console.log(`ha pair: skipped (${missing})`);
     return null;
   }
-  const lab = await PairLab.up('tsvsbha');
+  const lab = await PairLab.up('tsvsbhp');
   const rs: PairRound[] = [];
   try {
     console.log(`ha pair — ${rounds} round(s): SIGKILL of the master, fail-back (100 + 20 flows)`);
@@ -81,7 +81,7 @@ async function fleetSection(rounds: number): Promise<unknown> {
     console.log(`ha fleet: skipped (${missing})`);
     return null;
   }
-  const lab = await FleetLab.up('tsvsbfl');
+  const lab = await FleetLab.up('tsvsbhf');
   const kinds: FleetEventKind[] = ['tsvs killed', 'real servers down', 'director killed'];
   const all = new Map<FleetEventKind, FleetEvent[]>(kinds.map((k) => [k, []]));
   try {
