@@ -265,34 +265,22 @@ export class PairLab {
     );
   }
 
-  /** Drops (or lets again) every frame to and from d1 at its switch ports. */
+  /** Drops (or lets again) every frame to and from d1 at the switch (nftables, bridge). */
   private async cut(on: boolean): Promise<void> {
-    for (const port of ['ha-d1a', 'ha-d1b']) {
-      if (!on) {
-        await sh(this.ns.sw, 'tc', ['qdisc', 'del', 'dev', port, 'clsact']);
-        continue;
-      }
-      await inNs(this.ns.sw, 'tc', 'qdisc', 'add', 'dev', port, 'clsact');
-      for (const dir of ['ingress', 'egress'])
-        await inNs(
-          this.ns.sw,
-          'tc',
-          'filter',
-          'add',
-          'dev',
-          port,
-          dir,
-          'protocol',
-          'all',
-          'u32',
-          'match',
-          'u32',
-          '0',
-          '0',
-          'action',
-          'drop',
-        );
+    if (!on) {
+      await sh(this.ns.sw, 'nft', ['delete', 'table', 'bridge', 'hacut']);
+      return;
     }
+    const rules = `table bridge hacut {
+  chain forward {
+    type filter hook forward priority 0; policy accept;
+    iifname { "ha-d1a", "ha-d1b" } drop
+    oifname { "ha-d1a", "ha-d1b" } drop
+  }
+}
+`;
+    const r = await sh(this.ns.sw, 'nft', ['-f', '-'], { input: rules });
+    if (r.code !== 0) throw new Error(`nft: ${r.stderr}`);
   }
 
   /** A director's /metrics text. */
