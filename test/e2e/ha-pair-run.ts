@@ -64,10 +64,14 @@ export interface PairRound {
   roles: { d1: string[]; d2: string[] };
 }
 
-/** keepalived.conf of one director: the examples/ha/nat shape, with fast timers. */
-function kaConf(prefix: string, me: 1 | 2, sock: string): string {
+/** NAT (client VIP + real servers' gateway, a sync group) or DR (one VIP). */
+export type PairMode = 'nat' | 'dr';
+
+/** keepalived.conf of one director: the examples/ha shapes, with fast timers. */
+function kaConf(prefix: string, me: 1 | 2, sock: string, mode: PairMode): string {
   const tsvs = `${process.execPath} ${TSVS}`;
-  return `global_defs {
+  const prio = me === 1 ? 150 : 100;
+  const head = `global_defs {
   router_id ${prefix}-d${me}
   vrrp_version 3
   script_user root
@@ -80,7 +84,38 @@ vrrp_script tsvs_ready {
   rise 1
   init_fail
 }
-vrrp_sync_group VG_NAT {
+`;
+  const instance = (name: string, ifn: string, vrid: number, addr: string, extra = ''): string => `
+vrrp_instance ${name} {
+  state BACKUP
+  interface ${ifn}
+  virtual_router_id ${vrid}
+  priority ${prio}
+  advert_int 0.2
+  preempt_delay 1
+  virtual_ipaddress {
+    ${addr} dev ${ifn}
+  }${extra}
+}
+`;
+  if (mode === 'dr')
+    return (
+      head +
+      instance(
+        'VI_DR',
+        'eth1',
+        61,
+        `${PAIR_VIP}/32`,
+        `
+  track_script {
+    tsvs_ready
+  }
+  notify "${tsvs} vrrp-notify --control ${sock}"`,
+      )
+    );
+  return (
+    head +
+    `vrrp_sync_group VG_NAT {
   group {
     VI_CLIENT
     VI_SERVERS
@@ -90,29 +125,10 @@ vrrp_sync_group VG_NAT {
   }
   notify "${tsvs} vrrp-notify --control ${sock}"
 }
-vrrp_instance VI_CLIENT {
-  state BACKUP
-  interface eth1
-  virtual_router_id 51
-  priority ${me === 1 ? 150 : 100}
-  advert_int 0.2
-  preempt_delay 1
-  virtual_ipaddress {
-    ${PAIR_VIP}/24 dev eth1
-  }
-}
-vrrp_instance VI_SERVERS {
-  state BACKUP
-  interface eth2
-  virtual_router_id 52
-  priority ${me === 1 ? 150 : 100}
-  advert_int 0.2
-  preempt_delay 1
-  virtual_ipaddress {
-    10.211.2.1/24 dev eth2
-  }
-}
-`;
+` +
+    instance('VI_CLIENT', 'eth1', 51, `${PAIR_VIP}/24`) +
+    instance('VI_SERVERS', 'eth2', 52, '10.211.2.1/24')
+  );
 }
 
 /** The daemon's readiness answer, or null when it does not answer. */
@@ -157,6 +173,7 @@ export class PairLab {
 
   private constructor(
     readonly prefix: string,
+    readonly mode: PairMode,
     private readonly syncArgs: string[],
   ) {
     const p = prefix;
@@ -181,8 +198,12 @@ export class PairLab {
    * `sync` are tsvs's sync options beyond the interface and id (default: a full pass
    * every 2 s, the learning window from it).
    */
-  static async up(prefix: string, sync: string[] = ['--sync-full-pass', '2']): Promise<PairLab> {
-    const lab = new PairLab(prefix, sync);
+  static async up(
+    prefix: string,
+    mode: PairMode = 'nat',
+    sync: string[] = ['--sync-full-pass', '2'],
+  ): Promise<PairLab> {
+    const lab = new PairLab(prefix, mode, sync);
     try {
       await lab.build();
     } catch (e) {
@@ -197,7 +218,7 @@ export class PairLab {
       '-c',
       this.rules,
       '--sync-interface',
-      'eth2',
+      this.mode === 'nat' ? 'eth2' : 'eth1',
       '--sync-id',
       '7',
       '--metrics',
@@ -213,7 +234,7 @@ export class PairLab {
       this.ns[`d${me}`],
       join(this.dir, `d${me}`),
       'ka',
-      kaConf(this.prefix, me, this.sock[me]),
+      kaConf(this.prefix, me, this.sock[me], this.mode),
     );
     this.procs.push(p);
     return p;
@@ -233,21 +254,36 @@ export class PairLab {
       const ns = NS[`d${me}`];
       await addNamespace(ns, ['net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0']);
       await plug(NS.sw, 'br1', `ha-d${me}a`, ns, 'eth1', [`10.211.1.${me + 1}/24`]);
-      await plug(NS.sw, 'br2', `ha-d${me}b`, ns, 'eth2', [`10.211.2.${me + 1}/24`]);
       await inNs(ns, 'sysctl', '-qw', 'net.ipv4.conf.eth1.rp_filter=0');
+      if (this.mode === 'dr') continue;
+      await plug(NS.sw, 'br2', `ha-d${me}b`, ns, 'eth2', [`10.211.2.${me + 1}/24`]);
       await inNs(ns, 'sysctl', '-qw', 'net.ipv4.conf.eth2.rp_filter=0');
     }
+    // NAT: the real servers behind the gateway; DR: on the clients' LAN, the VIP on lo
+    const rip = (n: number): string =>
+      this.mode === 'nat' ? `10.211.2.${10 + n}` : `10.211.1.${20 + n}`;
     for (const n of [1, 2] as const) {
       const ns = NS[`r${n}`];
-      await addNamespace(ns);
-      await plug(NS.sw, 'br2', `ha-r${n}`, ns, 'eth2', [`10.211.2.${10 + n}/24`]);
-      await ip('-n', ns, 'route', 'add', 'default', 'via', '10.211.2.1');
+      if (this.mode === 'nat') {
+        await addNamespace(ns);
+        await plug(NS.sw, 'br2', `ha-r${n}`, ns, 'eth2', [`${rip(n)}/24`]);
+        await ip('-n', ns, 'route', 'add', 'default', 'via', '10.211.2.1');
+      } else {
+        await addNamespace(ns, [
+          'net.ipv4.conf.all.arp_ignore=1',
+          'net.ipv4.conf.all.arp_announce=2',
+          'net.ipv4.conf.all.rp_filter=0',
+        ]);
+        await plug(NS.sw, 'br1', `ha-r${n}`, ns, 'eth1', [`${rip(n)}/24`]);
+        await ip('-n', ns, 'addr', 'add', `${PAIR_VIP}/32`, 'dev', 'lo');
+      }
       this.procs.push(run(ns, process.execPath, ['-e', echoServerCode(`rs${n}`, PAIR_PORT)]));
     }
     const svc = `-t ${PAIR_VIP}:${PAIR_PORT}`;
+    const fwd = this.mode === 'nat' ? '-m' : '-g';
     writeFileSync(
       this.rules,
-      `-A ${svc} -s rr\n-a ${svc} -r 10.211.2.11:${PAIR_PORT} -m -w 1\n-a ${svc} -r 10.211.2.12:${PAIR_PORT} -m -w 1\n`,
+      `-A ${svc} -s rr\n-a ${svc} -r ${rip(1)}:${PAIR_PORT} ${fwd} -w 1\n-a ${svc} -r ${rip(2)}:${PAIR_PORT} ${fwd} -w 1\n`,
     );
     this.t1 = await this.startTsvs(1);
     await this.startTsvs(2);
@@ -355,7 +391,8 @@ export class PairLab {
       await lateFlows.mark();
       // (the addresses keepalived left there when it was killed go, as at a reboot)
       await ip('-n', NS.d1, 'addr', 'flush', 'dev', 'eth1', 'to', `${PAIR_VIP}/32`);
-      await ip('-n', NS.d1, 'addr', 'flush', 'dev', 'eth2', 'to', '10.211.2.1/32');
+      if (this.mode === 'nat')
+        await ip('-n', NS.d1, 'addr', 'flush', 'dev', 'eth2', 'to', '10.211.2.1/32');
       await this.cut(false);
       const tBack = Date.now();
       this.t1 = await this.startTsvs(1);
@@ -370,7 +407,8 @@ export class PairLab {
       );
       const r1 = (await readyOf(this.sock[1]))!;
       const learned = r1.learning.since! + r1.learning.windowMs;
-      const masterAt = logTime(this.t1, /vrrp: GROUP VG_NAT .*→ MASTER/) ?? Date.now();
+      const masterAt =
+        logTime(this.t1, /vrrp: (GROUP VG_NAT|INSTANCE VI_DR) .*→ MASTER/) ?? Date.now();
       const after2 = [
         ...(await allFlowing(flows, 'the flows back through d1', 30_000)),
         ...(await allFlowing(lateFlows, 'the late flows through d1', 30_000)),
