@@ -5,9 +5,11 @@
  * `tsvs vrrp-notify` switches the sync daemons, and `tsvs status --ready` is the group's
  * track_script (not ready: FAULT, `init_fail`).
  *
- *   client ── br1 ──┬── d1 (priority 150) ──┬── br2 ── rs1, rs2 (default via 10.211.2.1)
- *   10.211.1.10     └── d2 (priority 100) ──┘
- *   VIP 10.211.1.100 (VI_CLIENT), gateway 10.211.2.1 (VI_SERVERS), sync on br2
+ *   NAT: client ── br1 ──┬── d1 (priority 150) ──┬── br2 ── rs1, rs2 (default via 10.211.2.1)
+ *        10.211.1.10     └── d2 (priority 100) ──┘
+ *        VIP 10.211.1.100 (VI_CLIENT), gateway 10.211.2.1 (VI_SERVERS), sync on br2
+ *   DR:  client, d1, d2, rs1, rs2 on br1; VIP 10.211.1.100 (VI_DR, one instance), the
+ *        real servers with the VIP on lo answering the client directly; sync on br1
  *
  * One {@link PairLab.round}: long-lived flows through d1; SIGKILL of d1's tsvs and
  * keepalived and its links down (the machine is gone); the flows carry on through d2;
