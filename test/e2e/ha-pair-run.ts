@@ -81,7 +81,7 @@ function kaConf(prefix: string, me: 1 | 2, sock: string, mode: PairMode): string
 vrrp_script tsvs_ready {
   script "${tsvs} status --ready --quiet --control ${sock}"
   interval 1
-  timeout 3
+  timeout 5
   fall 1
   rise 1
   init_fail
@@ -171,6 +171,7 @@ export class PairLab {
   private readonly procs: Proc[] = [];
   private t1!: Proc;
   private k1!: Proc;
+  private k2!: Proc;
   private readonly flowsets: Flows[] = [];
 
   private constructor(
@@ -290,17 +291,22 @@ export class PairLab {
     this.t1 = await this.startTsvs(1);
     await this.startTsvs(2);
     this.k1 = this.startKa(1);
-    this.startKa(2);
-    await waitFor(
-      'd1 to be VRRP MASTER',
-      40_000,
-      async () => (await readyOf(this.sock[1]))?.vrrp === 'MASTER',
-    );
-    await waitFor(
-      'd2 to be VRRP BACKUP',
-      10_000,
-      async () => (await readyOf(this.sock[2]))?.vrrp === 'BACKUP',
-    );
+    this.k2 = this.startKa(2);
+    // (generous: on a loaded machine every track_script and notify is a Node start)
+    await this.until('d1 to be VRRP MASTER', 60_000, 1, 'MASTER', this.k1);
+    await this.until('d2 to be VRRP BACKUP', 40_000, 2, 'BACKUP', this.k2);
+  }
+
+  /** Waits for a director's VRRP role; the error says where it stands and what keepalived said. */
+  private async until(what: string, ms: number, me: 1 | 2, role: string, ka: Proc): Promise<void> {
+    try {
+      await waitFor(what, ms, async () => (await readyOf(this.sock[me]))?.vrrp === role);
+    } catch (e) {
+      const r = await readyOf(this.sock[me]);
+      throw new Error(
+        `${(e as Error).message}; d${me}: ${JSON.stringify(r)}; keepalived: ${ka.log.slice(-12).join(' | ')}`,
+      );
+    }
   }
 
   /** Drops (or lets again) every frame to and from d1 at the switch (nftables, bridge). */
@@ -376,11 +382,7 @@ export class PairLab {
       this.t1.proc.kill('SIGKILL');
       this.k1.proc.kill('SIGKILL');
       await Promise.all([this.t1.exited, this.k1.exited]);
-      await waitFor(
-        'd2 to be MASTER',
-        10_000,
-        async () => (await readyOf(this.sock[2]))?.vrrp === 'MASTER',
-      );
+      await this.until('d2 to be MASTER', 20_000, 2, 'MASTER', this.k2);
       const vrrpMs = since(tKill);
       const after1 = await allFlowing(flows, 'the flows through d2', 30_000);
       const failoverMs = since(tKill);
@@ -402,11 +404,7 @@ export class PairLab {
       if (early?.ready !== false || !/learning/.test(early.reason))
         throw new Error(`d1 restarted is not learning: ${JSON.stringify(early)}`);
       this.k1 = this.startKa(1);
-      await waitFor(
-        'd1 to be MASTER again',
-        40_000,
-        async () => (await readyOf(this.sock[1]))?.vrrp === 'MASTER',
-      );
+      await this.until('d1 to be MASTER again', 60_000, 1, 'MASTER', this.k1);
       const r1 = (await readyOf(this.sock[1]))!;
       const learned = r1.learning.since! + r1.learning.windowMs;
       const masterAt =
