@@ -34,7 +34,9 @@
  * last one JSON line `{ path: { bulk_gbps, cps, rps, p50_us, p99_us } }`.
  *
  * Then the `hitless` section (bench/hitless.ts; `--only hitless` runs it alone):
- * restart, takeover and SIGKILL under load, and the crash journal's cost. A script that prints
+ * restart, takeover and SIGKILL under load, and the crash journal's cost; and the `ha`
+ * section (bench/ha.ts; `--only ha`): the keepalived pair's fail-over and fail-back and
+ * the ECMP fleet's events, several rounds. A script that prints
  * figures, never a test. Needs root; installs iperf3, wrk, haproxy, nginx (with its
  * stream module) through apt-get when missing; builds the C peer with the system cc.
  */
@@ -46,6 +48,7 @@ import { fileURLToPath } from 'node:url';
 import { labDown, labUp, type LabEnv } from '../src/sys/lab.js';
 import { floodSection } from './flood.js';
 import { hitlessSection } from './hitless.js';
+import { haSection } from './ha.js';
 
 const PREFIX = 'tsvsbe2e';
 const TSVS = fileURLToPath(new URL('../src/cli/tsvs.js', import.meta.url));
@@ -825,7 +828,7 @@ async function withHitless(): Promise<number> {
     ONLY !== undefined &&
     ONLY.every(
       (o) =>
-        ['hitless', 'flood', 'tsvs-noproxy'].includes(o) ||
+        ['hitless', 'flood', 'tsvs-noproxy', 'ha'].includes(o) ||
         (ONLY.includes('flood') && ['tsvs', 'nft'].includes(o)),
     );
   const code = only ? 0 : await main();
@@ -836,6 +839,10 @@ async function withHitless(): Promise<number> {
   if (code === 0 && (!ONLY || ONLY.includes('flood'))) {
     console.log('');
     await floodSection(Math.min(ROUNDS, 2), SECONDS + 3, ONLY);
+  }
+  if (code === 0 && (!ONLY || ONLY.includes('ha'))) {
+    console.log('');
+    await haSection(ROUNDS);
   }
   return code;
 }

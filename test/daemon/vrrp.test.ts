@@ -6,10 +6,22 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { waitFor } from '../helpers/wait.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  VrrpFifo,
   VrrpTracker,
   parseVrrpFifoLine,
   parseVrrpNotifyArgs,
@@ -144,4 +156,54 @@ test('the sync daemons follow the role: backup at start, master on MASTER, backu
   assert.equal(t5.role(), 'MASTER');
   assert.deepEqual(model5.daemons(), []);
   assert.ok(lines.some((l) => /GROUP VG MASTER → FAULT/.test(l)));
+});
+
+test("keepalived's notify FIFO: made when missing, read line by line, a writer's close is no end", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsvs-vrrp-fifo-'));
+  const path = join(dir, 'vrrp.fifo');
+  const got: string[] = [];
+  const logs: string[] = [];
+  const f = new VrrpFifo(
+    path,
+    (e) => got.push(`${e.type} ${e.name} ${e.state}`),
+    (l) => logs.push(l),
+  );
+  try {
+    f.start();
+    assert.ok(statSync(path).isFIFO());
+    // keepalived opens, writes and (at a restart) closes; then writes again
+    for (const text of [
+      'INSTANCE "VI_1" BACKUP 100\nGROUP "VG_1" BACKUP 0\n',
+      'VS [10.0.0.1]:tcp:80 UP\nINSTANCE "VI_1" MAS',
+      'TER 100\nnonsense here\n',
+    ]) {
+      const fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+      writeSync(fd, text);
+      closeSync(fd);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await waitFor(() => got.length === 3, { what: 'three events from the FIFO' });
+    assert.deepEqual(got, ['INSTANCE VI_1 BACKUP', 'GROUP VG_1 BACKUP', 'INSTANCE VI_1 MASTER']);
+    assert.deepEqual(logs, ['vrrp fifo: not understood: nonsense here']);
+  } finally {
+    f.stop();
+    assert.equal(existsSync(path), false, 'the FIFO it made is removed');
+    rmSync(dir, { recursive: true, force: true });
+  }
+  // a path that is not a FIFO is refused
+  const file = join(tmpdir(), `tsvs-vrrp-notfifo-${process.pid}`);
+  writeFileSync(file, '');
+  try {
+    assert.throws(
+      () =>
+        new VrrpFifo(
+          file,
+          () => undefined,
+          () => undefined,
+        ).start(),
+      /not a FIFO/,
+    );
+  } finally {
+    rmSync(file, { force: true });
+  }
 });

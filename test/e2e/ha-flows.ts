@@ -20,6 +20,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
 
 export interface FlowsConfig {
   host: string;
@@ -148,7 +149,8 @@ async function main(): Promise<void> {
   process.stdout.write('{"stopped":true}\n');
 }
 
-if (process.argv[2]) {
+// run only as the program (`node ha-flows.js CONFIG`), not when imported for its helpers
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main().catch((e: unknown) => {
     process.stdout.write(JSON.stringify({ error: (e as Error).message }) + '\n');
     process.exit(1);

@@ -1,0 +1,490 @@
+/**
+ * The fleet lab of test/e2e/ha-fleet.test.ts and bench:e2e's `ha` section
+ * (docs/scale-out.md, examples/fleet/): three tsvs directors in DR mode behind a router
+ * doing ECMP — FRR (zebra + bgpd) with `maximum-paths` and the kernel's L4 multipath
+ * hash (fib_multipath_hash_policy=1) — BIRD on each director announcing the VIP,
+ * `tsvs status --ready VIP --watch` enabling and disabling BIRD's static route, and
+ * scheduler `mh` with `mh-port` and `sloppy_tcp=1` on every director, so a flow that ECMP
+ * moves to another director goes on to the same real server.
+ *
+ *   client ── rt (FRR, ECMP) ── br ──┬── d1, d2, d3 (BIRD, tsvs: VIP on lo)
+ *   10.212.0.10    10.212.1.1        └── rs1, rs2 (VIP on lo, replies via rt)
+ *
+ * {@link FleetLab.event} breaks d3 one way (only its tsvs killed, every real server of its
+ * VIP down, the whole director dead) and brings it back, measuring both.
+ */
+import { join } from 'node:path';
+import { chownSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { sh, waitFor, TSVS, TSVSADM } from './harness.js';
+import {
+  Flows,
+  addNamespace,
+  allFlowing,
+  ip,
+  plug,
+  removeNamespaces,
+  run,
+  since,
+  tsvsDaemon,
+  type Proc,
+} from './ha-lab.js';
+import { echoServerCode, type FlowReport } from './ha-flows.js';
+
+const VIP = '10.212.9.100';
+const PORT = 9000;
+const FRR = '/usr/lib/frr';
+
+function idOf(flag: '-u' | '-g'): number {
+  try {
+    return Number(execFileSync('id', [flag, 'frr'], { encoding: 'utf8' }).trim());
+  } catch {
+    return -1;
+  }
+}
+const frrUid = idOf('-u');
+const frrGid = idOf('-g');
+
+/** Why FRR or BIRD cannot run here, or null. */
+export async function fleetMissing(): Promise<string | null> {
+  if ((await sh(null, `${FRR}/bgpd`, ['--version'])).code !== 0 || frrUid < 0)
+    return 'FRR is not installed';
+  const bird = await sh(null, 'bird', ['--version']);
+  if (!/BIRD/.test(bird.stdout + bird.stderr)) return 'BIRD is not installed';
+  return null;
+}
+
+function routerBgp(P: string): string {
+  return `frr defaults datacenter
+hostname ${P}-rt
+log stdout
+router bgp 65000
+ bgp router-id 10.212.1.1
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ neighbor FLEET peer-group
+ neighbor FLEET remote-as 65010
+ neighbor FLEET timers 1 3
+ neighbor FLEET timers connect 1
+ neighbor FLEET advertisement-interval 0
+ bgp listen range 10.212.1.0/24 peer-group FLEET
+ address-family ipv4 unicast
+  maximum-paths 8
+ exit-address-family
+`;
+}
+
+function birdConf(n: number): string {
+  return `router id 10.212.1.1${n};
+protocol device { }
+# the VIP, announced while tsvs is ready for it (tsvs status --ready --watch enables it)
+protocol static vip {
+  disabled;
+  ipv4;
+  route ${VIP}/32 blackhole;
+}
+protocol bgp up {
+  local 10.212.1.1${n} as 65010;
+  neighbor 10.212.1.1 as 65000;
+  hold time 3;
+  keepalive time 1;
+  connect retry time 1;
+  ipv4 { import none; export where net = ${VIP}/32; next hop self; };
+}
+`;
+}
+
+/** The fleet's tsvs configuration: the same on every director. */
+const CONFIG = JSON.stringify({
+  format: 'tsvs-config',
+  version: 1,
+  config: {
+    services: [
+      {
+        af: 4,
+        protocol: 6,
+        addr: VIP,
+        port: PORT,
+        fwmark: 0,
+        scheduler: 'mh',
+        flags: 0x10, // mh-port
+        timeout: 0,
+        netmask: 4294967295,
+        pe: '',
+        dests: ['10.212.1.21', '10.212.1.22'].map((addr) => ({
+          addr,
+          port: PORT,
+          fwd: 'droute',
+          weight: 1,
+          uThreshold: 0,
+          lThreshold: 0,
+          tunType: 0,
+          tunPort: 0,
+          tunFlags: 0,
+        })),
+      },
+    ],
+    timeouts: { tcp: 900, tcpfin: 120, udp: 300 },
+    sysctl: { sloppy_tcp: '1' },
+    daemons: [],
+  },
+});
+
+/** The nexthops of the VIP's route in the router's kernel table. */
+async function nexthops(rt: string): Promise<string[]> {
+  const r = await sh(rt, 'ip', ['-4', 'route', 'show', `${VIP}/32`]);
+  return [...r.stdout.matchAll(/via (10\.212\.1\.\d+)/g)].map((m) => m[1]).sort();
+}
+
+/** What one event on d3 (and d3's rejoining) measured. */
+export interface FleetEvent {
+  name: string;
+  /** ms from the event to d3's route gone from the router, and to every flow answered again. */
+  withdrawnMs: number;
+  flowingMs: number;
+  /** Flows through d3 before the event, and the longest a line of theirs waited (ms). */
+  d3Flows: number;
+  d3WaitMs: number;
+  /** The longest a line of the other flows waited (ms). */
+  otherWaitMs: number;
+  lost: FlowReport[];
+  flows: number;
+  /** Survivors' flows that ECMP moved to another survivor. */
+  moved: number;
+  /** Rejoin: ms until the route is back, the longest wait, the flows lost. */
+  backMs: number;
+  rejoinWaitMs: number;
+  rejoinLost: FlowReport[];
+}
+
+/** The events {@link FleetLab.event} knows. */
+export type FleetEventKind = 'tsvs killed' | 'real servers down' | 'director killed';
+
+export class FleetLab {
+  readonly ns: Record<'sw' | 'c' | 'rt' | 'd1' | 'd2' | 'd3' | 'r1' | 'r2', string>;
+  private readonly dir: string;
+  private readonly config: string;
+  private readonly frrDir: string;
+  private readonly procs: Proc[] = [];
+  private readonly d: Record<number, { tsvs: Proc; bird: Proc; watch: Proc }> = {};
+  flows: Flows | undefined;
+
+  private constructor(readonly prefix: string) {
+    const P = prefix;
+    this.ns = {
+      sw: `${P}-sw`,
+      c: `${P}-c`,
+      rt: `${P}-rt`,
+      d1: `${P}-d1`,
+      d2: `${P}-d2`,
+      d3: `${P}-d3`,
+      r1: `${P}-r1`,
+      r2: `${P}-r2`,
+    };
+    this.dir = mkdtempSync(join(tmpdir(), `tsvs-${P}-`));
+    this.config = join(this.dir, 'fleet.json');
+    // FRR drops to its own user: a directory of its own, outside the 0700 one
+    this.frrDir = mkdtempSync(join(tmpdir(), `tsvs-${P}-frr-`));
+  }
+
+  /** Builds the lab; resolves once the router has the three directors as ECMP nexthops. */
+  static async up(prefix: string): Promise<FleetLab> {
+    const lab = new FleetLab(prefix);
+    try {
+      await lab.build();
+    } catch (e) {
+      await lab.down();
+      throw e;
+    }
+    return lab;
+  }
+
+  sock(n: number): string {
+    return join(this.dir, `d${n}`, 'control.sock');
+  }
+
+  private async startTsvs(n: number): Promise<Proc> {
+    const p = await tsvsDaemon(this.ns[`d${n}` as 'd1'], this.sock(n), `${this.prefix}${n}`, [
+      '-c',
+      this.config,
+    ]);
+    this.procs.push(p);
+    return p;
+  }
+
+  private startBird(n: number): Proc {
+    const sub = join(this.dir, `d${n}`);
+    const p = run(this.ns[`d${n}` as 'd1'], 'bird', [
+      '-f',
+      '-c',
+      join(sub, 'bird.conf'),
+      '-s',
+      join(sub, 'bird.ctl'),
+      '-P',
+      join(sub, 'bird.pid'),
+    ]);
+    this.procs.push(p);
+    return p;
+  }
+
+  /** `tsvs status --ready VIP --watch`: enables BIRD's static VIP route while ready. */
+  private startWatch(n: number): Proc {
+    const birdc = `birdc -s ${join(this.dir, `d${n}`, 'bird.ctl')}`;
+    const p = run(this.ns[`d${n}` as 'd1'], process.execPath, [
+      TSVS,
+      'status',
+      '--ready',
+      '--control',
+      this.sock(n),
+      '--watch',
+      '0.3',
+      '--on-ready',
+      `${birdc} enable vip`,
+      '--on-not-ready',
+      `${birdc} disable vip`,
+      VIP,
+    ]);
+    this.procs.push(p);
+    return p;
+  }
+
+  private async startDirector(n: number): Promise<void> {
+    const tsvs = await this.startTsvs(n);
+    this.d[n] = { tsvs, bird: this.startBird(n), watch: this.startWatch(n) };
+  }
+
+  private async build(): Promise<void> {
+    await removeNamespaces(Object.values(this.ns));
+    await addNamespace(this.ns.sw);
+    await ip('-n', this.ns.sw, 'link', 'add', 'br1', 'type', 'bridge');
+    await ip('-n', this.ns.sw, 'link', 'set', 'br1', 'up');
+    await addNamespace(this.ns.c);
+    await addNamespace(this.ns.rt, [
+      'net.ipv4.ip_forward=1',
+      'net.ipv4.fib_multipath_hash_policy=1',
+      'net.ipv4.conf.all.rp_filter=0',
+    ]);
+    await ip(
+      'link',
+      'add',
+      'eth0',
+      'netns',
+      this.ns.c,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'eth0',
+      'netns',
+      this.ns.rt,
+    );
+    await ip('-n', this.ns.c, 'addr', 'add', '10.212.0.10/24', 'dev', 'eth0');
+    await ip('-n', this.ns.c, 'link', 'set', 'eth0', 'up');
+    await ip('-n', this.ns.c, 'route', 'add', 'default', 'via', '10.212.0.1');
+    await ip('-n', this.ns.rt, 'addr', 'add', '10.212.0.1/24', 'dev', 'eth0');
+    await ip('-n', this.ns.rt, 'link', 'set', 'eth0', 'up');
+    await plug(this.ns.sw, 'br1', 'fl-rt', this.ns.rt, 'eth1', ['10.212.1.1/24']);
+    for (const n of [1, 2, 3]) {
+      const ns = this.ns[`d${n}` as 'd1'];
+      await addNamespace(ns, ['net.ipv4.conf.all.rp_filter=0']);
+      await plug(this.ns.sw, 'br1', `fl-d${n}`, ns, 'eth1', [`10.212.1.1${n}/24`]);
+      await ip('-n', ns, 'addr', 'add', `${VIP}/32`, 'dev', 'lo');
+      await ip('-n', ns, 'route', 'add', 'default', 'via', '10.212.1.1');
+      mkdirSync(join(this.dir, `d${n}`), { recursive: true });
+      writeFileSync(join(this.dir, `d${n}`, 'bird.conf'), birdConf(n));
+    }
+    for (const n of [1, 2]) {
+      const ns = this.ns[`r${n}` as 'r1'];
+      await addNamespace(ns, [
+        'net.ipv4.conf.all.arp_ignore=1',
+        'net.ipv4.conf.all.arp_announce=2',
+        'net.ipv4.conf.all.rp_filter=0',
+      ]);
+      await plug(this.ns.sw, 'br1', `fl-r${n}`, ns, 'eth1', [`10.212.1.2${n}/24`]);
+      await ip('-n', ns, 'addr', 'add', `${VIP}/32`, 'dev', 'lo');
+      await ip('-n', ns, 'route', 'add', 'default', 'via', '10.212.1.1');
+      this.procs.push(run(ns, process.execPath, ['-e', echoServerCode(`rs${n}`, PORT)]));
+    }
+    writeFileSync(this.config, CONFIG);
+    // FRR on the router: its own pid files and sockets in the test's directory
+    // (FRR drops to its own user: a directory of its own, outside the test's 0700 one)
+    const frr = this.frrDir;
+    writeFileSync(join(frr, 'zebra.conf'), `hostname ${this.prefix}-rt\n`);
+    writeFileSync(join(frr, 'bgpd.conf'), routerBgp(this.prefix));
+    chownSync(frr, frrUid, frrGid);
+    const common = ['-z', join(frr, 'zserv.api'), '--vty_socket', frr, '-u', 'frr', '-g', 'frr'];
+    this.procs.push(
+      run(this.ns.rt, `${FRR}/zebra`, [
+        '-f',
+        join(frr, 'zebra.conf'),
+        '-i',
+        join(frr, 'zebra.pid'),
+        '-P',
+        '0',
+        ...common,
+      ]),
+    );
+    await waitFor(
+      'zebra to listen',
+      10_000,
+      async () => (await sh(null, 'test', ['-S', join(frr, 'zserv.api')])).code === 0,
+    );
+    this.procs.push(
+      run(this.ns.rt, `${FRR}/bgpd`, [
+        '-f',
+        join(frr, 'bgpd.conf'),
+        '-i',
+        join(frr, 'bgpd.pid'),
+        '-P',
+        '0',
+        ...common,
+      ]),
+    );
+    for (const n of [1, 2, 3]) await this.startDirector(n);
+    await waitFor(
+      'three ECMP nexthops for the VIP on the router',
+      40_000,
+      async () => (await nexthops(this.ns.rt)).length === 3,
+    );
+  }
+
+  /** Opens the long-lived flows; returns how many go through each director. */
+  async open(n = 300): Promise<Map<number, number>> {
+    this.flows = await Flows.open(this.ns.c, { host: VIP, port: PORT, flows: n, intervalMs: 300 });
+    await allFlowing(this.flows, `${n} flows through the fleet`, 30_000);
+    const spread = new Map<number, number>();
+    for (const d of (await this.ownerOf()).values()) spread.set(d, (spread.get(d) ?? 0) + 1);
+    return spread;
+  }
+
+  /**
+   * The director each flow goes through now (by client port), as the router's own
+   * ECMP hash picks it: `ip route get` with the flow's ports on its inbound interface.
+   */
+  async ownerOf(): Promise<Map<number, number>> {
+    const ports = (await this.flows!.report()).map((f) => f.port);
+    const q = ports
+      .map((p) => `route get ${VIP} from 10.212.0.10 iif eth0 ipproto tcp sport ${p} dport ${PORT}`)
+      .join('\n');
+    const r = await sh(this.ns.rt, 'ip', ['-batch', '-'], { input: q + '\n' });
+    const via = [...r.stdout.matchAll(/^\S+ from \S+ (?:via 10\.212\.1\.1(\d)|.*)/gm)].map((m) =>
+      m[1] ? Number(m[1]) : 0,
+    );
+    return new Map(ports.map((p, i) => [p, via[i] ?? 0]));
+  }
+
+  /** Sets the weight of both real servers on d3 (as its health checks would). */
+  private async weights(w: number): Promise<void> {
+    for (const rs of ['10.212.1.21', '10.212.1.22']) {
+      const r = await sh(this.ns.d3, 'env', [
+        `TSVS_CONTROL=${this.sock(3)}`,
+        process.execPath,
+        TSVSADM,
+        '-e',
+        '-t',
+        `${VIP}:${PORT}`,
+        '-r',
+        `${rs}:${PORT}`,
+        '-g',
+        '-w',
+        String(w),
+      ]);
+      if (r.code !== 0) throw new Error(`tsvsadm -e: ${r.stderr}`);
+    }
+  }
+
+  /** Drops (or lets again) everything d3 sends or receives, at d3 (a dead machine). */
+  private async cut(on: boolean): Promise<void> {
+    const t = (...a: string[]): Promise<unknown> => sh(this.ns.d3, 'iptables', ['-t', 'raw', ...a]);
+    if (on) {
+      await t('-I', 'PREROUTING', '-j', 'DROP');
+      await t('-I', 'OUTPUT', '-j', 'DROP');
+    } else await t('-F');
+  }
+
+  /** Breaks d3 as `kind` says, then brings it back; measures both. */
+  async event(kind: FleetEventKind): Promise<FleetEvent> {
+    const d3 = this.d[3];
+    const steps: Record<FleetEventKind, [() => Promise<void>, () => Promise<void>]> = {
+      // only tsvs dies; BIRD would announce on — the watcher withdraws
+      'tsvs killed': [
+        async () => {
+          d3.tsvs.proc.kill('SIGKILL');
+          await d3.tsvs.exited;
+        },
+        async () => {
+          d3.tsvs = await this.startTsvs(3);
+        },
+      ],
+      // every real server of the VIP down on d3
+      'real servers down': [() => this.weights(0), () => this.weights(1)],
+      // the whole director dies: first it stops sending and receiving (a dead machine
+      // closes no BGP session: the router waits for its hold time; its switch port stays
+      // up, so the switch floods nothing to the others), then tsvs, BIRD, the watcher
+      'director killed': [
+        async () => {
+          await this.cut(true);
+          for (const p of [d3.watch, d3.bird, d3.tsvs]) p.proc.kill('SIGKILL');
+          await Promise.all([d3.watch.exited, d3.bird.exited, d3.tsvs.exited]);
+        },
+        async () => {
+          await this.cut(false);
+          await this.startDirector(3);
+        },
+      ],
+    };
+    const [down, up] = steps[kind];
+    const f = this.flows!;
+    const before = await this.ownerOf();
+    const onD3 = new Set([...before].filter(([, n]) => n === 3).map(([p]) => p));
+    await f.mark();
+    const t0 = Date.now();
+    await down();
+    await waitFor(
+      `${kind}: d3's route withdrawn`,
+      20_000,
+      async () => !(await nexthops(this.ns.rt)).includes('10.212.1.13'),
+    );
+    const withdrawnMs = since(t0);
+    const r1 = await allFlowing(f, `${kind}: every flow answered again`, 40_000);
+    const flowingMs = since(t0);
+    // a survivor's flow that goes through another survivor now: ECMP moved it
+    const after = await this.ownerOf();
+    const moved = [...before].filter(
+      ([p, n]) => n !== 3 && after.has(p) && after.get(p) !== n,
+    ).length;
+    await f.mark();
+    const t1 = Date.now();
+    await up();
+    await waitFor(
+      `${kind}: d3's route back`,
+      40_000,
+      async () => (await nexthops(this.ns.rt)).length === 3,
+    );
+    const backMs = since(t1);
+    const r2 = await allFlowing(f, `${kind}: every flow answered after the rejoin`, 40_000);
+    return {
+      name: kind,
+      withdrawnMs,
+      flowingMs,
+      d3Flows: onD3.size,
+      d3WaitMs: Math.max(0, ...r1.filter((x) => onD3.has(x.port)).map((x) => x.waitMs)),
+      otherWaitMs: Math.max(0, ...r1.filter((x) => !onD3.has(x.port)).map((x) => x.waitMs)),
+      lost: r1.filter((x) => x.lost),
+      flows: r1.length,
+      moved,
+      backMs,
+      rejoinWaitMs: Math.max(0, ...r2.map((x) => x.waitMs)),
+      rejoinLost: r2.filter((x) => x.lost),
+    };
+  }
+
+  async down(): Promise<void> {
+    await this.flows?.stop();
+    for (const p of this.procs) await p.kill('SIGKILL');
+    await removeNamespaces(Object.values(this.ns));
+    rmSync(this.dir, { recursive: true, force: true });
+    rmSync(this.frrDir, { recursive: true, force: true });
+  }
+}
