@@ -1088,6 +1088,8 @@ static napi_value restore_netns(napi_env env, napi_callback_info info) {
 
 /* ------------------------------------------------------------------- init */
 
+void tsvs_bpf_register(napi_env env, napi_value exports); /* tsvs_bpf.c */
+
 /* ------------------------------------------------------- descriptor passing */
 
 /*
@@ -1210,6 +1212,7 @@ static napi_value init(napi_env env, napi_value exports) {
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   tsvs_uring_register(env, exports);
+  tsvs_bpf_register(env, exports);
   return exports;
 }
 

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEB_PACKAGES=(iproute2 iptables nftables socat curl tcpdump tshark iperf3 nginx-light vsftpd lftp netcat-openbsd ethtool procps iputils-ping util-linux chromium prometheus keepalived dnsmasq openssl systemd wrk python3 groff-base frr bird2 gcc libc6-dev)
+DEB_PACKAGES=(iproute2 iptables nftables socat curl tcpdump tshark iperf3 nginx-light vsftpd lftp netcat-openbsd ethtool procps iputils-ping util-linux chromium prometheus keepalived dnsmasq openssl systemd wrk python3 groff-base frr bird2 gcc libc6-dev clang llvm libbpf-dev bpftool)
 
 bash scripts/deb-install.sh "${DEB_PACKAGES[@]}"
 

@@ -1,4 +1,6 @@
 /**
+ * Over 600 lines: one table of every subcommand and option, kept whole on purpose.
+ *
  * The `tsvs` subcommands as one table: each entry's options, operands and texts are
  * the single source of `tsvs CMD --help`, the tsvs(8) man page and the bash
  * completion (scripts/man.mjs writes both from here), and its `run` does the work,
@@ -171,6 +173,10 @@ The configuration file holds ipvsadm rules (ipvsadm -S format) or a tsvs JSON co
         help: 'Capture with the netfilter queues alone, without the tc filters and TUN devices of the fast path (also TSVS_STEER=0).',
       },
       {
+        long: 'no-fastpath',
+        help: 'Do not forward established TCP flows in the kernel (the tc BPF program and flow map); every packet goes through the daemon (also TSVS_FASTPATH=0).',
+      },
+      {
         long: 'metrics',
         arg: '[HOST:]PORT',
         help: "Serve Prometheus metrics at http://HOST:PORT/metrics (node_exporter's node_ipvs_* and tsvs_* families; OpenMetrics when asked). A bare port listens on 127.0.0.1.",
@@ -285,6 +291,7 @@ The configuration file holds ipvsadm rules (ipvsadm -S format) or a tsvs JSON co
         queueOut: num(v['queue-out']),
         ftpPorts: ftp === undefined ? undefined : ftp.split(',').map((p) => Number(p.trim())),
         steer: v['no-steer'] ? false : undefined,
+        fastpath: v['no-fastpath'] ? false : undefined,
         metrics: str(v.metrics),
         keepalived: str(v.keepalived),
         web: str(v.web),
@@ -589,6 +596,10 @@ export const ENVIRONMENT: readonly [string, string][] = [
   ],
   ['TSVS_STATE', "The daemon's saved configuration (default /var/lib/tsvs/config.json)."],
   ['TSVS_STEER', '0 turns the fast path (tc steering into TUN devices) off, as --no-steer does.'],
+  [
+    'TSVS_FASTPATH',
+    '0 turns the in-kernel forwarding of established flows off, as --no-fastpath does; TSVS_BPF_OBJ names a prebuilt bpf/fastpath.c object, TSVS_BPF_CACHE where it is compiled (default /var/cache/tsvs).',
+  ],
 ];
 
 /** The entry of a subcommand, or undefined. */

@@ -30,6 +30,7 @@ export interface DaemonControlOptions {
   afterChange?: () => Promise<void>;
   /** Commands served by the daemon rather than the model (`reload`). */
   handlers?: ControlServerOptions['handlers'];
+  beforeRequest?: ControlServerOptions['beforeRequest'];
 }
 
 export interface DaemonControl {
@@ -68,6 +69,7 @@ export async function startDaemonControl(
     afterChange,
     onError,
     handlers: opts.handlers,
+    beforeRequest: opts.beforeRequest,
   });
   return {
     model,

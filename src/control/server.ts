@@ -31,6 +31,8 @@ export interface ControlServerOptions {
    * answer is sent when the promise settles, in request order.
    */
   handlers?: Partial<Record<Request['cmd'], (req: Record<string, unknown>) => Promise<unknown>>>;
+  /** Runs before each request reaches the model (the data plane folds its counts in). */
+  beforeRequest?: () => void;
   /**
    * Answers a client may leave unread (bytes) before it is dropped; default
    * {@link MAX_UNREAD}.
@@ -227,6 +229,7 @@ function serve(
     }
     const before = model.generation;
     try {
+      opts.beforeRequest?.();
       const result = dispatch(model, req);
       const durable = model.generation !== before ? opts.afterChange?.() : undefined;
       send(encodeResponse(id, result), durable, id);

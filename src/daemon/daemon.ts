@@ -65,6 +65,8 @@ export interface DaemonArgs {
   ftpPorts?: readonly number[];
   /** Fast-path steering (tc filters into TUN devices); default on unless TSVS_STEER=0. */
   steer?: boolean;
+  /** Established flows forwarded in the kernel (tc BPF); default on unless TSVS_FASTPATH=0. */
+  fastpath?: boolean;
   /** Serve Prometheus metrics at http://HOST:PORT/metrics (`[::1]:9101`, `9101` = 127.0.0.1). */
   metrics?: string;
   /** keepalived.conf whose virtual servers are created and health-checked by the daemon. */
@@ -158,6 +160,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     queueIn: args.queueIn,
     queueOut: args.queueOut,
     steer: args.steer,
+    fastpath: args.fastpath,
     log,
   });
   const engine = director.engine;
@@ -232,6 +235,8 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
           stop: (clean) => setImmediate(() => stopAs(clean ? 'clean' : 'park', 'stop request')),
         },
       },
+      // what the kernel forwarded for established flows is in the answer
+      beforeRequest: () => director.fastpath.check(),
       handlers: {
         reload: () =>
           reload ? reloadNow() : Promise.reject(new Error('the daemon is still starting')),

@@ -1,6 +1,9 @@
 /**
  * The director: runs the engine on live packets (issue "Real data plane").
  *
+ * Over 600 lines: it wires every part (queues, steering, SYN device, fast path,
+ * hand-over descriptors), each of which lives in its own file.
+ *
  * Capture has two layers (docs/dataplane.md has the measurements behind both):
  *
  * - **Steering (the fast path)**: tc u32 filters on every interface's ingress redirect
@@ -64,6 +67,7 @@ import { CONN_F_DROUTE, CONN_F_MASQ, CONN_F_TUNNEL } from '../engine/constants.j
 import { formatAddr } from '../engine/addr.js';
 import type { Dest } from '../engine/service.js';
 import { drainQueue } from './drain.js';
+import { Fastpath } from './fastpath.js';
 import { NEIGH_REFRESH_MS, NextHops, ROUTE_EVERY } from './hops.js';
 import {
   adoptNfQueue,
@@ -103,6 +107,13 @@ export interface DirectorOptions {
    * Falls back to the queues alone when tc, cls_u32 or act_mirred is missing.
    */
   steer?: boolean;
+  /**
+   * Forward established flows in the kernel (a tc BPF program and a flow map the
+   * director fills; fastpath.ts); needs steering. Default on unless the environment
+   * says `TSVS_FASTPATH=0`. Falls back to the steering with one log line when the
+   * program cannot be built or the kernel refuses it.
+   */
+  fastpath?: boolean;
   /** Engine to drive (default: a new one). */
   engine?: Engine;
   engineOptions?: EngineOptions;
@@ -159,6 +170,9 @@ export class Director {
   private readonly hops: NextHops;
   private readonly x: Transmit;
   private readonly tun: TunReader;
+  private readonly fpWanted: boolean;
+  /** The established-flow fast path (off unless loaded at start). */
+  readonly fastpath: Fastpath;
   /** Trashed dests the capture and next hops were last built with (ruleset.ts heldDests). */
   private held: Dest[] = [];
   /** Descriptors to attach instead of opening (see adoptDescriptors), by name. */
@@ -188,6 +202,15 @@ export class Director {
       });
     this.x = new Transmit(this.engine, inNs, log);
     this.tun = new TunReader(this.x, this.replyRoutes);
+    this.fpWanted = opts.fastpath ?? process.env.TSVS_FASTPATH !== '0';
+    this.fastpath = new Fastpath({
+      engine: this.engine,
+      x: this.x,
+      rr: this.replyRoutes,
+      name: this.name,
+      netns: this.netns,
+      log,
+    });
     this.rules = new QueueRules(this.netns, this.table, this.steer.tunIn, log);
     this.steering = new Steering(
       this.steer,
@@ -195,8 +218,15 @@ export class Director {
       inNs,
       log,
       () => this.hops.refreshReplyRoutes(true),
-      () => (this.x.tunIn = null),
+      () => {
+        this.x.tunIn = null;
+        this.fastOff();
+      },
     );
+    this.steering.fastFailed = (why) => {
+      log(`fast path off (established flows go through the daemon): ${why}`);
+      this.fastOff();
+    };
     this.hops = new NextHops({
       netns: this.netns,
       inNs,
@@ -307,6 +337,10 @@ export class Director {
     }
     // the restored state's trashed real servers with conns keep hops and capture
     if (this.heldChanged()) resolved = await this.resolve();
+    if (this.fpWanted && this.steering.tunIn && this.fastpath.load()) {
+      this.steering.fastProg = this.fastpath.progPath;
+      this.tun.fp = this.fastpath;
+    }
     await this.steering.configure();
     await this.install(resolved);
     this.lastNeigh = Date.now();
@@ -438,12 +472,21 @@ export class Director {
     this.adopt.clear();
   }
 
+  /** The fast path goes off: its flows are folded back and go through the daemon. */
+  private fastOff(): void {
+    this.tun.fp = null;
+    this.steering.fastProg = null;
+    this.fastpath.unload();
+  }
+
   /** Remove rules and devices, close everything (a clean stop). Idempotent. */
   stop(): void {
     this.park();
     this.releaseKept();
     this.removeRules(true);
     this.steering.destroy();
+    // also what a crashed run left mounted
+    this.fastpath.unload();
   }
 
   /**
@@ -455,6 +498,9 @@ export class Director {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     if (!this.running) return;
+    // counts folded into the engine before its state is saved; the program stays
+    // attached with an empty map until the next start replaces it
+    this.fastOff();
     this.running = false;
     for (const q of this.queues)
       if (keep) {
@@ -487,8 +533,12 @@ export class Director {
    * atomically.
    */
   configChanged(): Promise<void> {
+    // dests removed or quiesced: their flows leave the fast path at once (and next
+    // hops changed, once installed)
+    this.fastpath.check();
     const p = this.changing.then(async () => {
       if (this.running) await this.install(await this.resolve());
+      this.fastpath.check();
     });
     this.changing = p.catch(() => undefined);
     return p;
@@ -545,7 +595,8 @@ export class Director {
   /** For the log: how packets are captured. */
   get captureDescription(): string {
     return this.steering.on
-      ? `tc steering into ${this.steer.tunIn}/${this.steer.tunOut} in front of the queues`
+      ? `tc steering into ${this.steer.tunIn}/${this.steer.tunOut} in front of the queues` +
+          (this.fastpath.on ? ', established TCP flows forwarded in the kernel (tc BPF)' : '')
       : 'netfilter queues only';
   }
 
@@ -579,6 +630,7 @@ export class Director {
       this.tun.replyMiss = false;
       void this.hops.refreshReplyRoutes(false);
     }
+    this.fastpath.tick(now);
     this.engine.tick(now, this.availMem);
     if (!this.reholding && this.heldChanged()) {
       this.reholding = true;

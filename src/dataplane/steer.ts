@@ -140,6 +140,8 @@ export interface SteerNames {
   /** tc filter priorities (`pref`) for IPv4 and IPv6; the director owns these. */
   pref4: number;
   pref6: number;
+  /** tc priority of the established-flow fast path's BPF program (fastpath.ts), run first. */
+  prefFast: number;
 }
 
 /**
@@ -147,12 +149,24 @@ export interface SteerNames {
  * qdisc (an existing one is kept: "File exists" is expected), our priorities deleted,
  * the new filters added. Run with `-force` so the expected failures do not stop it.
  */
-export function steerBatch(names: SteerNames, devs: string[], m: SteerMatches): string[] {
+export function steerBatch(
+  names: SteerNames,
+  devs: string[],
+  m: SteerMatches,
+  fastProg: string | null = null,
+): string[] {
   const out: string[] = [];
   for (const dev of devs) {
     out.push(`qdisc add dev ${dev} clsact`);
     out.push(`filter del dev ${dev} ingress pref ${names.pref4}`);
     out.push(`filter del dev ${dev} ingress pref ${names.pref6}`);
+    out.push(`filter del dev ${dev} ingress pref ${names.prefFast}`);
+    // established flows the daemon put in the fast path's map, before the u32 filters
+    if (fastProg !== null)
+      out.push(
+        `filter add dev ${dev} ingress pref ${names.prefFast} protocol all bpf ` +
+          `object-pinned ${fastProg} direct-action`,
+      );
     const put = (pref: number, proto: string, sels: string[], tun: string): void => {
       for (const s of sels)
         out.push(
@@ -205,6 +219,7 @@ export function steerNames(instance: string, pref: number): SteerNames {
     tunSyn: `tsvss-${base}`,
     pref4: pref,
     pref6: pref + 1,
+    prefFast: Math.max(1, pref - 1),
   };
 }
 
@@ -237,6 +252,10 @@ export class Steering {
   private linkChange: NodeJS.Timeout | undefined;
   /** The devices are open but not yet set up ({@link configure}). */
   private unconfigured = false;
+  /** The fast path's pinned program, attached in front of the filters (null: none). */
+  fastProg: string | null = null;
+  /** Called when the fast path's program could not be attached (it is then left off). */
+  fastFailed: (why: string) => void = () => undefined;
 
   /**
    * @param inNs  runs a function in the director's network namespace
@@ -397,11 +416,21 @@ export class Steering {
       return;
     }
     const devs = steerDevices(links, this.names);
-    const key = JSON.stringify([devs, m]);
+    const key = JSON.stringify([devs, m, this.fastProg]);
     if (key === this.applied) return;
-    const lines = steerBatch(this.names, devs, m);
+    const lines = steerBatch(this.names, devs, m, this.fastProg);
     const r = await runBatch(this.netns, 'tc', lines);
-    const failed = r.failedLines.filter((i) => lines[i]?.startsWith('filter add'));
+    const added = r.failedLines.filter((i) => lines[i]?.startsWith('filter add'));
+    const failed = added.filter((i) => !lines[i].includes(' bpf object-pinned '));
+    if (added.length > failed.length && this.fastProg !== null) {
+      // cls_bpf missing or the program refused: steering goes on without it
+      this.fastProg = null;
+      this.fastFailed(`tc: ${r.stderr.trim().split('\n')[0]}`);
+      if (failed.length === 0) {
+        await this.apply(engine);
+        return;
+      }
+    }
     if (failed.length) {
       this.log(
         `steering off (the queues capture alone): tc ${lines[failed[0]]}: ${r.stderr.trim().split('\n')[0]}`,
@@ -443,7 +472,7 @@ export class Steering {
       const prefs = new Set(
         (JSON.parse(shown || '[]') as { pref?: number }[]).map((f) => f.pref ?? -1),
       );
-      for (const pref of [n.pref4, n.pref6])
+      for (const pref of [n.pref4, n.pref6, n.prefFast])
         if (prefs.has(pref))
           runQuiet(this.netns, 'tc', [
             'filter',
@@ -456,6 +485,7 @@ export class Steering {
           ]);
       prefs.delete(n.pref4);
       prefs.delete(n.pref6);
+      prefs.delete(n.prefFast);
       if (prefs.size > 0) continue;
       let egress = '[]';
       try {

@@ -32,6 +32,7 @@ import {
   writeVnetHeader,
 } from './vnet.js';
 import { BATCH_PKTS, RX_BYTES, Transmit, type L2Tx, type TxState } from './xmit.js';
+import type { Fastpath } from './fastpath.js';
 
 /** Engine flags of a packet read from a TUN from its virtio-net header flags and GSO type. */
 function vnetFlags(vflags: number, gsoType: number): number {
@@ -50,6 +51,8 @@ export class TunReader {
   readonly steered = { in: 0, out: 0 };
   /** A NAT reply found no client-side next hop since the last neighbour refresh. */
   replyMiss = false;
+  /** The established-flow fast path, told of every conn the engine handled (null: off). */
+  fp: Fastpath | null = null;
 
   constructor(
     private readonly x: Transmit,
@@ -95,6 +98,7 @@ export class TunReader {
     const rx = st.rxTun;
     const buf = st.buf;
     const rr = this.rr;
+    const fp = this.fp;
     let last = 0;
     for (let rounds = 0; rounds < maxRounds; rounds++) {
       const n = chan.read(rx, BATCH_PKTS);
@@ -126,6 +130,7 @@ export class TunReader {
           const head = off - st.low - L2_HEADROOM;
           v = eng.in(buf, off, len, now, 0, flags, next - off, head > 0 ? head : 0);
         }
+        if (fp !== null && v === V_FORWARD) fp.seen(eng.result.conn);
         if (v === V_REPLY && st.reply) {
           x.sendIcmpReply(st);
           Transmit.keep(st, off, len);

@@ -30,7 +30,7 @@ import { connInfo, connStateName, type ConnInfo } from './conn/info.js';
 import { ipvsIn, ipvsOut } from './core.js';
 import * as ctl from './ctl.js';
 import { updateDefenseLevel } from './defense.js';
-import { Ipvs, type TunnelSource } from './ipvs.js';
+import { Ipvs, type FastpathHooks, type TunnelSource } from './ipvs.js';
 import { defaultTimeoutTables, tcpProtocol, udpProtocol } from './proto/index.js';
 import { UDP_S_NORMAL } from './proto/udp.js';
 import { registerBuiltinSchedulers } from './sched/index.js';
@@ -46,6 +46,7 @@ import { serviceFind } from './svc.js';
 import type { PacketView } from '../wire/packet.js';
 
 export { PKT_CSUM_OK, PKT_CSUM_PARTIAL, PKT_GSO, PKT_LOCAL, PKT_TUNNELED } from './ipvs.js';
+export type { FastpathHooks } from './ipvs.js';
 export { PacketResult, Why, WHY_NAMES } from './verdict.js';
 export type { ConnInfo } from './conn/info.js';
 
@@ -191,6 +192,16 @@ export class Engine implements AppContext {
   }
   set syncMaster(f: ((id: number, pkts: number) => void) | null) {
     this.ipvs.syncMaster = f;
+  }
+  /**
+   * The data plane's established-flow fast path: asked before a conn's timer expires
+   * it, told before a conn is freed (see `FastpathHooks`). Null without one.
+   */
+  get fastpath(): FastpathHooks | null {
+    return this.ipvs.fastpath;
+  }
+  set fastpath(f: FastpathHooks | null) {
+    this.ipvs.fastpath = f;
   }
   /** A backup sync daemon runs: with backup_only set, nothing is forwarded (§12.5). */
   get syncBackup(): boolean {

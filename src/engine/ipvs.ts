@@ -33,6 +33,16 @@ export const PKT_CSUM_OK = 0x8;
  */
 export const PKT_TUNNELED = 0x10;
 
+/**
+ * The data plane's established-flow fast path (see `Engine.fastpath`): asked before a
+ * conn's timer expires it (true: the conn was seen there since and is re-armed), told
+ * when a conn is about to be freed.
+ */
+export interface FastpathHooks {
+  expiring(id: number): boolean;
+  gone(id: number): void;
+}
+
 /** Where a tunnelled packet's outer source comes from (see `EngineOptions`). */
 export type TunnelSource = (af: AddressFamily, rip: Uint32Array) => Uint32Array | null;
 
@@ -107,6 +117,8 @@ export class Ipvs {
   partial = false;
   /** See `Engine.onExpire`. */
   onExpire: ((id: number) => void) | null = null;
+  /** See `Engine.fastpath`. */
+  fastpath: FastpathHooks | null = null;
   /** See `Engine.syncMaster`. */
   syncMaster: ((id: number, pkts: number) => void) | null = null;
   /** A backup sync daemon runs: with backup_only set, nothing is forwarded (§12.5). */

@@ -49,5 +49,10 @@ export function ipvsTick(ipvs: Ipvs, now: number, expire: (id: number) => void):
 
 /** The expiry callback for the wheel: one closure per engine, made once. */
 export function expireCallback(ipvs: Ipvs): (id: number) => void {
-  return (id) => connExpire(ipvs, id);
+  return (id) => {
+    // a conn whose packets the kernel forwarded meanwhile is re-armed, not expired
+    const fp = ipvs.fastpath;
+    if (fp !== null && fp.expiring(id)) return;
+    connExpire(ipvs, id);
+  };
 }

@@ -177,6 +177,7 @@ test('bash completion of tsvs: commands, options, option arguments, operands', a
   assert.deepEqual(await complete('tsvs --v'), ['--version']);
   assert.deepEqual(await complete('tsvs daemon --me'), ['--metrics']);
   assert.deepEqual(await complete('tsvs daemon --no-'), [
+    '--no-fastpath',
     '--no-journal',
     '--no-state',
     '--no-steer',

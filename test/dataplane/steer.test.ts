@@ -129,6 +129,7 @@ describe('steerBatch / steerDevices / steerNames', () => {
       'qdisc add dev eth0 clsact',
       'filter del dev eth0 ingress pref 7100',
       'filter del dev eth0 ingress pref 7101',
+      'filter del dev eth0 ingress pref 7099',
       'filter add dev eth0 ingress pref 7100 protocol ip u32 R4 action mirred egress redirect dev tsvsi-e2emas4-d',
       'filter add dev eth0 ingress pref 7100 protocol ip u32 P4 action mirred egress redirect dev tsvso-e2emas4-d',
       'filter add dev eth0 ingress pref 7101 protocol ipv6 u32 R6 action mirred egress redirect dev tsvsi-e2emas4-d',

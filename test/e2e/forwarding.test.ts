@@ -321,8 +321,12 @@ for (const mode of MODES) {
         // a packet redirected into a TUN by tc counts as sent on it
         const steeredIn = tx('tsvsi-');
         const steeredOut = tx('tsvso-');
-        assert.ok(steeredIn > 50, `requests steered: ${steeredIn}`);
-        if (mode.fwd === 'masq') assert.ok(steeredOut > 50, `replies steered: ${steeredOut}`);
+        // with the established-flow fast path most packets never reach the TUNs (the
+        // BPF program forwards them in front of the filters): handshakes and closes do
+        const fast = d.log.some((l) => l.includes('forwarded in the kernel'));
+        const least = fast ? 5 : 50;
+        assert.ok(steeredIn > least, `requests steered: ${steeredIn}`);
+        if (mode.fwd === 'masq') assert.ok(steeredOut > least, `replies steered: ${steeredOut}`);
         // the netfilter queues behind the filters saw next to nothing of it: the last
         // packet id of each queue (field 8 of /proc/net/netfilter/nfnetlink_queue)
         const q = await sh(lab.ns.director, 'cat', ['/proc/net/netfilter/nfnetlink_queue']);
@@ -331,7 +335,7 @@ for (const mode of MODES) {
           .split('\n')
           .map((l) => Number(l.trim().split(/\s+/)[7] ?? 0))
           .reduce((a, b) => a + b, 0);
-        assert.ok(queued < steeredIn / 10, `queued ${queued}, steered ${steeredIn}`);
+        assert.ok(queued < steeredIn / (fast ? 2 : 10), `queued ${queued}, steered ${steeredIn}`);
         console.log(`# steered ${steeredIn} requests, ${steeredOut} replies; queued ${queued}`);
         const f = await sh(lab.ns.director, 'tc', [
           'filter',

@@ -500,7 +500,8 @@ export class HitlessLab {
     out.push(...links.out.split('\n').filter((l) => /tsvs[io]-/.test(l)));
     for (const dev of [this.env.director.clientIf, this.env.director.serverIf]) {
       const f = await sh(d, 'tc', ['filter', 'show', 'dev', dev, 'ingress']);
-      if (f.out.trim()) out.push(`${dev}: ${f.out.trim().split('\n')[0]}`);
+      // (all of it: the fast path's bpf filter comes before the u32 ones)
+      if (f.out.trim()) out.push(`${dev}: ${f.out.trim().replace(/\n/g, ' ')}`);
     }
     for (const f of ['engine.state', 'journal.snap', 'journal.log'])
       if (existsSync(join(this.dir, f))) out.push(f);

@@ -116,6 +116,7 @@ export function connExpire(ipvs: Ipvs, id: number): void {
     c.arm(id, ipvs.now);
     return;
   }
+  if (ipvs.fastpath !== null) ipvs.fastpath.gone(id);
   c.unhash(id);
   c.disarm(id);
   const ct = c.control[id];
