@@ -596,10 +596,7 @@ export const ENVIRONMENT: readonly [string, string][] = [
   ],
   ['TSVS_STATE', "The daemon's saved configuration (default /var/lib/tsvs/config.json)."],
   ['TSVS_STEER', '0 turns the fast path (tc steering into TUN devices) off, as --no-steer does.'],
-  [
-    'TSVS_FASTPATH',
-    '0 turns the in-kernel forwarding of established flows off, as --no-fastpath does; TSVS_BPF_OBJ names a prebuilt bpf/fastpath.c object, TSVS_BPF_CACHE where it is compiled (default /var/cache/tsvs).',
-  ],
+  ['TSVS_FASTPATH', '0 turns the in-kernel forwarding of established flows off (--no-fastpath).'],
 ];
 
 /** The entry of a subcommand, or undefined. */
