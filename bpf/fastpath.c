@@ -161,6 +161,13 @@ int tsvs_fastpath(struct __sk_buff *skb)
 	__u16 ttlword = 0;
 	__u8 hop = 0;
 
+	/*
+	 * A unicast frame for another host's MAC (a switch flooding after its table
+	 * was flushed) never reaches the kernel's IPVS: ip_rcv drops it. Pass it to
+	 * the stack, before the steering filters below could take it.
+	 */
+	if (skb->pkt_type == PACKET_OTHERHOST)
+		return TC_ACT_OK;
 	if (skb->pkt_type != PACKET_HOST || skb->vlan_present)
 		return TC_ACT_UNSPEC;
 	if ((void *)(eth + 1) > end)
