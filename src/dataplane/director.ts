@@ -68,6 +68,7 @@ import { formatAddr } from '../engine/addr.js';
 import type { Dest } from '../engine/service.js';
 import { drainQueue } from './drain.js';
 import { Fastpath } from './fastpath.js';
+import { TunnelDevices } from './tunneldev.js';
 import { NEIGH_REFRESH_MS, NextHops, ROUTE_EVERY } from './hops.js';
 import {
   adoptNfQueue,
@@ -180,6 +181,8 @@ export class Director {
   private reholding = false;
   /** Configuration changes are applied one after another. */
   private changing: Promise<void> = Promise.resolve();
+  /** Tunnel interfaces by ifindex, for `ignore_tunneled` (tunneldev.ts). */
+  readonly tunnelDevs: TunnelDevices;
 
   constructor(opts: DirectorOptions = {}) {
     this.name = opts.name ?? 'main';
@@ -211,6 +214,7 @@ export class Director {
       netns: this.netns,
       log,
     });
+    this.tunnelDevs = new TunnelDevices(this.netns, log);
     this.rules = new QueueRules(this.netns, this.table, this.steer.tunIn, log);
     this.steering = new Steering(
       this.steer,
@@ -397,13 +401,16 @@ export class Director {
     for (const q of this.queues) {
       const { num, chan, st } = q;
       chan.onReadable(
-        () => drainQueue(x, st, chan, num),
+        () => drainQueue(x, st, chan, num, this.tunnelDevs),
         (e) => this.log(`queue ${num}: ${e.message}`),
       );
     }
     const { tunIn, tunOut } = this.steering;
     if (tunIn && tunOut) {
-      this.steering.watchLinks(() => void this.applySteering());
+      this.steering.watchLinks(() => {
+        void this.tunnelDevs.refreshLater();
+        void this.applySteering();
+      });
       // many TUN reads/writes per system call (docs/dataplane.md, "Batched TUN I/O")
       if (process.env.TSVS_URING !== '0' && !(tunIn.useUring() && tunOut.useUring()))
         this.log(`io_uring unavailable, one read() per packet: ${uringUnavailable()}`);
@@ -622,7 +629,10 @@ export class Director {
       this.lastReplyRefresh = now;
       this.tun.replyMiss = false;
       void this.hops.refreshReplyRoutes(withRoutes);
-      if (withRoutes) void this.applySteering();
+      if (withRoutes) {
+        void this.tunnelDevs.refreshLater();
+        void this.applySteering();
+      }
     } else if (this.tun.replyMiss && now - this.lastReplyRefresh >= REPLY_MISS_REFRESH_MS) {
       // a client the neighbour snapshot did not know: the kernel forwarded its replies
       // (and resolved it); pick its entry up soon rather than at the next refresh

@@ -9,12 +9,13 @@
  *
  * @module
  */
-import { PKT_CSUM_OK, PKT_CSUM_PARTIAL, PKT_GSO } from '../engine/engine.js';
+import { PKT_CSUM_OK, PKT_CSUM_PARTIAL, PKT_GSO, PKT_TUNNELED } from '../engine/engine.js';
 import { V_DROP, V_FORWARD, V_REPLY } from '../engine/drop.js';
 import {
   META_STRIDE,
   M_LEN,
   M_NFQ_ID,
+  M_NFQ_INDEV,
   M_NFQ_INFO_QUEUE,
   M_NFQ_MARK,
   M_NFQ_PROTO_HOOK,
@@ -28,6 +29,7 @@ import {
   setVerdict,
   type PacketChannel,
 } from './native.js';
+import type { TunnelDevices } from './tunneldev.js';
 import { L2_HEADROOM } from './vnet.js';
 import { BATCH_PKTS, RX_BYTES, Transmit, type TxState } from './xmit.js';
 
@@ -44,9 +46,17 @@ function nfqFlags(info: number): number {
 
 /**
  * Reads queue `qnum` (`chan`) until it is empty (at most 8 batches per wake-up) and
- * answers every packet: `st` says the direction (requests or NAT replies).
+ * answers every packet: `st` says the direction (requests or NAT replies). A packet
+ * that came in on a tunnel device `tdev` knows as one (tunneldev.ts) carries
+ * PKT_TUNNELED, which `ignore_tunneled` acts on as the kernel's `ipvs_property`.
  */
-export function drainQueue(x: Transmit, st: TxState, chan: PacketChannel, qnum: number): void {
+export function drainQueue(
+  x: Transmit,
+  st: TxState,
+  chan: PacketChannel,
+  qnum: number,
+  tdev?: TunnelDevices,
+): void {
   const eng = x.engine;
   const rx = st.rx;
   const vb = st.verdicts;
@@ -63,7 +73,8 @@ export function drainQueue(x: Transmit, st: TxState, chan: PacketChannel, qnum: 
       const off = m[b + M_OFF];
       const len = m[b + M_LEN];
       const id = m[b + M_NFQ_ID];
-      const flags = nfqFlags(m[b + M_NFQ_INFO_QUEUE] & 0xffff);
+      let flags = nfqFlags(m[b + M_NFQ_INFO_QUEUE] & 0xffff);
+      if (tdev !== undefined && tdev.tunnelled(m[b + M_NFQ_INDEV])) flags |= PKT_TUNNELED;
       const mark = m[b + M_NFQ_MARK] >>> 0;
       // room to grow: up to the next packet (the bytes between are netlink headers
       // already parsed into meta)

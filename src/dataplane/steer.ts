@@ -31,6 +31,7 @@ import {
   TUN_F_TSO_ECN,
   type PacketChannel,
 } from './native.js';
+import { isTunnelLink, type TunnelLinkJson } from './tunneldev.js';
 import { VNET_HDR_BYTES } from './vnet.js';
 import { capturedServices } from './ruleset.js';
 
@@ -186,7 +187,7 @@ export function steerBatch(
 }
 
 /** One interface as `ip -j link show` prints it (the fields used here). */
-export interface LinkJson {
+export interface LinkJson extends TunnelLinkJson {
   ifname?: string;
   link_type?: string;
   master?: string;
@@ -196,7 +197,9 @@ export interface LinkJson {
 /**
  * The interfaces to steer on: every interface that receives IP packets for this host
  * (not enslaved to a bridge or bond — the master is steered instead —, not loopback,
- * not the director's own TUN devices).
+ * not the director's own TUN devices, not a tunnel device whose packets the kernel
+ * would call tunnelled — those reach the queue, whose `indev` tells the engine so, for
+ * `ignore_tunneled`: tunneldev.ts).
  */
 export function steerDevices(links: LinkJson[], names: SteerNames): string[] {
   const out: string[] = [];
@@ -205,6 +208,7 @@ export function steerDevices(links: LinkJson[], names: SteerNames): string[] {
     if (l.link_type === 'loopback' || l.ifname === 'lo') continue;
     if (l.ifname === names.tunIn || l.ifname === names.tunOut || l.ifname === names.tunSyn)
       continue;
+    if (isTunnelLink(l)) continue;
     out.push(l.ifname);
   }
   return out;
@@ -410,7 +414,9 @@ export class Steering {
     if (!this.tunSyn) m.syn4 = m.syn6 = [];
     let links: LinkJson[];
     try {
-      links = JSON.parse(await runAsync(this.netns, 'ip', ['-j', 'link', 'show'])) as LinkJson[];
+      links = JSON.parse(
+        await runAsync(this.netns, 'ip', ['-d', '-j', 'link', 'show']),
+      ) as LinkJson[];
     } catch (e) {
       this.log(`steering: ip link show: ${(e as Error).message}`);
       return;
