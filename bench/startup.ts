@@ -9,9 +9,11 @@
  *   node -e 0
  *   tsvsadm -L -n                     (list)
  *   tsvsadm -A -t 10.9.0.1:PORT       (a change; the next round's PORT differs)
- * and prints each one's median and fastest run and their ratios to `node -e 0`'s, for `tsvsadm` as installed
- * (its entry runs the one-file build dist/bundle/tsvsadm.cjs when it is fresh) and for
- * the same entry loading its ES modules (TSVS_NO_BUNDLE=1). More ways of starting it
+ * and prints each one's median and fastest run and their ratios to `node -e 0`'s, for
+ * `tsvsadm` as installed (package.json's `bin`: the CommonJS launcher
+ * dist/src/cli/tsvsadm-bin.cjs of the one-file build dist/bundle/tsvsadm.cjs), for the
+ * ES module entry dist/src/cli/tsvsadm.js (which requires the same bundle) and for that
+ * entry loading its ES modules (TSVS_NO_BUNDLE=1). More ways of starting it
  * are measured side by side with --variant 'NAME=NODE-ARGS' (e.g. a snapshot:
  * --variant 'snapshot=--snapshot-blob tsvsadm.blob -- tsvsadm').
  *
@@ -19,14 +21,15 @@
  * (on a shared machine under `flock /tmp/tsvs-bench.lock`).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const tsvsadm = join(here, '..', 'src', 'cli', 'tsvsadm.js');
+const tsvsadm = join(here, '..', 'src', 'cli', 'tsvsadm-bin.cjs');
+const esEntry = join(here, '..', 'src', 'cli', 'tsvsadm.js');
 const bundle = join(here, '..', 'bundle', 'tsvsadm.cjs');
 
 async function serve(path: string): Promise<void> {
@@ -50,11 +53,30 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-function time(cmd: string, args: string[], env: NodeJS.ProcessEnv): number {
+/** Clock ticks per second of /proc's times (`getconf CLK_TCK`). */
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+
+/**
+ * CPU time (user + system, ms) of this process's waited-for children so far
+ * (/proc/self/stat cutime + cstime): the sum is exact, its reading rounded to a tick,
+ * so the mean over many runs is good to a tick / runs.
+ */
+function childCpuMs(): number {
+  const st = readFileSync('/proc/self/stat', 'utf8');
+  const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[13]) + Number(f[14])) * 1000) / CLK_TCK;
+}
+
+/** CPU time per label, summed over its runs (see {@link childCpuMs}). */
+const cpu = new Map<string, number>();
+
+function time(cmd: string, args: string[], env: NodeJS.ProcessEnv, label?: string): number {
+  const c0 = childCpuMs();
   const t0 = process.hrtime.bigint();
   const r = spawnSync(cmd, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: status ${r.status}: ${r.stderr}`);
+  if (label !== undefined) cpu.set(label, (cpu.get(label) ?? 0) + childCpuMs() - c0);
   return ms;
 }
 
@@ -83,7 +105,8 @@ async function main(): Promise<void> {
   // a variant: its name, the node arguments that start tsvsadm, the environment
   const variants: [string, string[], NodeJS.ProcessEnv][] = [
     ['tsvsadm', [tsvsadm], env],
-    ['tsvsadm, ES modules', [tsvsadm], modulesEnv],
+    ['tsvsadm, ES entry', [esEntry], env],
+    ['tsvsadm, ES modules', [esEntry], modulesEnv],
   ];
   if (!existsSync(bundle))
     process.stderr.write(`no ${bundle}: run node scripts/bundle.mjs; measuring the modules only\n`);
@@ -107,11 +130,15 @@ async function main(): Promise<void> {
     time(process.execPath, ['-e', '0'], env);
     for (const [, a, e] of variants) time(process.execPath, [...a, '-L', '-n'], e);
     for (let r = 0; r < runs; r++) {
-      base.push(time(process.execPath, ['-e', '0'], env));
+      base.push(time(process.execPath, ['-e', '0'], env, 'node -e 0'));
       for (const [n, a, e] of variants) {
-        list.get(n)!.push(time(process.execPath, [...a, '-L', '-n'], e));
+        list.get(n)!.push(time(process.execPath, [...a, '-L', '-n'], e, `${n} -L -n`));
         const p = String(port++);
-        add.get(n)!.push(time(process.execPath, [...a, '-A', '-t', `10.9.0.1:${p}`], e));
+        add
+          .get(n)!
+          .push(
+            time(process.execPath, [...a, '-A', '-t', `10.9.0.1:${p}`], e, `${n} -A -t ADDR:PORT`),
+          );
         time(process.execPath, [...a, '-D', '-t', `10.9.0.1:${p}`], e);
       }
     }
@@ -121,20 +148,25 @@ async function main(): Promise<void> {
   }
   // the median, and the fastest run: on a shared machine the other users' load only
   // ever adds time, so the minimum is the closest to the program's own cost
+  // and the mean CPU time, which other users' load hardly changes
   const b = median(base);
   const bMin = Math.min(...base);
+  const bCpu = (cpu.get('node -e 0') ?? 0) / runs;
   const row = (what: string, xs: number[]): string => {
     const m = median(xs);
     const lo = Math.min(...xs);
+    const c = (cpu.get(what) ?? 0) / runs;
     return (
       `${what.padEnd(36)} ${m.toFixed(1).padStart(7)} ms  ${(m / b).toFixed(2)}×` +
-      `   ${lo.toFixed(1).padStart(7)} ms  ${(lo / bMin).toFixed(2)}×`
+      `   ${lo.toFixed(1).padStart(7)} ms  ${(lo / bMin).toFixed(2)}×` +
+      `   ${c.toFixed(1).padStart(7)} ms  ${(c / bCpu).toFixed(2)}×`
     );
   };
   process.stdout.write(
     `start-up, ${runs} interleaved runs (Node ${process.versions.node}, ${process.arch}, ` +
       `load average ${loadavg()[0].toFixed(1)})\n` +
-      `${''.padEnd(36)} ${'median'.padStart(10)} ${'ratio'.padStart(6)}   ${'fastest'.padStart(10)} ${'ratio'.padStart(6)}\n` +
+      `${''.padEnd(36)} ${'median'.padStart(10)} ${'ratio'.padStart(6)}   ${'fastest'.padStart(10)} ${'ratio'.padStart(6)}` +
+      `   ${'CPU'.padStart(10)} ${'ratio'.padStart(6)}\n` +
       `${row('node -e 0', base)}\n`,
   );
   for (const [n] of variants) {

@@ -19,7 +19,7 @@
  *
  * Usage: node scripts/bundle.mjs [ENTRY.ts]...  (run after tsc: `npm run bundle`)
  */
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
@@ -36,6 +36,8 @@ function transpile(file) {
       target: ts.ScriptTarget.ES2022,
       esModuleInterop: false,
       sourceMap: false,
+      // less to read and parse on every start
+      removeComments: true,
     },
   }).outputText;
   // the modules' own file, as an ES module would see it
@@ -53,6 +55,9 @@ function transpile(file) {
     deps.push(dep);
     return `__req(${JSON.stringify(relative(root, dep))})`;
   });
+  // so are tsvsadm's own modules: a listing never needs the help text, a change never
+  // needs the formatter (a module bound to a name is evaluated on its first use)
+  out = out.replace(/^const (\w+) = __req\(("[^"]+")\);$/gm, 'const $1 = __lazyReq($2);');
   return { code: out, deps };
 }
 
@@ -80,6 +85,10 @@ const __cache = {};
 function __lazy(id) {
   let m;
   return new Proxy({}, { get: (_, k) => (m ??= require(id))[k] });
+}
+function __lazyReq(k) {
+  let m;
+  return new Proxy({}, { get: (_, p) => (m ??= __req(k))[p] });
 }
 function __req(k) {
   let m = __cache[k];
@@ -123,6 +132,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     const name = e.replace(/^.*\//, '').replace(/(-run)?\.ts$/, '');
     const file = join(outDir, `${name}.cjs`);
     writeFileSync(file, bundle(join(root, e)), { mode: 0o755 });
+    // the launcher's V8 code cache was made from the old text (src/cli/tsvsadm-bin.cts)
+    rmSync(`${file}.v8cache`, { force: true });
     process.stdout.write(`${relative(root, file)}\n`);
   }
 }

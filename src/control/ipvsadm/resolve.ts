@@ -10,7 +10,7 @@
  */
 import { lookup, lookupService } from 'node:dns';
 import { readFileSync } from 'node:fs';
-import { isIPv4, isIPv6 } from 'node:net';
+import { formatIpv6, parseIpv4, parseIpv6 } from '../../wire/addr.js';
 import type { Family } from '../model.js';
 
 export interface Resolver {
@@ -86,16 +86,19 @@ export class HostsDb {
   }
 }
 
+/**
+ * The wire parsers, not node:net's isIPv4/isIPv6: those compile Node's large address
+ * regular expressions on first use, 5–8 ms of every tsvsadm call (docs/cli.md).
+ */
+function isIPv4(a: string): boolean {
+  return parseIpv4(a) >= 0;
+}
+
+const words6 = new Uint32Array(4);
+
 function canonical(a: string): string | null {
   if (isIPv4(a)) return a;
-  if (isIPv6(a)) {
-    try {
-      return new URL(`http://[${a}]/`).hostname.slice(1, -1);
-    } catch {
-      return null;
-    }
-  }
-  return null;
+  return parseIpv6(a, words6) ? formatIpv6(words6) : null;
 }
 
 /** A resolver over fixed hosts and services texts (tests, or hosts-file-only setups). */
@@ -189,5 +192,5 @@ export function inetAton(text: string): string | null {
 
 /** `inet_pton(AF_INET6)`: a strict IPv6 literal (no zone index). */
 export function isIPv6Literal(s: string): boolean {
-  return !s.includes('%') && isIPv6(s);
+  return parseIpv6(s, words6);
 }
