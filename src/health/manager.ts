@@ -274,7 +274,13 @@ export class HealthManager {
     let res: CheckResult;
     try {
       // the configured weight: FILE_CHECK and misc_dynamic work out their cur_weight from it
-      const target = { addr: r.srv.addr, port: r.srv.port, weight: r.rs?.weight ?? r.weight };
+      const target = {
+        addr: r.srv.addr,
+        port: r.srv.port,
+        weight: r.rs?.weight ?? r.weight,
+        up: c.up,
+        hasRun: c.hasRun,
+      };
       res = await this.check(k, target);
     } catch (e) {
       res = { ok: false, why: (e as Error).message };
@@ -296,8 +302,15 @@ export class HealthManager {
       const sum = r.checkers.reduce((a, x) => a + (x.curWeight ?? 0), 0);
       this.pool.updateWeight(st, r, (r.rs?.weight ?? 0) + sum);
     } else if (res.ok && res.weight !== undefined) this.pool.updateWeight(st, r, res.weight);
+    if (res.pending === true) {
+      // a step of a walk passed (HTTP_GET's epilog with more urls to go): keepalived
+      // resets the retries, or keeps them used up until the first complete check
+      c.retryIt = c.hasRun ? 0 : k.retry;
+      this.schedule(st, r, c, (res.delay ?? k.delayLoop) * 1000);
+      return;
+    }
     // keepalived's checker epilog: a failure is retried before it counts
-    let delay = k.delayLoop;
+    let delay = res.ok ? (res.delay ?? k.delayLoop) : (res.failDelays?.down ?? k.delayLoop);
     if (res.ok || c.retryIt >= k.retry) {
       c.retryIt = 0;
       if (res.ok && (!c.up || !c.hasRun)) this.pool.checkerState(st, r, c, true);
@@ -308,7 +321,7 @@ export class HealthManager {
         this.pool.checkerState(st, r, c, false);
       }
     } else {
-      delay = k.delayBeforeRetry;
+      delay = res.failDelays?.retry ?? k.delayBeforeRetry;
       c.retryIt++;
     }
     c.hasRun = true;

@@ -67,11 +67,21 @@ test('HTTP_GET: status ranges, digest, every url, virtualhost', async () => {
   const bad = await get([{ path: '/ok', statusCodes: [[200, 200]], digest: '0'.repeat(32) }]);
   assert.equal(bad.ok, false);
   assert.match(bad.why ?? '', /digest/);
-  const two = await get([
-    { path: '/ok', statusCodes: [[200, 299]] },
-    { path: '/err', statusCodes: [[200, 299]] },
-  ]);
-  assert.equal(two.ok, false, 'every url must pass');
+  // one url per check (keepalived's walk): the first passes and the walk goes on,
+  // the second fails
+  const two = base({
+    type: 'HTTP_GET',
+    urls: [
+      { path: '/ok', statusCodes: [[200, 299]] },
+      { path: '/err', statusCodes: [[200, 299]] },
+    ],
+  });
+  const step1 = await runCheck(two, t);
+  assert.equal(step1.ok, true);
+  assert.equal(step1.pending, true, 'one url of two: the check goes on');
+  const step2 = await runCheck(two, t);
+  assert.equal(step2.ok, false, 'every url must pass');
+  assert.match(step2.why ?? '', /\/err/);
   await get([{ path: '/ok', statusCodes: [[200, 299]] }], { virtualhost: 'www.example.org' });
   assert.equal(hosts.at(-1), 'www.example.org');
 });

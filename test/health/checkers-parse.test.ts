@@ -195,7 +195,8 @@ test('fail closed: BFD_CHECK, link-local without bind_if, unknown checker names 
     ),
   );
   const c = vs.realServers[0].checkers;
-  assert.match(c[0].unusable ?? '', /BFD_CHECK bfd1 needs keepalived's own BFD process/);
+  // no bfd_instance bfd1 in the file: keepalived's "BFD bfd1 not configured"
+  assert.match(c[0].unusable ?? '', /BFD_CHECK - BFD bfd1 not configured/);
   // fwmark and bind_if are honoured (through socat): not refused
   assert.deepEqual([c[1].fwmark, c[1].unusable], [7, undefined]);
   assert.deepEqual([c[2].bindIf, c[2].unusable], ['eth0', undefined]);

@@ -129,15 +129,53 @@ async function urlCheck(c: KaChecker, t: CheckTarget, url: KaUrl): Promise<Check
   }
 }
 
+/** Where a checker's url walk stands (keepalived's url_it and failed_url). */
+interface Walk {
+  /** The url to check next. */
+  it: number;
+  /** The url that failed, until it passes again (then the walk starts over). */
+  failed: number;
+}
+
+const walks = new WeakMap<KaChecker, Walk>();
+
 /**
- * Runs one HTTP_GET / SSL_GET: every url in order, stopping at the first that fails.
- * (keepalived checks one url per delay_loop, and all of them at once with
- * fast_recovery; tsvs always checks them all in one pass — see the docs.)
+ * Runs one step of an HTTP_GET / SSL_GET as keepalived 2.2's check_http.c does
+ * (epilog): one url per step. A url that passes moves to the next one after
+ * delay_loop (a pending step: the checker's state does not change), and the last one
+ * completes the check (up). A url that fails is tried again, the same url, after
+ * delay_before_retry, `retry` times, before the checker goes down; from then on that
+ * url is checked every max(delay_before_retry, delay_loop), and when it passes the walk
+ * starts over from the first url, the checker going up only at the end of a complete
+ * walk. fast_recovery: while the checker is not up and no url is known failed (at
+ * start, or retrying), the next step follows at once.
  */
 export async function httpCheck(c: KaChecker, t: CheckTarget): Promise<CheckResult> {
-  for (const u of c.urls) {
-    const r = await urlCheck(c, t, u);
-    if (!r.ok) return r;
+  if (c.urls.length === 0) return { ok: false, why: 'no urls' };
+  let w = walks.get(c);
+  if (!w || w.it >= c.urls.length) walks.set(c, (w = { it: 0, failed: -1 }));
+  const up = t.up ?? true;
+  const hasRun = t.hasRun ?? true;
+  const fast = c.fastRecovery === true;
+  const r = await urlCheck(c, t, c.urls[w.it]);
+  if (!r.ok) {
+    // keepalived marks the url failed when the checker goes down (while it retries, a
+    // pass continues the walk); a checker already down is not retried, its failed url
+    // checked again every max(delay_before_retry, delay_loop)
+    w.failed = w.it;
+    const down = Math.max(c.delayBeforeRetry, c.delayLoop);
+    return { ...r, failDelays: { retry: !up && hasRun ? down : c.delayBeforeRetry, down } };
   }
+  if (w.failed >= 0 && !up) {
+    // the failed url passes: check them all again, from the first
+    w.failed = -1;
+    w.it = 0;
+    return { ok: true, pending: true, delay: fast ? 0 : c.delayLoop };
+  }
+  w.failed = -1;
+  w.it++;
+  if (w.it < c.urls.length)
+    return { ok: true, pending: true, delay: fast && (!hasRun || !up) ? 0 : c.delayLoop };
+  w.it = 0;
   return { ok: true };
 }

@@ -20,6 +20,15 @@ export interface CheckResult {
   curWeight?: number;
   /** Why it failed (for the log). */
   why?: string;
+  /**
+   * A step of a check that walks several steps passed, and the check goes on
+   * (HTTP_GET/SSL_GET: one url per step): the checker's state does not change.
+   */
+  pending?: boolean;
+  /** The checker's own delay before its next step, seconds (instead of delay_loop). */
+  delay?: number;
+  /** On a failure: the checker's own delays before its next try while retrying / once down. */
+  failDelays?: { retry: number; down: number };
 }
 
 /** Where a checker connects: its connect_ip/connect_port, else the real server's. */
@@ -28,6 +37,9 @@ export interface CheckTarget {
   port: number;
   /** The real server's configured weight (for FILE_CHECK and misc_dynamic's weight). */
   weight?: number;
+  /** The checker's state as the health manager has it (HTTP_GET's url walk). */
+  up?: boolean;
+  hasRun?: boolean;
 }
 
 const LINK_LOCAL = /^fe[89ab][0-9a-f]:/i;

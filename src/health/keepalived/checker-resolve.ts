@@ -7,6 +7,7 @@
 import type { KaChecker, KaCheckerType, KaConfig, KaSsl, KaTrackFile, KaUrl } from './types.js';
 import { expand, type Node, type Problems } from './lexer.js';
 import { boolArg, intOf, unknown, type Timers } from './values.js';
+import { bfdSourceMissing, bfdVtyDir } from '../checkers/bfd.js';
 
 /** The connection options of a checker or of one SMTP `host` block. */
 export interface Conn {
@@ -160,7 +161,15 @@ export function resolveCheckers(
         reverse: c.fileWeight?.reverse ?? false,
       };
   }
-  if (c.type === 'BFD_CHECK') opt('bfdName', c.bfdName);
+  if (c.type === 'BFD_CHECK') {
+    // keepalived acts on bfdd's events, with no timers or retries: tsvs reads the
+    // session's state every second, from the start
+    base.delayLoop = 1;
+    base.warmup = 0;
+    base.retry = 0;
+    base.delayBeforeRetry = 1;
+    opt('bfdName', c.bfdName);
+  }
   // keepalived 2.2 (smtp_check_end_handler): with connection options on the checker
   // itself (connect_timeout included), or no host block, the checker checks the real
   // server (or its connect_ip) and each host block adds a checker; otherwise the first
@@ -212,9 +221,13 @@ const TRACK_FILE_KEYS = new Set(['file', 'weight', 'init_file']);
 export function applyCheckerGlobals(tree: Node[], cfg: KaConfig, p: Problems): void {
   let ssl: KaSsl | undefined;
   const files = new Map<string, { path?: string; weight: number; reverse: boolean }>();
+  const bfds = new Map<string, BfdInstance>();
   for (const n of tree) {
     const kw = n.words[0]?.v;
-    if (kw === 'SSL' && n.children) {
+    if (kw === 'bfd_instance' && n.children) {
+      const b = bfdInstance(n);
+      if (b) bfds.set(b.name, b);
+    } else if (kw === 'SSL' && n.children) {
       if (ssl) p.warn(n.line, 'SSL context already specified - replacing');
       ssl = {};
       for (const s of expand(n.children, SSL_KEYS)) {
@@ -287,6 +300,13 @@ export function applyCheckerGlobals(tree: Node[], cfg: KaConfig, p: Problems): v
             if (scriptUser[1] !== undefined) c.miscGroup = scriptUser[1];
           }
         }
+        if (c.type === 'BFD_CHECK' && c.bfdName !== undefined && c.unusable === undefined) {
+          const why = bfdSession(c, bfds.get(c.bfdName));
+          if (why !== undefined) {
+            p.error(c.line, `${why}: its real server is kept out of rotation`);
+            c.unusable = why;
+          }
+        }
         if (c.type === 'FILE_CHECK' && c.trackFile) {
           const f = files.get(c.trackFile.name);
           if (!f) {
@@ -306,4 +326,48 @@ export function applyCheckerGlobals(tree: Node[], cfg: KaConfig, p: Problems): v
           c.trackFile = t;
         }
       }
+}
+
+/** A bfd_instance block: the fields BFD_CHECK needs to find the session in bfdd. */
+interface BfdInstance {
+  name: string;
+  line: number;
+  peer?: string;
+  local?: string;
+  /** `vrrp` without `checker`: keepalived sends its events to VRRP only. */
+  vrrpOnly: boolean;
+}
+
+function bfdInstance(n: Node): BfdInstance | undefined {
+  const name = n.words[1]?.v;
+  if (name === undefined) return undefined;
+  const b: BfdInstance = { name, line: n.line, vrrpOnly: false };
+  let vrrp = false;
+  let checker = false;
+  for (const s of n.children ?? []) {
+    const k = s.words[0]?.v;
+    const v = s.words[1]?.v;
+    if ((k === 'neighbor_ip' || k === 'neighbour_ip') && v !== undefined) b.peer = v;
+    else if (k === 'source_ip' && v !== undefined) b.local = v;
+    else if (k === 'vrrp') vrrp = true;
+    else if (k === 'checker') checker = true;
+  }
+  b.vrrpOnly = vrrp && !checker;
+  return b;
+}
+
+/**
+ * Links a BFD_CHECK to its session in FRR's bfdd; the reason it cannot, if it cannot
+ * (keepalived's "BFD %s not configured"; no BFD source).
+ */
+function bfdSession(c: KaChecker, b: BfdInstance | undefined): string | undefined {
+  const name = c.bfdName!;
+  if (!b || b.vrrpOnly) return `BFD_CHECK - BFD ${name} not configured`;
+  if (b.peer === undefined) return `BFD_CHECK - bfd_instance ${name} has no neighbor_ip`;
+  const vtyDir = bfdVtyDir();
+  const why = bfdSourceMissing(vtyDir);
+  if (why !== undefined) return `BFD_CHECK ${name}: no BFD source (${why})`;
+  c.bfd = { name, peer: b.peer, vtyDir };
+  if (b.local !== undefined) c.bfd.local = b.local;
+  return undefined;
 }

@@ -547,10 +547,8 @@ function finishChecker(n: Node, c: RawChecker, p: Problems): RawChecker {
     refuse('No script path has been specified for MISC_CHECK');
   if (c.type === 'FILE_CHECK' && c.trackFileName === undefined)
     refuse('FILE_CHECK has no track_file specified');
-  if (c.type === 'BFD_CHECK')
-    refuse(
-      `BFD_CHECK${c.bfdName ? ` ${c.bfdName}` : ''} needs keepalived's own BFD process (bfd_instance), which tsvs does not have`,
-    );
+  if (c.type === 'BFD_CHECK' && c.bfdName === undefined)
+    refuse('No name has been specified for BFD_CHECKER');
   if (c.type === 'UDP_CHECK' && (c.minReplyLength ?? 0) > (c.maxReplyLength ?? 255))
     p.warn(
       n.line,

@@ -62,6 +62,17 @@ export interface KaTrackFile {
   reverse: boolean;
 }
 
+/** A keepalived bfd_instance, as BFD_CHECK follows it in FRR's bfdd (checkers/bfd.ts). */
+export interface KaBfdSession {
+  name: string;
+  /** neighbor_ip, as written. */
+  peer: string;
+  /** source_ip, as written (any local address when unset). */
+  local?: string;
+  /** The directory of bfdd's vty socket (`vtysh --vty_socket`). */
+  vtyDir: string;
+}
+
 export interface KaChecker {
   type: KaCheckerType;
   /**
@@ -127,6 +138,8 @@ export interface KaChecker {
   scriptSecurity?: boolean;
   /** BFD_CHECK: the bfd_instance name. */
   bfdName?: string;
+  /** BFD_CHECK: the session to follow in FRR's bfdd (from the bfd_instance block). */
+  bfd?: KaBfdSession;
   line: number;
 }
 
