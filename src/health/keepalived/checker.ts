@@ -16,6 +16,7 @@ import type { Conn, RawChecker } from './checker-resolve.js';
 export { applyCheckerGlobals, resolveCheckers, type RawChecker } from './checker-resolve.js';
 import { parseHex, unescapeWord } from './checker-strings.js';
 export { parseHex, quotedEscapedWords, unescapeWord } from './checker-strings.js';
+import { pcreToJs } from './pcre.js';
 import { expand, type Node, type Problems } from './lexer.js';
 import {
   boolArg,
@@ -260,10 +261,19 @@ function parseUrl(n: Node, p: Problems, c: RawChecker): KaUrl | undefined {
     }
     if (min) out.regexMinOffset = min;
     if (max !== undefined) out.regexMaxOffset = max;
-    try {
-      new RegExp(out.regex, out.regexFlags);
-    } catch (e) {
-      c.unusable.push(`invalid regex '${out.regex}': ${(e as Error).message}`);
+    // PCRE2 syntax a RegExp reads differently is translated or refused (pcre.ts)
+    const js = pcreToJs(out.regex);
+    if ('error' in js) {
+      const why = `regex '${out.regex}': ${js.error} has no JavaScript RegExp equivalent`;
+      p.error(n.line, `${why}: its real server is kept out of rotation`);
+      c.unusable.push(why);
+    } else {
+      out.regex = js.source;
+      try {
+        new RegExp(out.regex, out.regexFlags);
+      } catch (e) {
+        c.unusable.push(`invalid regex '${out.regex}': ${(e as Error).message}`);
+      }
     }
   } else if (regexParams) {
     p.warn(n.line, 'regex parameters specified without regex, ignored');
