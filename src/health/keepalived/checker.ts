@@ -14,10 +14,10 @@ import type { KaCheckerType, KaUrl } from './types.js';
 import type { Conn, RawChecker } from './checker-resolve.js';
 
 export { applyCheckerGlobals, resolveCheckers, type RawChecker } from './checker-resolve.js';
-import { parseHex, unescapeWord } from './checker-strings.js';
+import { parseHex, quotedEscapedWords, unescapeWord } from './checker-strings.js';
 export { parseHex, quotedEscapedWords, unescapeWord } from './checker-strings.js';
 import { pcreToJs } from './pcre.js';
-import { expand, type Node, type Problems } from './lexer.js';
+import { expand, rawText, type Node, type Problems } from './lexer.js';
 import {
   boolArg,
   familyOf,
@@ -166,6 +166,15 @@ const REGEX_OPTIONS: Record<string, string | null> = {
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
+/**
+ * A statement's words as keepalived's alloc_strvec_quoted_escaped reads its line
+ * (misc_path, regex): quotes and backslash escapes, `\"` included.
+ */
+function escapedWords(s: Node): string[] {
+  const raw = rawText(s);
+  return raw !== undefined ? quotedEscapedWords(raw) : s.words.map((w) => unescapeWord(w.v));
+}
+
 function parseUrl(n: Node, p: Problems, c: RawChecker): KaUrl | undefined {
   if (!n.children) {
     p.error(n.line, 'url without a block, ignored');
@@ -206,10 +215,13 @@ function parseUrl(n: Node, p: Problems, c: RawChecker): KaUrl | undefined {
       case 'virtualhost':
         url.virtualhost = strArg(s, p) ?? url.virtualhost;
         break;
-      case 'regex':
-        if (s.words.length !== 2) p.warn(s.line, 'regex: missing or too many fields, ignored');
-        else url.regex = unescapeWord(s.words[1].v);
+      case 'regex': {
+        // keepalived reads the line again with quotes and escapes (`\"` a quote)
+        const w = escapedWords(s);
+        if (w.length !== 2) p.warn(s.line, 'regex: missing or too many fields, ignored');
+        else url.regex = w[1];
         break;
+      }
       case 'regex_no_match':
         url.regexNoMatch = true;
         regexParams = true;
@@ -491,8 +503,7 @@ export function parseChecker(n: Node, type: string, p: Problems): RawChecker | u
       }
       case 'misc_path':
         {
-          const v = strArg(s, p);
-          if (v !== undefined) c.miscPath = unescapeWord(v);
+          if (strArg(s, p) !== undefined) c.miscPath = escapedWords(s)[1];
           break;
         }
         break;

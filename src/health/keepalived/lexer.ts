@@ -26,6 +26,10 @@ interface Word {
   v: string;
   /** Written in double quotes: never a keyword, never a brace. */
   q: boolean;
+  /** Where the word is in its line's text `src` (for {@link rawText}). */
+  s?: number;
+  e?: number;
+  src?: string;
 }
 
 export interface Node {
@@ -41,35 +45,74 @@ export interface Node {
 
 type Tok = Word | '{' | '}';
 
+/**
+ * One line as keepalived 2.2 reads it (parser.c): `decomment` first — a backslash
+ * takes the next character with it (so `\"` neither opens nor closes a quoted
+ * string), `\!` and `\#` outside quotes stand for `!` and `#`, and a comment starts
+ * at the first `!` or `#` outside quotes —, then the words (alloc_strvec): a word in
+ * double quotes runs to the next `"` whatever precedes it, any other word to a blank,
+ * a quote or a brace. Keywords keepalived reads with escapes (misc_path, regex) take
+ * their words again from the line's text ({@link rawWords}).
+ */
 function lexLine(s: string, lineNo: number, warn: (line: number, msg: string) => void): Tok[] {
+  // decomment: the line up to its comment, `\!`/`\#` outside quotes unescaped
+  let text = '';
+  let quote = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (c === '\\' && i + 1 < s.length) {
+      const d = s[i + 1];
+      text += !quote && (d === '!' || d === '#') ? d : c + d;
+      i++;
+    } else if (c === '"') {
+      quote = !quote;
+      text += c;
+    } else if (!quote && (c === '!' || c === '#')) {
+      break;
+    } else text += c;
+  }
+  if (quote) warn(lineNo, 'unterminated quoted string, closed at the end of the line');
   const out: Tok[] = [];
   let i = 0;
-  while (i < s.length) {
-    const c = s[i];
+  while (i < text.length) {
+    const c = text[i];
     if (c === ' ' || c === '\t' || c === '\r' || c === '\f' || c === '\v') {
       i++;
-    } else if (c === '!' || c === '#') {
-      break;
     } else if (c === '{' || c === '}') {
       out.push(c);
       i++;
     } else if (c === '"') {
-      const end = s.indexOf('"', i + 1);
-      if (end < 0) {
-        warn(lineNo, 'unterminated quoted string, closed at the end of the line');
-        out.push({ v: s.slice(i + 1), q: true });
-        break;
-      }
-      out.push({ v: s.slice(i + 1, end), q: true });
-      i = end + 1;
+      const end = text.indexOf('"', i + 1);
+      const e = end < 0 ? text.length : end;
+      out.push({
+        v: text.slice(i + 1, e),
+        q: true,
+        s: i,
+        e: Math.min(e + 1, text.length),
+        src: text,
+      });
+      i = e + 1;
     } else {
       let j = i;
-      while (j < s.length && !/[\s{}"!#]/.test(s[j])) j++;
-      out.push({ v: s.slice(i, j), q: false });
+      while (j < text.length && !/[\s{}"]/.test(text[j])) j++;
+      out.push({ v: text.slice(i, j), q: false, s: i, e: j, src: text });
       i = j;
     }
   }
   return out;
+}
+
+/**
+ * The text a statement was written with (after comments are removed), from its first
+ * word to its last: what keepalived's alloc_strvec_quoted_escaped reads for the
+ * keywords that take escapes. Undefined for a statement built without a line.
+ */
+export function rawText(n: Node): string | undefined {
+  const a = n.words[0];
+  const b = n.words[n.words.length - 1];
+  if (a?.src === undefined || b?.src !== a.src || a.s === undefined || b.e === undefined)
+    return undefined;
+  return a.src.slice(a.s, b.e);
 }
 
 export function buildTree(text: string, p: Problems): Node[] {
