@@ -19,7 +19,7 @@
  *
  * Usage: node scripts/bundle.mjs [ENTRY.ts]...  (run after tsc: `npm run bundle`)
  */
-import { readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
@@ -132,8 +132,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     const name = e.replace(/^.*\//, '').replace(/(-run)?\.ts$/, '');
     const file = join(outDir, `${name}.cjs`);
     writeFileSync(file, bundle(join(root, e)), { mode: 0o755 });
-    // the launcher's V8 code cache was made from the old text (src/cli/tsvsadm-bin.cts)
-    rmSync(`${file}.v8cache`, { force: true });
     process.stdout.write(`${relative(root, file)}\n`);
   }
 }
