@@ -66,7 +66,8 @@ export const ROOT_KEYWORDS: Readonly<Record<string, KeywordInfo>> = {
   static_routes: OWN('routes'),
   static_rules: OWN('routing rules'),
   garp_group: OWN('VRRP'),
-  bfd_instance: OWN('BFD'),
+  // its neighbor_ip and source_ip are read for BFD_CHECK (checker-resolve.ts)
+  bfd_instance: OWN("BFD; a BFD_CHECK follows its session in FRR's bfdd"),
   track_group: OWN('BFD'),
   linkbeat_use_polling: OWN('VRRP'),
   linkbeat_interfaces: OWN('VRRP'),
