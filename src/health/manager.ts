@@ -273,14 +273,8 @@ export class HealthManager {
     c.running = true;
     let res: CheckResult;
     try {
-      // the configured weight: FILE_CHECK and misc_dynamic work out their cur_weight from it
-      const target = {
-        addr: r.srv.addr,
-        port: r.srv.port,
-        weight: r.rs?.weight ?? r.weight,
-        up: c.up,
-        hasRun: c.hasRun,
-      };
+      const w = r.rs?.weight ?? r.weight; // FILE_CHECK's and misc_dynamic's cur_weight use it
+      const target = { addr: r.srv.addr, port: r.srv.port, weight: w, up: c.up, hasRun: c.hasRun };
       res = await this.check(k, target);
     } catch (e) {
       res = { ok: false, why: (e as Error).message };
@@ -302,13 +296,9 @@ export class HealthManager {
       const sum = r.checkers.reduce((a, x) => a + (x.curWeight ?? 0), 0);
       this.pool.updateWeight(st, r, (r.rs?.weight ?? 0) + sum);
     } else if (res.ok && res.weight !== undefined) this.pool.updateWeight(st, r, res.weight);
-    if (res.pending === true) {
-      // a step of a walk passed (HTTP_GET's epilog with more urls to go): keepalived
-      // resets the retries, or keeps them used up until the first complete check
-      c.retryIt = c.hasRun ? 0 : k.retry;
-      this.schedule(st, r, c, (res.delay ?? k.delayLoop) * 1000);
-      return;
-    }
+    // a url of HTTP_GET's walk passed: its epilog resets the retries (used up until it ran)
+    if (res.pending === true) c.retryIt = c.hasRun ? 0 : k.retry;
+    if (res.pending === true) return this.schedule(st, r, c, (res.delay ?? k.delayLoop) * 1000);
     // keepalived's checker epilog: a failure is retried before it counts
     let delay = res.ok ? (res.delay ?? k.delayLoop) : (res.failDelays?.down ?? k.delayLoop);
     if (res.ok || c.retryIt >= k.retry) {
