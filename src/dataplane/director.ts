@@ -355,6 +355,7 @@ export class Director {
   /** Opens the queues, sockets and steering devices and starts reading them. */
   private attach(): void {
     const x = this.x;
+    this.tunnelDevs.refresh(); // before the first packet asks for its input device
     this.inNs(() => {
       const open = (num: number, gso: boolean, st: TxState): void => {
         // a descriptor still bound (hand-over, descriptor store) holds what came meanwhile

@@ -178,17 +178,17 @@ virtual_server 10.252.9.1 80 {
         .sort();
     h.start();
     try {
-      await waitFor('the session up and rs1 in', 15_000, () =>
-        Promise.resolve(dests().includes(`${R}:80/3`)),
+      // both start in (no alpha, as in keepalived); the first checks keep rs1 (its
+      // session is up) and take out the server whose bfd_instance bfdd has no session for
+      await waitFor('rs1 in, the other out', 15_000, () =>
+        Promise.resolve(dests().join() === `${R}:80/3`),
       );
-      // no session for the other instance in bfdd: kept out
-      assert.deepEqual(dests(), [`${R}:80/3`]);
       stopBfdd('r');
       await waitFor('rs1 out after the peer stopped', 10_000, () =>
         Promise.resolve(dests().length === 0),
       );
       assert.ok(
-        logs.some((l) => /BFD rs1: the session with 10\.252\.1\.2 is down/.test(l)),
+        logs.some((l) => /BFD rs1: the session with 10\.252\.1\.2 is (down|init)/.test(l)),
         logs.join('\n'),
       );
       await bfdd('r', R, D);
