@@ -219,7 +219,7 @@ virtual_server ${vip} 8 {
     assert.ok(marked && Number(marked[1]) > 0, m.stdout);
     // a checker that cannot run keeps its real server out, with the reason in the log
     assert.ok(
-      d.log.some((l) => /BFD_CHECK bfd1 needs keepalived's own BFD process/.test(l)),
+      d.log.some((l) => /BFD_CHECK - BFD bfd1 not configured/.test(l)),
       d.log.join('\n'),
     );
   });
