@@ -150,7 +150,12 @@ async function main(): Promise<void> {
 }
 
 // run only as the program (`node ha-flows.js CONFIG`), not when imported for its helpers
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+// nor when the test runner, which runs every file under dist/test, starts it bare
+if (
+  process.argv[1] &&
+  process.argv[2] !== undefined &&
+  import.meta.url === pathToFileURL(process.argv[1]).href
+) {
   main().catch((e: unknown) => {
     process.stdout.write(JSON.stringify({ error: (e as Error).message }) + '\n');
     process.exit(1);
