@@ -15,86 +15,36 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "tsvs_napi.h"
+
 static long sys_bpf(int cmd, union bpf_attr *attr) {
   return syscall(__NR_bpf, cmd, attr, sizeof *attr);
 }
 
-static void bpf_throw(napi_env env, const char *what, int err) {
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_value m, e, code;
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
-  napi_create_error(env, NULL, m, &e);
-  napi_create_int32(env, err, &code);
-  napi_set_named_property(env, e, "errno", code);
-  napi_throw(env, e);
-}
-
-static int get_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {
-  size_t argc = n;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < n) {
-    napi_throw_type_error(env, NULL, "bpf: missing arguments");
-    return -1;
-  }
-  return 0;
-}
-
-static int get_i32(napi_env env, napi_value v, int32_t *out) {
-  if (napi_get_value_int32(env, v, out) != napi_ok) {
-    napi_throw_type_error(env, NULL, "bpf: expected an integer");
-    return -1;
-  }
-  return 0;
-}
-
-static int get_bytes(napi_env env, napi_value v, uint8_t **p, size_t *len) {
-  napi_typedarray_type t;
-  napi_value ab;
-  size_t off;
-  void *d;
-  if (napi_get_typedarray_info(env, v, &t, len, &d, &ab, &off) != napi_ok || t != napi_uint8_array) {
-    napi_throw_type_error(env, NULL, "bpf: expected a Uint8Array");
-    return -1;
-  }
-  *p = d;
-  return 0;
-}
-
-static napi_value ret_i32(napi_env env, int32_t v) {
-  napi_value r;
-  napi_create_int32(env, v, &r);
-  return r;
-}
-
 /* bpfObjGet(path) -> fd */
 static napi_value obj_get(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
+  TSVS_ARGS(1);
   char path[4096];
-  size_t n;
-  if (get_args(env, info, 1, argv)) return NULL;
-  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &n) != napi_ok) {
-    napi_throw_type_error(env, NULL, "bpfObjGet: expected a path");
-    return NULL;
-  }
+  if (tsvs_arg_str(env, argv[0], path, sizeof path)) return NULL;
   union bpf_attr a;
   memset(&a, 0, sizeof a);
   a.pathname = (uint64_t)(uintptr_t)path;
   long fd = sys_bpf(BPF_OBJ_GET, &a);
   if (fd < 0) {
-    bpf_throw(env, "bpf BPF_OBJ_GET", errno);
+    tsvs_throw_errno(env, "bpf BPF_OBJ_GET", errno);
     return NULL;
   }
-  return ret_i32(env, (int32_t)fd);
+  return tsvs_i32(env, (int32_t)fd);
 }
 
 /* bpfMapUpdate(fd, key, value): BPF_ANY; throws on failure (E2BIG: map full) */
 static napi_value map_update(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
+  TSVS_ARGS(3);
   int32_t fd;
   uint8_t *k, *v;
   size_t kl, vl;
-  if (get_args(env, info, 3, argv) || get_i32(env, argv[0], &fd) || get_bytes(env, argv[1], &k, &kl) ||
-      get_bytes(env, argv[2], &v, &vl))
+  if (tsvs_arg_i32(env, argv[0], &fd) || tsvs_arg_u8(env, argv[1], &k, &kl) ||
+      tsvs_arg_u8(env, argv[2], &v, &vl))
     return NULL;
   union bpf_attr a;
   memset(&a, 0, sizeof a);
@@ -103,7 +53,7 @@ static napi_value map_update(napi_env env, napi_callback_info info) {
   a.value = (uint64_t)(uintptr_t)v;
   a.flags = BPF_ANY;
   if (sys_bpf(BPF_MAP_UPDATE_ELEM, &a) < 0) {
-    bpf_throw(env, "bpf BPF_MAP_UPDATE_ELEM", errno);
+    tsvs_throw_errno(env, "bpf BPF_MAP_UPDATE_ELEM", errno);
     return NULL;
   }
   return NULL;
@@ -116,13 +66,13 @@ static napi_value map_update(napi_env env, napi_callback_info info) {
  * key i was there and its value was written at values[i * valueSize].
  */
 static napi_value map_lookup(napi_env env, napi_callback_info info) {
-  napi_value argv[8];
+  TSVS_ARGS(8);
   int32_t fd, ks, vs, n, del;
   uint8_t *k, *v, *f;
   size_t kl, vl, fl;
-  if (get_args(env, info, 8, argv) || get_i32(env, argv[0], &fd) || get_bytes(env, argv[1], &k, &kl) ||
-      get_i32(env, argv[2], &ks) || get_bytes(env, argv[3], &v, &vl) || get_i32(env, argv[4], &vs) ||
-      get_i32(env, argv[5], &n) || get_bytes(env, argv[6], &f, &fl) || get_i32(env, argv[7], &del))
+  if (tsvs_arg_i32(env, argv[0], &fd) || tsvs_arg_u8(env, argv[1], &k, &kl) ||
+      tsvs_arg_i32(env, argv[2], &ks) || tsvs_arg_u8(env, argv[3], &v, &vl) || tsvs_arg_i32(env, argv[4], &vs) ||
+      tsvs_arg_i32(env, argv[5], &n) || tsvs_arg_u8(env, argv[6], &f, &fl) || tsvs_arg_i32(env, argv[7], &del))
     return NULL;
   if (ks <= 0 || vs <= 0 || n < 0 || (size_t)n * ks > kl || (size_t)n * vs > vl || (size_t)n > fl) {
     napi_throw_range_error(env, NULL, "bpfMapLookup: buffers too small");
@@ -146,20 +96,20 @@ static napi_value map_lookup(napi_env env, napi_callback_info info) {
     f[i] = r == 0;
     if (r == 0) got++;
     else if (errno != ENOENT) {
-      bpf_throw(env, "bpf BPF_MAP_LOOKUP_ELEM", errno);
+      tsvs_throw_errno(env, "bpf BPF_MAP_LOOKUP_ELEM", errno);
       return NULL;
     }
   }
-  return ret_i32(env, got);
+  return tsvs_i32(env, got);
 }
 
 /* bpfMapDelete(fd, key) -> true when it was there */
 static napi_value map_delete(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
+  TSVS_ARGS(2);
   int32_t fd;
   uint8_t *k;
   size_t kl;
-  if (get_args(env, info, 2, argv) || get_i32(env, argv[0], &fd) || get_bytes(env, argv[1], &k, &kl))
+  if (tsvs_arg_i32(env, argv[0], &fd) || tsvs_arg_u8(env, argv[1], &k, &kl))
     return NULL;
   union bpf_attr a;
   memset(&a, 0, sizeof a);
@@ -167,7 +117,7 @@ static napi_value map_delete(napi_env env, napi_callback_info info) {
   a.key = (uint64_t)(uintptr_t)k;
   long r = sys_bpf(BPF_MAP_DELETE_ELEM, &a);
   if (r < 0 && errno != ENOENT) {
-    bpf_throw(env, "bpf BPF_MAP_DELETE_ELEM", errno);
+    tsvs_throw_errno(env, "bpf BPF_MAP_DELETE_ELEM", errno);
     return NULL;
   }
   napi_value b;
@@ -177,15 +127,15 @@ static napi_value map_delete(napi_env env, napi_callback_info info) {
 
 /* bpfMapNextKey(fd, key | null, next) -> true when next was written (iteration) */
 static napi_value map_next_key(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
+  TSVS_ARGS(3);
   int32_t fd;
   uint8_t *k = NULL, *nk;
   size_t kl, nl;
   napi_valuetype t;
-  if (get_args(env, info, 3, argv) || get_i32(env, argv[0], &fd)) return NULL;
+  if (tsvs_arg_i32(env, argv[0], &fd)) return NULL;
   napi_typeof(env, argv[1], &t);
-  if (t != napi_null && get_bytes(env, argv[1], &k, &kl)) return NULL;
-  if (get_bytes(env, argv[2], &nk, &nl)) return NULL;
+  if (t != napi_null && tsvs_arg_u8(env, argv[1], &k, &kl)) return NULL;
+  if (tsvs_arg_u8(env, argv[2], &nk, &nl)) return NULL;
   union bpf_attr a;
   memset(&a, 0, sizeof a);
   a.map_fd = (uint32_t)fd;
@@ -193,7 +143,7 @@ static napi_value map_next_key(napi_env env, napi_callback_info info) {
   a.next_key = (uint64_t)(uintptr_t)nk;
   long r = sys_bpf(BPF_MAP_GET_NEXT_KEY, &a);
   if (r < 0 && errno != ENOENT) {
-    bpf_throw(env, "bpf BPF_MAP_GET_NEXT_KEY", errno);
+    tsvs_throw_errno(env, "bpf BPF_MAP_GET_NEXT_KEY", errno);
     return NULL;
   }
   napi_value b;

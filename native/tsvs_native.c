@@ -55,94 +55,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "tsvs_napi.h"
+
 #define META_STRIDE 8
 
 /* descriptor kinds, mirrored in native.ts */
 #define TUN_GAP 64
 enum { KIND_TUN = 0, KIND_PACKET = 1, KIND_RAW4 = 2, KIND_RAW6 = 3, KIND_NFQ = 4, KIND_PACKET_DGRAM = 5 };
-
-/* ---------------------------------------------------------------- errors */
-
-static void throw_errno(napi_env env, const char *what, int err) {
-  char msg[256];
-  const char *name = strerrorname_np(err);
-  snprintf(msg, sizeof msg, "%s: %s (%s)", what, strerror(err), name ? name : "?");
-  napi_value code, message, error, errnum;
-  napi_create_string_utf8(env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
-  napi_create_error(env, code, message, &error);
-  napi_create_int32(env, -err, &errnum);
-  napi_set_named_property(env, error, "errno", errnum);
-  napi_set_named_property(env, error, "syscall", message);
-  napi_create_string_utf8(env, what, NAPI_AUTO_LENGTH, &message);
-  napi_set_named_property(env, error, "syscall", message);
-  napi_throw(env, error);
-}
-
-static void throw_msg(napi_env env, const char *msg) { napi_throw_type_error(env, NULL, msg); }
-
-/* ------------------------------------------------------------- arg helpers */
-
-#define MAX_ARGS 8
-#define GET_ARGS(n)                                                                      \
-  size_t argc = MAX_ARGS;                                                                \
-  napi_value argv[MAX_ARGS];                                                             \
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;      \
-  if (argc < (n)) {                                                                      \
-    throw_msg(env, "tsvs_native: too few arguments");                                    \
-    return NULL;                                                                         \
-  }
-
-static int arg_i32(napi_env env, napi_value v, int32_t *out) {
-  if (napi_get_value_int32(env, v, out) != napi_ok) {
-    throw_msg(env, "tsvs_native: expected a number");
-    return -1;
-  }
-  return 0;
-}
-
-static int arg_str(napi_env env, napi_value v, char *out, size_t cap) {
-  size_t len = 0;
-  if (napi_get_value_string_utf8(env, v, out, cap, &len) != napi_ok) {
-    throw_msg(env, "tsvs_native: expected a string");
-    return -1;
-  }
-  return 0;
-}
-
-/* A Uint8Array (or Buffer) argument as pointer + length. */
-static int arg_u8(napi_env env, napi_value v, uint8_t **data, size_t *len) {
-  napi_typedarray_type type;
-  napi_value ab;
-  size_t off;
-  void *p;
-  if (napi_get_typedarray_info(env, v, &type, len, &p, &ab, &off) != napi_ok || type != napi_uint8_array) {
-    throw_msg(env, "tsvs_native: expected a Uint8Array");
-    return -1;
-  }
-  *data = p;
-  return 0;
-}
-
-/* An Int32Array argument as pointer + element count. */
-static int arg_i32arr(napi_env env, napi_value v, int32_t **data, size_t *len) {
-  napi_typedarray_type type;
-  napi_value ab;
-  size_t off;
-  void *p;
-  if (napi_get_typedarray_info(env, v, &type, len, &p, &ab, &off) != napi_ok || type != napi_int32_array) {
-    throw_msg(env, "tsvs_native: expected an Int32Array");
-    return -1;
-  }
-  *data = p;
-  return 0;
-}
-
-static napi_value mk_i32(napi_env env, int32_t v) {
-  napi_value r;
-  napi_create_int32(env, v, &r);
-  return r;
-}
 
 static int set_nonblock_cloexec(int fd) {
   int fl = fcntl(fd, F_GETFL);
@@ -154,15 +73,15 @@ static int set_nonblock_cloexec(int fd) {
 
 /* tunOpen(name, vnetHdrSize, offloadFlags, multiQueue) -> [fd, actualName] */
 static napi_value tun_open(napi_env env, napi_callback_info info) {
-  GET_ARGS(4);
+  TSVS_ARGS(4);
   char name[IFNAMSIZ] = {0};
   int32_t vnet, offload, mq;
-  if (arg_str(env, argv[0], name, sizeof name) || arg_i32(env, argv[1], &vnet) || arg_i32(env, argv[2], &offload) ||
-      arg_i32(env, argv[3], &mq))
+  if (tsvs_arg_str(env, argv[0], name, sizeof name) || tsvs_arg_i32(env, argv[1], &vnet) || tsvs_arg_i32(env, argv[2], &offload) ||
+      tsvs_arg_i32(env, argv[3], &mq))
     return NULL;
   int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
-    throw_errno(env, "open /dev/net/tun", errno);
+    tsvs_throw_errno(env, "open /dev/net/tun", errno);
     return NULL;
   }
   struct ifreq ifr;
@@ -174,7 +93,7 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int e = errno;
     close(fd);
-    throw_errno(env, "ioctl TUNSETIFF", e);
+    tsvs_throw_errno(env, "ioctl TUNSETIFF", e);
     return NULL;
   }
   if (vnet > 0) {
@@ -182,7 +101,7 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
     if (ioctl(fd, TUNSETVNETHDRSZ, &sz) < 0) {
       int e = errno;
       close(fd);
-      throw_errno(env, "ioctl TUNSETVNETHDRSZ", e);
+      tsvs_throw_errno(env, "ioctl TUNSETVNETHDRSZ", e);
       return NULL;
     }
   }
@@ -190,13 +109,13 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
     if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)offload) < 0) {
       int e = errno;
       close(fd);
-      throw_errno(env, "ioctl TUNSETOFFLOAD", e);
+      tsvs_throw_errno(env, "ioctl TUNSETOFFLOAD", e);
       return NULL;
     }
   }
   napi_value arr, nm;
   napi_create_array_with_length(env, 2, &arr);
-  napi_set_element(env, arr, 0, mk_i32(env, fd));
+  napi_set_element(env, arr, 0, tsvs_i32(env, fd));
   napi_create_string_utf8(env, ifr.ifr_name, NAPI_AUTO_LENGTH, &nm);
   napi_set_element(env, arr, 1, nm);
   return arr;
@@ -209,14 +128,14 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
 
 /* packetOpen(ifindex, ethertype, dgram, vnetHdr, flags) -> fd */
 static napi_value packet_open(napi_env env, napi_callback_info info) {
-  GET_ARGS(5);
+  TSVS_ARGS(5);
   int32_t ifindex, proto, dgram, vnet, flags;
-  if (arg_i32(env, argv[0], &ifindex) || arg_i32(env, argv[1], &proto) || arg_i32(env, argv[2], &dgram) ||
-      arg_i32(env, argv[3], &vnet) || arg_i32(env, argv[4], &flags))
+  if (tsvs_arg_i32(env, argv[0], &ifindex) || tsvs_arg_i32(env, argv[1], &proto) || tsvs_arg_i32(env, argv[2], &dgram) ||
+      tsvs_arg_i32(env, argv[3], &vnet) || tsvs_arg_i32(env, argv[4], &flags))
     return NULL;
   int fd = socket(AF_PACKET, (dgram ? SOCK_DGRAM : SOCK_RAW) | SOCK_NONBLOCK | SOCK_CLOEXEC, htons((uint16_t)proto));
   if (fd < 0) {
-    throw_errno(env, "socket AF_PACKET", errno);
+    tsvs_throw_errno(env, "socket AF_PACKET", errno);
     return NULL;
   }
   const char *step = NULL;
@@ -238,23 +157,23 @@ static napi_value packet_open(napi_env env, napi_callback_info info) {
   if (step) {
     int e = errno;
     close(fd);
-    throw_errno(env, step, e);
+    tsvs_throw_errno(env, step, e);
     return NULL;
   }
-  return mk_i32(env, fd);
+  return tsvs_i32(env, fd);
 }
 
 /* ------------------------------------------------------------- raw socket */
 
 /* rawOpen(family 4|6, protocol, hdrincl) -> fd */
 static napi_value raw_open(napi_env env, napi_callback_info info) {
-  GET_ARGS(3);
+  TSVS_ARGS(3);
   int32_t fam, proto, hdrincl;
-  if (arg_i32(env, argv[0], &fam) || arg_i32(env, argv[1], &proto) || arg_i32(env, argv[2], &hdrincl)) return NULL;
+  if (tsvs_arg_i32(env, argv[0], &fam) || tsvs_arg_i32(env, argv[1], &proto) || tsvs_arg_i32(env, argv[2], &hdrincl)) return NULL;
   int af = fam == 6 ? AF_INET6 : AF_INET;
   int fd = socket(af, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
   if (fd < 0) {
-    throw_errno(env, "socket SOCK_RAW", errno);
+    tsvs_throw_errno(env, "socket SOCK_RAW", errno);
     return NULL;
   }
   int one = 1;
@@ -264,11 +183,11 @@ static napi_value raw_open(napi_env env, napi_callback_info info) {
     if (r < 0) {
       int e = errno;
       close(fd);
-      throw_errno(env, "setsockopt HDRINCL", e);
+      tsvs_throw_errno(env, "setsockopt HDRINCL", e);
       return NULL;
     }
   }
-  return mk_i32(env, fd);
+  return tsvs_i32(env, fd);
 }
 
 /* ------------------------------------------------------------ nfnetlink queue */
@@ -329,18 +248,18 @@ static int nfq_request(int fd, uint8_t *msg, size_t len, uint32_t seq) {
 
 /* nfqOpen(queueNum, copyRange, maxLen, flags, rcvbuf) -> fd */
 static napi_value nfq_open(napi_env env, napi_callback_info info) {
-  GET_ARGS(5);
+  TSVS_ARGS(5);
   int32_t qnum, copy_range, maxlen, flags, rcvbuf;
-  if (arg_i32(env, argv[0], &qnum) || arg_i32(env, argv[1], &copy_range) || arg_i32(env, argv[2], &maxlen) ||
-      arg_i32(env, argv[3], &flags) || arg_i32(env, argv[4], &rcvbuf))
+  if (tsvs_arg_i32(env, argv[0], &qnum) || tsvs_arg_i32(env, argv[1], &copy_range) || tsvs_arg_i32(env, argv[2], &maxlen) ||
+      tsvs_arg_i32(env, argv[3], &flags) || tsvs_arg_i32(env, argv[4], &rcvbuf))
     return NULL;
   if (qnum < 0 || qnum > 65535) {
-    throw_msg(env, "nfqOpen: queue number must be 0..65535");
+    tsvs_throw_msg(env, "nfqOpen: queue number must be 0..65535");
     return NULL;
   }
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
   if (fd < 0) {
-    throw_errno(env, "socket NETLINK_NETFILTER", errno);
+    tsvs_throw_errno(env, "socket NETLINK_NETFILTER", errno);
     return NULL;
   }
   struct sockaddr_nl sa;
@@ -349,7 +268,7 @@ static napi_value nfq_open(napi_env env, napi_callback_info info) {
   if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
     int e = errno;
     close(fd);
-    throw_errno(env, "bind NETLINK_NETFILTER", e);
+    tsvs_throw_errno(env, "bind NETLINK_NETFILTER", e);
     return NULL;
   }
   int one = 1;
@@ -398,7 +317,7 @@ static napi_value nfq_open(napi_env env, napi_callback_info info) {
   }
   if (err) {
     close(fd);
-    throw_errno(env, step, -err);
+    tsvs_throw_errno(env, step, -err);
     return NULL;
   }
   struct timeval tv0 = {0, 0};
@@ -406,10 +325,10 @@ static napi_value nfq_open(napi_env env, napi_callback_info info) {
   if (set_nonblock_cloexec(fd) < 0) {
     int e = errno;
     close(fd);
-    throw_errno(env, "fcntl O_NONBLOCK", e);
+    tsvs_throw_errno(env, "fcntl O_NONBLOCK", e);
     return NULL;
   }
-  return mk_i32(env, fd);
+  return tsvs_i32(env, fd);
 }
 
 /*
@@ -532,13 +451,13 @@ static int nfq_read(int fd, uint8_t *buf, size_t buflen, int32_t *meta, int cap,
  * again on the next call); an error on the first read throws.
  */
 static napi_value read_batch(napi_env env, napi_callback_info info) {
-  GET_ARGS(6);
+  TSVS_ARGS(6);
   int32_t kind, fd, max, slot;
   uint8_t *buf;
   size_t buflen, metalen;
   int32_t *meta;
-  if (arg_i32(env, argv[0], &kind) || arg_i32(env, argv[1], &fd) || arg_u8(env, argv[2], &buf, &buflen) ||
-      arg_i32arr(env, argv[3], &meta, &metalen) || arg_i32(env, argv[4], &max) || arg_i32(env, argv[5], &slot))
+  if (tsvs_arg_i32(env, argv[0], &kind) || tsvs_arg_i32(env, argv[1], &fd) || tsvs_arg_u8(env, argv[2], &buf, &buflen) ||
+      tsvs_arg_i32arr(env, argv[3], &meta, &metalen) || tsvs_arg_i32(env, argv[4], &max) || tsvs_arg_i32(env, argv[5], &slot))
     return NULL;
   int cap = (int)(metalen / META_STRIDE);
   if (max < cap) cap = max;
@@ -546,10 +465,10 @@ static napi_value read_batch(napi_env env, napi_callback_info info) {
   if (kind == KIND_NFQ) {
     int r = nfq_read(fd, buf, buflen, meta, cap, slot);
     if (r < 0) {
-      throw_errno(env, "readBatch", -r);
+      tsvs_throw_errno(env, "readBatch", -r);
       return NULL;
     }
-    return mk_i32(env, r);
+    return tsvs_i32(env, r);
   }
   /* TUN packets get TUN_GAP bytes of headroom each (room for a link-layer header in
    * front of the IP packet when it is sent on through a packet socket) */
@@ -619,7 +538,7 @@ static napi_value read_batch(napi_env env, napi_callback_info info) {
         break;
       }
       default:
-        throw_msg(env, "readBatch: unknown descriptor kind");
+        tsvs_throw_msg(env, "readBatch: unknown descriptor kind");
         return NULL;
     }
     if (r < 0) {
@@ -627,13 +546,13 @@ static napi_value read_batch(napi_env env, napi_callback_info info) {
       if (e == EINTR) continue;
       if (kind == KIND_NFQ && e == ENOBUFS) continue;
       if (transient(e) || n > 0) break;
-      throw_errno(env, "readBatch", e);
+      tsvs_throw_errno(env, "readBatch", e);
       return NULL;
     }
     n++;
     off = ((off + (size_t)r + 7u) & ~(size_t)7u) + gap;
   }
-  return mk_i32(env, n);
+  return tsvs_i32(env, n);
 }
 
 /* ----------------------------------------------------------- batched write */
@@ -718,32 +637,32 @@ static int nfq_write(int fd, uint8_t *buf, size_t buflen, int32_t *meta, int cou
  * could be consumed for another reason.
  */
 static napi_value write_batch(napi_env env, napi_callback_info info) {
-  GET_ARGS(6);
+  TSVS_ARGS(6);
   int32_t kind, fd, count, ifindex;
   uint8_t *buf;
   size_t buflen, metalen;
   int32_t *meta;
-  if (arg_i32(env, argv[0], &kind) || arg_i32(env, argv[1], &fd) || arg_u8(env, argv[2], &buf, &buflen) ||
-      arg_i32arr(env, argv[3], &meta, &metalen) || arg_i32(env, argv[4], &count) || arg_i32(env, argv[5], &ifindex))
+  if (tsvs_arg_i32(env, argv[0], &kind) || tsvs_arg_i32(env, argv[1], &fd) || tsvs_arg_u8(env, argv[2], &buf, &buflen) ||
+      tsvs_arg_i32arr(env, argv[3], &meta, &metalen) || tsvs_arg_i32(env, argv[4], &count) || tsvs_arg_i32(env, argv[5], &ifindex))
     return NULL;
   if (count < 0 || (size_t)count * META_STRIDE > metalen) {
-    throw_msg(env, "writeBatch: count exceeds meta");
+    tsvs_throw_msg(env, "writeBatch: count exceeds meta");
     return NULL;
   }
   for (int i = 0; i < count; i++) {
     int32_t *m = meta + (size_t)i * META_STRIDE;
     if (m[0] < 0 || (m[1] > 0 && (size_t)m[0] + (size_t)m[1] > buflen) || (kind != KIND_NFQ && m[1] < 0)) {
-      throw_msg(env, "writeBatch: packet outside the buffer");
+      tsvs_throw_msg(env, "writeBatch: packet outside the buffer");
       return NULL;
     }
   }
   if (kind == KIND_NFQ) {
     int r = nfq_write(fd, buf, buflen, meta, count);
     if (r < 0) {
-      throw_errno(env, "writeBatch (nfqueue verdict)", -r);
+      tsvs_throw_errno(env, "writeBatch (nfqueue verdict)", -r);
       return NULL;
     }
-    return mk_i32(env, r);
+    return tsvs_i32(env, r);
   }
   if (kind == KIND_TUN) {
     int i = 0;
@@ -760,8 +679,8 @@ static napi_value write_batch(napi_env env, napi_callback_info info) {
         m[7] = 0;
       }
     }
-    if (i == 0 && count > 0) return mk_i32(env, 0);
-    return mk_i32(env, i);
+    if (i == 0 && count > 0) return tsvs_i32(env, 0);
+    return tsvs_i32(env, i);
   }
 
   struct mmsghdr msgs[SEND_CHUNK];
@@ -820,7 +739,7 @@ static napi_value write_batch(napi_env env, napi_callback_info info) {
         case KIND_PACKET:
           break; /* bound socket, frame carries its own link-layer header */
         default:
-          throw_msg(env, "writeBatch: unknown descriptor kind");
+          tsvs_throw_msg(env, "writeBatch: unknown descriptor kind");
           return NULL;
       }
     }
@@ -838,7 +757,7 @@ static napi_value write_batch(napi_env env, napi_callback_info info) {
     for (int j = 0; j < r; j++) meta[(size_t)(done + j) * META_STRIDE + 7] = 0;
     done += r;
   }
-  return mk_i32(env, done);
+  return tsvs_i32(env, done);
 }
 
 /* --------------------------------------------------------------- readiness */
@@ -891,30 +810,30 @@ static void poll_finalize(napi_env env, void *data, void *hint) {
 
 /* pollStart(fd, events (1 readable | 2 writable), callback(status, events)) -> handle */
 static napi_value poll_start(napi_env env, napi_callback_info info) {
-  GET_ARGS(3);
+  TSVS_ARGS(3);
   int32_t fd, events;
-  if (arg_i32(env, argv[0], &fd) || arg_i32(env, argv[1], &events)) return NULL;
+  if (tsvs_arg_i32(env, argv[0], &fd) || tsvs_arg_i32(env, argv[1], &events)) return NULL;
   napi_valuetype t;
   napi_typeof(env, argv[2], &t);
   if (t != napi_function) {
-    throw_msg(env, "pollStart: callback must be a function");
+    tsvs_throw_msg(env, "pollStart: callback must be a function");
     return NULL;
   }
   uv_loop_t *loop;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
-    throw_msg(env, "pollStart: no event loop");
+    tsvs_throw_msg(env, "pollStart: no event loop");
     return NULL;
   }
   poll_ctx *p = calloc(1, sizeof *p);
   if (!p) {
-    throw_errno(env, "pollStart", ENOMEM);
+    tsvs_throw_errno(env, "pollStart", ENOMEM);
     return NULL;
   }
   p->env = env;
   int r = uv_poll_init(loop, &p->handle, fd);
   if (r < 0) {
     free(p);
-    throw_errno(env, "uv_poll_init", -r);
+    tsvs_throw_errno(env, "uv_poll_init", -r);
     return NULL;
   }
   p->handle.data = p;
@@ -930,7 +849,7 @@ static napi_value poll_start(napi_env env, napi_callback_info info) {
     napi_async_destroy(env, p->ctx);
     p->finalized = 1;
     uv_close((uv_handle_t *)&p->handle, on_poll_close);
-    throw_errno(env, "uv_poll_start", -r);
+    tsvs_throw_errno(env, "uv_poll_start", -r);
     return NULL;
   }
   p->started = 1;
@@ -941,10 +860,10 @@ static napi_value poll_start(napi_env env, napi_callback_info info) {
 
 /* pollStop(handle): idempotent; must be called before the descriptor is closed */
 static napi_value poll_stop(napi_env env, napi_callback_info info) {
-  GET_ARGS(1);
+  TSVS_ARGS(1);
   void *data;
   if (napi_get_value_external(env, argv[0], &data) != napi_ok) {
-    throw_msg(env, "pollStop: expected a poll handle");
+    tsvs_throw_msg(env, "pollStop: expected a poll handle");
     return NULL;
   }
   poll_ctx *p = (poll_ctx *)data;
@@ -961,26 +880,26 @@ static napi_value poll_stop(napi_env env, napi_callback_info info) {
 /* ----------------------------------------------------------------- helpers */
 
 static napi_value fd_close(napi_env env, napi_callback_info info) {
-  GET_ARGS(1);
+  TSVS_ARGS(1);
   int32_t fd;
-  if (arg_i32(env, argv[0], &fd)) return NULL;
+  if (tsvs_arg_i32(env, argv[0], &fd)) return NULL;
   if (close(fd) < 0 && errno != EINTR) {
-    throw_errno(env, "close", errno);
+    tsvs_throw_errno(env, "close", errno);
     return NULL;
   }
   return NULL;
 }
 
 static napi_value if_index(napi_env env, napi_callback_info info) {
-  GET_ARGS(1);
+  TSVS_ARGS(1);
   char name[IFNAMSIZ + 1] = {0};
-  if (arg_str(env, argv[0], name, sizeof name)) return NULL;
+  if (tsvs_arg_str(env, argv[0], name, sizeof name)) return NULL;
   unsigned idx = if_nametoindex(name);
   if (idx == 0) {
-    throw_errno(env, "if_nametoindex", errno);
+    tsvs_throw_errno(env, "if_nametoindex", errno);
     return NULL;
   }
-  return mk_i32(env, (int32_t)idx);
+  return tsvs_i32(env, (int32_t)idx);
 }
 
 static int if_ioctl(napi_env env, const char *name, unsigned long req, struct ifreq *ifr, const char *what) {
@@ -988,24 +907,24 @@ static int if_ioctl(napi_env env, const char *name, unsigned long req, struct if
   memcpy(ifr->ifr_name, name, strnlen(name, IFNAMSIZ - 1));
   int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0) {
-    throw_errno(env, "socket", errno);
+    tsvs_throw_errno(env, "socket", errno);
     return -1;
   }
   int r = ioctl(s, req, ifr);
   int e = errno;
   close(s);
   if (r < 0) {
-    throw_errno(env, what, e);
+    tsvs_throw_errno(env, what, e);
     return -1;
   }
   return 0;
 }
 
 static napi_value if_hwaddr(napi_env env, napi_callback_info info) {
-  GET_ARGS(1);
+  TSVS_ARGS(1);
   char name[IFNAMSIZ + 1] = {0};
   struct ifreq ifr;
-  if (arg_str(env, argv[0], name, sizeof name) || if_ioctl(env, name, SIOCGIFHWADDR, &ifr, "ioctl SIOCGIFHWADDR"))
+  if (tsvs_arg_str(env, argv[0], name, sizeof name) || if_ioctl(env, name, SIOCGIFHWADDR, &ifr, "ioctl SIOCGIFHWADDR"))
     return NULL;
   napi_value out;
   void *copy;
@@ -1014,26 +933,26 @@ static napi_value if_hwaddr(napi_env env, napi_callback_info info) {
 }
 
 static napi_value if_mtu(napi_env env, napi_callback_info info) {
-  GET_ARGS(1);
+  TSVS_ARGS(1);
   char name[IFNAMSIZ + 1] = {0};
   struct ifreq ifr;
-  if (arg_str(env, argv[0], name, sizeof name) || if_ioctl(env, name, SIOCGIFMTU, &ifr, "ioctl SIOCGIFMTU")) return NULL;
-  return mk_i32(env, ifr.ifr_mtu);
+  if (tsvs_arg_str(env, argv[0], name, sizeof name) || if_ioctl(env, name, SIOCGIFMTU, &ifr, "ioctl SIOCGIFMTU")) return NULL;
+  return tsvs_i32(env, ifr.ifr_mtu);
 }
 
 /* setSockBuf(fd, rcvbuf, sndbuf): 0 leaves a size unchanged; FORCE variants first (root) */
 static napi_value set_sock_buf(napi_env env, napi_callback_info info) {
-  GET_ARGS(3);
+  TSVS_ARGS(3);
   int32_t fd, rcv, snd;
-  if (arg_i32(env, argv[0], &fd) || arg_i32(env, argv[1], &rcv) || arg_i32(env, argv[2], &snd)) return NULL;
+  if (tsvs_arg_i32(env, argv[0], &fd) || tsvs_arg_i32(env, argv[1], &rcv) || tsvs_arg_i32(env, argv[2], &snd)) return NULL;
   if (rcv > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof rcv) < 0 &&
       setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv) < 0) {
-    throw_errno(env, "setsockopt SO_RCVBUF", errno);
+    tsvs_throw_errno(env, "setsockopt SO_RCVBUF", errno);
     return NULL;
   }
   if (snd > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &snd, sizeof snd) < 0 &&
       setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof snd) < 0) {
-    throw_errno(env, "setsockopt SO_SNDBUF", errno);
+    tsvs_throw_errno(env, "setsockopt SO_SNDBUF", errno);
     return NULL;
   }
   return NULL;
@@ -1046,19 +965,19 @@ static napi_value set_sock_buf(napi_env env, napi_callback_info info) {
  * restoreNetns(fd) switches back and closes fd.
  */
 static napi_value set_netns(napi_env env, napi_callback_info info) {
-  GET_ARGS(1);
+  TSVS_ARGS(1);
   char path[512] = {0};
-  if (arg_str(env, argv[0], path, sizeof path)) return NULL;
+  if (tsvs_arg_str(env, argv[0], path, sizeof path)) return NULL;
   int old = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   if (old < 0) {
-    throw_errno(env, "open /proc/thread-self/ns/net", errno);
+    tsvs_throw_errno(env, "open /proc/thread-self/ns/net", errno);
     return NULL;
   }
   int nfd = open(path, O_RDONLY | O_CLOEXEC);
   if (nfd < 0) {
     int e = errno;
     close(old);
-    throw_errno(env, "open netns", e);
+    tsvs_throw_errno(env, "open netns", e);
     return NULL;
   }
   int r = setns(nfd, CLONE_NEWNET);
@@ -1066,21 +985,21 @@ static napi_value set_netns(napi_env env, napi_callback_info info) {
   close(nfd);
   if (r < 0) {
     close(old);
-    throw_errno(env, "setns", e);
+    tsvs_throw_errno(env, "setns", e);
     return NULL;
   }
-  return mk_i32(env, old);
+  return tsvs_i32(env, old);
 }
 
 static napi_value restore_netns(napi_env env, napi_callback_info info) {
-  GET_ARGS(1);
+  TSVS_ARGS(1);
   int32_t fd;
-  if (arg_i32(env, argv[0], &fd)) return NULL;
+  if (tsvs_arg_i32(env, argv[0], &fd)) return NULL;
   int r = setns(fd, CLONE_NEWNET);
   int e = errno;
   close(fd);
   if (r < 0) {
-    throw_errno(env, "setns (restore)", e);
+    tsvs_throw_errno(env, "setns (restore)", e);
     return NULL;
   }
   return NULL;
@@ -1098,22 +1017,22 @@ void tsvs_bpf_register(napi_env env, napi_value exports); /* tsvs_bpf.c */
  * netfilter queue's binding and a TUN device's attachment survive the other process.
  */
 static napi_value fd_get(napi_env env, napi_callback_info info) {
-  GET_ARGS(2);
+  TSVS_ARGS(2);
   int32_t pid, fd;
-  if (arg_i32(env, argv[0], &pid) || arg_i32(env, argv[1], &fd)) return NULL;
+  if (tsvs_arg_i32(env, argv[0], &pid) || tsvs_arg_i32(env, argv[1], &fd)) return NULL;
   int pfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
   if (pfd < 0) {
-    throw_errno(env, "pidfd_open", errno);
+    tsvs_throw_errno(env, "pidfd_open", errno);
     return NULL;
   }
   int nfd = (int)syscall(SYS_pidfd_getfd, pfd, fd, 0);
   int e = errno;
   close(pfd);
   if (nfd < 0) {
-    throw_errno(env, "pidfd_getfd", e);
+    tsvs_throw_errno(env, "pidfd_getfd", e);
     return NULL;
   }
-  return mk_i32(env, nfd);
+  return tsvs_i32(env, nfd);
 }
 
 /*
@@ -1122,22 +1041,22 @@ static napi_value fd_get(napi_env env, napi_callback_info info) {
  * sd_notify(3) does for FDSTORE=1.
  */
 static napi_value send_fds(napi_env env, napi_callback_info info) {
-  GET_ARGS(3);
+  TSVS_ARGS(3);
   char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1] = {0};
   uint8_t *msg;
   size_t len, nfds;
   int32_t *fds;
-  if (arg_str(env, argv[0], path, sizeof path) || arg_u8(env, argv[1], &msg, &len) ||
-      arg_i32arr(env, argv[2], &fds, &nfds))
+  if (tsvs_arg_str(env, argv[0], path, sizeof path) || tsvs_arg_u8(env, argv[1], &msg, &len) ||
+      tsvs_arg_i32arr(env, argv[2], &fds, &nfds))
     return NULL;
   if (nfds > 253) {
-    throw_msg(env, "tsvs_native: too many descriptors");
+    tsvs_throw_msg(env, "tsvs_native: too many descriptors");
     return NULL;
   }
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
   size_t plen = strlen(path);
   if (plen == 0 || plen >= sizeof sa.sun_path) {
-    throw_msg(env, "tsvs_native: bad socket path");
+    tsvs_throw_msg(env, "tsvs_native: bad socket path");
     return NULL;
   }
   memcpy(sa.sun_path, path, plen);
@@ -1163,14 +1082,14 @@ static napi_value send_fds(napi_env env, napi_callback_info info) {
   }
   int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0) {
-    throw_errno(env, "socket", errno);
+    tsvs_throw_errno(env, "socket", errno);
     return NULL;
   }
   ssize_t r = sendmsg(s, &mh, MSG_NOSIGNAL);
   int e = errno;
   close(s);
   if (r < 0) {
-    throw_errno(env, "sendmsg", e);
+    tsvs_throw_errno(env, "sendmsg", e);
     return NULL;
   }
   return NULL;
@@ -1178,11 +1097,11 @@ static napi_value send_fds(napi_env env, napi_callback_info info) {
 
 /* fdAdopt(fd): an inherited descriptor made non-blocking and close-on-exec. */
 static napi_value fd_adopt(napi_env env, napi_callback_info info) {
-  GET_ARGS(1);
+  TSVS_ARGS(1);
   int32_t fd;
-  if (arg_i32(env, argv[0], &fd)) return NULL;
+  if (tsvs_arg_i32(env, argv[0], &fd)) return NULL;
   if (set_nonblock_cloexec(fd) < 0) {
-    throw_errno(env, "fcntl", errno);
+    tsvs_throw_errno(env, "fcntl", errno);
     return NULL;
   }
   return NULL;

@@ -45,23 +45,12 @@
 #include <sys/mman.h>
 #endif
 
+#include "tsvs_napi.h"
+
 #define META_STRIDE 8
 #define TUN_GAP 64
 /* SQEs per ring, and so the most reads or writes one io_uring_enter carries */
 #define URING_MAX 256
-
-static void u_throw_errno(napi_env env, const char *what, int err) {
-  char msg[256];
-  const char *name = strerrorname_np(err);
-  snprintf(msg, sizeof msg, "%s: %s (%s)", what, strerror(err), name ? name : "?");
-  napi_value code, message, error;
-  napi_create_string_utf8(env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
-  napi_create_error(env, code, message, &error);
-  napi_throw(env, error);
-}
-
-static void u_throw_msg(napi_env env, const char *msg) { napi_throw_type_error(env, NULL, msg); }
 
 #ifdef TSVS_URING
 
@@ -212,67 +201,34 @@ static void uring_finalize(napi_env env, void *data, void *hint) {
 static uring_box *arg_ring(napi_env env, napi_value v) {
   void *data = NULL;
   if (napi_get_value_external(env, v, &data) != napi_ok || data == NULL) {
-    u_throw_msg(env, "uring: expected a ring handle");
+    tsvs_throw_msg(env, "uring: expected a ring handle");
     return NULL;
   }
   uring_box *b = data;
   if (!b->open) {
-    u_throw_msg(env, "uring: ring closed");
+    tsvs_throw_msg(env, "uring: ring closed");
     return NULL;
   }
   return b;
 }
 
-static int u_i32(napi_env env, napi_value v, int32_t *out) {
-  if (napi_get_value_int32(env, v, out) != napi_ok) {
-    u_throw_msg(env, "uring: expected a number");
-    return -1;
-  }
-  return 0;
-}
-
-static int u_typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len) {
-  napi_typedarray_type type;
-  napi_value ab;
-  size_t off;
-  if (napi_get_typedarray_info(env, v, &type, len, data, &ab, &off) != napi_ok || type != want) {
-    u_throw_msg(env, want == napi_uint8_array ? "uring: expected a Uint8Array" : "uring: expected an Int32Array");
-    return -1;
-  }
-  return 0;
-}
-
-static napi_value u_num(napi_env env, int32_t v) {
-  napi_value r;
-  napi_create_int32(env, v, &r);
-  return r;
-}
-
-#define U_ARGS(n)                                                                        \
-  size_t argc = 8;                                                                       \
-  napi_value argv[8];                                                                    \
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;      \
-  if (argc < (n)) {                                                                      \
-    u_throw_msg(env, "uring: too few arguments");                                        \
-    return NULL;                                                                         \
-  }
 
 /* uringOpen(entries) -> handle */
 static napi_value uring_open(napi_env env, napi_callback_info info) {
-  U_ARGS(1);
+  TSVS_ARGS(1);
   int32_t entries;
-  if (u_i32(env, argv[0], &entries)) return NULL;
+  if (tsvs_arg_i32(env, argv[0], &entries)) return NULL;
 #ifdef TSVS_URING
   if (entries < 1 || entries > URING_MAX) entries = URING_MAX;
   uring_box *b = calloc(1, sizeof *b);
   if (!b) {
-    u_throw_errno(env, "uringOpen", ENOMEM);
+    tsvs_throw_errno(env, "uringOpen", ENOMEM);
     return NULL;
   }
   int r = uring_setup(&b->u, (unsigned)entries);
   if (r < 0) {
     free(b);
-    u_throw_errno(env, "io_uring_setup", -r);
+    tsvs_throw_errno(env, "io_uring_setup", -r);
     return NULL;
   }
   b->open = 1;
@@ -280,17 +236,17 @@ static napi_value uring_open(napi_env env, napi_callback_info info) {
   napi_create_external(env, b, uring_finalize, NULL, &ext);
   return ext;
 #else
-  u_throw_errno(env, "io_uring_setup (not built in)", ENOSYS);
+  tsvs_throw_errno(env, "io_uring_setup (not built in)", ENOSYS);
   return NULL;
 #endif
 }
 
 /* uringClose(handle): idempotent */
 static napi_value uring_close(napi_env env, napi_callback_info info) {
-  U_ARGS(1);
+  TSVS_ARGS(1);
   void *data = NULL;
   if (napi_get_value_external(env, argv[0], &data) != napi_ok || data == NULL) {
-    u_throw_msg(env, "uring: expected a ring handle");
+    tsvs_throw_msg(env, "uring: expected a ring handle");
     return NULL;
   }
   uring_box *b = data;
@@ -311,19 +267,18 @@ static napi_value uring_close(napi_env env, napi_callback_info info) {
  * "nothing ready" throws when no packet was read, else ends the batch quietly.
  */
 static napi_value uring_read_batch(napi_env env, napi_callback_info info) {
-  U_ARGS(7);
+  TSVS_ARGS(7);
   uring_box *b = arg_ring(env, argv[0]);
   if (!b) return NULL;
   int32_t fd, max, slot, want;
-  void *bp, *mp;
+  uint8_t *buf;
+  int32_t *meta;
   size_t buflen, metalen;
-  if (u_i32(env, argv[1], &fd) || u_typed(env, argv[2], napi_uint8_array, &bp, &buflen) ||
-      u_typed(env, argv[3], napi_int32_array, &mp, &metalen) || u_i32(env, argv[4], &max) ||
-      u_i32(env, argv[5], &slot) || u_i32(env, argv[6], &want))
+  if (tsvs_arg_i32(env, argv[1], &fd) || tsvs_arg_u8(env, argv[2], &buf, &buflen) ||
+      tsvs_arg_i32arr(env, argv[3], &meta, &metalen) || tsvs_arg_i32(env, argv[4], &max) ||
+      tsvs_arg_i32(env, argv[5], &slot) || tsvs_arg_i32(env, argv[6], &want))
     return NULL;
 #ifdef TSVS_URING
-  uint8_t *buf = bp;
-  int32_t *meta = mp;
   if (slot <= 0) slot = 65536 + 64;
   size_t stride = ((size_t)TUN_GAP + (size_t)slot + 7u) & ~(size_t)7u;
   int cap = (int)(metalen / META_STRIDE);
@@ -331,13 +286,13 @@ static napi_value uring_read_batch(napi_env env, napi_callback_info info) {
   if (want < cap) cap = want;
   if (cap > (int)b->u.entries) cap = (int)b->u.entries;
   if ((size_t)cap > buflen / stride) cap = (int)(buflen / stride);
-  if (cap <= 0) return u_num(env, 0);
+  if (cap <= 0) return tsvs_i32(env, 0);
   int32_t res[URING_MAX];
   for (int i = 0; i < cap; i++)
     uring_prep(&b->u, IORING_OP_READ, fd, buf + (size_t)i * stride + TUN_GAP, (unsigned)slot, (uint64_t)i, 1);
   int r = uring_run(&b->u, (unsigned)cap, res);
   if (r < 0) {
-    u_throw_errno(env, "uringReadBatch", -r);
+    tsvs_throw_errno(env, "uringReadBatch", -r);
     return NULL;
   }
   int n = 0, err = 0;
@@ -353,12 +308,12 @@ static napi_value uring_read_batch(napi_env env, napi_callback_info info) {
     n++;
   }
   if (n == 0 && err) {
-    u_throw_errno(env, "uringReadBatch", err);
+    tsvs_throw_errno(env, "uringReadBatch", err);
     return NULL;
   }
-  return u_num(env, n);
+  return tsvs_i32(env, n);
 #else
-  u_throw_errno(env, "uringReadBatch (not built in)", ENOSYS);
+  tsvs_throw_errno(env, "uringReadBatch (not built in)", ENOSYS);
   return NULL;
 #endif
 }
@@ -371,25 +326,24 @@ static napi_value uring_read_batch(napi_env env, napi_callback_info info) {
  * counts as consumed; the batch stops at the first "would block" / out of buffers.
  */
 static napi_value uring_write_batch(napi_env env, napi_callback_info info) {
-  U_ARGS(5);
+  TSVS_ARGS(5);
   uring_box *b = arg_ring(env, argv[0]);
   if (!b) return NULL;
   int32_t fd, count;
-  void *bp, *mp;
+  uint8_t *buf;
+  int32_t *meta;
   size_t buflen, metalen;
-  if (u_i32(env, argv[1], &fd) || u_typed(env, argv[2], napi_uint8_array, &bp, &buflen) ||
-      u_typed(env, argv[3], napi_int32_array, &mp, &metalen) || u_i32(env, argv[4], &count))
+  if (tsvs_arg_i32(env, argv[1], &fd) || tsvs_arg_u8(env, argv[2], &buf, &buflen) ||
+      tsvs_arg_i32arr(env, argv[3], &meta, &metalen) || tsvs_arg_i32(env, argv[4], &count))
     return NULL;
   if (count < 0 || (size_t)count * META_STRIDE > metalen) {
-    u_throw_msg(env, "uringWriteBatch: count exceeds meta");
+    tsvs_throw_msg(env, "uringWriteBatch: count exceeds meta");
     return NULL;
   }
-  uint8_t *buf = bp;
-  int32_t *meta = mp;
   for (int i = 0; i < count; i++) {
     int32_t *m = meta + (size_t)i * META_STRIDE;
     if (m[0] < 0 || m[1] < 0 || (size_t)m[0] + (size_t)m[1] > buflen) {
-      u_throw_msg(env, "uringWriteBatch: packet outside the buffer");
+      tsvs_throw_msg(env, "uringWriteBatch: packet outside the buffer");
       return NULL;
     }
   }
@@ -402,7 +356,7 @@ static napi_value uring_write_batch(napi_env env, napi_callback_info info) {
     do w = write(fd, buf + m[0], (size_t)m[1]);
     while (w < 0 && errno == EINTR);
     int e = w < 0 ? errno : 0;
-    if (e == EAGAIN || e == ENOBUFS) return u_num(env, done);
+    if (e == EAGAIN || e == ENOBUFS) return tsvs_i32(env, done);
     m[7] = e;
     done++;
   }
@@ -416,7 +370,7 @@ static napi_value uring_write_batch(napi_env env, napi_callback_info info) {
     int r = uring_run(&b->u, (unsigned)k, res);
     if (r < 0) {
       if (done > 0) break;
-      u_throw_errno(env, "uringWriteBatch", -r);
+      tsvs_throw_errno(env, "uringWriteBatch", -r);
       return NULL;
     }
     int j = 0;
@@ -438,11 +392,11 @@ static napi_value uring_write_batch(napi_env env, napi_callback_info info) {
     done += j;
     if (j < k) break;
   }
-  return u_num(env, done);
+  return tsvs_i32(env, done);
 #else
   (void)buf;
   (void)meta;
-  u_throw_errno(env, "uringWriteBatch (not built in)", ENOSYS);
+  tsvs_throw_errno(env, "uringWriteBatch (not built in)", ENOSYS);
   return NULL;
 #endif
 }
