@@ -22,28 +22,29 @@ import { execFileSync, spawn } from 'node:child_process';
 import { labDown, labUp, type LabEnv } from '../src/sys/lab.js';
 import {
   allocBatch,
+  openNfQueue,
+  openPacketSocket,
+  openRawSocket,
+  openTun,
+  setVerdict,
+  type PacketChannel,
+} from '../src/dataplane/native.js';
+import {
   ETH_P_IP,
   IPPROTO_RAW,
   M_LEN,
   M_NFQ_ID,
   M_NFQ_INFO_QUEUE,
   M_OFF,
-  interfaceMac,
   META_STRIDE,
   NF_ACCEPT,
   NF_DROP,
   NFQ_SKB_CSUMNOTREADY,
-  openNfQueue,
-  openPacketSocket,
-  openRawSocket,
-  openTun,
-  setVerdict,
   TUN_F_CSUM,
   TUN_F_TSO4,
   TUN_F_TSO6,
-  withNetns,
-  type PacketChannel,
-} from '../src/dataplane/native.js';
+} from '../src/dataplane/native-meta.js';
+import { interfaceMac, withNetns } from '../src/dataplane/native-if.js';
 
 const PORT = 5201;
 const args = process.argv.slice(2);

@@ -17,18 +17,20 @@
 import { execFileSync } from 'node:child_process';
 import {
   allocBatch,
+  openRawSocket,
+  openTun,
+  uringUnavailable,
+  type Batch,
+  type PacketChannel,
+} from '../src/dataplane/native.js';
+import {
   IPPROTO_RAW,
   META_STRIDE,
   M_LEN,
   M_OFF,
   M_RAW_ADDR,
-  openRawSocket,
-  openTun,
-  uringUnavailable,
-  withNetns,
-  type Batch,
-  type PacketChannel,
-} from '../src/dataplane/native.js';
+} from '../src/dataplane/native-meta.js';
+import { withNetns } from '../src/dataplane/native-if.js';
 
 const argv = process.argv.slice(2);
 function opt(name: string, def: number): number {

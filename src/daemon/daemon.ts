@@ -16,7 +16,7 @@ import { listenFds, Notifier } from './notify.js';
 import { Configurator, runReload } from './reload.js';
 import { renameSync } from 'node:fs';
 import { Director } from '../dataplane/director.js';
-import { copyDescriptor } from '../dataplane/native.js';
+import { copyDescriptor } from '../dataplane/native-fds.js';
 import { SyncDaemons } from '../sync/daemon.js';
 import { createMetrics, serveMetrics } from '../metrics/prometheus.js';
 import { HealthManager } from '../health/manager.js';

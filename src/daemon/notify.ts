@@ -21,7 +21,7 @@
  * `LISTEN_FDNAMES` ({@link listenFds}).
  */
 import { execFile } from 'node:child_process';
-import { sendDescriptors } from '../dataplane/native.js';
+import { sendDescriptors } from '../dataplane/native-fds.js';
 
 export interface NotifierOptions {
   /** Environment to read NOTIFY_SOCKET / WATCHDOG_USEC / WATCHDOG_PID from. */

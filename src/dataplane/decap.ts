@@ -36,8 +36,8 @@ import {
   ipv6TrafficClass,
   setIpv6TrafficClass,
 } from '../wire/ipv6.js';
+import { allocBatch, openRawSocket, openTun, type Batch, type PacketChannel } from './native.js';
 import {
-  allocBatch,
   IPPROTO_IPIP,
   IPPROTO_IPV6,
   M_ERR,
@@ -45,12 +45,8 @@ import {
   M_OFF,
   M_RAW_ADDR,
   META_STRIDE,
-  openRawSocket,
-  openTun,
-  withNetns,
-  type Batch,
-  type PacketChannel,
-} from './native.js';
+} from './native-meta.js';
+import { withNetns } from './native-if.js';
 
 /** Options of {@link runDecap}. */
 export interface DecapOptions {

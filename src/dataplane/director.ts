@@ -71,15 +71,15 @@ import { Fastpath } from './fastpath.js';
 import { TunnelDevices } from './tunneldev.js';
 import { NEIGH_REFRESH_MS, NextHops, ROUTE_EVERY } from './hops.js';
 import {
-  adoptNfQueue,
-  IPPROTO_RAW,
   loadNative,
   openNfQueue,
   openRawSocket,
   uringUnavailable,
-  withNetns,
   type PacketChannel,
 } from './native.js';
+import { IPPROTO_RAW } from './native-meta.js';
+import { adoptNfQueue } from './native-fds.js';
+import { withNetns } from './native-if.js';
 import { ReplyRoutes } from './replyroute.js';
 import { buildRuleset, capturedServices, heldDests, IPT4, IPT6, QueueRules } from './ruleset.js';
 import { Steering, steerNames, type SteerNames } from './steer.js';

@@ -11,6 +11,7 @@
  */
 import { PKT_CSUM_OK, PKT_CSUM_PARTIAL, PKT_GSO, PKT_TUNNELED } from '../engine/engine.js';
 import { V_DROP, V_FORWARD, V_REPLY } from '../engine/drop.js';
+import { setVerdict, type PacketChannel } from './native.js';
 import {
   META_STRIDE,
   M_LEN,
@@ -26,9 +27,7 @@ import {
   NFQ_SKB_CSUMNOTREADY,
   NFQ_SKB_CSUM_NOTVERIFIED,
   NFQ_SKB_GSO,
-  setVerdict,
-  type PacketChannel,
-} from './native.js';
+} from './native-meta.js';
 import type { TunnelDevices } from './tunneldev.js';
 import { L2_HEADROOM } from './vnet.js';
 import { BATCH_PKTS, RX_BYTES, Transmit, type TxState } from './xmit.js';

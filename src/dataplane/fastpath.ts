@@ -52,29 +52,7 @@ import {
   valuePackets,
   type FlowAction,
 } from './fastpath-map.js';
-import { loadNative } from './native.js';
-
-/** The addon's bpf() wrappers (native/tsvs_bpf.c). */
-interface BpfBinding {
-  bpfObjGet(path: string): number;
-  bpfMapUpdate(fd: number, key: Uint8Array, value: Uint8Array): void;
-  bpfMapLookup(
-    fd: number,
-    keys: Uint8Array,
-    keySize: number,
-    values: Uint8Array,
-    valueSize: number,
-    n: number,
-    found: Uint8Array,
-    del: number,
-  ): number;
-  bpfMapDelete(fd: number, key: Uint8Array): boolean;
-  close(fd: number): void;
-}
-
-function bpf(): BpfBinding {
-  return loadNative() as unknown as BpfBinding;
-}
+import { bpf } from './native-bpf.js';
 import type { ReplyRoutes } from './replyroute.js';
 import type { L2Tx, Transmit } from './xmit.js';
 

@@ -16,108 +16,26 @@
  * TUN channels can read and write through an io_uring (`native/tsvs_uring.c`,
  * {@link PacketChannel.useUring}): one system call per wake-up instead of one per packet.
  *
- * Over 600 lines: this is the one typed face of the whole shim (every descriptor kind,
- * its metadata words and the io_uring behind TUN reads); split, the halves would import
- * each other.
+ * Beside it: `native-fds.ts` (descriptors adopted from an earlier daemon or the service
+ * manager, and sent over Unix sockets), `native-if.ts` (interfaces and namespaces) and
+ * `native-bpf.ts` (the bpf() wrappers of native/tsvs_bpf.c). The C side shares its
+ * N-API helpers in native/tsvs_napi.c.
  *
  * @module
  */
 import { createRequire } from 'node:module';
-
-/** Int32 words of metadata per packet in {@link Batch.meta}. */
-export const META_STRIDE = 8;
-
-/** Metadata word: byte offset of the packet in `buf` (all kinds). */
-export const M_OFF = 0;
-/** Metadata word: length of the packet in bytes (all kinds). */
-export const M_LEN = 1;
-/** Metadata word after a write: 0 when sent, else the errno that refused this packet alone. */
-export const M_ERR = 7;
-
-/** Packet socket read: interface index the frame came from. */
-export const M_PKT_IFINDEX = 2;
-/** Packet socket read: `sll_pkttype` (0 host, 1 broadcast, 2 multicast, 3 other host, 4 outgoing). */
-export const M_PKT_TYPE = 3;
-/** Packet socket read: EtherType; datagram socket write: EtherType to send with. */
-export const M_PKT_PROTO = 4;
-/** Packet socket read: original length (greater than the length when truncated). */
-export const M_PKT_ORIGLEN = 5;
-/** Datagram packet socket write: destination MAC bytes 0–1 (as a 16-bit number). */
-export const M_PKT_MAC_HI = 2;
-/** Datagram packet socket write: destination MAC bytes 2–5 (as a 32-bit number). */
-export const M_PKT_MAC_LO = 3;
-
-/** Raw socket read: source address; raw socket write: destination. IPv4 uses one word, IPv6 four (2..5), big-endian words. */
-export const M_RAW_ADDR = 2;
-/** Raw socket read: original length (greater than the length when truncated). */
-export const M_RAW_ORIGLEN = 6;
-
-/** Netfilter queue read and verdict: packet id. */
-export const M_NFQ_ID = 2;
-/** Netfilter queue read: skb mark. */
-export const M_NFQ_MARK = 3;
-/** Netfilter queue verdict: the verdict ({@link NF_ACCEPT}, {@link NF_DROP}...). */
-export const M_NFQ_VERDICT = 3;
-/** Netfilter queue read: input interface index (0 if none). */
-export const M_NFQ_INDEV = 4;
-/** Netfilter queue verdict: new mark, used when bit 0 of {@link M_NFQ_FLAGS} is set. */
-export const M_NFQ_SETMARK = 4;
-/** Netfilter queue read: output interface index (0 if none). */
-export const M_NFQ_OUTDEV = 5;
-/** Netfilter queue verdict: bit 0 = set the mark from {@link M_NFQ_SETMARK}. */
-export const M_NFQ_FLAGS = 5;
-/** Netfilter queue read: hardware protocol (EtherType) | hook number << 16. */
-export const M_NFQ_PROTO_HOOK = 6;
-/** Netfilter queue verdict: queue number the packet came from. */
-export const M_NFQ_QUEUE = 6;
-/** Netfilter queue read: skb info flags ({@link NFQ_SKB_CSUMNOTREADY}...) | queue number << 16. */
-export const M_NFQ_INFO_QUEUE = 7;
-
-/** Netfilter verdicts. */
-export const NF_DROP = 0;
-export const NF_ACCEPT = 1;
-export const NF_REPEAT = 4;
-
-/** Netfilter hook numbers as reported in {@link M_NFQ_PROTO_HOOK}. */
-export const NF_INET_PRE_ROUTING = 0;
-export const NF_INET_LOCAL_IN = 1;
-export const NF_INET_FORWARD = 2;
-export const NF_INET_LOCAL_OUT = 3;
-export const NF_INET_POST_ROUTING = 4;
-
-/** NFQA_SKB_INFO: the L4 checksum is partial (pseudo-header only), to be completed by whoever sends. */
-export const NFQ_SKB_CSUMNOTREADY = 1;
-/** NFQA_SKB_INFO: the packet is a GSO super-packet. */
-export const NFQ_SKB_GSO = 2;
-/** NFQA_SKB_INFO: the checksum has not been verified by the receiving device. */
-export const NFQ_SKB_CSUM_NOTVERIFIED = 4;
-
-/** TUNSETOFFLOAD flags (linux/if_tun.h). */
-/** Bytes left free in front of every packet read from a TUN device (for a link-layer header). */
-export const TUN_READ_GAP = 64;
-
-export const TUN_F_CSUM = 0x01;
-export const TUN_F_TSO4 = 0x02;
-export const TUN_F_TSO6 = 0x04;
-export const TUN_F_TSO_ECN = 0x08;
-export const TUN_F_UFO = 0x10;
-export const TUN_F_USO4 = 0x20;
-export const TUN_F_USO6 = 0x40;
-
-/** Size of `struct virtio_net_hdr` (flags, gso_type, hdr_len, gso_size, csum_start, csum_offset). */
-export const VNET_HDR_LEN = 10;
-/** Size of `struct virtio_net_hdr_v1` / `_mrg_rxbuf` (adds num_buffers). */
-export const VNET_HDR_V1_LEN = 12;
-
-/** EtherTypes used when opening packet sockets. */
-export const ETH_P_ALL = 0x0003;
-export const ETH_P_IP = 0x0800;
-export const ETH_P_IPV6 = 0x86dd;
-
-/** IP protocol numbers used with raw sockets. */
-export const IPPROTO_IPIP = 4;
-export const IPPROTO_IPV6 = 41;
-export const IPPROTO_RAW = 255;
+import {
+  META_STRIDE,
+  M_OFF,
+  M_LEN,
+  M_ERR,
+  M_NFQ_ID,
+  M_NFQ_VERDICT,
+  M_NFQ_SETMARK,
+  M_NFQ_FLAGS,
+  M_NFQ_QUEUE,
+  ETH_P_ALL,
+} from './native-meta.js';
 
 /** Descriptor kinds understood by the shim (mirrors the enum in tsvs_native.c). */
 export const ChannelKind = {
@@ -577,32 +495,6 @@ export function openNfQueue(opts: NfQueueOptions): PacketChannel {
 }
 
 /**
- * A netfilter queue socket opened and bound by {@link openNfQueue} elsewhere (an
- * earlier daemon's, handed over or kept by the service manager): still bound, with
- * the packets queued meanwhile waiting on it.
- */
-export function adoptNfQueue(fd: number, queue: number, copyRange = 65535): PacketChannel {
-  loadNative().fdAdopt(fd);
-  return new PacketChannel(ChannelKind.nfqueue, fd, copyRange + 512, 0, `nfqueue ${queue}`);
-}
-
-/** A TUN descriptor attached to device `name` elsewhere (see {@link adoptNfQueue}). */
-export function adoptTun(fd: number, name: string, slot = DEFAULT_SLOT): PacketChannel {
-  loadNative().fdAdopt(fd);
-  return new PacketChannel(ChannelKind.tun, fd, slot, 0, name);
-}
-
-/** A copy of descriptor `fd` of process `pid` (pidfd_getfd; root). */
-export function copyDescriptor(pid: number, fd: number): number {
-  return loadNative().fdGet(pid, fd);
-}
-
-/** One datagram with descriptors (SCM_RIGHTS) to a Unix socket (`@name`: abstract). */
-export function sendDescriptors(path: string, message: string, fds: number[]): void {
-  loadNative().sendFds(path, Buffer.from(message), Int32Array.from(fds));
-}
-
-/**
  * Writes a verdict for queued packet `id` into entry `i` of `batch`. `payloadLen` -1
  * keeps the packet as queued; otherwise bytes `payloadOff..+payloadLen` of `batch.buf`
  * replace it (they may be the received payload rewritten in place).
@@ -626,46 +518,4 @@ export function setVerdict(
   m[b + M_NFQ_FLAGS] = 0;
   m[b + M_NFQ_QUEUE] = queue;
   m[b + M_ERR] = 0;
-}
-
-/** Interface index by name (throws ENODEV). */
-export function interfaceIndex(name: string): number {
-  return loadNative().ifIndex(name);
-}
-
-/** MAC address of an interface (6 bytes). */
-export function interfaceMac(name: string): Uint8Array {
-  return loadNative().ifHwAddr(name);
-}
-
-/** MTU of an interface. */
-export function interfaceMtu(name: string): number {
-  return loadNative().ifMtu(name);
-}
-
-/**
- * Runs `fn` with the calling thread in network namespace `ns` (a name under
- * /run/netns, as `ip netns add` creates, or an absolute path), then switches back.
- * Devices and sockets opened inside stay in that namespace. Synchronous only: do not
- * await inside `fn`.
- */
-export function withNetns<T>(ns: string, fn: () => T): T {
-  const n = loadNative();
-  const path = ns.startsWith('/') ? ns : `/run/netns/${ns}`;
-  const old = n.setNetns(path);
-  try {
-    return fn();
-  } finally {
-    n.restoreNetns(old);
-  }
-}
-
-/** Formats a MAC address as `aa:bb:cc:dd:ee:ff`. */
-export function formatMac(mac: Uint8Array): string {
-  return Array.from(mac.subarray(0, 6), (b) => b.toString(16).padStart(2, '0')).join(':');
-}
-
-/** Splits a MAC into the two meta words of a datagram packet-socket write. */
-export function macWords(mac: Uint8Array): [hi: number, lo: number] {
-  return [(mac[0] << 8) | mac[1], (mac[2] << 24) | (mac[3] << 16) | (mac[4] << 8) | mac[5] | 0];
 }

@@ -21,16 +21,10 @@ import type { Engine } from '../engine/engine.js';
 import { CONN_F_MASQ, CONN_F_TUNNEL, type AddressFamily } from '../engine/constants.js';
 import { formatAddr } from '../engine/addr.js';
 import { run, runAsync, runBatch, runQuiet } from '../sys/exec.js';
-import {
-  adoptTun,
-  interfaceIndex,
-  openTun,
-  TUN_F_CSUM,
-  TUN_F_TSO4,
-  TUN_F_TSO6,
-  TUN_F_TSO_ECN,
-  type PacketChannel,
-} from './native.js';
+import { openTun, type PacketChannel } from './native.js';
+import { TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN } from './native-meta.js';
+import { adoptTun } from './native-fds.js';
+import { interfaceIndex } from './native-if.js';
 import { isTunnelLink, type TunnelLinkJson } from './tunneldev.js';
 import { VNET_HDR_BYTES } from './vnet.js';
 import { capturedServices } from './ruleset.js';

@@ -19,7 +19,8 @@ import { l4PartialFill } from '../wire/checksum.js';
 import { decTtl } from '../wire/ip.js';
 import { IPV4_DST, IPV4_HLEN, ipv4Ttl, ipv4Version } from '../wire/ipv4.js';
 import { IPV6_DST, ipv6HopLimit } from '../wire/ipv6.js';
-import { META_STRIDE, M_LEN, M_OFF, type PacketChannel } from './native.js';
+import { type PacketChannel } from './native.js';
+import { META_STRIDE, M_LEN, M_OFF } from './native-meta.js';
 import type { ReplyHop, ReplyRoutes } from './replyroute.js';
 import {
   L2_HEADROOM,

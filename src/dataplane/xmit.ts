@@ -23,17 +23,8 @@ import { IPPROTO_SCTP } from '../wire/ipproto.js';
 import { sctpChecksumFill } from '../wire/sctp.js';
 import { ipv4Ttl, ipv4UpdateChecksum, ipv4Version, setIpv4Ttl } from '../wire/ipv4.js';
 import { ipv6HopLimit, setIpv6HopLimit } from '../wire/ipv6.js';
-import {
-  META_STRIDE,
-  M_ERR,
-  M_LEN,
-  M_OFF,
-  M_RAW_ADDR,
-  loadNative,
-  openPacketSocket,
-  type Batch,
-  type PacketChannel,
-} from './native.js';
+import { loadNative, openPacketSocket, type Batch, type PacketChannel } from './native.js';
+import { META_STRIDE, M_ERR, M_LEN, M_OFF, M_RAW_ADDR } from './native-meta.js';
 import { L2_HEADROOM, writeL2Header } from './vnet.js';
 import type { RouteInfo } from './nexthop.js';
 

@@ -12,7 +12,8 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
-import { copyDescriptor, nativeAvailable } from '../../src/dataplane/native.js';
+import { nativeAvailable } from '../../src/dataplane/native.js';
+import { copyDescriptor } from '../../src/dataplane/native-fds.js';
 import { stateFromWire } from '../../src/daemon/state.js';
 import { ACK, PSH, SYN, buildPacket } from '../helpers/packets.js';
 

@@ -3,17 +3,19 @@ import { after, describe, it } from 'node:test';
 import { runDecap, type DecapHandle } from '../../src/dataplane/decap.js';
 import {
   allocBatch,
+  openPacketSocket,
+  openRawSocket,
+  type PacketChannel,
+} from '../../src/dataplane/native.js';
+import {
   ETH_P_IP,
   ETH_P_IPV6,
   IPPROTO_RAW,
   M_LEN,
   M_OFF,
   META_STRIDE,
-  openPacketSocket,
-  openRawSocket,
-  withNetns,
-  type PacketChannel,
-} from '../../src/dataplane/native.js';
+} from '../../src/dataplane/native-meta.js';
+import { withNetns } from '../../src/dataplane/native-if.js';
 import {
   addNs,
   cleanupNs,

@@ -2,8 +2,15 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import {
   allocBatch,
-  interfaceIndex,
-  interfaceMtu,
+  loadNative,
+  openNfQueue,
+  openTun,
+  setVerdict,
+  sharedUring,
+  uringUnavailable,
+  type PacketChannel,
+} from '../../src/dataplane/native.js';
+import {
   M_ERR,
   M_LEN,
   M_NFQ_ID,
@@ -14,16 +21,9 @@ import {
   NF_ACCEPT,
   NF_DROP,
   NF_INET_LOCAL_IN,
-  loadNative,
-  openNfQueue,
-  openTun,
-  setVerdict,
-  sharedUring,
   TUN_READ_GAP,
-  uringUnavailable,
-  withNetns,
-  type PacketChannel,
-} from '../../src/dataplane/native.js';
+} from '../../src/dataplane/native-meta.js';
+import { interfaceIndex, interfaceMtu, withNetns } from '../../src/dataplane/native-if.js';
 import {
   addNs,
   cleanupNs,

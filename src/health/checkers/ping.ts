@@ -18,14 +18,8 @@
 import { execFile } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { isIPv4 } from 'node:net';
-import {
-  allocBatch,
-  M_LEN,
-  M_OFF,
-  M_RAW_ADDR,
-  openRawSocket,
-  type PacketChannel,
-} from '../../dataplane/native.js';
+import { allocBatch, openRawSocket, type PacketChannel } from '../../dataplane/native.js';
+import { M_LEN, M_OFF, M_RAW_ADDR } from '../../dataplane/native-meta.js';
 import { finishSum, sumBytes } from '../../wire/checksum.js';
 import { parseIpv4, parseIpv6 } from '../../wire/addr.js';
 import type { KaChecker } from '../keepalived/types.js';
