@@ -10,7 +10,7 @@
  * kernel's sctp_conn_schedule does. `--set` never touches these timeouts (the kernel's
  * ip_vs_set_timeout knows TCP and UDP only); they are read and set per state.
  */
-import { CONN_F_NOOUTPUT, IPPROTO_SCTP } from '../constants.js';
+import { IPPROTO_SCTP } from '../constants.js';
 import type { Ipvs } from '../ipvs.js';
 import { PKT_CSUM_OK, PKT_CSUM_PARTIAL } from '../ipvs.js';
 import { Why } from '../verdict.js';
@@ -31,15 +31,8 @@ import {
 } from '../../wire/sctp.js';
 import type { PacketView } from '../../wire/packet.js';
 import { natRewrite } from './nat.js';
-import { destAccount } from './state.js';
-import {
-  DIR_INPUT_ONLY,
-  DIR_OUTPUT,
-  DROPENTRY_ALWAYS,
-  DROPENTRY_KEEP,
-  DROPENTRY_MAYBE,
-  type ProtocolOps,
-} from './types.js';
+import { destAccount, parseStateBlock, setStateAccounted, transitionBlock } from './state.js';
+import { DROPENTRY_ALWAYS, DROPENTRY_KEEP, DROPENTRY_MAYBE, type ProtocolOps } from './types.js';
 
 export const SCTP_S_NONE = 0;
 /** First client INIT seen, no INIT-ACK yet (short timeout: dropped INITs). */
@@ -140,31 +133,8 @@ const EVENT_OF_CHUNK = Uint8Array.of(
 );
 
 // Table text, one row per event, columns NO I1 IN CS CR CW CO CE ES SS SR SA RJ CL.
-const ABBR: Record<string, number> = {
-  NO: 0,
-  I1: 1,
-  IN: 2,
-  CS: 3,
-  CR: 4,
-  CW: 5,
-  CO: 6,
-  CE: 7,
-  ES: 8,
-  SS: 9,
-  SR: 10,
-  SA: 11,
-  RJ: 12,
-  CL: 13,
-};
-
-function block(rows: string[]): number[][] {
-  return rows.map((r) =>
-    r
-      .trim()
-      .split(/\s+/)
-      .map((a) => ABBR[a]),
-  );
-}
+const ABBR = ['NO', 'I1', 'IN', 'CS', 'CR', 'CW', 'CO', 'CE', 'ES', 'SS', 'SR', 'SA', 'RJ', 'CL'];
+const block = (rows: string[]): number[][] => parseStateBlock(ABBR, rows);
 
 // prettier-ignore
 const STATES = [
@@ -255,13 +225,8 @@ function sctpStateTransition(ipvs: Ipvs, id: number, dir: number, pv: PacketView
   const event = sctpEvent(pv);
   if (event < 0) return;
   const c = ipvs.conns;
-  let block = dir;
-  if (c.flags[id] & CONN_F_NOOUTPUT) {
-    if (dir === DIR_OUTPUT) c.flags[id] &= ~CONN_F_NOOUTPUT;
-    else block = DIR_INPUT_ONLY;
-  }
   const cur = c.state[id];
-  const next = sctpNextState(block, event, cur);
+  const next = sctpNextState(transitionBlock(ipvs, id, dir), event, cur);
   if (next !== cur) {
     destAccount(ipvs, id, next === SCTP_S_ESTABLISHED);
     if (next === SCTP_S_ESTABLISHED) assureTemplate(ipvs, id);
@@ -336,11 +301,8 @@ export const sctpProtocol: ProtocolOps = {
     sctpNat(ipvs, pv, c.vaddr, id, c.vport[id], false, full);
   },
   stateTransition: sctpStateTransition,
-  setState(ipvs, id, state) {
-    destAccount(ipvs, id, sctpIsActive(state));
-    ipvs.conns.state[id] = state;
-    ipvs.conns.timeout[id] = ipvs.timeouts[IPPROTO_SCTP][state];
-  },
+  setState: (ipvs, id, state) =>
+    setStateAccounted(ipvs, id, IPPROTO_SCTP, state, sctpIsActive(state)),
   appConnBind,
   appHook: appHookPlain,
   // ip_vs_random_dropentry: a conn still at INIT goes, an established one maybe

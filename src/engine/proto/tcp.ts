@@ -12,7 +12,7 @@ import { assureTemplate } from '../conn/template.js';
 import { TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN } from '../../wire/tcp.js';
 import type { PacketView } from '../../wire/packet.js';
 import { l4CsumCheck, l4DnatHandler, l4SnatHandler } from './l4.js';
-import { destAccount } from './state.js';
+import { destAccount, parseStateBlock, setStateAccounted, transitionBlock } from './state.js';
 import {
   DIR_INPUT,
   DIR_INPUT_ONLY,
@@ -80,28 +80,8 @@ export function tcpRow(flags: number): number {
 }
 
 // Table text, one row per flag row, columns NO ES SS SR FW TW CL CW LA LI SA.
-const ABBR: Record<string, number> = {
-  NO: 0,
-  ES: 1,
-  SS: 2,
-  SR: 3,
-  FW: 4,
-  TW: 5,
-  CL: 6,
-  CW: 7,
-  LA: 8,
-  LI: 9,
-  SA: 10,
-};
-
-function block(rows: string[]): number[][] {
-  return rows.map((r) =>
-    r
-      .trim()
-      .split(/\s+/)
-      .map((a) => ABBR[a]),
-  );
-}
+const ABBR = ['NO', 'ES', 'SS', 'SR', 'FW', 'TW', 'CL', 'CW', 'LA', 'LI', 'SA'];
+const block = (rows: string[]): number[][] => parseStateBlock(ABBR, rows);
 
 // prettier-ignore
 const NORMAL = [
@@ -186,13 +166,8 @@ export { DIR_INPUT, DIR_OUTPUT, DIR_INPUT_ONLY };
  */
 function tcpStateTransition(ipvs: Ipvs, id: number, dir: number, pv: PacketView): void {
   const c = ipvs.conns;
-  let block = dir;
-  if (c.flags[id] & CONN_F_NOOUTPUT) {
-    if (dir === DIR_OUTPUT) c.flags[id] &= ~CONN_F_NOOUTPUT;
-    else block = DIR_INPUT_ONLY;
-  }
   const cur = c.state[id];
-  const next = tcpNextState(ipvs.secureTable, block, pv.tcpFlags, cur);
+  const next = tcpNextState(ipvs.secureTable, transitionBlock(ipvs, id, dir), pv.tcpFlags, cur);
   if (next !== cur && c.dest[id] >= 0) {
     destAccount(ipvs, id, tcpIsActive(next));
     if (next === TCP_S_ESTABLISHED) assureTemplate(ipvs, id);
@@ -233,11 +208,8 @@ export const tcpProtocol: ProtocolOps = {
   dnatHandler: l4DnatHandler,
   snatHandler: l4SnatHandler,
   stateTransition: tcpStateTransition,
-  setState(ipvs, id, state) {
-    destAccount(ipvs, id, tcpIsActive(state));
-    ipvs.conns.state[id] = state;
-    ipvs.conns.timeout[id] = ipvs.timeouts[IPPROTO_TCP][state];
-  },
+  setState: (ipvs, id, state) =>
+    setStateAccounted(ipvs, id, IPPROTO_TCP, state, tcpIsActive(state)),
   appConnBind,
   appHook: appHookSeq,
   dropEntry: (state) =>
