@@ -37,8 +37,8 @@ import { countIn, countOut } from './stats.js';
 import { serviceFind } from './svc.js';
 import { synproxyInConn, synproxyNew, synproxyOut } from './synproxy.js';
 import { Why } from './verdict.js';
-import { APP_DROP, APP_MANGLED } from './app/types.js';
 import { transmit } from './xmit/index.js';
+import { natRewriteWithHelper } from './xmit/nat.js';
 import { accept, drop, forward, replyPortUnreach, resultReset } from './xmit/result.js';
 import type { PacketView } from '../wire/packet.js';
 
@@ -246,15 +246,8 @@ export function ipvsOut(
     if (v >= 0) return v;
   }
   if ((c.flags[id] & CONN_F_FWD_MASK) === CONN_F_MASQ) {
-    let full = false;
-    const app = ipvs.appOf.size > 0 ? ipvs.appOf.get(id) : undefined;
-    if (app) {
-      if (!pp.csumCheck(pv, pktFlags)) return drop(ipvs, DropReason.BAD_CHECKSUM);
-      const rv = pp.appHook(ipvs, app, id, pv, mark, false);
-      if (rv === APP_DROP) return drop(ipvs, DropReason.HELPER);
-      full = rv === APP_MANGLED;
-    }
-    pp.snatHandler(ipvs, pv, id, full);
+    const v = natRewriteWithHelper(ipvs, pp, id, pv, mark, pktFlags, false);
+    if (v >= 0) return v;
     const d = did >= 0 ? ipvs.destById[did] : null;
     if (d && d.available) countOut(ipvs.totals, d, pv.l3len);
     pp.stateTransition(ipvs, id, DIR_OUTPUT, pv);

@@ -40,14 +40,36 @@ export function xmitNat(
     const tooBig = mtuCheck(ipvs, pv, pktFlags, pathMtu(ipvs, d), false);
     if (tooBig >= 0) return tooBig;
   }
+  const v = natRewriteWithHelper(ipvs, pp, id, pv, mark, pktFlags, true);
+  if (v >= 0) return v;
+  return forward(ipvs, pv, c.af[id] as AddressFamily, c.daddr, id * 4);
+}
+
+/**
+ * The NAT rewrite of a packet of conn `id`, either way (the kernel's dnat_handler
+ * towards the server, snat_handler back to the client): the conn's application helper
+ * first when it has one — the checksum checked, then its hook, whose mangled payload
+ * asks for a full checksum — then the protocol's rewrite. Returns -1 when the packet
+ * was rewritten, or the DROP verdict (bad checksum, the helper refused it).
+ */
+export function natRewriteWithHelper(
+  ipvs: Ipvs,
+  pp: ProtocolOps,
+  id: number,
+  pv: PacketView,
+  mark: number,
+  pktFlags: number,
+  toServer: boolean,
+): number {
   let full = false;
   const app = ipvs.appOf.size > 0 ? ipvs.appOf.get(id) : undefined;
   if (app) {
     if (!pp.csumCheck(pv, pktFlags)) return drop(ipvs, DropReason.BAD_CHECKSUM);
-    const rv = pp.appHook(ipvs, app, id, pv, mark, true);
+    const rv = pp.appHook(ipvs, app, id, pv, mark, toServer);
     if (rv === APP_DROP) return drop(ipvs, DropReason.HELPER);
     full = rv === APP_MANGLED;
   }
-  pp.dnatHandler(ipvs, pv, id, full);
-  return forward(ipvs, pv, c.af[id] as AddressFamily, c.daddr, id * 4);
+  if (toServer) pp.dnatHandler(ipvs, pv, id, full);
+  else pp.snatHandler(ipvs, pv, id, full);
+  return -1;
 }
