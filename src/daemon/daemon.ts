@@ -18,7 +18,7 @@ import { renameSync } from 'node:fs';
 import { Director } from '../dataplane/director.js';
 import { copyDescriptor } from '../dataplane/native-fds.js';
 import { SyncDaemons } from '../sync/daemon.js';
-import { createMetrics, serveMetrics } from '../metrics/prometheus.js';
+import { createMetrics, fastpathReport, serveMetrics } from '../metrics/prometheus.js';
 import { HealthManager } from '../health/manager.js';
 import type { Server } from 'node:http';
 import { currentNetnsName } from '../sys/netns.js';
@@ -373,6 +373,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
         model,
         txErrors: () => director.txErrors,
         steered: () => director.steered,
+        fastpath: () => fastpathReport(director.fastpath),
         captureDrops: () => director.captureDrops,
         sync: () => sync.all(),
         health: () => health?.status(),

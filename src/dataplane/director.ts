@@ -67,7 +67,7 @@ import { CONN_F_DROUTE, CONN_F_MASQ, CONN_F_TUNNEL } from '../engine/constants.j
 import { formatAddr } from '../engine/addr.js';
 import type { Dest } from '../engine/service.js';
 import { drainQueue } from './drain.js';
-import { Fastpath } from './fastpath.js';
+import { Fastpath, type FastpathOff } from './fastpath.js';
 import { TunnelDevices } from './tunneldev.js';
 import { NEIGH_REFRESH_MS, NextHops, ROUTE_EVERY } from './hops.js';
 import {
@@ -214,6 +214,7 @@ export class Director {
       netns: this.netns,
       log,
     });
+    if (!this.fpWanted) this.fastpath.setOff('disabled', '--no-fastpath or TSVS_FASTPATH=0');
     this.tunnelDevs = new TunnelDevices(this.netns, log);
     this.rules = new QueueRules(this.netns, this.table, this.steer.tunIn, log);
     this.steering = new Steering(
@@ -224,12 +225,12 @@ export class Director {
       () => this.hops.refreshReplyRoutes(true),
       () => {
         this.x.tunIn = null;
-        this.fastOff();
+        this.fastOff('no_steering', 'steering turned off after a tc filter failed');
       },
     );
     this.steering.fastFailed = (why) => {
       log(`fast path off (established flows go through the daemon): ${why}`);
-      this.fastOff();
+      this.fastOff('refused', why);
     };
     this.hops = new NextHops({
       netns: this.netns,
@@ -341,7 +342,8 @@ export class Director {
     }
     // the restored state's trashed real servers with conns keep hops and capture
     if (this.heldChanged()) resolved = await this.resolve();
-    if (this.fpWanted && this.steering.tunIn && this.fastpath.load()) {
+    if (!this.steering.tunIn) this.fastpath.setOff('no_steering', 'the tc steering is off');
+    else if (this.fpWanted && this.fastpath.load()) {
       this.steering.fastProg = this.fastpath.progPath;
       this.tun.fp = this.fastpath;
     }
@@ -481,10 +483,11 @@ export class Director {
   }
 
   /** The fast path goes off: its flows are folded back and go through the daemon. */
-  private fastOff(): void {
+  private fastOff(state: FastpathOff, reason: string): void {
     this.tun.fp = null;
     this.steering.fastProg = null;
     this.fastpath.unload();
+    this.fastpath.setOff(state, reason);
   }
 
   /** Remove rules and devices, close everything (a clean stop). Idempotent. */
@@ -508,7 +511,7 @@ export class Director {
     if (!this.running) return;
     // counts folded into the engine before its state is saved; the program stays
     // attached with an empty map until the next start replaces it
-    this.fastOff();
+    this.fastOff('stopped', 'parked (stop, restart or hand-over)');
     this.running = false;
     for (const q of this.queues)
       if (keep) {

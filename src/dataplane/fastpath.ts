@@ -92,6 +92,12 @@ export interface FastpathCounts {
 }
 
 /**
+ * Why it is off (docs/metrics.md): `disabled` (--no-fastpath), `no_steering`, `refused`
+ * (not built, loaded or attached), `stopped` (not started, parked or stopped).
+ */
+export type FastpathOff = 'disabled' | 'no_steering' | 'refused' | 'stopped';
+
+/**
  * Loads the program, owns its flow map and folds its counts (see the module comment).
  * Per packet of a conn the engine handled ({@link seen}): a few array reads, nothing
  * allocated; the map is written once per conn and direction.
@@ -109,6 +115,9 @@ export class Fastpath {
     bytes: 0,
     errors: 0,
   };
+  /** While off: why ({@link FastpathOff}) and the detail (the log line's reason). */
+  offState: FastpathOff = 'stopped';
+  offReason = 'not started';
   private fd = -1;
   private readonly engine: Engine;
   private readonly x: Transmit;
@@ -191,6 +200,7 @@ export class Fastpath {
     } catch (e) {
       this.log(`fast path off (established flows go through the daemon): ${(e as Error).message}`);
       this.unload();
+      this.setOff('refused', (e as Error).message);
       return false;
     }
     this.on = true;
@@ -212,6 +222,21 @@ export class Fastpath {
     } catch {
       /* left for the next start */
     }
+  }
+
+  /** Records why the fast path is off; the operator's `disabled` stands. */
+  setOff(state: FastpathOff, reason: string): void {
+    if (this.offState === 'disabled') return;
+    this.offState = state;
+    this.offReason = reason;
+  }
+
+  /** For metrics: `active`, `suspended` (reason: the defence) or why it is off. */
+  get status(): { state: 'active' | 'suspended' | FastpathOff; reason: string } {
+    if (!this.on) return { state: this.offState, reason: this.offReason };
+    return this.suspended
+      ? { state: 'suspended', reason: this.suspended }
+      : { state: 'active', reason: '' };
   }
 
   /** Conns in the map (for tests and info). */

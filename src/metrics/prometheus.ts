@@ -11,8 +11,10 @@ import { MetricsExporter, type MetricsExporterOptions } from './registry.js';
 import type { MetricsSource } from './snapshot.js';
 
 export { MetricsExporter, FAMILIES, type Family } from './registry.js';
+export { fastpathReport, FASTPATH_STATES } from './fastpath.js';
 export {
   takeSnapshot,
+  type FastpathReport,
   type MetricsSnapshot,
   type MetricsSource,
   type ServiceFigures,

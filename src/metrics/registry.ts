@@ -16,6 +16,7 @@ import {
   type RegistryContentType,
 } from 'prom-client';
 import { buildInfo } from './build.js';
+import { FASTPATH_FAMILIES } from './fastpath.js';
 import {
   NODE_IPVS_BACKEND,
   NODE_IPVS_BACKEND_LABELS,
@@ -29,19 +30,10 @@ import {
   type MetricsSource,
   type ServiceLabels,
 } from './snapshot.js';
+import type { Family, Labels } from './family.js';
 import type { RateSnapshot, StatsSnapshot } from '../engine/stats.js';
 
-type Labels = Record<string, string>;
-type Sample = readonly [Labels, number];
-
-/** One family of the table. */
-export interface Family {
-  name: string;
-  type: 'counter' | 'gauge';
-  help: string;
-  labelNames: readonly string[];
-  samples(snap: MetricsSnapshot): Iterable<Sample>;
-}
+export type { Family } from './family.js';
 
 const SERVICE_LABELS = ['family', 'protocol', 'address', 'port', 'mark'] as const;
 const SERVER_LABELS = [...SERVICE_LABELS, 'server_address', 'server_port'] as const;
@@ -314,6 +306,7 @@ export const FAMILIES: readonly Family[] = [
           ]
         : [],
   },
+  ...FASTPATH_FAMILIES,
   {
     name: 'tsvs_capture_dropped_packets_total',
     type: 'counter',
@@ -523,7 +516,13 @@ export class MetricsExporter {
           ...common,
           collect(this: Counter) {
             this.reset();
-            for (const [l, v] of f.samples(snap())) this.inc(l, finite(v));
+            let n = 0;
+            for (const [l, v] of f.samples(snap())) {
+              this.inc(l, finite(v));
+              n++;
+            }
+            // a family without labels and without samples shows none, not a made-up 0
+            if (n === 0 && f.labelNames.length === 0) this.remove({});
           },
         });
       else
@@ -531,7 +530,13 @@ export class MetricsExporter {
           ...common,
           collect(this: Gauge) {
             this.reset();
-            for (const [l, v] of f.samples(snap())) this.set(l, finite(v));
+            let n = 0;
+            for (const [l, v] of f.samples(snap())) {
+              this.set(l, finite(v));
+              n++;
+            }
+            // a family without labels and without samples shows none, not a made-up 0
+            if (n === 0 && f.labelNames.length === 0) this.remove({});
           },
         });
     }

@@ -27,6 +27,28 @@ export interface SyncReport {
   conns: number;
 }
 
+/** The established-flow fast path (docs/dataplane.md), as the director reports it. */
+export interface FastpathReport {
+  /**
+   * One of FASTPATH_STATES (./fastpath.ts): `active`; `suspended` while a defence or
+   * backup_only is in effect; else why it is off: `disabled` (--no-fastpath,
+   * TSVS_FASTPATH=0), `no_steering`, `refused` (not built, loaded or attached),
+   * `stopped`.
+   */
+  state: string;
+  /** The detail: the suspending defence, or why it is off ('' while active). */
+  reason: string;
+  /** Conns put into the flow map, and taken out; in it now. */
+  inserted: number;
+  removed: number;
+  flows: number;
+  /** Packets and bytes the kernel forwarded for them (folded so far). */
+  packets: number;
+  bytes: number;
+  /** Map updates the kernel refused (map full...). */
+  errors: number;
+}
+
 /**
  * Where the numbers come from: the control model (and its engine) plus what the
  * daemon's other parts count. Each function is called once per snapshot.
@@ -37,6 +59,11 @@ export interface MetricsSource {
   txErrors?: () => ReadonlyMap<string, number>;
   /** Packets taken by the fast path (tc steering into TUN), by direction. */
   steered?: () => { in: number; out: number };
+  /**
+   * The established-flow fast path. Called first in a snapshot: the daemon folds the
+   * kernel's per-flow counts into the engine there, so every figure includes them.
+   */
+  fastpath?: () => FastpathReport;
   /** Packets the kernel dropped before the engine saw them (full capture queues), by queue. */
   captureDrops?: () => ReadonlyMap<string, number>;
   /** Sync daemons' counters. */
@@ -121,6 +148,8 @@ export interface MetricsSnapshot {
   drops: { reason: string; packets: number }[];
   txErrors: { reason: string; packets: number }[];
   steered: { in: number; out: number } | null;
+  /** The established-flow fast path (null: no director behind the source). */
+  fastpath: FastpathReport | null;
   /** Packets dropped in full capture queues (TUN devices, netfilter queues), by queue. */
   captureDrops: { queue: string; packets: number }[];
   /** The SYN proxy's counters (tsvs's own), by event. */
@@ -194,6 +223,8 @@ function splitHostPort(text: string): { address: string; port: string } {
 export function takeSnapshot(src: MetricsSource): MetricsSnapshot {
   const model = src.model;
   const engine = model.engine;
+  // first: it folds the kernel's counts into the engine's
+  const fp = src.fastpath?.();
   const ready = src.ready?.();
   const services = model.services().map((s): ServiceFigures => ({
     labels: serviceLabels(s),
@@ -239,6 +270,7 @@ export function takeSnapshot(src: MetricsSource): MetricsSnapshot {
     drops,
     txErrors: [...(src.txErrors?.() ?? [])].map(([reason, packets]) => ({ reason, packets })),
     steered: src.steered ? { ...src.steered() } : null,
+    fastpath: fp ? { ...fp } : null,
     captureDrops: [...(src.captureDrops?.() ?? [])].map(([queue, packets]) => ({ queue, packets })),
     synproxy: SP_COUNTER_NAMES.map((event, i) => ({ event, count: engine.ipvs.sp.counters[i] })),
     synproxyHeld: engine.ipvs.sp.heldNow,

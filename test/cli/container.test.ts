@@ -70,10 +70,29 @@ test('every instruction is known; what it copies from the tree exists; two stage
   for (const p of fromBuild)
     assert.match(
       p,
-      /^\/src\/(package\.json|node_modules|build\/Release\/tsvs_native\.node|dist\/src|dist\/bundle|man\/tsvs(adm)?\.8|completion\/tsvs(adm)?)$/,
+      /^\/src\/(package\.json|node_modules|build\/Release\/tsvs_native\.node|build\/bpf\/fastpath\.o|dist\/src|dist\/bundle|man\/tsvs(adm)?\.8|completion\/tsvs(adm)?)$/,
     );
   for (const p of ['man/tsvs.8', 'man/tsvsadm.8', 'completion/tsvs', 'completion/tsvsadm'])
     assert.ok(fromBuild.includes(`/src/${p}`) && existsSync(join(ROOT, p)), p);
+  // the fast path's BPF object: compiled in the build stage (npm run build:bpf, with
+  // the packages it needs), loaded at run time by bpftool from where TSVS_BPF_OBJ says
+  const stages = readFileSync(FILE, 'utf8').split(/^FROM /m);
+  const pkgs = (stage: string): string[] =>
+    [...stage.matchAll(/apt-get install -y --no-install-recommends ([^\\&\n]+)/g)].flatMap((m) =>
+      m[1].trim().split(/\s+/),
+    );
+  for (const p of ['clang', 'llvm', 'libbpf-dev']) assert.ok(pkgs(stages[1]).includes(p), p);
+  assert.ok(pkgs(stages[2]).includes('bpftool'), 'bpftool at run time');
+  const script = (
+    JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    }
+  ).scripts['build:bpf'];
+  assert.match(script, /bpf\/fastpath\.c -o build\/bpf\/fastpath\.o/);
+  assert.match(stages[1], /npm run build:bpf/);
+  assert.ok(fromBuild.includes('/src/build/bpf/fastpath.o'));
+  const env = ins.find((i) => i.op === 'ENV' && i.args.startsWith('TSVS_BPF_OBJ='));
+  assert.equal(env?.args, 'TSVS_BPF_OBJ=/usr/lib/tsvs/build/bpf/fastpath.o');
   const entry = ins.find((i) => i.op === 'ENTRYPOINT');
   assert.deepEqual(JSON.parse(entry?.args ?? 'null'), ['/usr/sbin/tsvs', 'daemon']);
 });
