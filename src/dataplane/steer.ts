@@ -149,9 +149,12 @@ export function steerBatch(
   devs: string[],
   m: SteerMatches,
   fastProg: string | null = null,
+  macs: ReadonlyMap<string, string> = new Map(),
 ): string[] {
   const out: string[] = [];
   for (const dev of devs) {
+    const mac = macs.get(dev);
+    const toMe = mac ? `${macMatch(mac)} ` : '';
     out.push(`qdisc add dev ${dev} clsact`);
     out.push(`filter del dev ${dev} ingress pref ${names.pref4}`);
     out.push(`filter del dev ${dev} ingress pref ${names.pref6}`);
@@ -165,7 +168,7 @@ export function steerBatch(
     const put = (pref: number, proto: string, sels: string[], tun: string): void => {
       for (const s of sels)
         out.push(
-          `filter add dev ${dev} ingress pref ${pref} protocol ${proto} u32 ${s} ` +
+          `filter add dev ${dev} ingress pref ${pref} protocol ${proto} u32 ${toMe}${s} ` +
             `action mirred egress redirect dev ${tun}`,
         );
     };
@@ -180,10 +183,55 @@ export function steerBatch(
   return out;
 }
 
+/**
+ * The u32 selectors of "the frame's destination MAC is `mac`": on the ingress, u32's
+ * offsets are relative to the network header, so the Ethernet destination is the 6
+ * bytes at -14 (a 16-bit and a 32-bit key; `tc` prints them at -16 and -12, whole
+ * words). `mac` as `ip link` prints it (aa:bb:cc:dd:ee:ff).
+ */
+export function macMatch(mac: string): string {
+  const h = mac.toLowerCase().split(':').join('');
+  return `match u16 0x${h.slice(0, 4)} 0xffff at -14 match u32 0x${h.slice(4)} 0xffffffff at -12`;
+}
+
+/**
+ * The devices to steer on ({@link steerDevices}) and, per device with an Ethernet
+ * header, its own MAC: the filters take only frames addressed to it. The kernel's IPVS
+ * handles only PACKET_HOST packets from the network (`ip_vs_in` ignores the other
+ * packet types; `ip_rcv` drops PACKET_OTHERHOST ones — frames for another host's MAC
+ * that a bridge, a promiscuous port or a switch flooding unknown unicast delivers);
+ * broadcast and multicast frames (PACKET_BROADCAST / PACKET_MULTICAST) pass `ip_rcv`
+ * but IPVS ignores them too. Devices without an Ethernet header (TUN, WireGuard,
+ * `link_type` none) have no MAC to match: every packet they receive is the host's. An
+ * Ethernet device whose own unicast MAC cannot be read is not steered (its packets
+ * reach the queue, which sees only what the kernel accepted).
+ */
+export function steerTargets(
+  links: LinkJson[],
+  names: SteerNames,
+): { devs: string[]; macs: Map<string, string> } {
+  const macs = new Map<string, string>();
+  const devs: string[] = [];
+  const byName = new Map(links.map((l) => [l.ifname, l]));
+  for (const dev of steerDevices(links, names)) {
+    const l = byName.get(dev)!;
+    if (l.link_type === 'ether') {
+      const a = l.address ?? '';
+      // a unicast Ethernet address: the group bit of the first byte clear
+      if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(a) || parseInt(a.slice(0, 2), 16) & 1) continue;
+      macs.set(dev, a.toLowerCase());
+    }
+    devs.push(dev);
+  }
+  return { devs, macs };
+}
+
 /** One interface as `ip -j link show` prints it (the fields used here). */
 export interface LinkJson extends TunnelLinkJson {
   ifname?: string;
   link_type?: string;
+  /** The link-layer address (Ethernet: aa:bb:cc:dd:ee:ff). */
+  address?: string;
   master?: string;
   flags?: string[];
 }
@@ -415,10 +463,10 @@ export class Steering {
       this.log(`steering: ip link show: ${(e as Error).message}`);
       return;
     }
-    const devs = steerDevices(links, this.names);
-    const key = JSON.stringify([devs, m, this.fastProg]);
+    const { devs, macs } = steerTargets(links, this.names);
+    const key = JSON.stringify([devs, [...macs], m, this.fastProg]);
     if (key === this.applied) return;
-    const lines = steerBatch(this.names, devs, m, this.fastProg);
+    const lines = steerBatch(this.names, devs, m, this.fastProg, macs);
     const r = await runBatch(this.netns, 'tc', lines);
     const added = r.failedLines.filter((i) => lines[i]?.startsWith('filter add'));
     const failed = added.filter((i) => !lines[i].includes(' bpf object-pinned '));

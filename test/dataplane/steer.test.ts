@@ -13,6 +13,7 @@ import {
   steerDevices,
   steerMatches,
   steerNames,
+  steerTargets,
 } from '../../src/dataplane/steer.js';
 
 const IHL5 = 'match u8 0x45 0xff at 0 match u16 0 0x3fff at 6';
@@ -133,6 +134,42 @@ describe('steerBatch / steerDevices / steerNames', () => {
       'filter add dev eth0 ingress pref 7100 protocol ip u32 R4 action mirred egress redirect dev tsvsi-e2emas4-d',
       'filter add dev eth0 ingress pref 7100 protocol ip u32 P4 action mirred egress redirect dev tsvso-e2emas4-d',
       'filter add dev eth0 ingress pref 7101 protocol ipv6 u32 R6 action mirred egress redirect dev tsvsi-e2emas4-d',
+    ]);
+  });
+
+  it("Ethernet devices: only frames to the interface's own MAC (PACKET_HOST) are steered", () => {
+    const links = [
+      { ifname: 'eth0', link_type: 'ether', address: '02:AB:cd:00:11:22' },
+      { ifname: 'br0', link_type: 'ether', address: '0a:00:00:00:00:01' },
+      { ifname: 'p-rs1', link_type: 'ether', master: 'br0', address: '0a:00:00:00:00:02' },
+      // no unicast MAC of its own to match: not steered (the queue takes its packets)
+      { ifname: 'odd0', link_type: 'ether', address: '01:00:5e:00:00:01' },
+      { ifname: 'odd1', link_type: 'ether' },
+      { ifname: 'wg0', link_type: 'none' },
+    ];
+    const { devs, macs } = steerTargets(links, names);
+    assert.deepEqual(devs, ['eth0', 'br0', 'wg0']);
+    assert.deepEqual(
+      [...macs],
+      [
+        ['eth0', '02:ab:cd:00:11:22'],
+        ['br0', '0a:00:00:00:00:01'],
+      ],
+    );
+    const m = { req4: ['R4'], rep4: [], req6: ['R6'], rep6: [], syn4: ['S4'] };
+    const lines = steerBatch(names, devs, m, null, macs).filter((l) => l.includes(' u32 '));
+    const eth0 = 'match u16 0x02ab 0xffff at -14 match u32 0xcd001122 0xffffffff at -12';
+    assert.deepEqual(lines, [
+      `filter add dev eth0 ingress pref 7100 protocol ip u32 ${eth0} S4 action mirred egress redirect dev tsvss-e2emas4-d`,
+      `filter add dev eth0 ingress pref 7100 protocol ip u32 ${eth0} R4 action mirred egress redirect dev tsvsi-e2emas4-d`,
+      `filter add dev eth0 ingress pref 7101 protocol ipv6 u32 ${eth0} R6 action mirred egress redirect dev tsvsi-e2emas4-d`,
+      'filter add dev br0 ingress pref 7100 protocol ip u32 match u16 0x0a00 0xffff at -14 match u32 0x00000001 0xffffffff at -12 S4 action mirred egress redirect dev tsvss-e2emas4-d',
+      'filter add dev br0 ingress pref 7100 protocol ip u32 match u16 0x0a00 0xffff at -14 match u32 0x00000001 0xffffffff at -12 R4 action mirred egress redirect dev tsvsi-e2emas4-d',
+      'filter add dev br0 ingress pref 7101 protocol ipv6 u32 match u16 0x0a00 0xffff at -14 match u32 0x00000001 0xffffffff at -12 R6 action mirred egress redirect dev tsvsi-e2emas4-d',
+      // no Ethernet header: every packet is the host's
+      'filter add dev wg0 ingress pref 7100 protocol ip u32 S4 action mirred egress redirect dev tsvss-e2emas4-d',
+      'filter add dev wg0 ingress pref 7100 protocol ip u32 R4 action mirred egress redirect dev tsvsi-e2emas4-d',
+      'filter add dev wg0 ingress pref 7101 protocol ipv6 u32 R6 action mirred egress redirect dev tsvsi-e2emas4-d',
     ]);
   });
 
