@@ -66,6 +66,26 @@ export interface PairRound {
   roles: { d1: string[]; d2: string[] };
 }
 
+/** What one {@link PairLab.linkRound} measured (the master's link down, then up). */
+export interface LinkRound {
+  /** ms from the link down to VRRP MASTER on d2, and to every flow answered again. */
+  vrrpMs: number;
+  failoverMs: number;
+  failoverWaitMs: number;
+  failoverLost: FlowReport[];
+  flows: number;
+  /** d1's VRRP role while its link is down (keepalived: FAULT). */
+  d1Role: string | null;
+  /** Connections d1 held while its link was down (those opened through d2 included). */
+  d1ConnsDown: number;
+  /** ms from the link up to d1 MASTER again (preempt_delay), the longest wait, flows lost. */
+  masterMs: number;
+  failbackWaitMs: number;
+  failbackLost: FlowReport[];
+  failbackFlows: number;
+  roles: { d1: string[]; d2: string[] };
+}
+
 /** NAT (client VIP + real servers' gateway, a sync group) or DR (one VIP). */
 export type PairMode = 'nat' | 'dr';
 
@@ -430,6 +450,80 @@ export class PairLab {
         failbackLost: after2.filter((f) => f.lost),
         failbackFlows: after2.length,
         d1Conns: await this.conns(1),
+        roles: { d1: await this.roles(1), d2: await this.roles(2) },
+      };
+    } finally {
+      for (const f of this.flowsets.splice(0)) await f.stop();
+    }
+  }
+
+  /**
+   * The master's cable pulled: `n` long-lived flows through d1, then d1's `ifname`
+   * (eth1: the client side, carrying VRRP and the VIP) set down inside d1 — its switch
+   * port loses the carrier too. keepalived on d1 finds the interface down (FAULT: the
+   * sync group gives up the real servers' gateway as well) and d2 takes over; the
+   * flows carry on through d2 and `late` more are opened through it. tsvs on d1 keeps
+   * running: in NAT its sync backup goes on learning over the real servers' side. Then
+   * the link comes back and d1 takes the addresses back after preempt_delay; every flow
+   * carries on. The round ends as it began: d1 MASTER.
+   */
+  async linkRound(n = 100, late = 20, ifname = 'eth1'): Promise<LinkRound> {
+    const NS = this.ns;
+    const flows = await Flows.open(NS.c, { host: PAIR_VIP, port: PAIR_PORT, flows: n });
+    this.flowsets.push(flows);
+    try {
+      await allFlowing(flows, `${n} flows through d1`, 30_000);
+      await waitFor(
+        `d2 to hold the ${n} connections (sync)`,
+        20_000,
+        async () => (await this.conns(2)) >= n,
+      );
+      await flows.mark();
+      const tDown = Date.now();
+      await ip('-n', NS.d1, 'link', 'set', ifname, 'down');
+      await this.until('d2 to be MASTER', 20_000, 2, 'MASTER', this.k2);
+      const vrrpMs = since(tDown);
+      const after1 = await allFlowing(flows, 'the flows through d2', 30_000);
+      const failoverMs = since(tDown);
+      const d1Role = (await readyOf(this.sock[1]))?.vrrp ?? null;
+      const lateFlows = await Flows.open(NS.c, { host: PAIR_VIP, port: PAIR_PORT, flows: late });
+      this.flowsets.push(lateFlows);
+      await allFlowing(lateFlows, `${late} new flows through d2`, 20_000);
+      // NAT: d1 hears of them over the real servers' side (its sync backup runs on)
+      if (this.mode === 'nat')
+        await waitFor(
+          `d1 to hold the ${n + late} connections (sync over eth2)`,
+          20_000,
+          async () => (await this.conns(1)) >= n + late,
+        );
+      const d1ConnsDown = await this.conns(1);
+      await flows.mark();
+      await lateFlows.mark();
+      const tUp = Date.now();
+      await ip('-n', NS.d1, 'link', 'set', ifname, 'up');
+      await this.until('d1 to be MASTER again', 30_000, 1, 'MASTER', this.k1);
+      const masterMs = since(tUp);
+      const after2 = [
+        ...(await allFlowing(flows, 'the flows back through d1', 30_000)),
+        ...(await allFlowing(lateFlows, 'the late flows through d1', 30_000)),
+      ];
+      await waitFor(
+        'd2 back to sync backup',
+        10_000,
+        async () => (await this.roles(2)).join() === 'backup',
+      );
+      return {
+        vrrpMs,
+        failoverMs,
+        failoverWaitMs: Math.max(...after1.map((f) => f.waitMs)),
+        failoverLost: after1.filter((f) => f.lost),
+        flows: after1.length,
+        d1Role,
+        d1ConnsDown,
+        masterMs,
+        failbackWaitMs: Math.max(...after2.map((f) => f.waitMs)),
+        failbackLost: after2.filter((f) => f.lost),
+        failbackFlows: after2.length,
         roles: { d1: await this.roles(1), d2: await this.roles(2) },
       };
     } finally {
