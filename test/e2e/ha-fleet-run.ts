@@ -2,7 +2,7 @@
  * The fleet lab of test/e2e/ha-fleet.test.ts and bench:e2e's `ha` section
  * (docs/scale-out.md, examples/fleet/): three tsvs directors in DR mode behind a router
  * doing ECMP — FRR (zebra + bgpd) with `maximum-paths` and the kernel's L4 multipath
- * hash (fib_multipath_hash_policy=1) — BIRD on each director announcing the VIP,
+ * hash of the 5-tuple (fib_multipath_hash_policy=3) and BFD — BIRD on each director announcing the VIP,
  * `tsvs status --ready VIP --watch` enabling and disabling BIRD's static route, and
  * scheduler `mh` with `mh-port` and `sloppy_tcp=1` on every director, so a flow that ECMP
  * moves to another director goes on to the same real server.
@@ -55,7 +55,27 @@ export async function fleetMissing(): Promise<string | null> {
   return null;
 }
 
-function routerBgp(P: string): string {
+/** How the lab's routing detects a dead director. */
+export interface FleetOptions {
+  /**
+   * BFD between the router (FRR bfdd) and the directors (BIRD's bfd protocol), 100 ms
+   * intervals × 3: a dead director's session, and its route, go in about 0.3 s instead
+   * of the BGP hold time (3 s). Default true (examples/fleet).
+   */
+  bfd?: boolean;
+}
+
+/** FRR bfdd's configuration on the router: the profile the BGP peer group uses. */
+const ROUTER_BFD = `bfd
+ profile fleet
+  detect-multiplier 3
+  receive-interval 100
+  transmit-interval 100
+ exit
+exit
+`;
+
+function routerBgp(P: string, bfd: boolean): string {
   return `frr defaults datacenter
 hostname ${P}-rt
 log stdout
@@ -68,17 +88,17 @@ router bgp 65000
  neighbor FLEET timers 1 3
  neighbor FLEET timers connect 1
  neighbor FLEET advertisement-interval 0
- bgp listen range 10.212.1.0/24 peer-group FLEET
+${bfd ? ' neighbor FLEET bfd\n neighbor FLEET bfd profile fleet\n' : ''} bgp listen range 10.212.1.0/24 peer-group FLEET
  address-family ipv4 unicast
   maximum-paths 8
  exit-address-family
 `;
 }
 
-function birdConf(n: number): string {
+function birdConf(n: number, bfd: boolean): string {
   return `router id 10.212.1.1${n};
 protocol device { }
-# the VIP, announced while tsvs is ready for it (tsvs status --ready --watch enables it)
+${bfd ? 'protocol bfd {\n  interface "eth1" { interval 100 ms; multiplier 3; };\n}\n' : ''}# the VIP, announced while tsvs is ready for it (tsvs status --ready --watch enables it)
 protocol static vip {
   disabled;
   ipv4;
@@ -90,7 +110,7 @@ protocol bgp up {
   hold time 3;
   keepalive time 1;
   connect retry time 1;
-  ipv4 { import none; export where net = ${VIP}/32; next hop self; };
+${bfd ? '  bfd on;\n' : ''}  ipv4 { import none; export where net = ${VIP}/32; next hop self; };
 }
 `;
 }
@@ -170,7 +190,10 @@ export class FleetLab {
   private readonly d: Record<number, { tsvs: Proc; bird: Proc; watch: Proc }> = {};
   flows: Flows | undefined;
 
-  private constructor(readonly prefix: string) {
+  private constructor(
+    readonly prefix: string,
+    readonly bfd: boolean,
+  ) {
     const P = prefix;
     this.ns = {
       sw: `${P}-sw`,
@@ -189,8 +212,8 @@ export class FleetLab {
   }
 
   /** Builds the lab; resolves once the router has the three directors as ECMP nexthops. */
-  static async up(prefix: string): Promise<FleetLab> {
-    const lab = new FleetLab(prefix);
+  static async up(prefix: string, opts: FleetOptions = {}): Promise<FleetLab> {
+    const lab = new FleetLab(prefix, opts.bfd ?? true);
     try {
       await lab.build();
     } catch (e) {
@@ -262,7 +285,12 @@ export class FleetLab {
     await addNamespace(this.ns.c);
     await addNamespace(this.ns.rt, [
       'net.ipv4.ip_forward=1',
-      'net.ipv4.fib_multipath_hash_policy=1',
+      // the 5-tuple of the packet (policy 3, fields 0x37), as a hardware router hashes:
+      // policy 1 uses an L4 hash the packet already carries — between namespaces the
+      // client socket's own, which TCP draws anew at every retransmission timeout, so
+      // a flow would change director at each one (docs/scale-out.md)
+      'net.ipv4.fib_multipath_hash_policy=3',
+      'net.ipv4.fib_multipath_hash_fields=0x0037',
       'net.ipv4.conf.all.rp_filter=0',
     ]);
     await ip(
@@ -292,7 +320,7 @@ export class FleetLab {
       await ip('-n', ns, 'addr', 'add', `${VIP}/32`, 'dev', 'lo');
       await ip('-n', ns, 'route', 'add', 'default', 'via', '10.212.1.1');
       mkdirSync(join(this.dir, `d${n}`), { recursive: true });
-      writeFileSync(join(this.dir, `d${n}`, 'bird.conf'), birdConf(n));
+      writeFileSync(join(this.dir, `d${n}`, 'bird.conf'), birdConf(n, this.bfd));
     }
     for (const n of [1, 2]) {
       const ns = this.ns[`r${n}` as 'r1'];
@@ -311,7 +339,8 @@ export class FleetLab {
     // (FRR drops to its own user: a directory of its own, outside the test's 0700 one)
     const frr = this.frrDir;
     writeFileSync(join(frr, 'zebra.conf'), `hostname ${this.prefix}-rt\n`);
-    writeFileSync(join(frr, 'bgpd.conf'), routerBgp(this.prefix));
+    writeFileSync(join(frr, 'bgpd.conf'), routerBgp(this.prefix, this.bfd));
+    writeFileSync(join(frr, 'bfdd.conf'), ROUTER_BFD);
     chownSync(frr, frrUid, frrGid);
     const common = ['-z', join(frr, 'zserv.api'), '--vty_socket', frr, '-u', 'frr', '-g', 'frr'];
     this.procs.push(
@@ -330,6 +359,20 @@ export class FleetLab {
       10_000,
       async () => (await sh(null, 'test', ['-S', join(frr, 'zserv.api')])).code === 0,
     );
+    if (this.bfd)
+      this.procs.push(
+        run(this.ns.rt, `${FRR}/bfdd`, [
+          '-f',
+          join(frr, 'bfdd.conf'),
+          '-i',
+          join(frr, 'bfdd.pid'),
+          '--bfdctl',
+          join(frr, 'bfdd.sock'),
+          '-P',
+          '0',
+          ...common,
+        ]),
+      );
     this.procs.push(
       run(this.ns.rt, `${FRR}/bgpd`, [
         '-f',
@@ -394,13 +437,43 @@ export class FleetLab {
     }
   }
 
-  /** Drops (or lets again) everything d3 sends or receives, at d3 (a dead machine). */
+  /**
+   * Drops (or lets again) every frame to and from d3 at the switch (nftables, bridge):
+   * a dead machine. Not at d3 itself: its tc programs (steering, the fast path) run
+   * before netfilter and outlive tsvs, so a d3 that only dropped in iptables would go
+   * on forwarding established flows.
+   */
   private async cut(on: boolean): Promise<void> {
-    const t = (...a: string[]): Promise<unknown> => sh(this.ns.d3, 'iptables', ['-t', 'raw', ...a]);
-    if (on) {
-      await t('-I', 'PREROUTING', '-j', 'DROP');
-      await t('-I', 'OUTPUT', '-j', 'DROP');
-    } else await t('-F');
+    if (!on) {
+      await sh(this.ns.sw, 'nft', ['delete', 'table', 'bridge', 'flcut']);
+      return;
+    }
+    const rules = `table bridge flcut {
+  chain forward {
+    type filter hook forward priority 0; policy accept;
+    iifname "fl-d3" drop
+    oifname "fl-d3" drop
+  }
+}
+`;
+    const r = await sh(this.ns.sw, 'nft', ['-f', '-'], { input: rules });
+    if (r.code !== 0) throw new Error(`nft: ${r.stderr}`);
+  }
+
+  /** Whether the router's BFD session with `peer` is up (FRR: `show bfd peers`). */
+  async bfdUp(peer: string): Promise<boolean> {
+    const r = await sh(this.ns.rt, 'vtysh', [
+      '--vty_socket',
+      this.frrDir,
+      '-c',
+      'show bfd peers json',
+    ]);
+    try {
+      const peers = JSON.parse(r.stdout) as { peer?: string; status?: string }[];
+      return peers.some((p) => p.peer === peer && p.status === 'up');
+    } catch {
+      return false;
+    }
   }
 
   /** Breaks d3 as `kind` says, then brings it back; measures both. */
@@ -435,6 +508,10 @@ export class FleetLab {
       ],
     };
     const [down, up] = steps[kind];
+    // a dead director is found by BFD once its session is up: after a rejoin that takes
+    // a few seconds (a BFD session that is not up sends once a second, RFC 5880 6.8.3)
+    if (kind === 'director killed' && this.bfd)
+      await waitFor("the router's BFD session with d3 up", 30_000, () => this.bfdUp('10.212.1.13'));
     const f = this.flows!;
     const before = await this.ownerOf();
     const onD3 = new Set([...before].filter(([, n]) => n === 3).map(([p]) => p));
