@@ -2,7 +2,7 @@
  * The files of examples/ha and examples/fleet are what the programs that read them
  * accept: keepalived's own configuration test (`keepalived -t`, in a namespace that has
  * the interfaces they name, with the tsvs command they call), BIRD's parse (`bird -p`),
- * FRR's dry run (`bgpd -C`) and tsvs's own check (`tsvs check`).
+ * FRR's dry run (`vtysh -C`) and tsvs's own check (`tsvs check`).
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -81,9 +81,14 @@ describe(
       assert.equal(r.code, 0, r.stdout + r.stderr);
     });
 
-    test("FRR's bgpd accepts the router configuration (dry run)", async () => {
-      const r = await sh(null, '/usr/lib/frr/bgpd', ['-C', '-f', join(FLEET, 'frr-router.conf')]);
+    test("FRR accepts the router configuration (vtysh's dry run of the integrated frr.conf: bgpd's and bfdd's commands)", async () => {
+      const r = await sh(null, 'vtysh', ['-C', '-f', join(FLEET, 'frr-router.conf')]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
       assert.doesNotMatch(r.stdout + r.stderr, /No such command|Unknown command|error/i);
+      // the BFD profile the peer group names is the one defined
+      const conf = readFileSync(join(FLEET, 'frr-router.conf'), 'utf8');
+      assert.match(conf, /^ profile fleet$/m);
+      assert.match(conf, /^ neighbor FLEET bfd profile fleet$/m);
     });
   },
 );

@@ -6,7 +6,9 @@
  *
  * Events on d3, each followed by d3's rejoining: only its tsvs killed (BIRD left
  * running: the readiness watcher withdraws the route), every real server of its VIP down
- * (not ready for the VIP: withdrawn), the whole director dead (the router's hold time).
+ * (not ready for the VIP: withdrawn), the whole director dead (BFD between the router
+ * and the directors finds it in 3 × 100 ms; without BFD the BGP hold time, 3 s, and
+ * d3's flows wait for the TCP retransmission after it: docs/scale-out.md).
  * Printed and asserted: flows lost (0), flows answered by another real server (0: a
  * flow that changed real server would be answered by another one, or reset); printed:
  * the survivors' flows ECMP moved to another director (a non-resilient nexthop group
@@ -35,6 +37,9 @@ describe(
         `# flows per director: ${[1, 2, 3].map((n) => `d${n} ${spread.get(n) ?? 0}`).join(', ')}`,
       );
       assert.ok((spread.get(3) ?? 0) > 0, 'd3 carries flows');
+      // BFD runs between the router and each director
+      for (const n of [1, 2, 3])
+        assert.ok(await lab.bfdUp(`10.212.1.1${n}`), `the router's BFD session with d${n} is up`);
       const kinds: FleetEventKind[] = ['tsvs killed', 'real servers down', 'director killed'];
       for (const kind of kinds) {
         const e = await lab.event(kind);
