@@ -14,20 +14,19 @@
  * VIP down, the whole director dead) and brings it back, measuring both.
  */
 import { join } from 'node:path';
-import { chownSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { sh, waitFor, TSVS, TSVSADM } from './harness.js';
 import {
-  Flows,
+  HaLab,
   addNamespace,
   allFlowing,
   ip,
   plug,
-  removeNamespaces,
   run,
   since,
-  tsvsDaemon,
+  type Flows,
   type Proc,
 } from './ha-lab.js';
 import { echoServerCode, type FlowReport } from './ha-flows.js';
@@ -181,59 +180,34 @@ export interface FleetEvent {
 /** The events {@link FleetLab.event} knows. */
 export type FleetEventKind = 'tsvs killed' | 'real servers down' | 'director killed';
 
-export class FleetLab {
-  readonly ns: Record<'sw' | 'c' | 'rt' | 'd1' | 'd2' | 'd3' | 'r1' | 'r2', string>;
-  private readonly dir: string;
+export class FleetLab extends HaLab<'sw' | 'c' | 'rt' | 'd1' | 'd2' | 'd3' | 'r1' | 'r2'> {
   private readonly config: string;
   private readonly frrDir: string;
-  private readonly procs: Proc[] = [];
   private readonly d: Record<number, { tsvs: Proc; bird: Proc; watch: Proc }> = {};
   flows: Flows | undefined;
 
   private constructor(
-    readonly prefix: string,
+    prefix: string,
     readonly bfd: boolean,
   ) {
-    const P = prefix;
-    this.ns = {
-      sw: `${P}-sw`,
-      c: `${P}-c`,
-      rt: `${P}-rt`,
-      d1: `${P}-d1`,
-      d2: `${P}-d2`,
-      d3: `${P}-d3`,
-      r1: `${P}-r1`,
-      r2: `${P}-r2`,
-    };
-    this.dir = mkdtempSync(join(tmpdir(), `tsvs-${P}-`));
+    super(prefix, ['sw', 'c', 'rt', 'd1', 'd2', 'd3', 'r1', 'r2']);
     this.config = join(this.dir, 'fleet.json');
     // FRR drops to its own user: a directory of its own, outside the 0700 one
-    this.frrDir = mkdtempSync(join(tmpdir(), `tsvs-${P}-frr-`));
+    this.frrDir = mkdtempSync(join(tmpdir(), `tsvs-${prefix}-frr-`));
+    this.extraDirs.push(this.frrDir);
   }
 
   /** Builds the lab; resolves once the router has the three directors as ECMP nexthops. */
   static async up(prefix: string, opts: FleetOptions = {}): Promise<FleetLab> {
-    const lab = new FleetLab(prefix, opts.bfd ?? true);
-    try {
-      await lab.build();
-    } catch (e) {
-      await lab.down();
-      throw e;
-    }
-    return lab;
+    return HaLab.start(new FleetLab(prefix, opts.bfd ?? true));
   }
 
   sock(n: number): string {
     return join(this.dir, `d${n}`, 'control.sock');
   }
 
-  private async startTsvs(n: number): Promise<Proc> {
-    const p = await tsvsDaemon(this.ns[`d${n}` as 'd1'], this.sock(n), `${this.prefix}${n}`, [
-      '-c',
-      this.config,
-    ]);
-    this.procs.push(p);
-    return p;
+  private startTsvs(n: number): Promise<Proc> {
+    return this.tsvs(this.ns[`d${n}` as 'd1'], this.sock(n), n, ['-c', this.config]);
   }
 
   private startBird(n: number): Proc {
@@ -247,8 +221,7 @@ export class FleetLab {
       '-P',
       join(sub, 'bird.pid'),
     ]);
-    this.procs.push(p);
-    return p;
+    return this.track(p);
   }
 
   /** `tsvs status --ready VIP --watch`: enables BIRD's static VIP route while ready. */
@@ -268,8 +241,7 @@ export class FleetLab {
       `${birdc} disable vip`,
       VIP,
     ]);
-    this.procs.push(p);
-    return p;
+    return this.track(p);
   }
 
   private async startDirector(n: number): Promise<void> {
@@ -277,11 +249,8 @@ export class FleetLab {
     this.d[n] = { tsvs, bird: this.startBird(n), watch: this.startWatch(n) };
   }
 
-  private async build(): Promise<void> {
-    await removeNamespaces(Object.values(this.ns));
-    await addNamespace(this.ns.sw);
-    await ip('-n', this.ns.sw, 'link', 'add', 'br1', 'type', 'bridge');
-    await ip('-n', this.ns.sw, 'link', 'set', 'br1', 'up');
+  protected async build(): Promise<void> {
+    await this.switchWith(this.ns.sw, ['br1']);
     await addNamespace(this.ns.c);
     await addNamespace(this.ns.rt, [
       'net.ipv4.ip_forward=1',
@@ -332,7 +301,7 @@ export class FleetLab {
       await plug(this.ns.sw, 'br1', `fl-r${n}`, ns, 'eth1', [`10.212.1.2${n}/24`]);
       await ip('-n', ns, 'addr', 'add', `${VIP}/32`, 'dev', 'lo');
       await ip('-n', ns, 'route', 'add', 'default', 'via', '10.212.1.1');
-      this.procs.push(run(ns, process.execPath, ['-e', echoServerCode(`rs${n}`, PORT)]));
+      this.track(run(ns, process.execPath, ['-e', echoServerCode(`rs${n}`, PORT)]));
     }
     writeFileSync(this.config, CONFIG);
     // FRR on the router: its own pid files and sockets in the test's directory
@@ -343,7 +312,7 @@ export class FleetLab {
     writeFileSync(join(frr, 'bfdd.conf'), ROUTER_BFD);
     chownSync(frr, frrUid, frrGid);
     const common = ['-z', join(frr, 'zserv.api'), '--vty_socket', frr, '-u', 'frr', '-g', 'frr'];
-    this.procs.push(
+    this.track(
       run(this.ns.rt, `${FRR}/zebra`, [
         '-f',
         join(frr, 'zebra.conf'),
@@ -360,7 +329,7 @@ export class FleetLab {
       async () => (await sh(null, 'test', ['-S', join(frr, 'zserv.api')])).code === 0,
     );
     if (this.bfd)
-      this.procs.push(
+      this.track(
         run(this.ns.rt, `${FRR}/bfdd`, [
           '-f',
           join(frr, 'bfdd.conf'),
@@ -373,7 +342,7 @@ export class FleetLab {
           ...common,
         ]),
       );
-    this.procs.push(
+    this.track(
       run(this.ns.rt, `${FRR}/bgpd`, [
         '-f',
         join(frr, 'bgpd.conf'),
@@ -394,7 +363,12 @@ export class FleetLab {
 
   /** Opens the long-lived flows; returns how many go through each director. */
   async open(n = 300): Promise<Map<number, number>> {
-    this.flows = await Flows.open(this.ns.c, { host: VIP, port: PORT, flows: n, intervalMs: 300 });
+    this.flows = await this.openFlows(this.ns.c, {
+      host: VIP,
+      port: PORT,
+      flows: n,
+      intervalMs: 300,
+    });
     await allFlowing(this.flows, `${n} flows through the fleet`, 30_000);
     const spread = new Map<number, number>();
     for (const d of (await this.ownerOf()).values()) spread.set(d, (spread.get(d) ?? 0) + 1);
@@ -555,13 +529,5 @@ export class FleetLab {
       rejoinWaitMs: Math.max(0, ...r2.map((x) => x.waitMs)),
       rejoinLost: r2.filter((x) => x.lost),
     };
-  }
-
-  async down(): Promise<void> {
-    await this.flows?.stop();
-    for (const p of this.procs) await p.kill('SIGKILL');
-    await removeNamespaces(Object.values(this.ns));
-    rmSync(this.dir, { recursive: true, force: true });
-    rmSync(this.frrDir, { recursive: true, force: true });
   }
 }

@@ -5,7 +5,8 @@
  * (./ha-flows.ts) driven over its stdin.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
@@ -233,4 +234,82 @@ export async function allFlowing(flows: Flows, what: string, ms: number): Promis
 /** Milliseconds since `t0`, rounded. */
 export function since(t0: number): number {
   return Math.round(Date.now() - t0);
+}
+
+/**
+ * What the pair and the fleet labs share (./ha-pair-run.ts, ./ha-fleet-run.ts): the
+ * namespaces `PREFIX-NAME` for the names given, a private directory, the processes
+ * started (killed at {@link down}), the flows opened (stopped at {@link down}), a
+ * "switch" namespace of bridges and the real tsvs daemon. A subclass builds its
+ * topology in {@link build}; {@link HaLab.start} runs it and tears a half-built lab
+ * down when it fails.
+ */
+export abstract class HaLab<K extends string> {
+  readonly ns: Record<K, string>;
+  /** The lab's own directory (control sockets, configurations, pid files). */
+  protected readonly dir: string;
+  protected readonly procs: Proc[] = [];
+  protected readonly flowsets: Flows[] = [];
+  /** Other directories to remove at {@link down}. */
+  protected readonly extraDirs: string[] = [];
+
+  protected constructor(
+    readonly prefix: string,
+    names: readonly K[],
+  ) {
+    this.ns = Object.fromEntries(names.map((n) => [n, `${prefix}-${n}`])) as Record<K, string>;
+    this.dir = mkdtempSync(join(tmpdir(), `tsvs-${prefix}-`));
+  }
+
+  /** Creates the namespaces, links and processes; resolves once the lab is in its steady state. */
+  protected abstract build(): Promise<void>;
+
+  /** Builds `lab`; on a failure removes what was built and rethrows. */
+  protected static async start<L extends HaLab<string>>(lab: L): Promise<L> {
+    try {
+      await lab.build();
+    } catch (e) {
+      await lab.down();
+      throw e;
+    }
+    return lab;
+  }
+
+  /** Removes what an earlier run left, then makes the switch namespace with `bridges`. */
+  protected async switchWith(sw: string, bridges: string[]): Promise<void> {
+    await removeNamespaces(Object.values(this.ns));
+    await addNamespace(sw);
+    for (const br of bridges) {
+      await ip('-n', sw, 'link', 'add', br, 'type', 'bridge');
+      await ip('-n', sw, 'link', 'set', br, 'up');
+    }
+  }
+
+  /** A process of the lab's (killed at {@link down}). */
+  protected track(p: Proc): Proc {
+    this.procs.push(p);
+    return p;
+  }
+
+  /** The real tsvs daemon in `ns`, instance `PREFIXn`, with `extra` options. */
+  protected async tsvs(ns: string, sock: string, n: number, extra: string[]): Promise<Proc> {
+    return this.track(await tsvsDaemon(ns, sock, `${this.prefix}${n}`, extra));
+  }
+
+  /** Opens long-lived flows from `ns` (stopped at {@link down}, or by the caller). */
+  protected async openFlows(
+    ns: string,
+    cfg: { host: string; port: number; flows: number; intervalMs?: number },
+  ): Promise<Flows> {
+    const f = await Flows.open(ns, cfg);
+    this.flowsets.push(f);
+    return f;
+  }
+
+  async down(): Promise<void> {
+    for (const f of this.flowsets.splice(0)) await f.stop();
+    for (const p of this.procs) await p.kill('SIGKILL');
+    await removeNamespaces(Object.values(this.ns));
+    for (const d of [this.dir, ...this.extraDirs]) rmSync(d, { recursive: true, force: true });
+  }
 }

@@ -18,23 +18,20 @@
  * back (preempt) and every flow carries on. The round ends as it began: d1 MASTER.
  */
 import { join } from 'node:path';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { ControlClient } from '../../src/control/client.js';
 import type { ReadyResult } from '../../src/control/protocol.js';
 import { sh, waitFor, TSVS } from './harness.js';
 import {
-  Flows,
+  HaLab,
   addNamespace,
   allFlowing,
   inNs,
   ip,
   keepalived,
   plug,
-  removeNamespaces,
   run,
   since,
-  tsvsDaemon,
   type Proc,
 } from './ha-lab.js';
 import { echoServerCode, type FlowReport } from './ha-flows.js';
@@ -183,32 +180,19 @@ export async function keepalivedMissing(): Promise<string | null> {
   return /Keepalived v2/.test(r.stdout + r.stderr) ? null : 'keepalived 2 is not installed';
 }
 
-export class PairLab {
-  readonly ns: Record<'sw' | 'c' | 'd1' | 'd2' | 'r1' | 'r2', string>;
+export class PairLab extends HaLab<'sw' | 'c' | 'd1' | 'd2' | 'r1' | 'r2'> {
   readonly sock: Record<1 | 2, string>;
-  private readonly dir: string;
   private readonly rules: string;
-  private readonly procs: Proc[] = [];
   private t1!: Proc;
   private k1!: Proc;
   private k2!: Proc;
-  private readonly flowsets: Flows[] = [];
 
   private constructor(
-    readonly prefix: string,
+    prefix: string,
     readonly mode: PairMode,
     private readonly syncArgs: string[],
   ) {
-    const p = prefix;
-    this.ns = {
-      sw: `${p}-sw`,
-      c: `${p}-c`,
-      d1: `${p}-d1`,
-      d2: `${p}-d2`,
-      r1: `${p}-r1`,
-      r2: `${p}-r2`,
-    };
-    this.dir = mkdtempSync(join(tmpdir(), `tsvs-${p}-`));
+    super(prefix, ['sw', 'c', 'd1', 'd2', 'r1', 'r2']);
     this.sock = {
       1: join(this.dir, 'd1', 'control.sock'),
       2: join(this.dir, 'd2', 'control.sock'),
@@ -226,18 +210,11 @@ export class PairLab {
     mode: PairMode = 'nat',
     sync: string[] = ['--sync-full-pass', '2'],
   ): Promise<PairLab> {
-    const lab = new PairLab(prefix, mode, sync);
-    try {
-      await lab.build();
-    } catch (e) {
-      await lab.down();
-      throw e;
-    }
-    return lab;
+    return HaLab.start(new PairLab(prefix, mode, sync));
   }
 
-  private async startTsvs(me: 1 | 2): Promise<Proc> {
-    const p = await tsvsDaemon(this.ns[`d${me}`], this.sock[me], `${this.prefix}${me}`, [
+  private startTsvs(me: 1 | 2): Promise<Proc> {
+    return this.tsvs(this.ns[`d${me}`], this.sock[me], me, [
       '-c',
       this.rules,
       '--sync-interface',
@@ -248,29 +225,22 @@ export class PairLab {
       `127.0.0.1:${PAIR_METRICS}`,
       ...this.syncArgs,
     ]);
-    this.procs.push(p);
-    return p;
   }
 
   private startKa(me: 1 | 2): Proc {
-    const p = keepalived(
-      this.ns[`d${me}`],
-      join(this.dir, `d${me}`),
-      'ka',
-      kaConf(this.prefix, me, this.sock[me], this.mode),
+    return this.track(
+      keepalived(
+        this.ns[`d${me}`],
+        join(this.dir, `d${me}`),
+        'ka',
+        kaConf(this.prefix, me, this.sock[me], this.mode),
+      ),
     );
-    this.procs.push(p);
-    return p;
   }
 
-  private async build(): Promise<void> {
+  protected async build(): Promise<void> {
     const NS = this.ns;
-    await removeNamespaces(Object.values(NS));
-    await addNamespace(NS.sw);
-    for (const br of ['br1', 'br2']) {
-      await ip('-n', NS.sw, 'link', 'add', br, 'type', 'bridge');
-      await ip('-n', NS.sw, 'link', 'set', br, 'up');
-    }
+    await this.switchWith(NS.sw, ['br1', 'br2']);
     await addNamespace(NS.c);
     await plug(NS.sw, 'br1', 'ha-c', NS.c, 'eth1', ['10.211.1.10/24']);
     for (const me of [1, 2] as const) {
@@ -300,7 +270,7 @@ export class PairLab {
         await plug(NS.sw, 'br1', `ha-r${n}`, ns, 'eth1', [`${rip(n)}/24`]);
         await ip('-n', ns, 'addr', 'add', `${PAIR_VIP}/32`, 'dev', 'lo');
       }
-      this.procs.push(run(ns, process.execPath, ['-e', echoServerCode(`rs${n}`, PAIR_PORT)]));
+      this.track(run(ns, process.execPath, ['-e', echoServerCode(`rs${n}`, PAIR_PORT)]));
     }
     const svc = `-t ${PAIR_VIP}:${PAIR_PORT}`;
     const fwd = this.mode === 'nat' ? '-m' : '-g';
@@ -384,8 +354,7 @@ export class PairLab {
    */
   async round(n = 100, late = 20): Promise<PairRound> {
     const NS = this.ns;
-    const flows = await Flows.open(NS.c, { host: PAIR_VIP, port: PAIR_PORT, flows: n });
-    this.flowsets.push(flows);
+    const flows = await this.openFlows(NS.c, { host: PAIR_VIP, port: PAIR_PORT, flows: n });
     try {
       await allFlowing(flows, `${n} flows through d1`, 30_000);
       await waitFor(
@@ -407,8 +376,11 @@ export class PairLab {
       const after1 = await allFlowing(flows, 'the flows through d2', 30_000);
       const failoverMs = since(tKill);
       // flows that only d2 ever saw: d1 can know them from d2's sync alone
-      const lateFlows = await Flows.open(NS.c, { host: PAIR_VIP, port: PAIR_PORT, flows: late });
-      this.flowsets.push(lateFlows);
+      const lateFlows = await this.openFlows(NS.c, {
+        host: PAIR_VIP,
+        port: PAIR_PORT,
+        flows: late,
+      });
       await allFlowing(lateFlows, `${late} new flows through d2`, 20_000);
       // d1 comes back: empty table (no state kept), stale VRRP records
       await flows.mark();
@@ -469,8 +441,7 @@ export class PairLab {
    */
   async linkRound(n = 100, late = 20, ifname = 'eth1'): Promise<LinkRound> {
     const NS = this.ns;
-    const flows = await Flows.open(NS.c, { host: PAIR_VIP, port: PAIR_PORT, flows: n });
-    this.flowsets.push(flows);
+    const flows = await this.openFlows(NS.c, { host: PAIR_VIP, port: PAIR_PORT, flows: n });
     try {
       await allFlowing(flows, `${n} flows through d1`, 30_000);
       await waitFor(
@@ -486,8 +457,11 @@ export class PairLab {
       const after1 = await allFlowing(flows, 'the flows through d2', 30_000);
       const failoverMs = since(tDown);
       const d1Role = (await readyOf(this.sock[1]))?.vrrp ?? null;
-      const lateFlows = await Flows.open(NS.c, { host: PAIR_VIP, port: PAIR_PORT, flows: late });
-      this.flowsets.push(lateFlows);
+      const lateFlows = await this.openFlows(NS.c, {
+        host: PAIR_VIP,
+        port: PAIR_PORT,
+        flows: late,
+      });
       await allFlowing(lateFlows, `${late} new flows through d2`, 20_000);
       // NAT: d1 hears of them over the real servers' side (its sync backup runs on)
       if (this.mode === 'nat')
@@ -529,12 +503,5 @@ export class PairLab {
     } finally {
       for (const f of this.flowsets.splice(0)) await f.stop();
     }
-  }
-
-  async down(): Promise<void> {
-    for (const f of this.flowsets) await f.stop();
-    for (const p of this.procs) await p.kill('SIGKILL');
-    await removeNamespaces(Object.values(this.ns));
-    rmSync(this.dir, { recursive: true, force: true });
   }
 }
