@@ -10,6 +10,11 @@
  * IPv6 with extension headers, ICMP, fwmark services, services with a tunnel real
  * server) still reaches the queue, and the engine decides every packet either way.
  *
+ * On an Ethernet interface every filter also matches the destination MAC — the
+ * interface's own ({@link steerTargets}) — because the kernel's IPVS sees only
+ * PACKET_HOST packets: a frame for another host's MAC (a flooding switch, a bridge, a
+ * promiscuous port) is left to the stack, which drops it, as `ip_rcv` does.
+ *
  * {@link steerMatches} and {@link steerBatch} build the `tc -batch` lines;
  * {@link Steering} opens the devices and runs them. cls_u32 and act_mirred are the kernel facilities needed (cls_flower is not in every kernel: it is
  * not in the one this was built on).
