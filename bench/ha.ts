@@ -65,7 +65,7 @@ async function pairSection(rounds: number, mode: PairMode): Promise<unknown> {
     failback_flows: sum((r) => r.failbackFlows),
   };
   console.log(
-    `| pair ${mode.toUpperCase()}  | MASTER / learned ms, median (min–max) | flowing again ms, median (min–max) | longest wait ms | lost         |`,
+    `| ${`pair ${mode.toUpperCase()}`.padEnd(9)} | MASTER / learned ms, median (min–max) | flowing again ms, median (min–max) | longest wait ms | lost         |`,
   );
   console.log(
     '| --------- | ------------------------------------- | ---------------------------------- | --------------- | ------------ |',
