@@ -47,6 +47,10 @@ describe(
         console.log(
           `# ${kind}: route withdrawn after ${e.withdrawnMs} ms; every flow answered again after ${e.flowingMs} ms; d3's ${e.d3Flows} flows waited at most ${e.d3WaitMs} ms, the others ${e.otherWaitMs} ms; lost ${e.lost.length} of ${e.flows}; flows remapped to another real server ${e.lost.filter((f) => f.why.startsWith('answered by')).length}, survivors' flows moved to another director by ECMP ${e.moved}`,
         );
+        if (kind === 'director killed')
+          console.log(
+            `# ${kind}: what bounds d3's flows' wait — BFD found d3 dead and the route went after ${e.withdrawnMs} ms, then each flow resumed at its next TCP retransmission (0.2, 0.6, 1.4, 3.0, 6.2 s after the loss): ${e.d3WaitMs} ms at most`,
+          );
         console.log(
           `# ${kind}, rejoin: route back after ${e.backMs} ms; longest wait ${e.rejoinWaitMs} ms; lost ${e.rejoinLost.length} of ${e.flows}`,
         );
