@@ -137,6 +137,11 @@ class Running {
   /** Backup: when the last datagram from the group arrived (ms), or 0. */
   lastDatagram = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** A join or interface choice waiting for the sync interface (see onInterface). */
+  private retry: NodeJS.Timeout | undefined;
+  private stopped = false;
+  /** Backup: called when the group was joined only after a wait (the link was down). */
+  onLateJoin: (() => void) | null = null;
   private boundNow!: () => void;
   /** Resolves once the socket is bound and configured (joined), or failed to be. */
   readonly bound = new Promise<void>((resolve) => (this.boundNow = resolve));
@@ -170,13 +175,15 @@ class Running {
     });
     sock.bind(0, () => {
       try {
-        const src = interfaceAddress(d.mcastIfn, v6);
-        if (src) sock.setMulticastInterface(v6 ? `::%${d.mcastIfn}` : src);
         sock.setMulticastTTL(d.mcastTtl);
         sock.setMulticastLoopback(false);
       } catch (e) {
         this.log(`sync master on ${d.mcastIfn}: ${(e as Error).message}`);
       }
+      // the sending interface, once it has an address (it may be down now)
+      this.onInterface('send on', (src) =>
+        sock.setMulticastInterface(v6 ? `::%${d.mcastIfn}` : src),
+      );
       this.boundNow();
     });
     m.attach();
@@ -193,11 +200,19 @@ class Running {
   startBackup(): void {
     const { d, sock, engine } = this;
     const v6 = d.mcastGroup.includes(':');
-    const nets = interfaceNets(d.mcastIfn, v6);
+    let nets = interfaceNets(d.mcastIfn, v6);
+    let netsAt = Date.now();
     sock.on('message', (msg, rinfo) => {
       if (!onLink(rinfo.address, nets)) {
-        this.counters.refused++;
-        return;
+        // the interface's addresses may have changed (or come with the link): read
+        // them again, at most once a second
+        const now = Date.now();
+        if (now - netsAt < 1000 || !onLink(rinfo.address, (nets = interfaceNets(d.mcastIfn, v6)))) {
+          if (now - netsAt >= 1000) netsAt = now;
+          this.counters.refused++;
+          return;
+        }
+        netsAt = now;
       }
       const m = decodeSync(new Uint8Array(msg.buffer, msg.byteOffset, msg.length), d.syncId);
       this.counters.datagrams++;
@@ -213,14 +228,14 @@ class Running {
     const group =
       v6 && /^ff.2:/i.test(d.mcastGroup) ? `${d.mcastGroup}%${d.mcastIfn}` : d.mcastGroup;
     sock.bind({ port: d.mcastPort, address: group }, () => {
-      try {
-        sock.addMembership(
-          d.mcastGroup,
-          v6 ? `::%${d.mcastIfn}` : interfaceAddress(d.mcastIfn, false),
-        );
-      } catch (e) {
-        this.log(`sync backup on ${d.mcastIfn}: join ${d.mcastGroup}: ${(e as Error).message}`);
-      }
+      // the kernel joins by the interface's index, whatever its state; Node joins by
+      // its address, which a down link does not list: join once it does (the
+      // membership then outlives the link going down and up)
+      this.onInterface(`join ${d.mcastGroup} on`, (addr, late) => {
+        sock.addMembership(d.mcastGroup, v6 ? `::%${d.mcastIfn}` : addr);
+        nets = interfaceNets(d.mcastIfn, v6);
+        if (late) this.onLateJoin?.();
+      });
       this.boundNow();
     });
     engine.syncBackup = true;
@@ -231,7 +246,42 @@ class Running {
     this.boundNow();
   }
 
+  /**
+   * Runs `use` with the sync interface's address as soon as it has one (IPv6: as soon
+   * as it has any, `use` gets '' and names the interface by scope), retrying every
+   * second while the interface is down, has no address or `use` throws — logged once;
+   * `late` tells `use` that it did not work at once.
+   */
+  private onInterface(what: string, use: (address: string, late: boolean) => void): void {
+    const { d } = this;
+    const v6 = d.mcastGroup.includes(':');
+    let told = false;
+    const attempt = (): void => {
+      this.retry = undefined;
+      const addr = v6 ? '' : interfaceAddress(d.mcastIfn, false);
+      let err = addr === undefined ? 'no IPv4 address (down?)' : '';
+      if (!err) {
+        try {
+          use(addr as string, told);
+          if (told) this.log(`sync: ${what} ${d.mcastIfn}: done`);
+          return;
+        } catch (e) {
+          err = (e as Error).message;
+        }
+      }
+      if (!told) this.log(`sync: ${what} ${d.mcastIfn}: ${err}; trying again every second`);
+      told = true;
+      if (!this.stopped) {
+        this.retry = setTimeout(attempt, 1000);
+        this.retry.unref?.();
+      }
+    };
+    attempt();
+  }
+
   stop(): void {
+    this.stopped = true;
+    if (this.retry) clearTimeout(this.retry);
     this.boundNow();
     if (this.timer) clearInterval(this.timer);
     if (this.master) this.master.detach();
@@ -265,7 +315,9 @@ export class SyncDaemons {
   /**
    * The learning state at `now`: a director learns from the moment its first backup
    * daemon starts until {@link learnMs} later — by then a master running tsvs has sent
-   * its whole table at least once (its full pass), whatever the connections did.
+   * its whole table at least once (its full pass), whatever the connections did. A
+   * backup that could join the sync group only later (its interface was down: a cable
+   * pulled, keepalived's FAULT) starts the window again when it joins.
    */
   learning(now = Date.now()): LearningState {
     const b = this.running.get('backup');
@@ -292,6 +344,11 @@ export class SyncDaemons {
     sock.once('error', () => r.settle());
     if (d.state === 'master') r.startMaster();
     else {
+      // deaf until then: what the master sent meanwhile was missed, learn again
+      r.onLateJoin = () => {
+        this.learnFrom = Date.now();
+        this.log(`sync backup: joined ${d.mcastGroup} late; learning the table again`);
+      };
       r.startBackup();
       if (this.learnFrom === null) this.learnFrom = Date.now();
     }

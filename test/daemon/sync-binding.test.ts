@@ -6,6 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import { Engine } from '../../src/engine/engine.js';
@@ -109,3 +110,61 @@ test('a started daemon is settled once bound and joined: the first datagram afte
     sync.stopAll();
   }
 });
+
+test(
+  'a backup started while its interface is down joins the group once the link is up',
+  { skip: process.getuid?.() !== 0 && 'needs root (a veth pair)' },
+  async () => {
+    // the kernel joins by interface index, so its membership is there whatever the
+    // link's state; Node joins by address, which a down link does not list
+    const ifn = 'tsvsyncdn0';
+    const ip = (...a: string[]): void => {
+      const r = spawnSync('ip', a, { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`ip ${a.join(' ')}: ${r.stderr}`);
+    };
+    spawnSync('ip', ['link', 'del', ifn]);
+    ip('link', 'add', ifn, 'type', 'veth', 'peer', 'name', `${ifn}p`);
+    ip('addr', 'add', '198.18.77.1/24', 'dev', ifn);
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const lines: string[] = [];
+    const sync = new SyncDaemons(new Engine(), (l) => lines.push(l));
+    try {
+      sync.start({
+        state: 'backup',
+        mcastIfn: ifn,
+        syncId: 0,
+        maxLen: 1472,
+        mcastGroup: GROUP,
+        mcastPort: port,
+        mcastTtl: 1,
+      });
+      await sync.settled();
+      assert.match(lines.join('\n'), /join 224\.0\.0\.81 on tsvsyncdn0: .*trying again/);
+      ip('link', 'set', `${ifn}p`, 'up');
+      ip('link', 'set', ifn, 'up');
+      await waitFor(() => lines.some((l) => /join .* tsvsyncdn0: done/.test(l)), {
+        what: 'the join once the link is up',
+        timeout: 5000,
+      });
+      // a group datagram sent out of the interface (looped back as received on it)
+      await new Promise<void>((resolve, reject) => {
+        const s = createSocket('udp4');
+        s.bind({ port: 0, address: '198.18.77.1' }, () => {
+          s.setMulticastInterface('198.18.77.1');
+          s.setMulticastLoopback(true);
+          s.send(Buffer.from('not a sync message'), port, GROUP, (e) => {
+            s.close();
+            if (e) reject(e);
+            else resolve();
+          });
+        });
+      });
+      const c = sync.counters('backup')!;
+      await waitFor(() => c.datagrams === 1, { what: 'the datagram through the joined group' });
+      assert.equal(c.refused, 0);
+    } finally {
+      sync.stopAll();
+      spawnSync('ip', ['link', 'del', ifn]);
+    }
+  },
+);
