@@ -32,6 +32,9 @@ import { dirname, join } from 'node:path';
 import { restoreStateFile, shutdown, type StopHow } from './state.js';
 import { Journal, restoreJournal } from './journal.js';
 import { Handover, Successor } from './takeover.js';
+import { takeHeldDescriptors } from './fdhold.js';
+import { Phases, wallAt } from './phases.js';
+import { loadNative } from '../dataplane/native.js';
 import {
   evaluateReadiness,
   parseVipTarget,
@@ -134,6 +137,8 @@ export function parseHostPort(text: string): { host: string; port: number } | nu
 
 /** Run until SIGINT/SIGTERM. Returns the exit status. */
 export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
+  const phases = new Phases();
+  phases.mark('main');
   const logger = args.log ? lineLogger(args.log) : createLogger();
   const log = logger.line;
   const notifier = new Notifier({ onError: (e) => logger.warn(e.message) });
@@ -150,6 +155,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     log((e as Error).message);
     return 1;
   }
+  phases.mark('native');
   const paths = defaultPaths();
   const control = args.control ?? paths.control;
   const state = args.state === undefined ? paths.state : args.state;
@@ -238,6 +244,8 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
       // what the kernel forwarded for established flows is in the answer
       beforeRequest: () => director.fastpath.check(),
       handlers: {
+        // answered once the state is exported (in slices, while still forwarding)
+        takeover: (req) => Promise.resolve(handover.takeover(String(req.phase))),
         reload: () =>
           reload ? reloadNow() : Promise.reject(new Error('the daemon is still starting')),
         ready: (req) => {
@@ -268,6 +276,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     log(`cannot serve the control socket ${control}: ${(e as Error).message}`);
     return 1;
   }
+  phases.mark('control');
   for (const p of ctl.loadErrors) logger.error(`saved configuration: ${p}`);
   // the health checks of --keepalived (made when the configuration is applied)
   let health: HealthManager | undefined;
@@ -287,6 +296,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     health: (cfg) => (health = new HealthManager(ctl.model, cfg, log)),
   });
   const problems = await configurator.start();
+  phases.mark('config');
   if (problems.length) {
     logger.error(
       `not starting: ${problems.length} configuration problem(s) (--ignore-config-errors starts anyway)`,
@@ -297,6 +307,8 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
   // the state of the previous run (a planned stop's file, else the crash journal, or
   // the running daemon's on --takeover) is restored before the first packet is read
   let successor: Successor | null = null;
+  // when the old daemon stopped reading (a hand-over), for the log
+  let parkedAt = NaN;
   try {
     // nothing to take over from (not running, or crashed): start like any start
     if (args.takeover)
@@ -309,20 +321,36 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
       log(
         `the service manager kept ${inherited.length} capture descriptor(s): ${inherited.map((f) => f.name).join(', ')}`,
       );
+    } else if (!successor && runDir !== null) {
+      // a planned stop without a service manager left them with a holder (fdhold.ts)
+      const held = takeHeldDescriptors(runDir, copyDescriptor, (fd) => loadNative().close(fd), log);
+      if (held.length) {
+        director.adoptDescriptors(held);
+        log(
+          `took ${held.length} held capture descriptor(s) over: ${held.map((f) => f.name).join(', ')}`,
+        );
+      }
     }
     await director.start(async () => {
+      phases.mark('hops');
       const now = Date.now();
       if (successor) {
         const s = await successor.receive(engine, () => Date.now(), copyDescriptor);
         director.adoptDescriptors(s.fds);
+        parkedAt = s.parkedAt;
         log(
           `hand-over: took ${s.conns} connection(s), ${s.templates} template(s) and ${s.fds.length} capture descriptor(s) over in ${s.ms} ms` +
+            ` (old daemon: export ${s.exportMs} ms; here: import ${s.importMs} ms)` +
             (s.why ? ` (copying descriptors: ${s.why})` : ''),
         );
       } else if (runDir !== null && !restoreStateFile(engine, runDir, now, log))
         restoreJournal(engine, runDir, now, log);
+      phases.mark('state');
+      // attached right after this returns: the first packets are read in the next turn
+      setImmediate(() => phases.mark('reading'));
       startJournal();
     });
+    phases.mark('rules');
     if (successor) await successor.confirm(tempControl);
     else if (args.takeover) renameSync(tempControl, control);
     dataPlane = true;
@@ -440,6 +468,14 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
       return 1;
     }
   }
+  phases.mark('running');
+  const dark = Number.isFinite(parkedAt) ? wallAt(phases.at('reading')) - parkedAt : NaN;
+  log(
+    `start-up phases (ms since the process started, +since the previous): ${phases.describe()}` +
+      (Number.isFinite(dark)
+        ? `; packets not read for ${dark.toFixed(0)} ms (old daemon stopped reading → this one read)`
+        : ''),
+  );
   log(
     `daemon running${ns ? ` in netns ${ns}` : ''}: control ${control}, queues ${director.queueIn}/${director.queueOut}, ${director.captureDescription}, ${describe(engine)}`,
   );
@@ -467,6 +503,8 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
           director,
           journal,
           runDir,
+          // under a service manager its descriptor store keeps them
+          holdDescriptors: !notifier.enabled,
           stopSides: () => {
             void notifier.stopping();
             // keepalived's own stop (lvs_flush_on_stop, omega) only when really stopping;

@@ -387,14 +387,17 @@ export class Director {
     if (this.steerWanted) {
       const tin = this.adopt.get(`tun-${this.steer.tunIn}`);
       const tout = this.adopt.get(`tun-${this.steer.tunOut}`);
+      const tsyn = this.adopt.get(`tun-${this.steer.tunSyn}`);
       this.steering.open(
-        tin !== undefined && tout !== undefined ? { in: tin, out: tout } : undefined,
+        tin !== undefined && tout !== undefined ? { in: tin, out: tout, syn: tsyn } : undefined,
       );
+      const { tunIn: si, tunOut: so, tunSyn: ss } = this.steering;
       for (const [k, fd] of [
         [`tun-${this.steer.tunIn}`, tin],
         [`tun-${this.steer.tunOut}`, tout],
+        [`tun-${this.steer.tunSyn}`, tsyn],
       ] as const)
-        if (fd !== undefined && (this.steering.tunIn?.fd === fd || this.steering.tunOut?.fd === fd))
+        if (fd !== undefined && (si?.fd === fd || so?.fd === fd || ss?.fd === fd))
           this.adopt.delete(k);
     }
     // what was handed over and is not used (another configuration): closed
@@ -455,12 +458,10 @@ export class Director {
   descriptors(): { name: string; fd: number }[] {
     if (!this.running) return [...this.adopt].map(([name, fd]) => ({ name, fd }));
     const out = this.queues.map((q) => ({ name: `nfq-${q.num}`, fd: q.chan.fd }));
-    const { tunIn, tunOut } = this.steering;
+    const { tunIn, tunOut, tunSyn } = this.steering;
     if (tunIn && tunOut)
-      out.push(
-        { name: `tun-${tunIn.name}`, fd: tunIn.fd },
-        { name: `tun-${tunOut.name}`, fd: tunOut.fd },
-      );
+      for (const dev of [tunIn, tunOut, tunSyn])
+        if (dev) out.push({ name: `tun-${dev.name}`, fd: dev.fd });
     return out;
   }
 
@@ -519,14 +520,7 @@ export class Director {
         this.adopt.set(`nfq-${q.num}`, q.chan.fd);
       } else q.chan.close();
     this.queues = [];
-    this.steering.close(
-      keep
-        ? (tin, tout) => {
-            this.adopt.set(`tun-${tin.name}`, tin.fd);
-            this.adopt.set(`tun-${tout.name}`, tout.fd);
-          }
-        : undefined,
-    );
+    this.steering.close(keep ? (dev) => this.adopt.set(`tun-${dev.name}`, dev.fd) : undefined);
     this.x.tunIn = null;
     this.x.close();
     this.hops.clear();

@@ -360,7 +360,7 @@ export class Steering {
    * (the peers retransmit) instead of reaching the local stack, which would answer them
    * with a reset. The next daemon attaches to the same devices.
    */
-  open(adopt?: { in: number; out: number }): void {
+  open(adopt?: { in: number; out: number; syn?: number }): void {
     const n = this.names;
     const offload = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
     const exists = (dev: string): boolean => {
@@ -379,6 +379,20 @@ export class Steering {
     if (adopted && adopt) {
       this.tunIn = adoptTun(adopt.in, n.tunIn);
       this.tunOut = adoptTun(adopt.out, n.tunOut);
+      // the SYN device too (held SYNs are new connections that would otherwise wait
+      // for the client's retransmission, a second); one not handed over is opened anew
+      if (adopt.syn !== undefined && exists(n.tunSyn)) this.tunSyn = adoptTun(adopt.syn, n.tunSyn);
+      else {
+        if (!exists(n.tunSyn))
+          runQuiet(this.netns, 'ip', ['tuntap', 'add', 'dev', n.tunSyn, 'mode', 'tun', 'vnet_hdr']);
+        try {
+          this.tunSyn = this.inNs(() =>
+            openTun({ name: n.tunSyn, vnetHdrSize: VNET_HDR_BYTES, offload }),
+          );
+        } catch {
+          this.tunSyn = null; // SYNs then go with the other requests
+        }
+      }
       this.unconfigured = true;
       return;
     }
@@ -566,21 +580,23 @@ export class Steering {
    * Stops following links and closes the devices (the filters are removed by
    * {@link remove}, the devices deleted by {@link destroy}: they are persistent).
    */
-  close(keep?: (tunIn: PacketChannel, tunOut: PacketChannel) => void): void {
+  close(keep?: (dev: PacketChannel) => void): void {
     this.linkMonitor?.kill();
     this.linkMonitor = null;
     if (this.linkChange) clearTimeout(this.linkChange);
     // kept open (a hand-over): the devices keep their carrier and hold what comes
+    // (the SYN device with them: the new connections of the hand-over wait in it)
     if (keep && this.tunIn && this.tunOut) {
-      this.tunIn.stopPolling();
-      this.tunOut.stopPolling();
-      keep(this.tunIn, this.tunOut);
+      for (const dev of [this.tunIn, this.tunOut, this.tunSyn])
+        if (dev) {
+          dev.stopPolling();
+          keep(dev);
+        }
     } else {
       this.tunIn?.close();
       this.tunOut?.close();
+      this.tunSyn?.close();
     }
-    // the SYN device is not handed over: the next daemon opens it again
-    this.tunSyn?.close();
     this.tunIn = this.tunOut = this.tunSyn = null;
     this.on = false;
     this.applied = '';
