@@ -3,6 +3,9 @@
  * table outside the process, so that after SIGKILL (or a crash) and a restart the
  * established connections carry on.
  *
+ * Over 600 lines: the journal's writer and its reader share one record layout (the
+ * R_* offsets below), which stays in one file.
+ *
  * The copy is a snapshot (the engine's whole state, daemon/state.ts's file format)
  * plus a journal of fixed-size records appended after it, in the run directory (on
  * /run: memory, not disk). The records are fed by the same per-connection events the
