@@ -18,7 +18,6 @@ import { renameSync } from 'node:fs';
 import { Director } from '../dataplane/director.js';
 import { copyDescriptor } from '../dataplane/native-fds.js';
 import { SyncDaemons } from '../sync/daemon.js';
-import { createMetrics, fastpathReport, serveMetrics } from '../metrics/prometheus.js';
 import { HealthManager } from '../health/manager.js';
 import type { Server } from 'node:http';
 import { currentNetnsName } from '../sys/netns.js';
@@ -27,7 +26,9 @@ import { startDaemonControl, type DaemonControl } from '../control/daemon.js';
 import { statePath } from '../control/persist.js';
 import { controlPath } from '../control/client.js';
 import { registerFtp } from '../engine/app/index.js';
-import { startDashboard, type WebServer } from '../web/server.js';
+// the dashboard and the metrics exporter are loaded when asked for: a restart's
+// successor reads what the capture held before it loads what it does not need
+import type { WebServer } from '../web/server.js';
 import { dirname, join } from 'node:path';
 import { restoreStateFile, shutdown, type StopHow } from './state.js';
 import { Journal, restoreJournal } from './journal.js';
@@ -396,6 +397,8 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
       return 1;
     }
     try {
+      const { createMetrics, fastpathReport, serveMetrics } =
+        await import('../metrics/prometheus.js');
       const model = ctl.model;
       const exporter = createMetrics({
         model,
@@ -445,6 +448,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
   let web: WebServer | undefined;
   if (args.web) {
     try {
+      const { startDashboard } = await import('../web/server.js');
       web = await startDashboard({
         listen: args.web,
         tokenFile: args.webTokenFile ?? join(dirname(control), 'web.token'),

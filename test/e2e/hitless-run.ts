@@ -436,6 +436,13 @@ export class HitlessLab {
         exitMs,
         connsBefore,
         newLog: this.daemon.log.filter((l) => /restored|recovered|hand-over|running/.test(l)),
+        // where the time went: the new daemon's start-up phases, the old one's stop
+        phases: this.daemon.log
+          .filter((l) => /start-up phases|held capture|took .* over/.test(l))
+          .map((l) => l.replace(/\{"level":"\w+","time":"[^"]+","msg":"/, '').replace(/"\}$/, '')),
+        oldLog: old.log
+          .filter((l) => /hand-over|saved the state|held for the next start|stopping/.test(l))
+          .map((l) => l.replace(/\{"level":"\w+","time":"[^"]+","msg":"/, '').replace(/"\}$/, '')),
         idle: lr.idle,
         fresh: lr.fresh,
         wrk: {

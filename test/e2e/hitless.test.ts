@@ -127,6 +127,7 @@ describe(
         /FDNAME=nfq-\d+/,
         /FDNAME=tun-tsvsi-e2ehitfd/,
         /FDNAME=tun-tsvso-e2ehitfd/,
+        /FDNAME=tun-tsvss-e2ehitfd/,
       ])
         assert.ok(
           stored.some((m) => want.test(m)),
@@ -135,7 +136,7 @@ describe(
       const r = await lab.event('restart');
       t.diagnostic(show(r));
       assert.ok(
-        lab.log.some((l) => /the service manager kept 6 capture descriptor\(s\)/.test(l)),
+        lab.log.some((l) => /the service manager kept 7 capture descriptor\(s\)/.test(l)),
         lab.log.join('\n'),
       );
       assert.equal(r.resets, 0, show(r));
