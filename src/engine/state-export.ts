@@ -398,5 +398,6 @@ function engineRest(engine: Engine, cs: ConnsState, apps: AppConnState[]): Engin
       lastTrash: ipvs.lastTrash,
       ipId: ipvs.ipId,
     },
+    spKeys: ipvs.sp.keys.save(),
   };
 }

@@ -285,5 +285,6 @@ export function importEngineState(engine: Engine, raw: unknown, now: number): Im
   ipvs.lastEstimate = st.clock.lastEstimate;
   ipvs.lastTrash = st.clock.lastTrash;
   ipvs.ipId = st.clock.ipId;
+  if (st.spKeys) ipvs.sp.keys.restore(st.spKeys);
   return summary;
 }

@@ -145,3 +145,39 @@ describe(
     });
   },
 );
+
+describe(
+  'a SYN-proxied service through a hand-over (its SYN device handed over with the others)',
+  { skip: skip ?? false },
+  () => {
+    let lab: HitlessLab;
+    before(async () => {
+      lab = await HitlessLab.up('e2ehxsp', [], undefined, { synproxy: true });
+    });
+    after(async () => {
+      await lab?.down();
+    });
+
+    test('--takeover under load: nothing reset, nothing failed, nothing lost; the new daemon proxies', async (t) => {
+      const r = await lab.event('takeover');
+      t.diagnostic(show(r));
+      assert.ok(
+        lab.log.some((l) => /hand-over: took .* 7 capture descriptor\(s\)/.test(l)),
+        lab.log.join('\n'),
+      );
+      assert.equal(r.resets, 0, show(r));
+      assert.equal(r.failed, 0, show(r));
+      assert.equal(r.lost, 0, show(r));
+      // the new daemon's own proxy answered the connections made after the hand-over,
+      // and the cookies the old one sent just before it were valid here
+      const after = await lab.proc('ip_vs_defense');
+      t.diagnostic(JSON.stringify(Object.fromEntries(after)));
+      assert.ok(Number(after.get('synproxy_cookies_valid')) > 0, JSON.stringify([...after]));
+      assert.equal(
+        Number(after.get('drops_synproxy_bad_cookie') ?? 0),
+        0,
+        JSON.stringify([...after]),
+      );
+    });
+  },
+);

@@ -426,4 +426,6 @@ test('an export in slices, with traffic, expiries and reused ids between them, g
   assert.deepEqual(listing(b), listing(a));
   assert.deepEqual(listing(b), listing(c));
   assert.deepEqual(figures(b), figures(c));
+  // the SYN proxy's cookie secrets go along: a cookie one engine sent is valid in the next
+  assert.deepEqual(b.ipvs.sp.keys.save(), a.ipvs.sp.keys.save());
 });
