@@ -109,7 +109,9 @@ export class StateExport {
 
   constructor(private readonly engine: Engine) {
     const c = (this.c = engine.ipvs.conns);
-    this.size = Math.max(64, c.count + (c.count >> 3));
+    // grown by doubling as rows come: a large table's columns are not allocated (and
+    // zeroed) in one go before the first slice
+    this.size = Math.max(64, Math.min(c.count + (c.count >> 3), EXPORT_SLICE * 2));
     this.rowOf = new Int32Array(c.cap).fill(-1);
     this.dirty = new Uint8Array(c.cap);
     const n = this.size;
