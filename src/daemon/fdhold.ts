@@ -56,8 +56,10 @@ export function holdDescriptors(dir: string, fds: { name: string; fd: number }[]
     // the child's descriptor 3 + i is fds[i]
     stdio: ['ignore', 'ignore', 'ignore', ...fds.map((f) => f.fd)],
   });
+  // (no `sleep`: the failure is the missing pid below, not an unhandled event)
+  child.on('error', () => undefined);
   const pid = child.pid;
-  if (pid === undefined) throw new Error('cannot start the descriptor holder');
+  if (pid === undefined) throw new Error('cannot start the descriptor holder (sleep)');
   child.unref();
   const start = startTime(pid);
   if (start === null) throw new Error('the descriptor holder ended at once');

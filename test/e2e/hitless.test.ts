@@ -46,6 +46,11 @@ describe(
         lab.log.some((l) => l.includes('restored the state of the previous run')),
         lab.log.join('\n'),
       );
+      // no service manager: the stopping daemon left the capture with a holder
+      assert.ok(
+        lab.log.some((l) => /took 7 held capture descriptor\(s\) over/.test(l)),
+        lab.log.join('\n'),
+      );
       assert.equal(r.resets, 0, show(r));
       assert.equal(r.failed, 0, show(r));
       assert.equal(r.lost, 0, show(r));
