@@ -278,6 +278,14 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     return 1;
   }
   phases.mark('control');
+  // A start that fails undoes what it had started, last first: each part pushes its
+  // undo once it runs (one path for every failure; a stop once running is stopAs's).
+  const undo: (() => void | Promise<void>)[] = [() => ctl.close()];
+  const failStart = async (why?: string): Promise<number> => {
+    if (why !== undefined) log(why);
+    for (const u of undo.reverse()) await u();
+    return 1;
+  };
   for (const p of ctl.loadErrors) logger.error(`saved configuration: ${p}`);
   // the health checks of --keepalived (made when the configuration is applied)
   let health: HealthManager | undefined;
@@ -302,8 +310,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     logger.error(
       `not starting: ${problems.length} configuration problem(s) (--ignore-config-errors starts anyway)`,
     );
-    await ctl.close();
-    return 1;
+    return failStart();
   }
   // the state of the previous run (a planned stop's file, else the crash journal, or
   // the running daemon's on --takeover) is restored before the first packet is read
@@ -361,9 +368,9 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
       director.park();
       await successor.abort();
     } else director.stop();
-    await ctl.close();
-    return 1;
+    return failStart();
   }
+  undo.push(() => director.stop());
   // keepalived's VRRP role; with --sync-interface the sync daemons follow it, and a
   // director that knows of no MASTER rejoins as backup and learns its table
   vrrp = new VrrpTracker({
@@ -381,20 +388,14 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
       fifo.start();
       log(`vrrp: reading keepalived's notify FIFO ${args.vrrpNotifyFifo}`);
     } catch (e) {
-      log(`--vrrp-notify-fifo: ${(e as Error).message}`);
-      director.stop();
-      await ctl.close();
-      return 1;
+      return failStart(`--vrrp-notify-fifo: ${(e as Error).message}`);
     }
   }
   let metrics: Server | undefined;
   if (args.metrics) {
     const at = parseHostPort(args.metrics);
     if (!at) {
-      log(`--metrics ${args.metrics}: expected PORT, HOST:PORT or [IPv6]:PORT`);
-      director.stop();
-      await ctl.close();
-      return 1;
+      return failStart(`--metrics ${args.metrics}: expected PORT, HOST:PORT or [IPv6]:PORT`);
     }
     try {
       const { createMetrics, fastpathReport, serveMetrics } =
@@ -420,10 +421,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
         `metrics at http://${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}/metrics`,
       );
     } catch (e) {
-      log(`cannot serve metrics on ${args.metrics}: ${(e as Error).message}`);
-      director.stop();
-      await ctl.close();
-      return 1;
+      return failStart(`cannot serve metrics on ${args.metrics}: ${(e as Error).message}`);
     }
   }
   ctl.model.onChange(() => {
@@ -441,8 +439,13 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
       }
     });
   });
+  if (metrics) {
+    const m = metrics;
+    undo.push(() => void m.close());
+  }
   // after the data plane follows the model: the checker's changes reach it
   configurator.startHealth();
+  undo.push(() => configurator.stop());
   reload = reloadNow;
   if (hupDuringStart) void reload();
   let web: WebServer | undefined;
@@ -464,12 +467,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
         },
       });
     } catch (e) {
-      log((e as Error).message);
-      configurator.stop();
-      metrics?.close();
-      director.stop();
-      await ctl.close();
-      return 1;
+      return failStart((e as Error).message);
     }
   }
   phases.mark('running');
