@@ -374,43 +374,40 @@ export class Steering {
     // adopted from the previous daemon: attach at once (they are already set up and
     // the filters redirect into them), set up again after reading has started
     const adopted = exists(n.tunIn) && exists(n.tunOut);
+    // the SYN device handed over too (a held SYN spares the client 1 s), else opened anew
+    const openSyn = (): void => {
+      if (adopt?.syn !== undefined && exists(n.tunSyn)) {
+        this.tunSyn = adoptTun(adopt.syn, n.tunSyn);
+        return;
+      }
+      if (!exists(n.tunSyn))
+        runQuiet(this.netns, 'ip', ['tuntap', 'add', 'dev', n.tunSyn, 'mode', 'tun', 'vnet_hdr']);
+      try {
+        this.tunSyn = this.inNs(() =>
+          openTun({ name: n.tunSyn, vnetHdrSize: VNET_HDR_BYTES, offload }),
+        );
+      } catch {
+        this.tunSyn = null; // SYNs then go with the other requests
+      }
+    };
     // descriptors still attached (a hand-over's, the service manager's): what the
     // filters redirected meanwhile waits in them (daemon/fdstore.ts)
     if (adopted && adopt) {
       this.tunIn = adoptTun(adopt.in, n.tunIn);
       this.tunOut = adoptTun(adopt.out, n.tunOut);
-      // the SYN device too (held SYNs are new connections that would otherwise wait
-      // for the client's retransmission, a second); one not handed over is opened anew
-      if (adopt.syn !== undefined && exists(n.tunSyn)) this.tunSyn = adoptTun(adopt.syn, n.tunSyn);
-      else {
-        if (!exists(n.tunSyn))
-          runQuiet(this.netns, 'ip', ['tuntap', 'add', 'dev', n.tunSyn, 'mode', 'tun', 'vnet_hdr']);
-        try {
-          this.tunSyn = this.inNs(() =>
-            openTun({ name: n.tunSyn, vnetHdrSize: VNET_HDR_BYTES, offload }),
-          );
-        } catch {
-          this.tunSyn = null; // SYNs then go with the other requests
-        }
-      }
+      openSyn();
       this.unconfigured = true;
       return;
     }
     if (!adopted)
       for (const dev of [n.tunIn, n.tunOut])
         runQuiet(this.netns, 'ip', ['tuntap', 'add', 'dev', dev, 'mode', 'tun', 'vnet_hdr']);
-    if (!exists(n.tunSyn))
-      runQuiet(this.netns, 'ip', ['tuntap', 'add', 'dev', n.tunSyn, 'mode', 'tun', 'vnet_hdr']);
     try {
       this.inNs(() => {
         this.tunIn = openTun({ name: n.tunIn, vnetHdrSize: VNET_HDR_BYTES, offload });
         this.tunOut = openTun({ name: n.tunOut, vnetHdrSize: VNET_HDR_BYTES, offload });
-        try {
-          this.tunSyn = openTun({ name: n.tunSyn, vnetHdrSize: VNET_HDR_BYTES, offload });
-        } catch {
-          this.tunSyn = null; // SYNs then go with the other requests
-        }
       });
+      openSyn();
       this.unconfigured = true;
       // a new device is set up before the filters redirect into it (Director.start)
     } catch (e) {
@@ -584,8 +581,7 @@ export class Steering {
     this.linkMonitor?.kill();
     this.linkMonitor = null;
     if (this.linkChange) clearTimeout(this.linkChange);
-    // kept open (a hand-over): the devices keep their carrier and hold what comes
-    // (the SYN device with them: the new connections of the hand-over wait in it)
+    // kept open (a hand-over), the SYN device too: they keep carrier and hold what comes
     if (keep && this.tunIn && this.tunOut) {
       for (const dev of [this.tunIn, this.tunOut, this.tunSyn])
         if (dev) {
