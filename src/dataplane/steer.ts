@@ -588,11 +588,7 @@ export class Steering {
           dev.stopPolling();
           keep(dev);
         }
-    } else {
-      this.tunIn?.close();
-      this.tunOut?.close();
-      this.tunSyn?.close();
-    }
+    } else for (const dev of [this.tunIn, this.tunOut, this.tunSyn]) dev?.close();
     this.tunIn = this.tunOut = this.tunSyn = null;
     this.on = false;
     this.applied = '';
