@@ -18,7 +18,6 @@ import { renameSync } from 'node:fs';
 import { Director } from '../dataplane/director.js';
 import { copyDescriptor } from '../dataplane/native-fds.js';
 import { SyncDaemons } from '../sync/daemon.js';
-import { createMetrics, fastpathReport, serveMetrics } from '../metrics/prometheus.js';
 import { HealthManager } from '../health/manager.js';
 import type { Server } from 'node:http';
 import { currentNetnsName } from '../sys/netns.js';
@@ -27,11 +26,16 @@ import { startDaemonControl, type DaemonControl } from '../control/daemon.js';
 import { statePath } from '../control/persist.js';
 import { controlPath } from '../control/client.js';
 import { registerFtp } from '../engine/app/index.js';
-import { startDashboard, type WebServer } from '../web/server.js';
+// the dashboard and the metrics exporter are loaded when asked for: a restart's
+// successor reads what the capture held before it loads what it does not need
+import type { WebServer } from '../web/server.js';
 import { dirname, join } from 'node:path';
 import { restoreStateFile, shutdown, type StopHow } from './state.js';
 import { Journal, restoreJournal } from './journal.js';
 import { Handover, Successor } from './takeover.js';
+import { takeHeldDescriptors } from './fdhold.js';
+import { Phases, wallAt } from './phases.js';
+import { loadNative } from '../dataplane/native.js';
 import {
   evaluateReadiness,
   parseVipTarget,
@@ -134,6 +138,8 @@ export function parseHostPort(text: string): { host: string; port: number } | nu
 
 /** Run until SIGINT/SIGTERM. Returns the exit status. */
 export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
+  const phases = new Phases();
+  phases.mark('main');
   const logger = args.log ? lineLogger(args.log) : createLogger();
   const log = logger.line;
   const notifier = new Notifier({ onError: (e) => logger.warn(e.message) });
@@ -150,6 +156,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     log((e as Error).message);
     return 1;
   }
+  phases.mark('native');
   const paths = defaultPaths();
   const control = args.control ?? paths.control;
   const state = args.state === undefined ? paths.state : args.state;
@@ -238,6 +245,8 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
       // what the kernel forwarded for established flows is in the answer
       beforeRequest: () => director.fastpath.check(),
       handlers: {
+        // answered once the state is exported (in slices, while still forwarding)
+        takeover: (req) => Promise.resolve(handover.takeover(String(req.phase))),
         reload: () =>
           reload ? reloadNow() : Promise.reject(new Error('the daemon is still starting')),
         ready: (req) => {
@@ -268,6 +277,15 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     log(`cannot serve the control socket ${control}: ${(e as Error).message}`);
     return 1;
   }
+  phases.mark('control');
+  // A start that fails undoes what it had started, last first: each part pushes its
+  // undo once it runs (one path for every failure; a stop once running is stopAs's).
+  const undo: (() => void | Promise<void>)[] = [() => ctl.close()];
+  const failStart = async (why?: string): Promise<number> => {
+    if (why !== undefined) log(why);
+    for (const u of undo.reverse()) await u();
+    return 1;
+  };
   for (const p of ctl.loadErrors) logger.error(`saved configuration: ${p}`);
   // the health checks of --keepalived (made when the configuration is applied)
   let health: HealthManager | undefined;
@@ -287,16 +305,18 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     health: (cfg) => (health = new HealthManager(ctl.model, cfg, log)),
   });
   const problems = await configurator.start();
+  phases.mark('config');
   if (problems.length) {
     logger.error(
       `not starting: ${problems.length} configuration problem(s) (--ignore-config-errors starts anyway)`,
     );
-    await ctl.close();
-    return 1;
+    return failStart();
   }
   // the state of the previous run (a planned stop's file, else the crash journal, or
   // the running daemon's on --takeover) is restored before the first packet is read
   let successor: Successor | null = null;
+  // when the old daemon stopped reading (a hand-over), for the log
+  let parkedAt = NaN;
   try {
     // nothing to take over from (not running, or crashed): start like any start
     if (args.takeover)
@@ -309,20 +329,36 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
       log(
         `the service manager kept ${inherited.length} capture descriptor(s): ${inherited.map((f) => f.name).join(', ')}`,
       );
+    } else if (!successor && runDir !== null) {
+      // a planned stop without a service manager left them with a holder (fdhold.ts)
+      const held = takeHeldDescriptors(runDir, copyDescriptor, (fd) => loadNative().close(fd), log);
+      if (held.length) {
+        director.adoptDescriptors(held);
+        log(
+          `took ${held.length} held capture descriptor(s) over: ${held.map((f) => f.name).join(', ')}`,
+        );
+      }
     }
     await director.start(async () => {
+      phases.mark('hops');
       const now = Date.now();
       if (successor) {
         const s = await successor.receive(engine, () => Date.now(), copyDescriptor);
         director.adoptDescriptors(s.fds);
+        parkedAt = s.parkedAt;
         log(
           `hand-over: took ${s.conns} connection(s), ${s.templates} template(s) and ${s.fds.length} capture descriptor(s) over in ${s.ms} ms` +
+            ` (old daemon: export ${s.exportMs} ms; here: import ${s.importMs} ms)` +
             (s.why ? ` (copying descriptors: ${s.why})` : ''),
         );
       } else if (runDir !== null && !restoreStateFile(engine, runDir, now, log))
         restoreJournal(engine, runDir, now, log);
+      phases.mark('state');
+      // attached right after this returns: the first packets are read in the next turn
+      setImmediate(() => phases.mark('reading'));
       startJournal();
     });
+    phases.mark('rules');
     if (successor) await successor.confirm(tempControl);
     else if (args.takeover) renameSync(tempControl, control);
     dataPlane = true;
@@ -332,9 +368,9 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
       director.park();
       await successor.abort();
     } else director.stop();
-    await ctl.close();
-    return 1;
+    return failStart();
   }
+  undo.push(() => director.stop());
   // keepalived's VRRP role; with --sync-interface the sync daemons follow it, and a
   // director that knows of no MASTER rejoins as backup and learns its table
   vrrp = new VrrpTracker({
@@ -352,22 +388,18 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
       fifo.start();
       log(`vrrp: reading keepalived's notify FIFO ${args.vrrpNotifyFifo}`);
     } catch (e) {
-      log(`--vrrp-notify-fifo: ${(e as Error).message}`);
-      director.stop();
-      await ctl.close();
-      return 1;
+      return failStart(`--vrrp-notify-fifo: ${(e as Error).message}`);
     }
   }
   let metrics: Server | undefined;
   if (args.metrics) {
     const at = parseHostPort(args.metrics);
     if (!at) {
-      log(`--metrics ${args.metrics}: expected PORT, HOST:PORT or [IPv6]:PORT`);
-      director.stop();
-      await ctl.close();
-      return 1;
+      return failStart(`--metrics ${args.metrics}: expected PORT, HOST:PORT or [IPv6]:PORT`);
     }
     try {
+      const { createMetrics, fastpathReport, serveMetrics } =
+        await import('../metrics/prometheus.js');
       const model = ctl.model;
       const exporter = createMetrics({
         model,
@@ -389,10 +421,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
         `metrics at http://${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}/metrics`,
       );
     } catch (e) {
-      log(`cannot serve metrics on ${args.metrics}: ${(e as Error).message}`);
-      director.stop();
-      await ctl.close();
-      return 1;
+      return failStart(`cannot serve metrics on ${args.metrics}: ${(e as Error).message}`);
     }
   }
   ctl.model.onChange(() => {
@@ -410,13 +439,19 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
       }
     });
   });
+  if (metrics) {
+    const m = metrics;
+    undo.push(() => void m.close());
+  }
   // after the data plane follows the model: the checker's changes reach it
   configurator.startHealth();
+  undo.push(() => configurator.stop());
   reload = reloadNow;
   if (hupDuringStart) void reload();
   let web: WebServer | undefined;
   if (args.web) {
     try {
+      const { startDashboard } = await import('../web/server.js');
       web = await startDashboard({
         listen: args.web,
         tokenFile: args.webTokenFile ?? join(dirname(control), 'web.token'),
@@ -432,14 +467,17 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
         },
       });
     } catch (e) {
-      log((e as Error).message);
-      configurator.stop();
-      metrics?.close();
-      director.stop();
-      await ctl.close();
-      return 1;
+      return failStart((e as Error).message);
     }
   }
+  phases.mark('running');
+  const dark = Number.isFinite(parkedAt) ? wallAt(phases.at('reading')) - parkedAt : NaN;
+  log(
+    `start-up phases (ms since the process started, +since the previous): ${phases.describe()}` +
+      (Number.isFinite(dark)
+        ? `; packets not read for ${dark.toFixed(0)} ms (old daemon stopped reading → this one read)`
+        : ''),
+  );
   log(
     `daemon running${ns ? ` in netns ${ns}` : ''}: control ${control}, queues ${director.queueIn}/${director.queueOut}, ${director.captureDescription}, ${describe(engine)}`,
   );
@@ -467,6 +505,8 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
           director,
           journal,
           runDir,
+          // under a service manager its descriptor store keeps them
+          holdDescriptors: !notifier.enabled,
           stopSides: () => {
             void notifier.stopping();
             // keepalived's own stop (lvs_flush_on_stop, omega) only when really stopping;

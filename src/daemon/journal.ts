@@ -3,6 +3,9 @@
  * table outside the process, so that after SIGKILL (or a crash) and a restart the
  * established connections carry on.
  *
+ * Over 600 lines: the journal's writer and its reader share one record layout (the
+ * R_* offsets below), which stays in one file.
+ *
  * The copy is a snapshot (the engine's whole state, daemon/state.ts's file format)
  * plus a journal of fixed-size records appended after it, in the run directory (on
  * /run: memory, not disk). The records are fed by the same per-connection events the
@@ -22,9 +25,12 @@
  * snapshot (records name real servers by id). bench:e2e's `hitless` section measures
  * throughput with the journal on and off.
  *
- * A snapshot does not stop the packet path: the engine's state is exported at once
- * (typed-array column copies), and a worker thread (snapshot-worker.ts) encodes and
- * writes it. Meanwhile every record goes to both the current journal and the next
+ * A snapshot does not stop the packet path: the engine's state is exported in slices
+ * with the event loop turning between them (engine/state.ts StateExport; conns that
+ * change meanwhile are noted by the same per-connection events and copied again at its
+ * end), and a worker thread (snapshot-worker.ts) encodes and writes it. Records made
+ * during the export go to the current journal only (the snapshot has their changes);
+ * from the export's end every record goes to both the current journal and the next
  * generation's (`journal.next`, header already written); once the snapshot is on disk
  * `journal.next` replaces `journal.log`. A crash at any point leaves a snapshot with a
  * journal of its generation holding everything since: the old pair until the new
@@ -54,15 +60,16 @@ import { join } from 'node:path';
 import type { Engine } from '../engine/engine.js';
 import { CONN_F_ONE_PACKET } from '../engine/constants.js';
 import {
-  exportEngineState,
   importEngineState,
   StateError,
   type ConnsState,
+  type EngineState,
 } from '../engine/state.js';
 import type { SnapshotDone, SnapshotJob } from './snapshot-worker.js';
 import { addConnListener } from '../sync/hook.js';
 import {
   describeImport,
+  exportSliced,
   JOURNAL_LOG,
   JOURNAL_NEXT,
   JOURNAL_SNAPSHOT,
@@ -131,11 +138,16 @@ export class Journal {
     null;
   private worker: Worker | null = null;
   private seq = 0;
+  /** A snapshot's export (in slices) is under way. */
+  private exporting = false;
   /** A snapshot was asked for while one was being written. */
   private again = false;
   /** Records written, snapshots taken (for the log and the bench). */
   readonly counts = { records: 0, snapshots: 0 };
-  /** The longest time (ms) a snapshot held the calling thread (export and hand-off). */
+  /**
+   * The longest time (ms) a snapshot held the calling thread at once (a slice of the
+   * export, its final delta, the hand-off to the worker).
+   */
   snapshotHoldMs = 0;
 
   constructor(
@@ -172,16 +184,38 @@ export class Journal {
    */
   compactAsync(): void {
     if (this.fd < 0) return;
-    if (this.next) {
+    if (this.next || this.exporting) {
       this.again = true;
       return;
     }
-    const t0 = performance.now();
+    this.exporting = true;
+    const stats: { longestMs: number; finishMs?: number } = { longestMs: 0 };
+    exportSliced(this.engine, undefined, stats).then(
+      (state) => {
+        this.exporting = false;
+        // the final delta and the hand-off to the worker run in one turn
+        const t0 = performance.now();
+        if (this.fd >= 0) this.snapshotExported(state);
+        const last = (stats.finishMs ?? 0) + performance.now() - t0;
+        this.snapshotHoldMs = Math.max(this.snapshotHoldMs, stats.longestMs, last);
+      },
+      (e: Error) => {
+        this.exporting = false;
+        this.log(`journal: snapshot: ${e.message}; keeping the previous one`);
+      },
+    );
+  }
+
+  /**
+   * The export is complete (its final delta taken in this same turn of the event loop):
+   * what was recorded until now belongs to the current generation, what comes next to
+   * both (see the module comment).
+   */
+  private snapshotExported(state: EngineState): void {
     this.flush();
     const gen = this.gen + 1;
     let fd = -1;
     try {
-      const state = exportEngineState(this.engine);
       fd = openSync(join(this.dir, JOURNAL_NEXT), 'w', 0o600);
       writeSync(fd, this.header(gen), 0, HEADER, 0);
       const seq = ++this.seq;
@@ -197,14 +231,12 @@ export class Journal {
       this.next = null;
       this.log(`journal: snapshot: ${(e as Error).message}; crash recovery off`);
       this.stop(false);
-      return;
     }
-    this.snapshotHoldMs = Math.max(this.snapshotHoldMs, performance.now() - t0);
   }
 
   /** Resolves once no snapshot is queued or being written (tests, bench). */
   async settled(): Promise<void> {
-    while (this.compactQueued || this.next || this.again)
+    while (this.compactQueued || this.exporting || this.next || this.again)
       await new Promise((r) => setTimeout(r, 5));
   }
 

@@ -25,14 +25,17 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { dropHeldDescriptors, holdDescriptors } from './fdhold.js';
 import type { Engine } from '../engine/engine.js';
 import {
   exportEngineState,
   importEngineState,
   StateError,
+  StateExport,
   type EngineState,
   type ImportSummary,
 } from '../engine/state.js';
+import { addConnListener } from '../sync/hook.js';
 
 /** Name of the state file in the run directory. */
 export const STATE_FILE = 'engine.state';
@@ -89,6 +92,38 @@ function revive(v: unknown, depth: number): unknown {
   const out: Record<string, unknown> = {};
   for (const k of Object.keys(o)) out[k] = revive(o[k], depth + 1);
   return out;
+}
+
+/**
+ * The engine's state exported in slices, the event loop turning between them (packets
+ * keep being forwarded); the conns that change meanwhile are noted by the same
+ * per-connection events the journal and sync hear, and copied again at the end.
+ * `beforeFinish` runs right before the final delta (a hand-over parks there): what it
+ * returns is the state of that moment.
+ */
+export async function exportSliced(
+  engine: Engine,
+  beforeFinish?: () => void,
+  stats?: { longestMs: number; finishMs?: number },
+): Promise<EngineState> {
+  const x = new StateExport(engine);
+  const unlisten = addConnListener(engine, (id) => x.touched(id));
+  const timed = <T>(fn: () => T): T => {
+    const t0 = performance.now();
+    const r = fn();
+    if (stats) stats.longestMs = Math.max(stats.longestMs, performance.now() - t0);
+    return r;
+  };
+  try {
+    while (!timed(() => x.step())) await new Promise<void>((r) => setImmediate(r));
+    beforeFinish?.();
+    const t0 = performance.now();
+    const st = timed(() => x.finish());
+    if (stats) stats.finishMs = performance.now() - t0;
+    return st;
+  } finally {
+    unlisten();
+  }
 }
 
 /** Writes `body` (JSON text) atomically with the header line (tmp file, fsync, rename). */
@@ -242,7 +277,17 @@ export type StopHow = 'park' | 'clean' | 'handed';
 /** The parts {@link shutdown} stops. */
 export interface RunParts {
   engine: Engine;
-  director: { park(): void; stop(): void };
+  director: {
+    park(keep?: boolean): void;
+    stop(): void;
+    descriptors(): { name: string; fd: number }[];
+    releaseKept(): void;
+  };
+  /**
+   * A planned stop hands the capture's descriptors to a holder process for the next
+   * start (daemon/fdhold.ts); false when a service manager stores them (FDSTORE).
+   */
+  holdDescriptors?: boolean;
   journal: { stop(remove: boolean): void } | null;
   /** The run directory (state file, journal); null: nothing is kept. */
   runDir: string | null;
@@ -264,7 +309,10 @@ export function shutdown(p: RunParts, how: StopHow): void {
   if (how === 'clean' || p.runDir === null) {
     p.director.stop();
     p.journal?.stop(true);
-    if (p.runDir !== null) removeStateFiles(p.runDir);
+    if (p.runDir !== null) {
+      removeStateFiles(p.runDir);
+      dropHeldDescriptors(p.runDir);
+    }
     return;
   }
   if (how === 'handed') {
@@ -272,7 +320,19 @@ export function shutdown(p: RunParts, how: StopHow): void {
     p.journal?.stop(false);
     return;
   }
-  p.director.park();
+  // packets are held (not dropped) until the next start reads them (fdhold.ts)
+  const hold = p.holdDescriptors === true;
+  p.director.park(hold);
+  if (hold) {
+    try {
+      const fds = p.director.descriptors();
+      const pid = holdDescriptors(p.runDir, fds);
+      p.log(`the capture's ${fds.length} descriptor(s) held for the next start by process ${pid}`);
+    } catch (e) {
+      p.log(`cannot hold the capture's descriptors: ${(e as Error).message}`);
+    }
+    p.director.releaseKept();
+  }
   const path = join(p.runDir, STATE_FILE);
   try {
     const t0 = Date.now();
@@ -333,6 +393,8 @@ export async function stopClean(o: StopCleanOptions): Promise<number> {
     o.log((e as Error).message);
     return 1;
   }
+  // the descriptors a planned stop left held go first (the devices are deleted next)
+  if (o.runDir !== null) dropHeldDescriptors(o.runDir);
   new Director({ name: o.name, queueIn: o.queueIn, queueOut: o.queueOut, log: o.log }).stop();
   if (o.runDir !== null) {
     removeStateFiles(o.runDir);

@@ -5,11 +5,15 @@
  *
  * 1. The new daemon loads the configuration and resolves next hops while the old one
  *    still forwards, serving its control socket on a temporary path.
- * 2. `takeover begin` → the old daemon stops reading, keeping its queue and TUN
- *    descriptors open, and answers its engine's state, its pid and the numbers of
- *    those descriptors. While they are open the kernel holds what the capture takes
- *    (a queue up to its length and socket buffer, a TUN device up to its txqueuelen):
- *    nothing is dropped, nothing reaches the local stack.
+ * 2. `takeover begin` → the old daemon exports its engine's state in slices while it
+ *    still forwards (engine/state.ts StateExport: the event loop turns between them,
+ *    the conns that change meanwhile are noted by the per-connection events), then
+ *    stops reading, keeping its queue and TUN descriptors open (the SYN device's too),
+ *    adds the final delta (the conns changed since their copy) and answers the state,
+ *    its pid, the numbers of those descriptors and when it stopped reading. While they
+ *    are open the kernel holds what the capture takes (a queue up to its length and
+ *    socket buffer, a TUN device up to its txqueuelen): nothing is dropped, nothing
+ *    reaches the local stack.
  * 3. The new daemon restores the state, copies the descriptors (pidfd_getfd) and reads
  *    them: what arrived during the hand-over is read then, late by the hand-over's
  *    length. Descriptors it cannot copy (no pidfd_getfd) are opened anew, as before:
@@ -24,8 +28,8 @@ import { closeSync, renameSync } from 'node:fs';
 import { ControlClient } from '../control/client.js';
 import { ControlError } from '../control/model.js';
 import type { Engine } from '../engine/engine.js';
-import { exportEngineState, importEngineState, type ImportSummary } from '../engine/state.js';
-import { stateFromWire, stateToWire } from './state.js';
+import { importEngineState, type ImportSummary } from '../engine/state.js';
+import { exportSliced, stateFromWire, stateToWire } from './state.js';
 
 /** The old daemon resumes when the successor has not confirmed within this time. */
 export const TAKEOVER_CONFIRM_MS = 10_000;
@@ -56,33 +60,16 @@ export class Handover {
 
   constructor(private readonly side: HandoverSide) {}
 
-  /** Handles `takeover {phase}` (the control model's life-cycle hook). */
+  /** Handles `takeover {phase}` (the control command; `begin` answers once exported). */
   takeover(phase: string): unknown {
     switch (phase) {
       case 'begin':
       case 'begin-keep': {
         if (this.phase !== 'running')
           throw new ControlError('request', 'EBUSY', 'a hand-over is already under way');
-        // a successor that copies descriptors says so; an older one opens its own
-        const keep = phase === 'begin-keep';
-        this.side.log(
-          `hand-over: a new daemon takes over; stopped reading packets${keep ? ' (capture descriptors kept open for it)' : ''}`,
-        );
-        this.side.park(keep);
         this.phase = 'handing';
-        const t0 = Date.now();
-        const wire = stateToWire(exportEngineState(this.side.engine));
-        this.timer = setTimeout(
-          () => this.abort('the new daemon did not confirm'),
-          TAKEOVER_CONFIRM_MS,
-        );
-        this.timer.unref?.();
-        return {
-          pid: process.pid,
-          exportMs: Date.now() - t0,
-          state: wire,
-          fds: keep ? this.side.descriptors() : [],
-        };
+        // a successor that copies descriptors says so; an older one opens its own
+        return this.begin(phase === 'begin-keep');
       }
       case 'release':
         if (this.phase !== 'handing')
@@ -103,6 +90,44 @@ export class Handover {
       default:
         throw new ControlError('request', 'EINVAL', `unknown takeover phase '${phase}'`);
     }
+  }
+
+  /** Exports while forwarding, parks, adds the final delta (see the module comment). */
+  private async begin(keep: boolean): Promise<unknown> {
+    const t0 = performance.now();
+    let parkedAt = 0;
+    let t1 = 0;
+    let state;
+    try {
+      state = await exportSliced(this.side.engine, () => {
+        t1 = performance.now();
+        this.side.park(keep);
+        parkedAt = Date.now();
+      });
+    } catch (e) {
+      this.phase = 'running';
+      throw e;
+    }
+    const t2 = performance.now();
+    const wire = stateToWire(state);
+    const t3 = performance.now();
+    this.side.log(
+      `hand-over: a new daemon takes over; stopped reading packets${keep ? ' (capture descriptors kept open for it)' : ''}; ` +
+        `${state.conns.n} conn(s) exported in ${(t1 - t0).toFixed(1)} ms while forwarding, ` +
+        `final delta ${(t2 - t1).toFixed(1)} ms and encoding ${(t3 - t2).toFixed(1)} ms after it stopped`,
+    );
+    this.timer = setTimeout(
+      () => this.abort('the new daemon did not confirm'),
+      TAKEOVER_CONFIRM_MS,
+    );
+    this.timer.unref?.();
+    return {
+      pid: process.pid,
+      exportMs: Math.round(t3 - t0),
+      parkedAt,
+      state: wire,
+      fds: keep ? this.side.descriptors() : [],
+    };
   }
 
   private abort(why: string): void {
@@ -134,7 +159,17 @@ export class Successor {
     engine: Engine,
     now: () => number,
     copy?: (pid: number, fd: number) => number,
-  ): Promise<ImportSummary & { ms: number; fds: { name: string; fd: number }[]; why?: string }> {
+  ): Promise<
+    ImportSummary & {
+      ms: number;
+      fds: { name: string; fd: number }[];
+      why?: string;
+      /** When the old daemon stopped reading (wall clock, ms). */
+      parkedAt: number;
+      exportMs: number;
+      importMs: number;
+    }
+  > {
     const t0 = Date.now();
     const r = (await this.client.call({
       cmd: 'takeover',
@@ -143,8 +178,12 @@ export class Successor {
       state: unknown;
       pid?: unknown;
       fds?: unknown;
+      parkedAt?: unknown;
+      exportMs?: unknown;
     };
+    const ti = performance.now();
     const s = importEngineState(engine, stateFromWire(r.state), now());
+    const importMs = Math.round(performance.now() - ti);
     // the old daemon's capture descriptors, copied while it keeps them open
     const fds: { name: string; fd: number }[] = [];
     let why: string | undefined;
@@ -163,7 +202,15 @@ export class Successor {
       fds.length = 0;
       await this.client.call({ cmd: 'takeover', phase: 'release' });
     }
-    return { ...s, ms: Date.now() - t0, fds, why };
+    return {
+      ...s,
+      ms: Date.now() - t0,
+      fds,
+      why,
+      parkedAt: typeof r.parkedAt === 'number' ? r.parkedAt : NaN,
+      exportMs: typeof r.exportMs === 'number' ? r.exportMs : NaN,
+      importMs,
+    };
   }
 
   /** Something failed on this side: the old daemon resumes. */

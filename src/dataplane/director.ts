@@ -334,16 +334,20 @@ export class Director {
     let resolved: Awaited<ReturnType<NextHops['update']>>;
     try {
       resolved = await this.resolve();
+      // before the first packet asks for its input device (and before a hand-over)
+      this.tunnelDevs.refresh();
       await beforeAttach?.();
       this.attach();
     } catch (e) {
       this.running = false;
       throw e;
     }
+    // what the capture held (a restart, a hand-over) is read before anything slow
+    await new Promise((r) => setImmediate(r));
     // the restored state's trashed real servers with conns keep hops and capture
     if (this.heldChanged()) resolved = await this.resolve();
     if (!this.steering.tunIn) this.fastpath.setOff('no_steering', 'the tc steering is off');
-    else if (this.fpWanted && this.fastpath.load()) {
+    else if (this.fpWanted && (await this.fastpath.load())) {
       this.steering.fastProg = this.fastpath.progPath;
       this.tun.fp = this.fastpath;
     }
@@ -357,7 +361,6 @@ export class Director {
   /** Opens the queues, sockets and steering devices and starts reading them. */
   private attach(): void {
     const x = this.x;
-    this.tunnelDevs.refresh(); // before the first packet asks for its input device
     this.inNs(() => {
       const open = (num: number, gso: boolean, st: TxState): void => {
         // a descriptor still bound (hand-over, descriptor store) holds what came meanwhile
@@ -387,14 +390,17 @@ export class Director {
     if (this.steerWanted) {
       const tin = this.adopt.get(`tun-${this.steer.tunIn}`);
       const tout = this.adopt.get(`tun-${this.steer.tunOut}`);
+      const tsyn = this.adopt.get(`tun-${this.steer.tunSyn}`);
       this.steering.open(
-        tin !== undefined && tout !== undefined ? { in: tin, out: tout } : undefined,
+        tin !== undefined && tout !== undefined ? { in: tin, out: tout, syn: tsyn } : undefined,
       );
+      const { tunIn: si, tunOut: so, tunSyn: ss } = this.steering;
       for (const [k, fd] of [
         [`tun-${this.steer.tunIn}`, tin],
         [`tun-${this.steer.tunOut}`, tout],
+        [`tun-${this.steer.tunSyn}`, tsyn],
       ] as const)
-        if (fd !== undefined && (this.steering.tunIn?.fd === fd || this.steering.tunOut?.fd === fd))
+        if (fd !== undefined && (si?.fd === fd || so?.fd === fd || ss?.fd === fd))
           this.adopt.delete(k);
     }
     // what was handed over and is not used (another configuration): closed
@@ -455,12 +461,10 @@ export class Director {
   descriptors(): { name: string; fd: number }[] {
     if (!this.running) return [...this.adopt].map(([name, fd]) => ({ name, fd }));
     const out = this.queues.map((q) => ({ name: `nfq-${q.num}`, fd: q.chan.fd }));
-    const { tunIn, tunOut } = this.steering;
+    const { tunIn, tunOut, tunSyn } = this.steering;
     if (tunIn && tunOut)
-      out.push(
-        { name: `tun-${tunIn.name}`, fd: tunIn.fd },
-        { name: `tun-${tunOut.name}`, fd: tunOut.fd },
-      );
+      for (const dev of [tunIn, tunOut, tunSyn])
+        if (dev) out.push({ name: `tun-${dev.name}`, fd: dev.fd });
     return out;
   }
 
@@ -482,11 +486,14 @@ export class Director {
     this.adopt.clear();
   }
 
-  /** The fast path goes off: its flows are folded back and go through the daemon. */
-  private fastOff(state: FastpathOff, reason: string): void {
+  /**
+   * The fast path goes off: its flows are folded back and go through the daemon.
+   * `unmount` false (park) leaves its file system to the next start, which replaces it.
+   */
+  private fastOff(state: FastpathOff, reason: string, unmount = true): void {
     this.tun.fp = null;
     this.steering.fastProg = null;
-    this.fastpath.unload();
+    this.fastpath.unload(unmount);
     this.fastpath.setOff(state, reason);
   }
 
@@ -511,7 +518,7 @@ export class Director {
     if (!this.running) return;
     // counts folded into the engine before its state is saved; the program stays
     // attached with an empty map until the next start replaces it
-    this.fastOff('stopped', 'parked (stop, restart or hand-over)');
+    this.fastOff('stopped', 'parked (stop, restart or hand-over)', false);
     this.running = false;
     for (const q of this.queues)
       if (keep) {
@@ -519,14 +526,7 @@ export class Director {
         this.adopt.set(`nfq-${q.num}`, q.chan.fd);
       } else q.chan.close();
     this.queues = [];
-    this.steering.close(
-      keep
-        ? (tin, tout) => {
-            this.adopt.set(`tun-${tin.name}`, tin.fd);
-            this.adopt.set(`tun-${tout.name}`, tout.fd);
-          }
-        : undefined,
-    );
+    this.steering.close(keep ? (dev) => this.adopt.set(`tun-${dev.name}`, dev.fd) : undefined);
     this.x.tunIn = null;
     this.x.close();
     this.hops.clear();

@@ -24,7 +24,8 @@
  *
  * @module
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { bpffsMounted, fastpathObject } from './fastpath-load.js';
 import type { Engine } from '../engine/engine.js';
@@ -173,27 +174,33 @@ export class Fastpath {
   /**
    * Builds (when needed) and loads the program into a BPF file system mounted for this
    * instance, and opens the map. On any failure: one log line, the fast path stays off
-   * and the steering carries everything as before.
+   * and the steering carries everything as before. The commands run as child processes,
+   * the event loop turning meanwhile: a start reads what the capture held (issue 14, the
+   * stall of a hand-over and of a restart).
    */
-  load(): boolean {
+  async load(): Promise<boolean> {
     this.unload();
+    const run = promisify(execFile);
     try {
       const obj = fastpathObject();
       mkdirSync(this.dir, { recursive: true });
-      // a fresh file system per start: what an earlier run pinned is dropped (its
-      // filters are replaced with the new program's by the steering)
-      while (bpffsMounted(this.dir)) execFileSync('umount', [this.dir], { stdio: 'pipe' });
-      execFileSync('mount', ['-t', 'bpf', 'bpf', this.dir], { stdio: 'pipe' });
+      while (bpffsMounted(this.dir)) await run('umount', [this.dir]);
+      await run('mount', ['-t', 'bpf', 'bpf', this.dir]);
       try {
-        execFileSync(
-          'bpftool',
-          ['prog', 'load', obj, this.progPath, 'type', 'classifier', 'pinmaps', this.dir],
-          { stdio: 'pipe' },
-        );
+        await run('bpftool', [
+          'prog',
+          'load',
+          obj,
+          this.progPath,
+          'type',
+          'classifier',
+          'pinmaps',
+          this.dir,
+        ]);
       } catch (e) {
-        const err = e as { code?: string; stderr?: Buffer; message: string };
+        const err = e as { code?: string; stderr?: string; message: string };
         if (err.code === 'ENOENT') throw new Error('bpftool not found (Debian: bpftool)');
-        const lines = (err.stderr?.toString() ?? err.message).trim().split('\n');
+        const lines = (err.stderr || err.message).trim().split('\n');
         throw new Error(`the kernel refused the program: ${lines[lines.length - 1]}`);
       }
       this.fd = bpf().bpfObjGet(`${this.dir}/tsvs_flows`);
@@ -209,13 +216,18 @@ export class Fastpath {
     return true;
   }
 
-  /** Folds and empties the map, closes it, unmounts the file system (stop and park). */
-  unload(): void {
+  /**
+   * Folds and empties the map, closes it, unmounts the file system (stop and park).
+   * `unmount` false leaves the file system for the next start, which replaces it (a
+   * hand-over or restart: no command run while the capture waits).
+   */
+  unload(unmount = true): void {
     if (this.on) this.removeAll();
     this.on = false;
     if (this.engine.fastpath === this) this.engine.fastpath = null;
     if (this.fd >= 0) bpf().close(this.fd);
     this.fd = -1;
+    if (!unmount) return;
     try {
       while (bpffsMounted(this.dir)) execFileSync('umount', [this.dir], { stdio: 'pipe' });
       if (existsSync(this.dir)) rmSync(this.dir, { recursive: true, force: true });

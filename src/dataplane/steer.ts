@@ -360,7 +360,7 @@ export class Steering {
    * (the peers retransmit) instead of reaching the local stack, which would answer them
    * with a reset. The next daemon attaches to the same devices.
    */
-  open(adopt?: { in: number; out: number }): void {
+  open(adopt?: { in: number; out: number; syn?: number }): void {
     const n = this.names;
     const offload = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
     const exists = (dev: string): boolean => {
@@ -374,29 +374,40 @@ export class Steering {
     // adopted from the previous daemon: attach at once (they are already set up and
     // the filters redirect into them), set up again after reading has started
     const adopted = exists(n.tunIn) && exists(n.tunOut);
+    // the SYN device handed over too (a held SYN spares the client 1 s), else opened anew
+    const openSyn = (): void => {
+      if (adopt?.syn !== undefined && exists(n.tunSyn)) {
+        this.tunSyn = adoptTun(adopt.syn, n.tunSyn);
+        return;
+      }
+      if (!exists(n.tunSyn))
+        runQuiet(this.netns, 'ip', ['tuntap', 'add', 'dev', n.tunSyn, 'mode', 'tun', 'vnet_hdr']);
+      try {
+        this.tunSyn = this.inNs(() =>
+          openTun({ name: n.tunSyn, vnetHdrSize: VNET_HDR_BYTES, offload }),
+        );
+      } catch {
+        this.tunSyn = null; // SYNs then go with the other requests
+      }
+    };
     // descriptors still attached (a hand-over's, the service manager's): what the
     // filters redirected meanwhile waits in them (daemon/fdstore.ts)
     if (adopted && adopt) {
       this.tunIn = adoptTun(adopt.in, n.tunIn);
       this.tunOut = adoptTun(adopt.out, n.tunOut);
+      openSyn();
       this.unconfigured = true;
       return;
     }
     if (!adopted)
       for (const dev of [n.tunIn, n.tunOut])
         runQuiet(this.netns, 'ip', ['tuntap', 'add', 'dev', dev, 'mode', 'tun', 'vnet_hdr']);
-    if (!exists(n.tunSyn))
-      runQuiet(this.netns, 'ip', ['tuntap', 'add', 'dev', n.tunSyn, 'mode', 'tun', 'vnet_hdr']);
     try {
       this.inNs(() => {
         this.tunIn = openTun({ name: n.tunIn, vnetHdrSize: VNET_HDR_BYTES, offload });
         this.tunOut = openTun({ name: n.tunOut, vnetHdrSize: VNET_HDR_BYTES, offload });
-        try {
-          this.tunSyn = openTun({ name: n.tunSyn, vnetHdrSize: VNET_HDR_BYTES, offload });
-        } catch {
-          this.tunSyn = null; // SYNs then go with the other requests
-        }
       });
+      openSyn();
       this.unconfigured = true;
       // a new device is set up before the filters redirect into it (Director.start)
     } catch (e) {
@@ -566,21 +577,18 @@ export class Steering {
    * Stops following links and closes the devices (the filters are removed by
    * {@link remove}, the devices deleted by {@link destroy}: they are persistent).
    */
-  close(keep?: (tunIn: PacketChannel, tunOut: PacketChannel) => void): void {
+  close(keep?: (dev: PacketChannel) => void): void {
     this.linkMonitor?.kill();
     this.linkMonitor = null;
     if (this.linkChange) clearTimeout(this.linkChange);
-    // kept open (a hand-over): the devices keep their carrier and hold what comes
+    // kept open (a hand-over), the SYN device too: they keep carrier and hold what comes
     if (keep && this.tunIn && this.tunOut) {
-      this.tunIn.stopPolling();
-      this.tunOut.stopPolling();
-      keep(this.tunIn, this.tunOut);
-    } else {
-      this.tunIn?.close();
-      this.tunOut?.close();
-    }
-    // the SYN device is not handed over: the next daemon opens it again
-    this.tunSyn?.close();
+      for (const dev of [this.tunIn, this.tunOut, this.tunSyn])
+        if (dev) {
+          dev.stopPolling();
+          keep(dev);
+        }
+    } else for (const dev of [this.tunIn, this.tunOut, this.tunSyn]) dev?.close();
     this.tunIn = this.tunOut = this.tunSyn = null;
     this.on = false;
     this.applied = '';

@@ -153,6 +153,11 @@ export interface EngineState {
     secureTcp: number;
   };
   clock: { lastSecond: number; lastEstimate: number; lastTrash: number; ipId: number };
+  /**
+   * The SYN proxy's cookie secrets (4 words): a cookie one daemon sent is checked by
+   * the next one (a hand-over, a restart). Absent in states of earlier versions.
+   */
+  spKeys?: Int32Array;
 }
 
 /** Counters and estimator of a Stats block, by field name. */
@@ -331,5 +336,6 @@ export function validateEngineState(v: unknown): EngineState {
   const ck = v.clock;
   if (!isObj(ck)) fail('clock: not an object');
   for (const k of ['lastSecond', 'lastEstimate', 'lastTrash', 'ipId']) num(ck[k], `clock.${k}`);
+  if (v.spKeys !== undefined) typed(v.spKeys, Int32Array, 4, 'spKeys');
   return v as unknown as EngineState;
 }

@@ -27,199 +27,30 @@ import {
   CONN_F_HASHED,
   CONN_F_INACTIVE,
   CONN_F_NO_CPORT,
-  CONN_F_SYNPROXY,
   CONN_F_TEMPLATE,
   DEST_F_AVAILABLE,
   DEST_F_OVERLOAD,
 } from './constants.js';
 import { addrEqual } from './addr.js';
 import type { Engine } from './engine.js';
-import type { Ipvs } from './ipvs.js';
 import { Dest, Service } from './service.js';
 import { findScheduler } from './sched/registry.js';
 import type { Stats } from './stats.js';
-import { decodeTree, encodeTree } from './state-tree.js';
+import { decodeTree } from './state-tree.js';
 import {
-  ENGINE_STATE_FORMAT,
-  ENGINE_STATE_VERSION,
   fail,
   isObj,
-  statsOf,
   validateEngineState,
-  type AppConnState,
   type AppStateHooks,
-  type ConnsState,
   type DestState,
-  type EngineState,
   type ServiceKeyState,
   type ServiceState,
   type StatsState,
-  type TrashState,
 } from './state-form.js';
 
 export * from './state-form.js';
 
-function keyOf(s: Service): ServiceKeyState {
-  return {
-    af: s.af,
-    protocol: s.protocol,
-    addr: Uint32Array.from(s.addr),
-    port: s.port,
-    fwmark: s.fwmark,
-  };
-}
-
-function destOf(d: Dest): DestState {
-  return {
-    id: d.id,
-    af: d.af,
-    addr: Uint32Array.from(d.addr),
-    port: d.port,
-    connFlags: d.connFlags,
-    weight: d.weight,
-    lastWeight: d.lastWeight,
-    uThreshold: d.uThreshold,
-    lThreshold: d.lThreshold,
-    flags: d.flags,
-    tunType: d.tunType,
-    tunPort: d.tunPort,
-    tunFlags: d.tunFlags,
-    idleSince: d.idleSince,
-    stats: statsOf(d.stats),
-  };
-}
-
-/** The objects a scheduler refers to that are not its own state. */
-function schedSkip(ipvs: Ipvs): Set<object> {
-  return new Set<object>([ipvs.schedCtx, ipvs.settings]);
-}
-
-/** The state of `engine` as plain data (admin path: allocates; the engine is not changed). */
-export function exportEngineState(engine: Engine): EngineState {
-  const ipvs = engine.ipvs;
-  const c = ipvs.conns;
-  const ids = [...c.ids()];
-  const n = ids.length;
-  // position by conn id (a typed array: a map of a large table is slow to build)
-  let top = 0;
-  for (const id of ids) if (id > top) top = id;
-  const index = new Int32Array(top + 1).fill(-1);
-  for (let i = 0; i < n; i++) index[ids[i]] = i;
-  const cs: ConnsState = {
-    n,
-    af: new Uint8Array(n),
-    proto: new Uint8Array(n),
-    state: new Uint8Array(n),
-    oldState: new Uint8Array(n),
-    flags: new Uint32Array(n),
-    caddr: new Uint32Array(n * 4),
-    vaddr: new Uint32Array(n * 4),
-    daddr: new Uint32Array(n * 4),
-    cport: new Uint16Array(n),
-    vport: new Uint16Array(n),
-    dport: new Uint16Array(n),
-    fwmark: new Uint32Array(n),
-    dest: new Int32Array(n),
-    control: new Int32Array(n),
-    inPkts: new Uint32Array(n),
-    syncEnd: new Uint32Array(n),
-    timeout: new Uint32Array(n),
-    expires: new Float64Array(n),
-    armed: new Uint8Array(n),
-    ids: Int32Array.from(ids),
-  };
-  const apps: AppConnState[] = [];
-  const noApps = ipvs.appOf.size === 0 && ipvs.appData.size === 0 && ipvs.seqs.size === 0;
-  for (let i = 0; i < n; i++) {
-    const id = ids[i];
-    cs.af[i] = c.af[id];
-    cs.proto[i] = c.proto[id];
-    cs.state[i] = c.state[id];
-    cs.oldState[i] = c.oldState[id];
-    cs.flags[i] = c.flags[id];
-    // word by word: no view object per conn (a snapshot of a large table is timed)
-    for (let k = 0; k < 4; k++) {
-      cs.caddr[i * 4 + k] = c.caddr[id * 4 + k];
-      cs.vaddr[i * 4 + k] = c.vaddr[id * 4 + k];
-      cs.daddr[i * 4 + k] = c.daddr[id * 4 + k];
-    }
-    cs.cport[i] = c.cport[id];
-    cs.vport[i] = c.vport[id];
-    cs.dport[i] = c.dport[id];
-    cs.fwmark[i] = c.fwmark[id];
-    cs.dest[i] = c.dest[id];
-    const ct = c.control[id];
-    cs.control[i] = ct >= 0 && ct < index.length ? index[ct] : -1;
-    cs.inPkts[i] = c.inPkts[id];
-    cs.syncEnd[i] = c.syncEnd[id];
-    cs.timeout[i] = c.timeout[id];
-    cs.expires[i] = c.expires[id];
-    cs.armed[i] = c.armed(id) ? 1 : 0;
-    if (c.flags[id] & CONN_F_SYNPROXY) {
-      // the proxy's numbers (its held data is not kept: the client sends it again)
-      if (!cs.sp) cs.sp = new Uint32Array(n * 4);
-      cs.sp[i * 4] = c.spSeq[id];
-      cs.sp[i * 4 + 1] = c.spDelta[id];
-      cs.sp[i * 4 + 2] = c.spTs[id];
-      cs.sp[i * 4 + 3] = c.spInfo[id];
-    }
-    if (noApps) continue;
-    const app = ipvs.appOf.get(id);
-    const data = ipvs.appData.get(id);
-    const seq = ipvs.seqs.get(id);
-    if (app || data !== undefined || seq) {
-      const a: AppConnState = { conn: i, app: app?.name ?? '' };
-      if (data !== undefined) a.data = data;
-      if (seq) a.seq = Array.from(seq);
-      const own = app ? (app as AppStateHooks).saveConn?.(engine, id) : undefined;
-      if (own !== undefined) a.own = own;
-      apps.push(a);
-    }
-  }
-  const appCounters: Record<string, Record<string, number>> = {};
-  for (const a of ipvs.apps) {
-    const cnt = (a as AppStateHooks).saveCounters?.();
-    if (cnt) appCounters[a.name] = cnt;
-  }
-  const skip = schedSkip(ipvs);
-  const services: ServiceState[] = ipvs.services.map((s) => ({
-    key: keyOf(s),
-    schedName: s.schedName,
-    sched: s.scheduler ? encodeTree(s.scheduler, skip) : null,
-    stats: statsOf(s.stats),
-    dests: s.dests.map(destOf),
-  }));
-  const trash: TrashState[] = ipvs.trash.map((d) => ({ ...destOf(d), svc: keyOf(d.svc) }));
-  const s = ipvs.settings;
-  return {
-    format: ENGINE_STATE_FORMAT,
-    version: ENGINE_STATE_VERSION,
-    savedAt: ipvs.now,
-    services,
-    trash,
-    conns: cs,
-    apps,
-    appCounters,
-    totals: statsOf(ipvs.totals),
-    drops: ipvs.drops.slice(),
-    defense: {
-      dropRate: ipvs.dropRate,
-      dropCounter: ipvs.dropCounter,
-      dropEntryActive: ipvs.dropEntryActive,
-      secureTable: ipvs.secureTable,
-      todropCounter: ipvs.todropCounter.slice(),
-      dropEntry: s.drop_entry,
-      dropPacket: s.drop_packet,
-      secureTcp: s.secure_tcp,
-    },
-    clock: {
-      lastSecond: ipvs.lastSecond,
-      lastEstimate: ipvs.lastEstimate,
-      lastTrash: ipvs.lastTrash,
-      ipId: ipvs.ipId,
-    },
-  };
-}
+export { EXPORT_SLICE, exportEngineState, StateExport } from './state-export.js';
 
 // ---------------------------------------------------------------------------
 // Restore
@@ -454,5 +285,6 @@ export function importEngineState(engine: Engine, raw: unknown, now: number): Im
   ipvs.lastEstimate = st.clock.lastEstimate;
   ipvs.lastTrash = st.clock.lastTrash;
   ipvs.ipId = st.clock.ipId;
+  if (st.spKeys) ipvs.sp.keys.restore(st.spKeys);
   return summary;
 }

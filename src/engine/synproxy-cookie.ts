@@ -67,6 +67,16 @@ export class CookieKeys {
     for (let i = 0; i < 4; i++) this.k[i] = Math.floor(random() * 4294967296) | 0;
   }
 
+  /** A copy of the secrets (saved with the engine's state: engine/state.ts). */
+  save(): Int32Array {
+    return this.k.slice();
+  }
+
+  /** Takes another engine's secrets: the cookies it sent stay valid here. */
+  restore(k: Int32Array): void {
+    this.k.set(k.subarray(0, 4));
+  }
+
   /** H0 (`which` 0, count ignored) or H1 (`which` 1) of a flow, as an int32. */
   hash(
     which: 0 | 1,

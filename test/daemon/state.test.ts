@@ -244,16 +244,25 @@ test('a snapshot is written off the packet path; a crash at any moment of it rec
   try {
     const a = configured();
     const j = new Journal(a, dir, () => undefined);
-    let t = traffic(a, 20, 3_000_000);
+    // more conns than one slice of the export (EXPORT_SLICE ids): it spans turns
+    let t = traffic(a, 1200, 3_000_000);
     j.start();
     t = traffic(a, 20, t + 10, 50);
     await tick();
     const oldLog = readFileSync(join(dir, 'journal.log'));
     const oldSnap = readFileSync(join(dir, 'journal.snap'));
-    // a snapshot under way: the packet path goes on meanwhile
+    // a snapshot under way: the packet path goes on meanwhile, during the export (new
+    // conns, changed ones: in the snapshot) and while the worker writes it (records)
     j.compactAsync();
-    assert.ok(existsSync(join(dir, 'journal.next')), 'the next generation has its journal');
+    assert.equal(existsSync(join(dir, 'journal.next')), false, 'exported in slices');
     t = traffic(a, 20, t + 10, 100);
+    let turns = 0;
+    while (!existsSync(join(dir, 'journal.next'))) {
+      await tick();
+      turns++;
+    }
+    assert.ok(turns >= 1, 'the export spanned a turn of the event loop');
+    t = traffic(a, 20, t + 10, 120);
     await tick();
     // a crash now (the new snapshot not yet in place): the old pair has it all
     if (readFileSync(join(dir, 'journal.snap')).equals(oldSnap)) {

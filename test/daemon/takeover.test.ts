@@ -62,7 +62,7 @@ test('begin hands over a restorable state; done makes the old daemon exit', asyn
   }
   const { calls, s } = side(e);
   const h = new Handover(s);
-  const r = h.takeover('begin') as { state: unknown };
+  const r = (await h.takeover('begin')) as { state: unknown };
   assert.deepEqual(calls, ['park']);
   // the answer crosses the control socket as JSON
   const n = engine();
@@ -80,13 +80,13 @@ test('begin hands over a restorable state; done makes the old daemon exit', asyn
   assert.throws(() => h.takeover('sideways'), /unknown takeover phase/);
 });
 
-test('abort makes the old daemon read again, and a new hand-over can begin', () => {
+test('abort makes the old daemon read again, and a new hand-over can begin', async () => {
   const { calls, s } = side(engine());
   const h = new Handover(s);
-  h.takeover('begin');
+  await h.takeover('begin');
   h.takeover('abort');
   assert.deepEqual(calls, ['park', 'resume']);
-  h.takeover('begin');
+  await h.takeover('begin');
   assert.deepEqual(calls, ['park', 'resume', 'park']);
   h.takeover('abort');
 });
@@ -114,7 +114,9 @@ test(
         while ((nl = buf.indexOf('\n')) >= 0) {
           const req = JSON.parse(buf.slice(0, nl)) as { id?: number; phase: string };
           buf = buf.slice(nl + 1);
-          c.write(JSON.stringify({ id: req.id, ok: true, result: h.takeover(req.phase) }) + '\n');
+          void Promise.resolve(h.takeover(req.phase)).then((result) =>
+            c.write(JSON.stringify({ id: req.id, ok: true, result }) + '\n'),
+          );
         }
       });
     }).listen(sock);

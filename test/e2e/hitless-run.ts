@@ -116,6 +116,12 @@ export interface ServiceManager {
   ): Promise<{ pid: number; fds: string[] }>;
 }
 
+/** How the lab's services are set up. */
+export interface LabOptions {
+  /** The HTTP service (wrk and the new connections) behind the SYN proxy (`--synproxy`). */
+  synproxy?: boolean;
+}
+
 export class HitlessLab {
   readonly env: LabEnv;
   readonly dir: string;
@@ -129,6 +135,7 @@ export class HitlessLab {
     env: LabEnv,
     extraArgs: string[],
     private readonly manager?: ServiceManager,
+    opts: LabOptions = {},
   ) {
     this.env = env;
     this.dir = mkdtempSync(join(tmpdir(), `tsvs-${prefix}-`));
@@ -139,7 +146,7 @@ export class HitlessLab {
     writeFileSync(
       rules,
       [
-        `-A -t ${vip}:${HTTP_PORT} -s rr`,
+        `-A -t ${vip}:${HTTP_PORT} -s rr${opts.synproxy ? ' --synproxy' : ''}`,
         `-a -t ${vip}:${HTTP_PORT} -r ${r1.ip4}:${RS_HTTP} -m`,
         `-a -t ${vip}:${HTTP_PORT} -r ${r2.ip4}:${RS_HTTP} -m`,
         `-A -t ${vip}:${ECHO_PORT} -s wlc`,
@@ -170,8 +177,9 @@ export class HitlessLab {
     prefix: string,
     extraArgs: string[] = [],
     manager?: ServiceManager,
+    opts: LabOptions = {},
   ): Promise<HitlessLab> {
-    const l = new HitlessLab(prefix, labUp({ prefix }), extraArgs, manager);
+    const l = new HitlessLab(prefix, labUp({ prefix }), extraArgs, manager, opts);
     // a stream of new connections must not run out of client ports (TIME_WAIT)
     for (const ns of [l.env.ns.client, l.env.ns.rs1, l.env.ns.rs2]) {
       await sh(ns, 'sysctl', ['-qw', 'net.ipv4.ip_local_port_range=1024 65000']);
@@ -323,6 +331,22 @@ export class HitlessLab {
     return this.daemon?.log ?? [];
   }
 
+  /** `tsvs proc NAME` of the running daemon, as `name value` pairs. */
+  async proc(name: string): Promise<Map<string, string>> {
+    const c = await ControlClient.connect(join(this.dir, 'control.sock'), 3000);
+    try {
+      const text = String(await c.call({ cmd: 'proc', name }));
+      return new Map(
+        text
+          .trim()
+          .split('\n')
+          .map((l) => [l.slice(0, l.indexOf(' ')), l.slice(l.indexOf(' ') + 1)]),
+      );
+    } finally {
+      c.close();
+    }
+  }
+
   /** Connections of the running daemon (`ipvsadm -L -c`). */
   async connections(): Promise<number> {
     const c = await ControlClient.connect(join(this.dir, 'control.sock'), 3000);
@@ -436,6 +460,13 @@ export class HitlessLab {
         exitMs,
         connsBefore,
         newLog: this.daemon.log.filter((l) => /restored|recovered|hand-over|running/.test(l)),
+        // where the time went: the new daemon's start-up phases, the old one's stop
+        phases: this.daemon.log
+          .filter((l) => /start-up phases|held capture|took .* over/.test(l))
+          .map((l) => l.replace(/\{"level":"\w+","time":"[^"]+","msg":"/, '').replace(/"\}$/, '')),
+        oldLog: old.log
+          .filter((l) => /hand-over|saved the state|held for the next start|stopping/.test(l))
+          .map((l) => l.replace(/\{"level":"\w+","time":"[^"]+","msg":"/, '').replace(/"\}$/, '')),
         idle: lr.idle,
         fresh: lr.fresh,
         wrk: {

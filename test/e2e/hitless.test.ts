@@ -46,6 +46,11 @@ describe(
         lab.log.some((l) => l.includes('restored the state of the previous run')),
         lab.log.join('\n'),
       );
+      // no service manager: the stopping daemon left the capture with a holder
+      assert.ok(
+        lab.log.some((l) => /took 7 held capture descriptor\(s\) over/.test(l)),
+        lab.log.join('\n'),
+      );
       assert.equal(r.resets, 0, show(r));
       assert.equal(r.failed, 0, show(r));
       assert.equal(r.lost, 0, show(r));
@@ -127,6 +132,7 @@ describe(
         /FDNAME=nfq-\d+/,
         /FDNAME=tun-tsvsi-e2ehitfd/,
         /FDNAME=tun-tsvso-e2ehitfd/,
+        /FDNAME=tun-tsvss-e2ehitfd/,
       ])
         assert.ok(
           stored.some((m) => want.test(m)),
@@ -135,12 +141,48 @@ describe(
       const r = await lab.event('restart');
       t.diagnostic(show(r));
       assert.ok(
-        lab.log.some((l) => /the service manager kept 6 capture descriptor\(s\)/.test(l)),
+        lab.log.some((l) => /the service manager kept 7 capture descriptor\(s\)/.test(l)),
         lab.log.join('\n'),
       );
       assert.equal(r.resets, 0, show(r));
       assert.equal(r.failed, 0, show(r));
       assert.equal(r.lost, 0, show(r));
+    });
+  },
+);
+
+describe(
+  'a SYN-proxied service through a hand-over (its SYN device handed over with the others)',
+  { skip: skip ?? false },
+  () => {
+    let lab: HitlessLab;
+    before(async () => {
+      lab = await HitlessLab.up('e2ehxsp', [], undefined, { synproxy: true });
+    });
+    after(async () => {
+      await lab?.down();
+    });
+
+    test('--takeover under load: nothing reset, nothing failed, nothing lost; the new daemon proxies', async (t) => {
+      const r = await lab.event('takeover');
+      t.diagnostic(show(r));
+      assert.ok(
+        lab.log.some((l) => /hand-over: took .* 7 capture descriptor\(s\)/.test(l)),
+        lab.log.join('\n'),
+      );
+      assert.equal(r.resets, 0, show(r));
+      assert.equal(r.failed, 0, show(r));
+      assert.equal(r.lost, 0, show(r));
+      // the new daemon's own proxy answered the connections made after the hand-over,
+      // and the cookies the old one sent just before it were valid here
+      const after = await lab.proc('ip_vs_defense');
+      t.diagnostic(JSON.stringify(Object.fromEntries(after)));
+      assert.ok(Number(after.get('synproxy_cookies_valid')) > 0, JSON.stringify([...after]));
+      assert.equal(
+        Number(after.get('drops_synproxy_bad_cookie') ?? 0),
+        0,
+        JSON.stringify([...after]),
+      );
     });
   },
 );

@@ -15,6 +15,7 @@ import {
   exportEngineState,
   importEngineState,
   StateError,
+  StateExport,
   type EngineState,
 } from '../../src/engine/state.js';
 import {
@@ -378,4 +379,53 @@ test('a state that does not validate is refused and changes nothing', () => {
   }
   // an engine that already has conns is not overwritten
   assert.throws(() => importEngineState(a, good, p.t), /already has/);
+});
+
+test('an export in slices, with traffic, expiries and reused ids between them, gives the state of its end', () => {
+  const a = configured();
+  const syn = (e: Engine, i: number, port: number, flags: number, now: number): void => {
+    const raw = buildPacket({
+      src: `10.0.${1 + (i >> 8)}.${i & 255}`,
+      dst: VIP,
+      sport: 20000 + (i % 30000),
+      dport: port,
+      flags,
+      payload: flags & SYN ? undefined : 'x',
+    });
+    const buf = new Uint8Array(raw.length + 128);
+    buf.set(raw, 64);
+    e.in(buf, 64, raw.length, now);
+  };
+  let t = 5_000_000;
+  // conns on 80 (NAT, short SYN_RECV timer) and 443 (persistent: templates, controllers)
+  for (let i = 0; i < 3000; i++) syn(a, i, i % 3 ? 80 : 443, SYN, (t += 1));
+  for (let i = 0; i < 3000; i += 2) syn(a, i, i % 3 ? 80 : 443, ACK | PSH, (t += 1));
+  const x = new StateExport(a);
+  // the per-connection events (what the daemon wires from sync/hook.ts)
+  a.syncMaster = (id) => x.touched(id);
+  let slices = 0;
+  for (;;) {
+    const done = x.step(512);
+    slices++;
+    // between slices: new conns, established ones, and the SYN_RECV ones expire (their
+    // ids go back to the free list and are taken again by new conns)
+    for (let i = 0; i < 40; i++) syn(a, 3000 + slices * 40 + i, 80, SYN, (t += 1));
+    for (let i = 1; i < 3000; i += 97) syn(a, i, i % 3 ? 80 : 443, ACK | PSH, (t += 1));
+    if (slices === 3) a.tick((t += 70_000));
+    if (done) break;
+  }
+  assert.ok(slices > 3, `${slices} slices`);
+  a.syncMaster = null;
+  const sliced = x.finish();
+  const whole = exportEngineState(a);
+  assert.equal(sliced.conns.n, whole.conns.n);
+  const b = configured();
+  const c = configured();
+  importEngineState(b, sliced, t);
+  importEngineState(c, whole, t);
+  assert.deepEqual(listing(b), listing(a));
+  assert.deepEqual(listing(b), listing(c));
+  assert.deepEqual(figures(b), figures(c));
+  // the SYN proxy's cookie secrets go along: a cookie one engine sent is valid in the next
+  assert.deepEqual(b.ipvs.sp.keys.save(), a.ipvs.sp.keys.save());
 });

@@ -395,6 +395,11 @@ export class ConnTable {
     this.wheel.advance(now, this.expires, expire);
   }
 
+  /** Whether `id` is a live conn (not on the free list). */
+  isLive(id: number): boolean {
+    return id >= 0 && id < this.cap && !this.freeIds.isFree(id);
+  }
+
   /** Iterate over every live conn id (admin paths: listing, flush). */
   *ids(): Generator<number> {
     for (let id = 0; id < this.cap; id++) if (!this.freeIds.isFree(id)) yield id;
