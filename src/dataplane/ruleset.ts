@@ -239,6 +239,11 @@ export class QueueRules {
     const bin = fam === 'v4' ? IPT4 : IPT6;
     const body: string[] = [];
     for (const [chain] of this.chains()) body.push(`:${chain} - [0:0]`);
+    // requests: only what ip_vs_in_hook looks at, PACKET_HOST frames (a frame for the
+    // VIP sent to the link's broadcast or a multicast MAC goes to the local stack);
+    // replies (ip_vs_out_hook) have no such test
+    for (const [chain, hook] of this.chains())
+      if (hook !== 'FORWARD') body.push(`-A ${chain} -m pkttype ! --pkt-type unicast -j RETURN`);
     for (const r of rules) {
       const [kind, ...rest] = r.split(' ');
       body.push(`-A ${this.table}_${kind} ${rest.join(' ')}`);

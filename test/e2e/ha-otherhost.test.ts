@@ -4,7 +4,9 @@
  * down, or a dead director's MAC aged out — delivers frames addressed to another MAC to
  * every port. The kernel's IPVS never sees them: `ip_rcv` drops a PACKET_OTHERHOST
  * frame. tsvs's u32 steering filters match the destination MAC (the interface's own),
- * so such a frame is not balanced either; frames to the director's MAC are.
+ * so such a frame is not balanced either; frames to the director's MAC are. A frame for
+ * the VIP sent to the broadcast MAC reaches the IP layer (PACKET_BROADCAST) but not
+ * IPVS (`ip_vs_in_hook` takes PACKET_HOST only): the queue chains return such packets.
  *
  * The lab's client LAN is a bridge in the client namespace: with the director's
  * neighbour entry pointing at a MAC no port has, the bridge floods the client's frames
@@ -131,6 +133,28 @@ describe(
       const again = await lab.client('curl', ['-s', '-m', '5', url]);
       assert.equal(again.code, 0, again.stderr);
       assert.ok((await counts(lab)).steered > s1.steered, 'the requests to its MAC are steered');
+    });
+
+    test('a frame for the VIP sent to the broadcast MAC is not balanced (ip_vs_in takes PACKET_HOST only)', async () => {
+      // the director receives it as PACKET_BROADCAST: ip_rcv passes it up, the kernel's
+      // IPVS ignores it (the local stack has it); neither the u32 filters nor the queue
+      // chains take it
+      await neigh('ff:ff:ff:ff:ff:ff');
+      const c0 = await conns();
+      const s0 = await counts(lab);
+      const r = await lab.client('curl', ['-s', '-m', '3', '--connect-timeout', '2', url]);
+      const s1 = await counts(lab);
+      const c1 = await conns();
+      console.log(
+        `# to the broadcast MAC: curl exit ${r.code}; the director received ${s1.received - s0.received} packets, steered ${s1.steered - s0.steered}; connections ${c0} → ${c1}`,
+      );
+      assert.ok(s1.received - s0.received >= 1, JSON.stringify([s0, s1]));
+      assert.notEqual(r.code, 0, `a connection through broadcast frames: ${r.stdout}`);
+      assert.equal(s1.steered - s0.steered, 0, 'broadcast frames were steered');
+      assert.equal(c1, c0, 'the director scheduled a connection from broadcast frames');
+      await neigh(dirMac);
+      const again = await lab.client('curl', ['-s', '-m', '5', url]);
+      assert.equal(again.code, 0, again.stderr);
     });
   },
 );
