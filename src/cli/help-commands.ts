@@ -173,6 +173,11 @@ The configuration file holds ipvsadm rules (ipvsadm -S format) or a tsvs JSON co
         help: 'Capture with the netfilter queues alone, without the tc filters and TUN devices of the fast path (also TSVS_STEER=0).',
       },
       {
+        long: 'workers',
+        arg: 'N|auto',
+        help: "Data-plane workers, one thread each with its own engine and steering devices, flows shared by the client's port (1, 2, 4 or 8; auto: as many as the cores; default 1). Not with --takeover, FTP or connection sync; no in-kernel fast path (docs/dataplane.md).",
+      },
+      {
         long: 'no-fastpath',
         help: 'Do not forward established TCP flows in the kernel (the tc BPF program and flow map); every packet goes through the daemon (also TSVS_FASTPATH=0).',
       },
@@ -268,6 +273,16 @@ The configuration file holds ipvsadm rules (ipvsadm -S format) or a tsvs JSON co
           : 1;
       }
       const { runDaemon, defaultPaths } = await import('../daemon/daemon.js');
+      let workers: number | undefined;
+      if (str(v.workers) !== undefined) {
+        const { parseWorkers } = await import('../daemon/workers.js');
+        const w = parseWorkers(str(v.workers)!);
+        if (typeof w === 'string') {
+          process.stderr.write(`tsvs daemon: ${w}\n`);
+          return 2;
+        }
+        workers = w;
+      }
       if (v['stop-clean']) {
         const { stopClean } = await import('../daemon/state.js');
         const { dirname } = await import('node:path');
@@ -292,6 +307,7 @@ The configuration file holds ipvsadm rules (ipvsadm -S format) or a tsvs JSON co
         ftpPorts: ftp === undefined ? undefined : ftp.split(',').map((p) => Number(p.trim())),
         steer: v['no-steer'] ? false : undefined,
         fastpath: v['no-fastpath'] ? false : undefined,
+        workers,
         metrics: str(v.metrics),
         keepalived: str(v.keepalived),
         web: str(v.web),

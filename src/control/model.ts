@@ -99,7 +99,34 @@ export interface ModelOptions {
     takeover(phase: string): unknown;
     stop(clean: boolean): void;
   };
+  /**
+   * Told of every command that changed the engine (after it did), with its arguments:
+   * the data plane's other workers apply the same commands to their engines, in order
+   * (daemon/workers.ts).
+   */
+  applied?: (cmd: EngineCommand, args: unknown[]) => void;
+  /**
+   * The other workers' shares of the flows: listings add their counters and
+   * connections to this engine's (daemon/workers.ts).
+   */
+  shards?: {
+    services(own: ServiceEntry[]): ServiceEntry[];
+    connections(own: ConnEntry[]): ConnEntry[];
+  };
 }
+
+/** The commands that change an engine (what {@link ModelOptions.applied} is told of). */
+export type EngineCommand =
+  | 'addService'
+  | 'editService'
+  | 'delService'
+  | 'flush'
+  | 'addDest'
+  | 'editDest'
+  | 'delDest'
+  | 'zero'
+  | 'setTimeouts'
+  | 'sysctlSet';
 
 /** Settings that re-run the defence update when written (kernel proc handlers). */
 const DEFENSE_SETTINGS = new Set(['drop_entry', 'drop_packet', 'secure_tcp', 'amemthresh']);
@@ -149,6 +176,7 @@ export class ControlModel {
     const key = serviceKey(spec, 'add service');
     const opts = serviceOptions(spec, 'add service');
     guard(() => this.engine.addService(key, opts));
+    this.opts.applied?.('addService', [spec]);
     this.changed();
   }
 
@@ -158,6 +186,7 @@ export class ControlModel {
     const opts = serviceOptions(spec, 'edit service');
     this.lookup(key, 'edit service');
     guard(() => this.engine.editService(key, opts));
+    this.opts.applied?.('editService', [spec]);
     this.changed();
   }
 
@@ -166,12 +195,14 @@ export class ControlModel {
     const key = serviceKey(id, 'delete service');
     this.lookup(key, 'delete service');
     guard(() => this.engine.delService(key));
+    this.opts.applied?.('delService', [id]);
     this.changed();
   }
 
   /** ipvsadm -C. */
   flush(): void {
     this.engine.flush();
+    this.opts.applied?.('flush', []);
     this.changed();
   }
 
@@ -181,6 +212,7 @@ export class ControlModel {
     const s = this.lookup(key, 'add dest');
     const opts = destOptions(s, dest, 'add dest');
     guard(() => this.engine.addDest(key, opts));
+    this.opts.applied?.('addDest', [svc, dest]);
     this.changed();
   }
 
@@ -190,6 +222,7 @@ export class ControlModel {
     const s = this.lookup(key, 'edit dest');
     const opts = destOptions(s, dest, 'edit dest');
     guard(() => this.engine.editDest(key, opts));
+    this.opts.applied?.('editDest', [svc, dest]);
     this.changed();
   }
 
@@ -199,6 +232,7 @@ export class ControlModel {
     this.lookup(key, 'delete dest');
     const d = destId(dest, 'delete dest');
     guard(() => this.engine.delDest(key, d.addr, d.port));
+    this.opts.applied?.('delDest', [svc, dest]);
     this.changed();
   }
 
@@ -206,11 +240,13 @@ export class ControlModel {
   zero(svc?: ServiceId): void {
     if (svc === undefined) {
       this.engine.zero();
+      this.opts.applied?.('zero', []);
       return;
     }
     const key = serviceKey(svc, 'zero service');
     this.lookup(key, 'zero service');
     guard(() => this.engine.zero(key));
+    this.opts.applied?.('zero', [svc]);
   }
 
   /** ipvsadm --set: 0 leaves a timeout unchanged. */
@@ -234,6 +270,7 @@ export class ControlModel {
       v[k] = x;
     }
     guard(() => this.engine.setTimeouts(v));
+    this.opts.applied?.('setTimeouts', [t]);
     this.changed();
   }
 
@@ -295,18 +332,21 @@ export class ControlModel {
    * dests most recent first.
    */
   services(): ServiceEntry[] {
-    return dumpOrder(this.engine.services).map(serviceEntry);
+    const own = dumpOrder(this.engine.services).map(serviceEntry);
+    return this.opts.shards ? this.opts.shards.services(own) : own;
   }
 
   /** One service (ipvsadm -L -t ...). */
   service(id: ServiceId): ServiceEntry {
     const key = serviceKey(id, 'get service');
-    return serviceEntry(this.lookup(key, 'get service'));
+    const own = serviceEntry(this.lookup(key, 'get service'));
+    return this.opts.shards ? this.opts.shards.services([own])[0] : own;
   }
 
   /** Every connection and template, as /proc/net/ip_vs_conn lists them. */
   connections(): ConnEntry[] {
-    return connEntries(this.engine);
+    const own = connEntries(this.engine);
+    return this.opts.shards ? this.opts.shards.connections(own) : own;
   }
 
   // ---------------------------------------------------------------------------
@@ -330,6 +370,7 @@ export class ControlModel {
     const err = setSetting(this.engine.settings, n, value);
     if (err !== null) throw new ControlError('sysctl', 'EINVAL', 'Invalid argument', err);
     if (DEFENSE_SETTINGS.has(n)) this.engine.updateDefense();
+    this.opts.applied?.('sysctlSet', [name, value]);
     this.changed();
     return { name: SYSCTL_PREFIX + n, value: getSetting(this.engine.settings, n) };
   }

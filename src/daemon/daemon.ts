@@ -50,6 +50,7 @@ import {
   vrrpStateDir,
 } from './vrrp.js';
 import { ControlError } from '../control/model.js';
+import { Workers } from './workers.js';
 
 export interface DaemonArgs {
   /** Configuration file: ipvsadm rules (`ipvsadm -S` format) or a tsvs JSON config. */
@@ -106,6 +107,8 @@ export interface DaemonArgs {
   syncLearnMs?: number;
   /** Read keepalived's vrrp_notify_fifo here. */
   vrrpNotifyFifo?: string;
+  /** Data-plane workers (daemon/workers.ts; default 1: the daemon's thread alone). */
+  workers?: number;
   log?: (line: string) => void;
 }
 
@@ -162,7 +165,26 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
   const state = args.state === undefined ? paths.state : args.state;
   const ns = currentNetnsName();
   const runDir = args.runDir !== undefined ? args.runDir : state === null ? null : dirname(control);
+  const nWorkers = args.workers ?? 1;
+  if (nWorkers > 1) {
+    // what several workers cannot do yet (docs/dataplane.md, "One worker per core")
+    const no = args.takeover
+      ? '--takeover'
+      : args.ftpPorts?.some((p) => p !== 0)
+        ? '--ftp-ports (an FTP data connection would reach another worker than its control connection)'
+        : args.syncInterface
+          ? '--sync-interface (connection sync)'
+          : args.steer === false
+            ? '--no-steer (workers read steering devices only)'
+            : null;
+    if (no) {
+      log(`--workers ${nWorkers}: not with ${no}; use --workers 1`);
+      return 1;
+    }
+  }
+  let workers: Workers | null = null;
   const director = new Director({
+    shard: nWorkers > 1 ? { id: 0, count: nWorkers } : undefined,
     name: args.name ?? (ns ? ns : 'main'),
     queueIn: args.queueIn,
     queueOut: args.queueOut,
@@ -183,7 +205,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
   let fifo: VrrpFifo | null = null;
   // bound at conn creation, so before any traffic (as loading ip_vs_ftp does)
   try {
-    const ftp = registerFtp(engine, args.ftpPorts ?? [21]);
+    const ftp = registerFtp(engine, nWorkers > 1 ? [] : (args.ftpPorts ?? [21]));
     if (ftp.ports.length) log(`FTP helper on port(s) ${ftp.ports.join(', ')}`);
   } catch (e) {
     log((e as Error).message);
@@ -234,9 +256,25 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
       statePath: state,
       onError: (e) => logger.error(e.message),
       // answered when the data plane and the sync sockets carry the change
-      afterChange: () => Promise.all([applying, sync.settled()]).then(() => undefined),
+      afterChange: () =>
+        Promise.all([applying, sync.settled(), workers?.settled()]).then(() => undefined),
       model: {
-        sync: { start: (d) => sync.start(d), stop: (s) => sync.stop(s) },
+        sync: {
+          start: (d) => {
+            if (nWorkers > 1)
+              throw new Error(`connection sync is not available with --workers ${nWorkers}`);
+            sync.start(d);
+          },
+          stop: (s) => sync.stop(s),
+        },
+        applied: (cmd, a) => workers?.command(cmd, a),
+        shards:
+          nWorkers > 1
+            ? {
+                services: (own) => workers?.services(own) ?? own,
+                connections: (own) => workers?.connections(own) ?? own,
+              }
+            : undefined,
         lifecycle: {
           takeover: (phase) => handover.takeover(phase),
           stop: (clean) => setImmediate(() => stopAs(clean ? 'clean' : 'park', 'stop request')),
@@ -361,9 +399,25 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     phases.mark('rules');
     if (successor) await successor.confirm(tempControl);
     else if (args.takeover) renameSync(tempControl, control);
+    if (nWorkers > 1) {
+      workers = await Workers.start(
+        {
+          count: nWorkers,
+          name: director.name,
+          netns: director.netns,
+          queueIn: args.queueIn,
+          queueOut: args.queueOut,
+          steer: args.steer,
+          snapshot: ctl.model.snapshot(),
+        },
+        log,
+      );
+      log(`${nWorkers} data-plane workers, flows shared by the client's port`);
+    }
     dataPlane = true;
   } catch (e) {
     log(`cannot start the data plane: ${(e as Error).message}`);
+    await workers?.stop('clean');
     if (successor) {
       director.park();
       await successor.abort();
@@ -518,6 +572,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
             metrics?.close();
             void web?.close();
             sync.stopAll();
+            void workers?.stop(how === 'clean' ? 'clean' : 'park');
           },
           log,
         },

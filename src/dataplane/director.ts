@@ -79,10 +79,18 @@ import {
 } from './native.js';
 import { IPPROTO_RAW } from './native-meta.js';
 import { adoptNfQueue } from './native-fds.js';
-import { withNetns } from './native-if.js';
+import { interfaceIndex, withNetns } from './native-if.js';
 import { ReplyRoutes } from './replyroute.js';
 import { buildRuleset, capturedServices, heldDests, IPT4, IPT6, QueueRules } from './ruleset.js';
-import { Steering, steerNames, type SteerNames } from './steer.js';
+import {
+  MAX_SHARDS,
+  shardSkipDev,
+  shardSteerNames,
+  Steering,
+  steerNames,
+  type SteerNames,
+  type SteerPart,
+} from './steer.js';
 import { TunReader } from './tun.js';
 import { Transmit, type TxState } from './xmit.js';
 
@@ -115,6 +123,13 @@ export interface DirectorOptions {
    * program cannot be built or the kernel refuses it.
    */
   fastpath?: boolean;
+  /**
+   * One worker of several (daemon/workers.ts): its steering filters take only its share
+   * of the flows (steer.ts SteerPart). Worker 0 is the daemon's own director and keeps
+   * the netfilter queues; the others (`id` ≥ 1) steer alone, with devices and filter
+   * priorities of their own ({@link shardSteerNames}). No fast path with several.
+   */
+  shard?: SteerPart;
   /** Engine to drive (default: a new one). */
   engine?: Engine;
   engineOptions?: EngineOptions;
@@ -174,6 +189,8 @@ export class Director {
   private readonly fpWanted: boolean;
   /** The established-flow fast path (off unless loaded at start). */
   readonly fastpath: Fastpath;
+  /** This director's share of the flows when there are several workers (null: all). */
+  readonly shard: SteerPart | null;
   /** Trashed dests the capture and next hops were last built with (ruleset.ts heldDests). */
   private held: Dest[] = [];
   /** Descriptors to attach instead of opening (see adoptDescriptors), by name. */
@@ -195,7 +212,10 @@ export class Director {
     this.queueOutPlain = opts.queueOutPlain ?? top + 2;
     const log = (this.log = opts.log ?? ((l) => process.stderr.write(`tsvs: ${l}\n`)));
     this.steerWanted = opts.steer ?? process.env.TSVS_STEER !== '0';
-    this.steer = steerNames(this.name, this.queueIn);
+    this.shard = opts.shard && opts.shard.count > 1 ? opts.shard : null;
+    this.steer = this.shard
+      ? shardSteerNames(this.name, this.queueIn, this.shard.id)
+      : steerNames(this.name, this.queueIn);
     const inNs = <T>(fn: () => T): T => (this.netns ? withNetns(this.netns, fn) : fn());
     this.engine =
       opts.engine ??
@@ -205,7 +225,7 @@ export class Director {
       });
     this.x = new Transmit(this.engine, inNs, log);
     this.tun = new TunReader(this.x, this.replyRoutes);
-    this.fpWanted = opts.fastpath ?? process.env.TSVS_FASTPATH !== '0';
+    this.fpWanted = !this.shard && (opts.fastpath ?? process.env.TSVS_FASTPATH !== '0');
     this.fastpath = new Fastpath({
       engine: this.engine,
       x: this.x,
@@ -216,7 +236,13 @@ export class Director {
     });
     if (!this.fpWanted) this.fastpath.setOff('disabled', '--no-fastpath or TSVS_FASTPATH=0');
     this.tunnelDevs = new TunnelDevices(this.netns, log);
-    this.rules = new QueueRules(this.netns, this.table, this.steer.tunIn, log);
+    // with workers, what any of them hands back skips the queues (`+`: iptables' prefix)
+    this.rules = new QueueRules(
+      this.netns,
+      this.table,
+      this.shard ? shardSkipDev(this.name) : this.steer.tunIn,
+      log,
+    );
     this.steering = new Steering(
       this.steer,
       this.netns,
@@ -228,6 +254,7 @@ export class Director {
         this.fastOff('no_steering', 'steering turned off after a tc filter failed');
       },
     );
+    this.steering.part = this.shard;
     this.steering.fastFailed = (why) => {
       log(`fast path off (established flows go through the daemon): ${why}`);
       this.fastOff('refused', why);
@@ -309,6 +336,38 @@ export class Director {
       throw new Error('the kernel has no netfilter (NFQUEUE is needed)');
   }
 
+  /** A worker other than the first: steering alone, the queues are the first's. */
+  private get steerOnly(): boolean {
+    return this.shard !== null && this.shard.id > 0;
+  }
+
+  /**
+   * Removes the devices and filters of workers numbered `from` and up that an earlier
+   * run with more workers left (a crash, a restart with fewer): their filters would
+   * redirect a share of the flows into devices nobody reads.
+   */
+  removeShards(from: number): void {
+    for (let id = Math.max(1, from); id < MAX_SHARDS; id++) {
+      const names = shardSteerNames(this.name, this.queueIn, id);
+      let there = false;
+      try {
+        this.inNs(() => interfaceIndex(names.tunIn));
+        there = true;
+      } catch {
+        /* not there */
+      }
+      if (!there) continue;
+      new Steering(
+        names,
+        this.netns,
+        (fn) => this.inNs(fn),
+        this.log,
+        () => Promise.resolve(),
+        () => undefined,
+      ).destroy();
+    }
+  }
+
   private inNs<T>(fn: () => T): T {
     return this.netns ? withNetns(this.netns, fn) : fn();
   }
@@ -328,6 +387,7 @@ export class Director {
    */
   async start(beforeAttach?: () => void | Promise<void>): Promise<void> {
     Director.preflight();
+    if (!this.steerOnly) this.removeShards(this.shard?.count ?? 1);
     // filters of an earlier steered run would redirect into devices nobody reads
     if (!this.steerWanted) this.steering.destroy();
     this.running = true;
@@ -373,10 +433,12 @@ export class Director {
         this.queues.push({ num, chan, st });
       };
       try {
-        open(this.queueIn, true, x.txIn);
-        open(this.queueOut, true, x.txOut);
-        open(this.queueInPlain, false, x.txIn);
-        open(this.queueOutPlain, false, x.txOut);
+        if (!this.steerOnly) {
+          open(this.queueIn, true, x.txIn);
+          open(this.queueOut, true, x.txOut);
+          open(this.queueInPlain, false, x.txIn);
+          open(this.queueOutPlain, false, x.txOut);
+        }
         x.raw4 = openRawSocket({ family: 4, protocol: IPPROTO_RAW, hdrIncl: true });
         x.raw6 = openRawSocket({ family: 6, protocol: IPPROTO_RAW, hdrIncl: true });
       } catch (e) {
@@ -503,6 +565,7 @@ export class Director {
     this.releaseKept();
     this.removeRules(true);
     this.steering.destroy();
+    if (this.shard?.id === 0) this.removeShards(1);
     // also what a crashed run left mounted
     this.fastpath.unload();
   }
@@ -535,7 +598,7 @@ export class Director {
   /** Remove our filters, chains and the jumps to them (also what a crashed run left behind). */
   private removeRules(quiet: boolean): void {
     this.steering.remove();
-    this.rules.remove(quiet);
+    if (!this.steerOnly) this.rules.remove(quiet);
   }
 
   /**
@@ -584,19 +647,20 @@ export class Director {
     nat,
   }: Awaited<ReturnType<NextHops['update']>>): Promise<void> {
     if (!this.running) return;
-    await this.rules.install(
-      buildRuleset(
-        this.engine,
-        {
-          inGso: this.queueIn,
-          outGso: this.queueOut,
-          inPlain: this.queueInPlain,
-          outPlain: this.queueOutPlain,
-        },
-        undefined,
-        tunnelSources,
-      ),
-    );
+    if (!this.steerOnly)
+      await this.rules.install(
+        buildRuleset(
+          this.engine,
+          {
+            inGso: this.queueIn,
+            outGso: this.queueOut,
+            inPlain: this.queueInPlain,
+            outPlain: this.queueOutPlain,
+          },
+          undefined,
+          tunnelSources,
+        ),
+      );
     await this.applySteering();
     // routes or rules may have changed with the configuration (policy routing...)
     if (this.steering.on) void this.hops.refreshReplyRoutes(true);

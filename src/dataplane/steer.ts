@@ -71,8 +71,9 @@ export interface SteerMatches {
  * selectors require the transport header to follow the fixed header (a fragment
  * header or any other extension header leaves the packet to the queue).
  */
-export function steerMatches(engine: Engine): SteerMatches {
+export function steerMatches(engine: Engine, part: SteerPart | null = null): SteerMatches {
   const m: SteerMatches = { req4: [], req6: [], rep4: [], rep6: [], syn4: [], syn6: [] };
+  const byAddr = part ? addressPartitioned(engine) : null;
   const helperPorts = engine.appPorts(6);
   const services = engine.services;
   if (services.some((s) => s.fwmark !== 0)) m.reqOff = 'a fwmark service exists';
@@ -85,19 +86,18 @@ export function steerMatches(engine: Engine): SteerMatches {
     addr: Uint32Array | number[],
     proto: number,
     port: number,
+    clientAddr = false,
   ): string => {
     const a = formatAddr(af, addr);
     const p = dir === 'dst' ? 'dport' : 'sport';
-    if (af === 4)
-      return (
-        `match u8 0x45 0xff at 0 match u16 0 0x3fff at 6 match ip ${dir} ${a}/32 ` +
-        `match ip protocol ${proto} 0xff` +
-        (port ? ` match ip ${p} ${port} 0xffff` : '')
-      );
-    return (
-      `match ip6 ${dir} ${a}/128 match ip6 protocol ${proto} 0xff` +
-      (port ? ` match ip6 ${p} ${port} 0xffff` : '')
-    );
+    const base =
+      af === 4
+        ? `match u8 0x45 0xff at 0 match u16 0 0x3fff at 6 match ip ${dir} ${a}/32 ` +
+          `match ip protocol ${proto} 0xff` +
+          (port ? ` match ip ${p} ${port} 0xffff` : '')
+        : `match ip6 ${dir} ${a}/128 match ip6 protocol ${proto} 0xff` +
+          (port ? ` match ip6 ${p} ${port} 0xffff` : '');
+    return part ? base + partMatch(part, af, dir === 'dst', clientAddr) : base;
   };
   // with the trashed real servers connections still use (ruleset.ts)
   for (const { svc: s, dests } of capturedServices(engine)) {
@@ -107,8 +107,9 @@ export function steerMatches(engine: Engine): SteerMatches {
     const helper = s.protocol === 6 && helperPorts.includes(s.port);
     // port-0 services, the FTP port and helper ports take every port of the VIP
     const allPorts = s.port === 0 || s.port === 21 || helper;
+    const ca = byAddr?.has(s) ?? false;
     if (!m.reqOff) {
-      const r = sel(s.af, 'dst', s.addr, s.protocol, allPorts ? 0 : s.port);
+      const r = sel(s.af, 'dst', s.addr, s.protocol, allPorts ? 0 : s.port, ca);
       add(s.af === 4 ? m.req4 : m.req6, r);
       // the TCP flags byte (offset 33 after a 20-byte IPv4 header, 53 after IPv6's):
       // SYN set, ACK, RST and FIN clear
@@ -119,7 +120,10 @@ export function steerMatches(engine: Engine): SteerMatches {
       if (d.fwd !== CONN_F_MASQ) continue;
       // FTP: active data connections come from port 20, passive ones from any port
       const every = d.port === 0 || helper || (s.port === 21 && s.protocol === 6);
-      add(d.af === 4 ? m.rep4 : m.rep6, sel(d.af, 'src', d.addr, s.protocol, every ? 0 : d.port));
+      add(
+        d.af === 4 ? m.rep4 : m.rep6,
+        sel(d.af, 'src', d.addr, s.protocol, every ? 0 : d.port, ca),
+      );
     }
   }
   for (const k of ['req4', 'req6', 'rep4', 'rep6', 'syn4', 'syn6'] as const)
@@ -127,6 +131,61 @@ export function steerMatches(engine: Engine): SteerMatches {
   if (m.req4.length === 0) m.syn4 = [];
   if (m.req6.length === 0) m.syn6 = [];
   return m;
+}
+
+/**
+ * One worker's share of the flows when the data plane runs several (daemon/workers.ts):
+ * the flows whose client port — or, for {@link addressPartitioned} services, client
+ * address — has `id` in its low bits (`count` is a power of two).
+ */
+export interface SteerPart {
+  id: number;
+  count: number;
+}
+
+/**
+ * The u32 match of a share: requests by their source (the client), NAT replies by
+ * their destination (the client again), so both directions reach the same worker.
+ * The client's port (IHL 5 is matched already, so `ip sport` is at its place), or the
+ * low bits of the client's address (IPv4 saddr at 12, daddr at 16; the last word of
+ * IPv6's at 20 and 36).
+ */
+export function partMatch(
+  part: SteerPart,
+  af: AddressFamily,
+  request: boolean,
+  clientAddr: boolean,
+): string {
+  const mask = part.count - 1;
+  if (clientAddr)
+    return ` match u32 ${part.id} ${mask} at ${af === 4 ? (request ? 12 : 16) : request ? 20 : 36}`;
+  return ` match ${af === 4 ? 'ip' : 'ip6'} ${request ? 'sport' : 'dport'} ${part.id} ${mask}`;
+}
+
+/**
+ * Services whose flows are shared out by client address instead of client port:
+ * persistent services (one client's template and all its connections in one worker),
+ * and every service sharing a NAT real server (address and port) with one of those,
+ * whose replies the same filters carry.
+ */
+export function addressPartitioned(engine: Engine): Set<object> {
+  const out = new Set<object>();
+  const rips = new Set<string>();
+  const key = (d: { af: AddressFamily; addr: Uint32Array; port: number }): string =>
+    `${formatAddr(d.af, d.addr)}|${d.port}`;
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const s of engine.services) {
+      if (out.has(s)) continue;
+      if (s.persistent || s.dests.some((d) => rips.has(key(d)))) {
+        out.add(s);
+        for (const d of s.dests) rips.add(key(d));
+        grew = true;
+      }
+    }
+  }
+  return out;
 }
 
 /** Names and numbers of one director's steering. */
@@ -255,6 +314,8 @@ export function steerDevices(links: LinkJson[], names: SteerNames): string[] {
     if (l.link_type === 'loopback' || l.ifname === 'lo') continue;
     if (l.ifname === names.tunIn || l.ifname === names.tunOut || l.ifname === names.tunSyn)
       continue;
+    // another worker's devices (daemon/workers.ts): what it hands back is not steered
+    if (/^tsvs[ios]-/.test(l.ifname)) continue;
     if (isTunnelLink(l)) continue;
     out.push(l.ifname);
   }
@@ -272,6 +333,34 @@ export function steerNames(instance: string, pref: number): SteerNames {
     pref6: pref + 1,
     prefFast: Math.max(1, pref - 1),
   };
+}
+
+/** Workers a data plane can have (their device names carry one digit). */
+export const MAX_SHARDS = 8;
+
+/**
+ * Names and filter priorities of worker `id` ≥ 1 of several (worker 0 keeps
+ * {@link steerNames}'): `tsvsi-<first 7 of the instance>-<id>` (not a dot: sysctl names
+ * the device's settings with dots as separators), priorities 20 per worker
+ * below the first's (tc tries lower priorities first; the shares are disjoint).
+ */
+export function shardSteerNames(instance: string, pref: number, id: number): SteerNames {
+  if (id === 0) return steerNames(instance, pref);
+  const base = `${instance.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 7)}-${id}`;
+  const p = Math.max(3, pref - 20 * id);
+  return {
+    tunIn: `tsvsi-${base}`,
+    tunOut: `tsvso-${base}`,
+    tunSyn: `tsvss-${base}`,
+    pref4: p,
+    pref6: p + 1,
+    prefFast: p - 1,
+  };
+}
+
+/** The request devices of every worker of an instance, as an iptables interface pattern. */
+export function shardSkipDev(instance: string): string {
+  return `tsvsi-${instance.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 7)}+`;
 }
 
 /** Address given to the steering TUN, so the reverse-path check can pass (see {@link Steering.open}). */
@@ -307,6 +396,8 @@ export class Steering {
   fastProg: string | null = null;
   /** Called when the fast path's program could not be attached (it is then left off). */
   fastFailed: (why: string) => void = () => undefined;
+  /** This worker's share of the flows (null: all of them). */
+  part: SteerPart | null = null;
 
   /**
    * @param inNs  runs a function in the director's network namespace
@@ -468,7 +559,7 @@ export class Steering {
    */
   async apply(engine: Engine): Promise<void> {
     if (!this.tunIn || !this.tunOut) return;
-    const m = steerMatches(engine);
+    const m = steerMatches(engine, this.part);
     if (!this.tunSyn) m.syn4 = m.syn6 = [];
     let links: LinkJson[];
     try {
