@@ -312,6 +312,7 @@ function paths(ctx: Ctx): Path[] {
     env?: Record<string, string>,
     bin: string = TSVS,
     nice?: number,
+    extra: string[] = [],
   ): Path => ({
     name,
     what,
@@ -340,6 +341,7 @@ function paths(ctx: Ctx): Path[] {
           join(dir, 'tsvs.sock'),
           '--name',
           'bench',
+          ...extra,
         ],
         log,
         env,
@@ -507,6 +509,19 @@ function paths(ctx: Ctx): Path[] {
       },
     },
     tsvs('tsvs', 'tsvs daemon, NAT (masq), rr'),
+    // one data-plane worker against two (docs/dataplane.md "One worker per core"), both
+    // without the in-kernel fast path (workers do not have it): only with --only
+    ...(ONLY?.some((o) => o === 'tsvs-w1' || o === 'tsvs-w2')
+      ? [
+          tsvs('tsvs-w1', 'tsvs daemon, 1 worker, no fast path', undefined, TSVS, undefined, [
+            '--no-fastpath',
+          ]),
+          tsvs('tsvs-w2', 'tsvs daemon, --workers 2 (no fast path)', undefined, TSVS, undefined, [
+            '--workers',
+            '2',
+          ]),
+        ]
+      : []),
     ...(ALT_ENV || ALT_TSVS || ALT_NICE !== undefined
       ? [
           tsvs(
