@@ -162,8 +162,9 @@ async function main(): Promise<void> {
   );
   try {
     await sh(lab.ns.director, 'ip', ['route', 'add', SRC_NET, 'via', lab.client4]);
-    // the real server answers every SYN (cookies past its backlog)
-    await sh(lab.ns.rs1, 'sysctl', ['-qw', 'net.ipv4.tcp_max_syn_backlog=65536']);
+    // SYN cookies for every SYN: no half-open state, so no SYN-ACK retransmissions
+    // loading the next rounds
+    await sh(lab.ns.rs1, 'sysctl', ['-qw', 'net.ipv4.tcp_syncookies=2']);
     await sleep(500);
     const res: Record<number, Round[]> = { 1: [], 2: [] };
     console.log(
@@ -173,6 +174,7 @@ async function main(): Promise<void> {
     for (let r = 1; r <= ROUNDS; r++)
       for (const w of [1, 2]) {
         const x = await round(lab, dir, flooder, w);
+        await sleep(1000);
         res[w].push(x);
         console.log(
           `  round ${r} workers ${w}: ${Math.round(x.cps)} conn/s  ${Math.round(x.pps)} pkt/s forwarded  ` +

@@ -262,7 +262,11 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
         sync: {
           start: (d) => {
             if (nWorkers > 1)
-              throw new Error(`connection sync is not available with --workers ${nWorkers}`);
+              throw new ControlError(
+                'start daemon',
+                'EOPNOTSUPP',
+                `connection sync is not available with --workers ${nWorkers}`,
+              );
             sync.start(d);
           },
           stop: (s) => sync.stop(s),

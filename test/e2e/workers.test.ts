@@ -13,6 +13,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   Lab,
+  TSVS,
   configure,
   e2eUnavailable,
   serversListening,
@@ -210,6 +211,40 @@ describe(
         (await conns()).filter((c) => c.vport === DR_PORT).map((c) => c.cport),
       );
       for (const p of [...even, ...odd]) assert.ok(listed.has(p), `port ${p} listed`);
+    });
+
+    test('connection sync is refused with a clear message, nothing changed', async () => {
+      await assert.rejects(
+        d.client.call({
+          cmd: 'startDaemon',
+          daemon: { state: 'master', mcastIfn: 'eth0', syncId: 1 },
+        }),
+        /connection sync is not available with --workers 2/,
+      );
+      assert.deepEqual(await d.client.call({ cmd: 'getDaemons' }), []);
+    });
+
+    test('what several workers cannot do is refused at start', async () => {
+      const start = (args: string[]) =>
+        sh(lab.ns.director, process.execPath, [
+          TSVS,
+          'daemon',
+          '--no-state',
+          '--control',
+          `${lab.dir}/refused.sock`,
+          ...args,
+        ]);
+      let r = await start(['--workers', '3']);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /--workers 3: expected 1, 2, 4 or 8/);
+      r = await start(['--workers', '2', '--ftp-ports', '21']);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /--workers 2: not with --ftp-ports/);
+      r = await start(['--workers', '2', '--takeover']);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /--workers 2: not with --takeover/);
+      // the running daemon's devices and service are untouched
+      assert.equal((await service(nat)).dests.length, 2);
     });
 
     test('configuration commands reach every worker', async () => {
