@@ -27,7 +27,7 @@ import {
 } from 'node:worker_threads';
 import type { ConnEntry, DestEntry, ServiceEntry } from '../control/entries.js';
 import type { ConfigSnapshot, EngineCommand } from '../control/model.js';
-import { MAX_SHARDS } from '../dataplane/steer.js';
+import { MAX_SHARDS } from '../dataplane/steer-share.js';
 
 /** What a worker thread is started with (worker-thread.ts). */
 export interface WorkerInit {

@@ -82,15 +82,8 @@ import { adoptNfQueue } from './native-fds.js';
 import { interfaceIndex, withNetns } from './native-if.js';
 import { ReplyRoutes } from './replyroute.js';
 import { buildRuleset, capturedServices, heldDests, IPT4, IPT6, QueueRules } from './ruleset.js';
-import {
-  MAX_SHARDS,
-  shardSkipDev,
-  shardSteerNames,
-  Steering,
-  steerNames,
-  type SteerNames,
-  type SteerPart,
-} from './steer.js';
+import { Steering, steerNames, type SteerNames } from './steer.js';
+import { MAX_SHARDS, shardSkipDev, shardSteerNames, type SteerPart } from './steer-share.js';
 import { TunReader } from './tun.js';
 import { Transmit, type TxState } from './xmit.js';
 
@@ -213,7 +206,7 @@ export class Director {
     const log = (this.log = opts.log ?? ((l) => process.stderr.write(`tsvs: ${l}\n`)));
     this.steerWanted = opts.steer ?? process.env.TSVS_STEER !== '0';
     this.shard = opts.shard && opts.shard.count > 1 ? opts.shard : null;
-    this.steer = this.shard
+    this.steer = this.shard?.id
       ? shardSteerNames(this.name, this.queueIn, this.shard.id)
       : steerNames(this.name, this.queueIn);
     const inNs = <T>(fn: () => T): T => (this.netns ? withNetns(this.netns, fn) : fn());
