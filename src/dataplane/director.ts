@@ -227,7 +227,11 @@ export class Director {
       netns: this.netns,
       log,
     });
-    if (!this.fpWanted) this.fastpath.setOff('disabled', '--no-fastpath or TSVS_FASTPATH=0');
+    if (!this.fpWanted)
+      this.fastpath.setOff(
+        'disabled',
+        this.shard ? 'several data-plane workers (--workers)' : '--no-fastpath or TSVS_FASTPATH=0',
+      );
     this.tunnelDevs = new TunnelDevices(this.netns, log);
     // with workers, what any of them hands back skips the queues (`+`: iptables' prefix)
     this.rules = new QueueRules(
