@@ -7,7 +7,9 @@
  * ones worker 1's, so each phase knows which worker must carry it. The devices'
  * counters show which worker read the requests (tc redirects them: TX on `tsvsi-*` and
  * `tsvss-*`, the SYN device) and the NAT replies (TX on `tsvso-*`). The listings,
- * through the control API, must add up both workers' tables and counters.
+ * through the control API, must add up both workers' tables and counters. A
+ * persistent service is shared out by client address instead: the lab's one client is
+ * one worker's whatever its ports, with one template.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,6 +29,8 @@ const skip = e2eUnavailable();
 const P = 'e2ewk';
 const NAT_PORT = 80;
 const DR_PORT = 5003;
+const PERSIST_PORT = 8081;
+const PERSIST_RPORT = 8082;
 
 /** Per worker: requests (SYN device + request device) and NAT replies redirected to it. */
 async function perWorker(lab: Lab): Promise<{ in: number; out: number }[]> {
@@ -96,11 +100,11 @@ describe(
 
     before(async () => {
       lab = Lab.up(P);
-      for (const port of [8080, DR_PORT]) {
+      for (const port of [8080, PERSIST_RPORT, DR_PORT]) {
         lab.http(0, port);
         lab.http(1, port);
       }
-      await serversListening(lab, [8080, DR_PORT]);
+      await serversListening(lab, [8080, PERSIST_RPORT, DR_PORT]);
       d = await lab.daemon(['--workers', '2']);
       assert.ok(
         d.log.some((l) => l.includes('2 data-plane workers')),
@@ -211,6 +215,60 @@ describe(
         (await conns()).filter((c) => c.vport === DR_PORT).map((c) => c.cport),
       );
       for (const p of [...even, ...odd]) assert.ok(listed.has(p), `port ${p} listed`);
+    });
+
+    test('a persistent service: one client, any port, one worker and one template', async () => {
+      const p = await configure(
+        d.client,
+        {
+          af: 4,
+          protocol: 6,
+          addr: lab.env.vip4,
+          port: PERSIST_PORT,
+          scheduler: 'rr',
+          flags: 1,
+          timeout: 60,
+        },
+        [
+          { addr: lab.env.rs[0].ip4, port: PERSIST_RPORT, fwd: 'masq' },
+          { addr: lab.env.rs[1].ip4, port: PERSIST_RPORT, fwd: 'masq' },
+        ],
+      );
+      const c0 = await perWorker(lab);
+      const seen = new Set<string>();
+      const ports: number[] = [];
+      for (let i = 0; i < 8; i++) {
+        const lp = nextPort++; // both parities
+        ports.push(lp);
+        const r = await lab.client('curl', [
+          '-s',
+          '-m',
+          '5',
+          '--local-port',
+          String(lp),
+          `http://${lab.env.vip4}:${PERSIST_PORT}/`,
+        ]);
+        assert.equal(r.code, 0, r.stderr);
+        seen.add(r.stdout.trim());
+      }
+      assert.equal(seen.size, 1, `persistence: ${[...seen].join(', ')}`);
+      const x = delta(c0, await perWorker(lab));
+      // shared by the client's address: the lab's one client is one worker's
+      const busy = x.filter((w) => w.in >= 8 * 4 && w.out >= 8 * 4);
+      const idle = x.filter((w) => w.in === 0 && w.out === 0);
+      assert.ok(busy.length === 1 && idle.length === 1, JSON.stringify(x));
+      const listed = (await conns()).filter((c) => c.vport === PERSIST_PORT);
+      assert.equal(listed.filter((c) => c.template).length, 1, JSON.stringify(listed));
+      for (const lp of ports)
+        assert.ok(
+          listed.some((c) => c.cport === lp),
+          `port ${lp}`,
+        );
+      assert.equal(
+        (await service(p)).stats.conns,
+        8,
+        'eight connections (a template is not counted)',
+      );
     });
 
     test('connection sync is refused with a clear message, nothing changed', async () => {
