@@ -1,5 +1,6 @@
 /**
- * `tsvs daemon --workers 2` in the lab: two data-plane workers, each with its own
+ * `tsvs daemon --workers 2` in the lab (NAT TCP and UDP, DR, a persistent service):
+ * two data-plane workers, each with its own
  * engine and steering devices (`tsvsi-e2ewk` … for worker 0, `tsvsi-e2ewk-1` … for
  * worker 1), flows shared by the client's port.
  *
@@ -16,6 +17,7 @@ import assert from 'node:assert/strict';
 import {
   Lab,
   TSVS,
+  bg,
   configure,
   e2eUnavailable,
   serversListening,
@@ -31,6 +33,7 @@ const NAT_PORT = 80;
 const DR_PORT = 5003;
 const PERSIST_PORT = 8081;
 const PERSIST_RPORT = 8082;
+const UDP_PORT = 5353;
 
 /** Per worker: requests (SYN device + request device) and NAT replies redirected to it. */
 async function perWorker(lab: Lab): Promise<{ in: number; out: number }[]> {
@@ -104,7 +107,14 @@ describe(
         lab.http(0, port);
         lab.http(1, port);
       }
-      await serversListening(lab, [8080, PERSIST_RPORT, DR_PORT]);
+      for (const [i, ns] of [lab.ns.rs1, lab.ns.rs2].entries())
+        lab.track(
+          bg(ns, 'socat', [
+            `UDP4-RECVFROM:${UDP_PORT},bind=${lab.env.rs[i].ip4},fork`,
+            `SYSTEM:echo rs${i + 1}`,
+          ]),
+        );
+      await serversListening(lab, [8080, PERSIST_RPORT, DR_PORT], [UDP_PORT]);
       d = await lab.daemon(['--workers', '2']);
       assert.ok(
         d.log.some((l) => l.includes('2 data-plane workers')),
@@ -215,6 +225,39 @@ describe(
         (await conns()).filter((c) => c.vport === DR_PORT).map((c) => c.cport),
       );
       for (const p of [...even, ...odd]) assert.ok(listed.has(p), `port ${p} listed`);
+    });
+
+    test('UDP NAT: datagrams and their replies through the worker of their port', async () => {
+      const u = await configure(
+        d.client,
+        { af: 4, protocol: 17, addr: lab.env.vip4, port: UDP_PORT, scheduler: 'rr' },
+        [
+          { addr: lab.env.rs[0].ip4, port: UDP_PORT, fwd: 'masq' },
+          { addr: lab.env.rs[1].ip4, port: UDP_PORT, fwd: 'masq' },
+        ],
+      );
+      for (const parity of [0, 1] as const) {
+        const c0 = await perWorker(lab);
+        const seen: string[] = [];
+        for (let i = 0; i < 4; i++) {
+          if ((nextPort & 1) !== parity) nextPort++;
+          const lp = nextPort++;
+          const r = await lab.client(
+            'socat',
+            ['-t', '2', '-', `UDP4:${lab.env.vip4}:${UDP_PORT},sourceport=${lp}`],
+            { input: 'ping\n', timeoutMs: 5000 },
+          );
+          seen.push(r.stdout.trim());
+        }
+        assert.deepEqual(seen.sort(), ['rs1', 'rs1', 'rs2', 'rs2'], `parity ${parity}`);
+        const x = delta(c0, await perWorker(lab));
+        assert.ok(x[parity].in >= 4 && x[parity].out >= 4, JSON.stringify([parity, x]));
+        assert.ok(x[1 - parity].in === 0 && x[1 - parity].out === 0, JSON.stringify([parity, x]));
+      }
+      const s = await service(u);
+      assert.equal(s.stats.conns, 8);
+      assert.equal(s.stats.inpkts, 8);
+      assert.equal(s.stats.outpkts, 8);
     });
 
     test('a persistent service: one client, any port, one worker and one template', async () => {
