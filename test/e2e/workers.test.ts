@@ -1,8 +1,7 @@
 /**
  * `tsvs daemon --workers 2` in the lab (NAT TCP and UDP, DR, a persistent service):
- * two data-plane workers, each with its own
- * engine and steering devices (`tsvsi-e2ewk` … for worker 0, `tsvsi-e2ewk-1` … for
- * worker 1), flows shared by the client's port.
+ * two data-plane workers, each with its own engine and steering devices (`tsvsi-e2ewk`
+ * … for worker 0, `tsvsi-e2ewk-1` … for worker 1), flows shared by the client's port.
  *
  * Clients bind their source ports (curl --local-port): even ports are worker 0's, odd
  * ones worker 1's, so each phase knows which worker must carry it. The devices'
