@@ -562,7 +562,8 @@ export class Director {
     this.releaseKept();
     this.removeRules(true);
     this.steering.destroy();
-    if (this.shard?.id === 0) this.removeShards(1);
+    // the other workers' devices too (also for `--stop-clean` after a crash)
+    if (!this.steerOnly) this.removeShards(1);
     // also what a crashed run left mounted
     this.fastpath.unload();
   }

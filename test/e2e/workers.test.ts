@@ -243,7 +243,7 @@ describe(
           const lp = nextPort++;
           const r = await lab.client(
             'socat',
-            ['-t', '2', '-', `UDP4:${lab.env.vip4}:${UDP_PORT},sourceport=${lp}`],
+            ['-t', '0.5', '-', `UDP4:${lab.env.vip4}:${UDP_PORT},sourceport=${lp}`],
             { input: 'ping\n', timeoutMs: 5000 },
           );
           seen.push(r.stdout.trim());
@@ -374,6 +374,33 @@ describe(
       assert.equal(await d.stop('SIGINT'), 0);
       const r = await sh(lab.ns.director, 'ip', ['-o', 'link', 'show']);
       assert.doesNotMatch(r.stdout, /tsvs[ios]-/);
+    });
+
+    test("after a crash, --stop-clean removes every worker's devices and filters", async () => {
+      const sock = `${lab.dir}/crash.sock`;
+      const d2 = await lab.daemon(['--workers', '2'], sock);
+      await configure(
+        d2.client,
+        { af: 4, protocol: 6, addr: lab.env.vip4, port: NAT_PORT, scheduler: 'rr' },
+        [{ addr: lab.env.rs[0].ip4, port: 8080, fwd: 'masq' }],
+      );
+      assert.equal(await d2.stop('SIGKILL'), null);
+      let r = await sh(lab.ns.director, 'ip', ['-o', 'link', 'show']);
+      assert.match(r.stdout, new RegExp(`tsvsi-${P}-1`), 'left by the crash');
+      r = await sh(lab.ns.director, process.execPath, [
+        TSVS,
+        'daemon',
+        '--stop-clean',
+        '--name',
+        P,
+        '--control',
+        sock,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      r = await sh(lab.ns.director, 'ip', ['-o', 'link', 'show']);
+      assert.doesNotMatch(r.stdout, /tsvs[ios]-/);
+      r = await sh(lab.ns.director, 'tc', ['filter', 'show', 'dev', 'eth0', 'ingress']);
+      assert.doesNotMatch(r.stdout, /u32|mirred/, r.stdout);
     });
   },
 );
