@@ -50,7 +50,7 @@ import {
   vrrpStateDir,
 } from './vrrp.js';
 import { ControlError } from '../control/model.js';
-import { Workers } from './workers.js';
+import { Workers, workersListings, workersRefused } from './workers.js';
 
 export interface DaemonArgs {
   /** Configuration file: ipvsadm rules (`ipvsadm -S` format) or a tsvs JSON config. */
@@ -166,21 +166,10 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
   const ns = currentNetnsName();
   const runDir = args.runDir !== undefined ? args.runDir : state === null ? null : dirname(control);
   const nWorkers = args.workers ?? 1;
-  if (nWorkers > 1) {
-    // what several workers cannot do yet (docs/dataplane.md, "One worker per core")
-    const no = args.takeover
-      ? '--takeover'
-      : args.ftpPorts?.some((p) => p !== 0)
-        ? '--ftp-ports (an FTP data connection would reach another worker than its control connection)'
-        : args.syncInterface
-          ? '--sync-interface (connection sync)'
-          : args.steer === false
-            ? '--no-steer (workers read steering devices only)'
-            : null;
-    if (no) {
-      log(`--workers ${nWorkers}: not with ${no}; use --workers 1`);
-      return 1;
-    }
+  const refused = workersRefused(nWorkers, args);
+  if (refused) {
+    log(refused);
+    return 1;
   }
   let workers: Workers | null = null;
   const director = new Director({
@@ -272,13 +261,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
           stop: (s) => sync.stop(s),
         },
         applied: (cmd, a) => workers?.command(cmd, a),
-        shards:
-          nWorkers > 1
-            ? {
-                services: (own) => workers?.services(own) ?? own,
-                connections: (own) => workers?.connections(own) ?? own,
-              }
-            : undefined,
+        shards: nWorkers > 1 ? workersListings(() => workers) : undefined,
         lifecycle: {
           takeover: (phase) => handover.takeover(phase),
           stop: (clean) => setImmediate(() => stopAs(clean ? 'clean' : 'park', 'stop request')),

@@ -80,6 +80,38 @@ export function parseWorkers(text: string, cores = availableParallelism()): numb
   return n;
 }
 
+/**
+ * What several workers cannot do yet (docs/dataplane.md, "One worker per core"): the
+ * message refusing the start, or null.
+ */
+export function workersRefused(
+  n: number,
+  a: { takeover?: boolean; ftpPorts?: readonly number[]; syncInterface?: string; steer?: boolean },
+): string | null {
+  if (n <= 1) return null;
+  const no = a.takeover
+    ? '--takeover'
+    : a.ftpPorts?.some((p) => p !== 0)
+      ? '--ftp-ports (an FTP data connection would reach another worker than its control connection)'
+      : a.syncInterface
+        ? '--sync-interface (connection sync)'
+        : a.steer === false
+          ? '--no-steer (workers read steering devices only)'
+          : null;
+  return no ? `--workers ${n}: not with ${no}; use --workers 1` : null;
+}
+
+/** The control model's `shards`: listings with the workers' (once they run). */
+export function workersListings(get: () => Workers | null): {
+  services(own: ServiceEntry[]): ServiceEntry[];
+  connections(own: ConnEntry[]): ConnEntry[];
+} {
+  return {
+    services: (own) => get()?.services(own) ?? own,
+    connections: (own) => get()?.connections(own) ?? own,
+  };
+}
+
 interface Thread {
   id: number;
   worker: Worker;

@@ -15,6 +15,9 @@
  * PACKET_HOST packets: a frame for another host's MAC (a flooding switch, a bridge, a
  * promiscuous port) is left to the stack, which drops it, as `ip_rcv` does.
  *
+ * Over 600 lines: the selectors, the batch and the devices' life cycle are one
+ * mechanism (a data-plane worker's share of the flows is steer-share.ts's).
+ *
  * {@link steerMatches} and {@link steerBatch} build the `tc -batch` lines;
  * {@link Steering} opens the devices and runs them. cls_u32 and act_mirred are the kernel facilities needed (cls_flower is not in every kernel: it is
  * not in the one this was built on).
@@ -34,8 +37,6 @@ import { isTunnelLink, type TunnelLinkJson } from './tunneldev.js';
 import { VNET_HDR_BYTES } from './vnet.js';
 import { capturedServices } from './ruleset.js';
 import { addressPartitioned, partMatch, type SteerPart } from './steer-share.js';
-
-export type { SteerPart } from './steer-share.js';
 
 /** At most this many filters per family and direction; beyond, the queue captures alone. */
 export const STEER_MAX_FILTERS = 256;
@@ -93,14 +94,20 @@ export function steerMatches(engine: Engine, part: SteerPart | null = null): Ste
   ): string => {
     const a = formatAddr(af, addr);
     const p = dir === 'dst' ? 'dport' : 'sport';
-    const base =
-      af === 4
-        ? `match u8 0x45 0xff at 0 match u16 0 0x3fff at 6 match ip ${dir} ${a}/32 ` +
-          `match ip protocol ${proto} 0xff` +
-          (port ? ` match ip ${p} ${port} 0xffff` : '')
-        : `match ip6 ${dir} ${a}/128 match ip6 protocol ${proto} 0xff` +
-          (port ? ` match ip6 ${p} ${port} 0xffff` : '');
-    return part ? base + partMatch(part, af, dir === 'dst', clientAddr) : base;
+    // a worker's share (steer-share.ts): the client's port or address, both directions
+    const cut = part ? partMatch(part, af, dir === 'dst', clientAddr) : '';
+    if (af === 4)
+      return (
+        `match u8 0x45 0xff at 0 match u16 0 0x3fff at 6 match ip ${dir} ${a}/32 ` +
+        `match ip protocol ${proto} 0xff` +
+        (port ? ` match ip ${p} ${port} 0xffff` : '') +
+        cut
+      );
+    return (
+      `match ip6 ${dir} ${a}/128 match ip6 protocol ${proto} 0xff` +
+      (port ? ` match ip6 ${p} ${port} 0xffff` : '') +
+      cut
+    );
   };
   // with the trashed real servers connections still use (ruleset.ts)
   for (const { svc: s, dests } of capturedServices(engine)) {
@@ -262,9 +269,8 @@ export function steerDevices(links: LinkJson[], names: SteerNames): string[] {
     if (l.link_type === 'loopback' || l.ifname === 'lo') continue;
     if (l.ifname === names.tunIn || l.ifname === names.tunOut || l.ifname === names.tunSyn)
       continue;
-    // another worker's devices (daemon/workers.ts): what it hands back is not steered
-    if (/^tsvs[ios]-/.test(l.ifname)) continue;
-    if (isTunnelLink(l)) continue;
+    // nor another worker's devices (daemon/workers.ts): what it hands back is not steered
+    if (/^tsvs[ios]-/.test(l.ifname) || isTunnelLink(l)) continue;
     out.push(l.ifname);
   }
   return out;

@@ -8,7 +8,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ControlModel } from '../../src/control/model.js';
-import { mergeConnections, mergeServices, parseWorkers } from '../../src/daemon/workers.js';
+import {
+  mergeConnections,
+  mergeServices,
+  parseWorkers,
+  workersRefused,
+} from '../../src/daemon/workers.js';
 import { Engine } from '../../src/engine/engine.js';
 import { buildPacket } from '../helpers/packets.js';
 
@@ -23,6 +28,18 @@ describe('--workers', () => {
     assert.equal(parseWorkers('auto', 1), 1);
     for (const bad of ['0', '3', '16', '-2', '2.0', 'two', ''])
       assert.match(String(parseWorkers(bad)), /^--workers .*: expected 1, 2, 4 or 8/);
+  });
+});
+
+describe('what several workers refuse', () => {
+  it('takeover, FTP, connection sync, no steering; nothing with one worker', () => {
+    assert.equal(workersRefused(1, { takeover: true, ftpPorts: [21] }), null);
+    assert.equal(workersRefused(2, {}), null);
+    assert.equal(workersRefused(2, { ftpPorts: [0] }), null, '--ftp-ports 0: the helper off');
+    assert.match(workersRefused(2, { takeover: true })!, /^--workers 2: not with --takeover;/);
+    assert.match(workersRefused(4, { ftpPorts: [21, 2121] })!, /not with --ftp-ports \(an FTP/);
+    assert.match(workersRefused(2, { syncInterface: 'eth0' })!, /--sync-interface/);
+    assert.match(workersRefused(2, { steer: false })!, /--no-steer/);
   });
 });
 
