@@ -1,7 +1,8 @@
 /*
  * tsvs native: the bpf() system call for the established-flow fast path
  * (src/dataplane/fastpath.ts). The daemon opens the flow map that bpftool pinned
- * (BPF_OBJ_GET) and fills, reads and empties it one entry at a time; keys and values
+ * (BPF_OBJ_GET) and fills and empties it (many entries per call), and maps the slots
+ * array of the program's counters into memory; keys and values
  * are caller-owned Uint8Arrays (their layout is in bpf/fastpath.c and
  * src/dataplane/fastpath-map.ts). Registered from tsvs_native.c's init.
  */
@@ -12,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -151,6 +153,78 @@ static napi_value map_next_key(napi_env env, napi_callback_info info) {
   return b;
 }
 
+/*
+ * BPF_MAP_UPDATE_BATCH (BPF_ANY) or BPF_MAP_DELETE_BATCH of n consecutive keys (and
+ * values; sizes: the map's), one system call. Returns how many were processed: fewer
+ * than n when entry [result] was refused (map full, key missing); the caller goes on
+ * after it.
+ */
+static napi_value batch_op(napi_env env, napi_callback_info info, int cmd) {
+  TSVS_ARGS(cmd == BPF_MAP_UPDATE_BATCH ? 4 : 3);
+  int32_t fd, n;
+  uint8_t *k, *v = NULL;
+  size_t kl, vl;
+  if (tsvs_arg_i32(env, argv[0], &fd) || tsvs_arg_u8(env, argv[1], &k, &kl)) return NULL;
+  if (cmd == BPF_MAP_UPDATE_BATCH) {
+    if (tsvs_arg_u8(env, argv[2], &v, &vl) || tsvs_arg_i32(env, argv[3], &n)) return NULL;
+  } else if (tsvs_arg_i32(env, argv[2], &n)) {
+    return NULL;
+  }
+  if (n <= 0) return tsvs_i32(env, 0);
+  union bpf_attr a;
+  memset(&a, 0, sizeof a);
+  a.batch.map_fd = (uint32_t)fd;
+  a.batch.keys = (uint64_t)(uintptr_t)k;
+  a.batch.values = (uint64_t)(uintptr_t)v;
+  a.batch.count = (uint32_t)n;
+  a.batch.elem_flags = BPF_ANY;
+  long r = sys_bpf(cmd, &a);
+  if (r < 0) {
+    /* count: how many were processed before the failing one */
+    int32_t done = (int32_t)a.batch.count;
+    if (done > n) done = 0;
+    return tsvs_i32(env, done < n ? done : n);
+  }
+  return tsvs_i32(env, n);
+}
+
+/* bpfMapUpdateBatch(fd, keys, values, n) -> entries written before the first refused (n: all) */
+static napi_value map_update_batch(napi_env env, napi_callback_info info) {
+  return batch_op(env, info, BPF_MAP_UPDATE_BATCH);
+}
+
+/* bpfMapDeleteBatch(fd, keys, n) -> entries deleted before the first missing one (n: all) */
+static napi_value map_delete_batch(napi_env env, napi_callback_info info) {
+  return batch_op(env, info, BPF_MAP_DELETE_BATCH);
+}
+
+static void unmap_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  munmap(data, (size_t)(uintptr_t)hint);
+}
+
+/* bpfMapMmap(fd, bytes) -> ArrayBuffer over a BPF_F_MMAPABLE array's values (shared, read-write) */
+static napi_value map_mmap(napi_env env, napi_callback_info info) {
+  TSVS_ARGS(2);
+  int32_t fd, bytes;
+  if (tsvs_arg_i32(env, argv[0], &fd) || tsvs_arg_i32(env, argv[1], &bytes)) return NULL;
+  long pg = sysconf(_SC_PAGESIZE);
+  size_t len = ((size_t)bytes + (size_t)pg - 1) / (size_t)pg * (size_t)pg;
+  void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) {
+    tsvs_throw_errno(env, "mmap of the BPF map", errno);
+    return NULL;
+  }
+  napi_value ab;
+  if (napi_create_external_arraybuffer(env, p, (size_t)bytes, unmap_finalize, (void *)(uintptr_t)len, &ab) !=
+      napi_ok) {
+    munmap(p, len);
+    tsvs_throw_msg(env, "bpfMapMmap: external ArrayBuffer refused");
+    return NULL;
+  }
+  return ab;
+}
+
 void tsvs_bpf_register(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"bpfObjGet", NULL, obj_get, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -158,6 +232,9 @@ void tsvs_bpf_register(napi_env env, napi_value exports) {
       {"bpfMapLookup", NULL, map_lookup, NULL, NULL, NULL, napi_enumerable, NULL},
       {"bpfMapDelete", NULL, map_delete, NULL, NULL, NULL, napi_enumerable, NULL},
       {"bpfMapNextKey", NULL, map_next_key, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"bpfMapUpdateBatch", NULL, map_update_batch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"bpfMapDeleteBatch", NULL, map_delete_batch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"bpfMapMmap", NULL, map_mmap, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

@@ -669,7 +669,9 @@ export class Director {
   get captureDescription(): string {
     return this.steering.on
       ? `tc steering into ${this.steer.tunIn}/${this.steer.tunOut} in front of the queues` +
-          (this.fastpath.on ? ', established TCP flows forwarded in the kernel (tc BPF)' : '')
+          (this.fastpath.on
+            ? ', established TCP and UDP flows forwarded in the kernel (tc BPF)'
+            : '')
       : 'netfilter queues only';
   }
 

@@ -1,13 +1,17 @@
 /**
- * Building and finding the fast path's BPF object (bpf/fastpath.c) and the BPF file
- * system it is pinned in; fastpath.ts loads it.
+ * Building and loading the fast path's BPF object (bpf/fastpath.c) into a BPF file
+ * system of its own, opening its flow map and mapping its slots; fastpath.ts fills
+ * and reads them.
  *
  * @module
  */
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { FP_SLOT_BYTES, FP_SLOTS } from './fastpath-map.js';
+import { bpf } from './native-bpf.js';
 
 /** The BPF C source, relative to this module (dist/src/dataplane/fastpath.js). */
 export const FASTPATH_SOURCE = fileURLToPath(new URL('../../../bpf/fastpath.c', import.meta.url));
@@ -65,5 +69,57 @@ export function bpffsMounted(dir: string): boolean {
       });
   } catch {
     return false;
+  }
+}
+
+/** What {@link loadFastpath} opened: the flow map, the slots map and their mapping. */
+export interface LoadedFastpath {
+  fd: number;
+  sfd: number;
+  /** The slots array as mapped (32-bit words). */
+  slots: Uint32Array<ArrayBuffer>;
+}
+
+/**
+ * Builds (when needed) and loads the program into a BPF file system mounted at `dir`
+ * (a fresh one: what an earlier run pinned is dropped, its filters replaced by the
+ * steering with the new program's), pins it at `progPath`, opens the flow map and
+ * maps the slots. Rejects with the reason. The commands run as child processes, the
+ * event loop turning meanwhile.
+ */
+export async function loadFastpath(dir: string, progPath: string): Promise<LoadedFastpath> {
+  const run = promisify(execFile);
+  const obj = fastpathObject();
+  mkdirSync(dir, { recursive: true });
+  while (bpffsMounted(dir)) await run('umount', [dir]);
+  await run('mount', ['-t', 'bpf', 'bpf', dir]);
+  try {
+    await run('bpftool', ['prog', 'load', obj, progPath, 'type', 'classifier', 'pinmaps', dir]);
+  } catch (e) {
+    const err = e as { code?: string; stderr?: string; message: string };
+    if (err.code === 'ENOENT') throw new Error('bpftool not found (Debian: bpftool)');
+    const lines = (err.stderr || err.message).trim().split('\n');
+    throw new Error(`the kernel refused the program: ${lines[lines.length - 1]}`);
+  }
+  const nb = bpf();
+  const fd = nb.bpfObjGet(`${dir}/tsvs_flows`);
+  let sfd = -1;
+  try {
+    sfd = nb.bpfObjGet(`${dir}/tsvs_slots`);
+    return { fd, sfd, slots: new Uint32Array(nb.bpfMapMmap(sfd, FP_SLOT_BYTES * FP_SLOTS)) };
+  } catch (e) {
+    nb.close(fd);
+    if (sfd >= 0) nb.close(sfd);
+    throw e;
+  }
+}
+
+/** Unmounts and removes the BPF file system at `dir` (best effort). */
+export function unloadFastpath(dir: string): void {
+  try {
+    while (bpffsMounted(dir)) execFileSync('umount', [dir], { stdio: 'pipe' });
+    if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+  } catch {
+    /* left for the next start */
   }
 }

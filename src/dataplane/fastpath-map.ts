@@ -7,18 +7,29 @@
  * destination port (network order), protocol, family (4 or 6), 2 bytes of padding.
  * IPv4 addresses take the first 4 bytes of their 16, the rest zero.
  *
- * Value (80 bytes): new source address (16), new destination address (16), new
+ * Value (64 bytes): new source address (16), new destination address (16), new
  * source port, new destination port (network order), egress ifindex (host order),
- * destination MAC then source MAC (12), egress MTU, flags (host order), then the
- * counters the program keeps: packets, bytes, last-seen time (CLOCK_MONOTONIC ns;
- * u64, host order).
+ * destination MAC then source MAC (12), egress MTU, flags, the conn's slot, the
+ * direction (0 request, 1 NAT reply; host order).
+ *
+ * Slot (48 bytes, one per conn in the mmap-able array `tsvs_slots`, indexed by the
+ * conn id; the program writes it, the daemon reads it through its mapping): packets
+ * per direction, bytes per direction, last-seen time (CLOCK_MONOTONIC ns; u64, host
+ * order), closed (u32: a FIN or RST went by), padding.
  *
  * @module
  */
-import type { AddressFamily } from '../engine/constants.js';
+import type { Engine } from '../engine/engine.js';
+import { CONN_F_FWD_MASK, CONN_F_MASQ, type AddressFamily } from '../engine/constants.js';
+import type { ReplyRoutes } from './replyroute.js';
+import type { L2Tx, Transmit } from './xmit.js';
 
 export const FP_KEY_BYTES = 40;
-export const FP_VAL_BYTES = 80;
+export const FP_VAL_BYTES = 64;
+/** Bytes of one conn's slot in `tsvs_slots`. */
+export const FP_SLOT_BYTES = 48;
+/** Slots (= the most conns in the map at once, and the bound on the conn ids taken). */
+export const FP_SLOTS = 131072;
 /** The value rewrites the source (NAT replies: RIP:rport → VIP:vport). */
 export const FP_REWRITE_SRC = 0x1;
 /** The value rewrites the destination (NAT requests: VIP:vport → RIP:rport). */
@@ -39,9 +50,14 @@ const V_IFINDEX = 36;
 const V_ETH = 40;
 const V_MTU = 52;
 const V_FLAGS = 54;
-export const V_PACKETS = 56;
-export const V_BYTES = 64;
-export const V_LAST = 72;
+const V_SLOT = 56;
+const V_DIR = 60;
+
+/** 32-bit word offsets in a slot. */
+const S_PKTS = 0;
+const S_BYTES = 4;
+const S_LAST = 8;
+const S_CLOSED = 10;
 
 /** Writes the address (engine words, host order) as network-order bytes at `at`. */
 function putAddr(
@@ -104,8 +120,14 @@ export interface FlowAction {
   mtu: number;
 }
 
-/** A flow's value (counters zero) at `b[at..at+80)`. */
-export function encodeValue(b: Uint8Array, at: number, a: FlowAction): void {
+/** A flow's value at `b[at..at+64)`: the action `a`, for conn slot `slot`, direction `dir`. */
+export function encodeValue(
+  b: Uint8Array,
+  at: number,
+  a: FlowAction,
+  slot = 0,
+  dir: 0 | 1 = 0,
+): void {
   b.fill(0, at, at + FP_VAL_BYTES);
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   if (a.flags & FP_REWRITE_SRC) {
@@ -120,26 +142,106 @@ export function encodeValue(b: Uint8Array, at: number, a: FlowAction): void {
   b.set(a.eth.subarray(0, 12), at + V_ETH);
   dv.setUint16(at + V_MTU, Math.min(a.mtu, 0xffff), true);
   dv.setUint16(at + V_FLAGS, a.flags, true);
+  dv.setUint32(at + V_SLOT, slot >>> 0, true);
+  dv.setUint32(at + V_DIR, dir, true);
 }
 
-/** A u64 (host order) as a Number, without a BigInt (exact below 2^53). */
-function u64(dv: DataView, at: number): number {
-  return dv.getUint32(at, true) + dv.getUint32(at + 4, true) * 4294967296;
+/**
+ * A u64 counter of a slot (`w`: the slot array as 32-bit words, host order), as a
+ * Number without a BigInt (exact below 2^53). The program may add to it while it is
+ * read: the high word is read again and the pair retried when it moved.
+ */
+function u64(w: Uint32Array, at: number): number {
+  for (;;) {
+    // (Atomics: loads the compiler may neither merge nor reorder)
+    const hi = Atomics.load(w, at + 1);
+    const lo = Atomics.load(w, at);
+    if (Atomics.load(w, at + 1) === hi) return lo + hi * 4294967296;
+  }
 }
 
-/** The counters of a value read back: packets, bytes, last-seen (CLOCK_MONOTONIC ns). */
-export function valuePackets(dv: DataView, at: number): number {
-  return u64(dv, at + V_PACKETS);
+/** Packets the program forwarded for the conn in slot `slot`, direction `dir`. */
+export function slotPackets(w: Uint32Array, slot: number, dir: number): number {
+  return u64(w, (slot * FP_SLOT_BYTES) / 4 + S_PKTS + dir * 2);
 }
-export function valueBytes(dv: DataView, at: number): number {
-  return u64(dv, at + V_BYTES);
+/** Bytes (IP lengths) the program forwarded for the conn in slot `slot`, direction `dir`. */
+export function slotBytes(w: Uint32Array, slot: number, dir: number): number {
+  return u64(w, (slot * FP_SLOT_BYTES) / 4 + S_BYTES + dir * 2);
 }
-export function valueLastNs(dv: DataView, at: number): number {
-  return u64(dv, at + V_LAST);
+/** When the program last forwarded a packet of the conn (CLOCK_MONOTONIC ns; 0: never). */
+export function slotLastNs(w: Uint32Array, slot: number): number {
+  return u64(w, (slot * FP_SLOT_BYTES) / 4 + S_LAST);
+}
+/** The program saw a FIN or RST of the conn: it forwards none of its packets any more. */
+export function slotClosed(w: Uint32Array, slot: number): boolean {
+  return w[(slot * FP_SLOT_BYTES) / 4 + S_CLOSED] !== 0;
+}
+/** Zeroes a slot (before its conn's entries go in). */
+export function slotReset(w: Uint32Array, slot: number): void {
+  const o = (slot * FP_SLOT_BYTES) / 4;
+  w.fill(0, o, o + FP_SLOT_BYTES / 4);
 }
 
 /** The action bytes of a value (ifindex, MACs, MTU, flags and the rewrite), for change detection. */
 export function sameAction(a: Uint8Array, ao: number, b: Uint8Array, bo: number): boolean {
-  for (let i = 0; i < V_PACKETS; i++) if (a[ao + i] !== b[bo + i]) return false;
+  for (let i = 0; i < V_SLOT; i++) if (a[ao + i] !== b[bo + i]) return false;
+  return true;
+}
+
+/**
+ * Writes the request value (and for NAT the reply value) of the engine's conn `id` into
+ * `out` (two values), for its slot `id`: the real server's next hop from the director's
+ * table, for NAT the client side's from the reply routes; false when a next hop is not
+ * known. `a` and `b` are the caller's scratch.
+ */
+export function encodeConn(
+  engine: Engine,
+  x: Transmit,
+  rr: ReplyRoutes,
+  id: number,
+  out: Uint8Array,
+  a: FlowAction,
+  b: Uint8Array,
+): boolean {
+  const c = engine.conns;
+  const af = c.af[id] as AddressFamily;
+  const hop = x.hopByDest.get(c.dest[id]);
+  if (hop === undefined || !hop.ready || hop.tx === null || hop.local) return false;
+  const nat = (c.flags[id] & CONN_F_FWD_MASK) === CONN_F_MASQ;
+  const o = id * 4;
+  a.af = af;
+  a.flags = nat ? FP_REWRITE_DST : 0;
+  a.daddr = c.daddr;
+  a.doff = o;
+  a.dport = c.dport[id];
+  a.ifindex = hop.tx.ifindex;
+  a.eth.set(hop.eth.subarray(0, 12));
+  a.mtu = hop.mtu;
+  encodeValue(out, 0, a, id, 0);
+  if (!nat) {
+    out.fill(0, FP_VAL_BYTES, FP_VAL_BYTES * 2);
+    return true;
+  }
+  // the client side's next hop, as replies sent by the director take it
+  for (let i = 0; i < (af === 4 ? 1 : 4); i++) {
+    const w = c.caddr[o + i] >>> 0;
+    b[i * 4] = w >>> 24;
+    b[i * 4 + 1] = (w >>> 16) & 0xff;
+    b[i * 4 + 2] = (w >>> 8) & 0xff;
+    b[i * 4 + 3] = w & 0xff;
+  }
+  const rh = rr.lookup(af === 4 ? 4 : 6, b, 0);
+  if (rh === null) return false;
+  let t = rh.tx as L2Tx | null;
+  if (t === null) t = rh.tx = x.l2ForQuiet(rh.dev);
+  if (t === null) return false;
+  a.flags = FP_REWRITE_SRC;
+  a.saddr = c.vaddr;
+  a.soff = o;
+  a.sport = c.vport[id];
+  a.ifindex = t.ifindex;
+  a.eth.set(rh.eth.subarray(0, 12));
+  a.mtu = rh.mtu;
+  encodeValue(out, FP_VAL_BYTES, a, id, 1);
   return true;
 }

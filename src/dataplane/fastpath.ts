@@ -1,33 +1,27 @@
 /**
  * The established-flow fast path (issue 18, docs/dataplane.md "Established flows in
- * the kernel"): a tc BPF program (bpf/fastpath.c) in front of the u32 steering
- * filters forwards, without leaving the kernel, the packets of TCP conns the engine
- * has decided and that are ESTABLISHED with nothing left for user space. This module
- * builds and loads the program, fills and empties its flow map, and folds the
- * packet/byte counts and last-seen times the program records back into the engine.
+ * the kernel"): a tc BPF program (bpf/fastpath.c) in front of the u32 steering filters
+ * forwards, without leaving the kernel, the packets of conns the engine decided: TCP
+ * in ESTABLISHED with nothing left for user space, and UDP. This module fills and
+ * empties its flow map and folds the counts and last-seen times the program keeps (a
+ * slot per conn, mapped into the daemon's memory) back into the engine.
  *
- * The engine stays the only decider: a conn enters the map only after a packet of it
- * went through the engine (requests and NAT replies read from the steering TUNs) and
- * only when it is ESTABLISHED TCP, NAT or DR, with no application helper, no sequence
- * adjustment, not a template, ONE_PACKET or without client port, its dest available
- * with a weight above 0, its next hops known (the real server's MAC and, for NAT, the
- * client side's), and no defence (drop_packet, drop_entry, secure_tcp) or backup_only
- * in effect. SYN, FIN, RST and everything unusual are not taken by the program and
- * reach the engine; the conn leaves the map as soon as the engine sees it leave
- * ESTABLISHED, or it expires or is deleted (the engine's `gone` hook), or a check
- * (after every configuration change, and every second) finds it no longer eligible:
- * dest removed or quiesced, next hop changed, a defence engaged.
- *
- * Faithfulness: counts are folded every second, before every rate estimation, before
- * a conn leaves the map and before its timer expires it: a conn seen in the kernel
- * since it was last armed is re-armed from its last-seen time instead of expiring.
+ * The engine stays the only decider: a conn enters the map after FP_MIN_PKTS of its
+ * packets went through the engine, if NAT or DR, no helper, no sequence adjustment, not
+ * a template, ONE_PACKET or without client port, its dest available with a weight,
+ * its next hops known, and no defence or backup_only in effect. SYN, FIN, RST and
+ * everything unusual reach the engine (a FIN or RST also closes the slot: the program
+ * takes no more of the conn's packets); the conn leaves the map at the end of the
+ * batch in which the engine saw it leave ESTABLISHED, when it expires or is deleted
+ * (the `gone` hook), or when a check (every second, after configuration changes) finds
+ * it no longer eligible. Counts are folded every second, before every rate estimation,
+ * before a conn leaves and before its timer expires it (re-armed from last-seen).
+ * System calls: one BPF_MAP_UPDATE_BATCH per batch of packets for the conns it made
+ * eligible, one BPF_MAP_DELETE_BATCH for those it closed; none to read counts.
  *
  * @module
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { promisify } from 'node:util';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { bpffsMounted, fastpathObject } from './fastpath-load.js';
+import { loadFastpath, unloadFastpath } from './fastpath-load.js';
 import type { Engine } from '../engine/engine.js';
 import { TCP_S_ESTABLISHED } from '../engine/engine.js';
 import { connNeedsEngine } from '../engine/conn/conn.js';
@@ -41,29 +35,41 @@ import {
   type AddressFamily,
 } from '../engine/constants.js';
 import {
+  encodeConn,
   encodeKey,
-  encodeValue,
   FP_KEY_BYTES,
-  FP_REWRITE_DST,
-  FP_REWRITE_SRC,
+  FP_SLOTS,
   FP_VAL_BYTES,
   sameAction,
-  valueBytes,
-  valueLastNs,
-  valuePackets,
+  slotBytes,
+  slotClosed,
+  slotLastNs,
+  slotPackets,
+  slotReset,
   type FlowAction,
 } from './fastpath-map.js';
 import { bpf } from './native-bpf.js';
 import type { ReplyRoutes } from './replyroute.js';
-import type { L2Tx, Transmit } from './xmit.js';
+import type { Transmit } from './xmit.js';
 
 /**
  * A conn enters the map once this many of its client packets went through the engine
  * (`in_pkts`): short connections (a request and its answer) never pay the map's system
- * calls, which cost more than they save there (docs/dataplane.md, measured); kept-alive
- * and bulk flows enter after their first exchanges.
+ * calls and the next-hop lookups, which cost more than the two or three packets they
+ * would save (docs/dataplane.md: entering at ESTABLISHED measured 0.82× the new
+ * connections per second, even with the batched updates); kept-alive, bulk and UDP
+ * flows enter after their first exchanges.
  */
 export const FP_MIN_PKTS = 8;
+
+/** {@link Fastpath} marks per conn id. */
+const M_NONE = 0;
+const M_IN = 1;
+const M_REFUSED = 2;
+/** To be put in at the end of this batch of packets. */
+const M_ADD = 3;
+/** In the map, to be taken out at the end of this batch of packets. */
+const M_DEL = 4;
 
 /** Counts folded at least this often (ms). */
 const FOLD_MS = 1000;
@@ -101,7 +107,7 @@ export type FastpathOff = 'disabled' | 'no_steering' | 'refused' | 'stopped';
 /**
  * Loads the program, owns its flow map and folds its counts (see the module comment).
  * Per packet of a conn the engine handled ({@link seen}): a few array reads, nothing
- * allocated; the map is written once per conn and direction.
+ * allocated; the map is written once per conn, in one system call per batch.
  */
 export class Fastpath {
   /** The program is loaded and its map open. */
@@ -120,11 +126,14 @@ export class Fastpath {
   offState: FastpathOff = 'stopped';
   offReason = 'not started';
   private fd = -1;
+  private sfd = -1;
+  /** The slots array (`tsvs_slots`) as mapped: 32-bit words. */
+  private slots = new Uint32Array(0);
   private readonly engine: Engine;
   private readonly x: Transmit;
   private readonly rr: ReplyRoutes;
   private readonly log: (line: string) => void;
-  /** Per conn id: 1 in the map, 2 refused by the kernel (not tried again), 0 neither. */
+  /** Per conn id: M_NONE, M_IN, M_REFUSED (not tried again), M_ADD, M_DEL. */
   private mark = new Uint8Array(0);
   /** Per conn id: counts already folded: in packets, in bytes, out packets, out bytes. */
   private base = new Float64Array(0);
@@ -132,12 +141,16 @@ export class Fastpath {
   private vals = new Uint8Array(0);
   /** Conn ids in the map. */
   private readonly ids = new Set<number>();
+  /** Conn ids to put in (M_ADD) and take out (M_DEL) at the end of the batch. */
+  private adds = new Int32Array(64);
+  private nAdds = 0;
+  private dels = new Int32Array(64);
+  private nDels = 0;
   private suspended = '';
   private lastFold = 0;
   // scratch (one per Fastpath, never per packet)
   private readonly key = new Uint8Array(FP_KEY_BYTES * 2);
   private readonly val = new Uint8Array(FP_VAL_BYTES * 2);
-  private readonly found = new Uint8Array(2);
   private readonly addr = new Uint8Array(16);
   private readonly act: FlowAction = {
     af: 4,
@@ -152,10 +165,11 @@ export class Fastpath {
     eth: new Uint8Array(12),
     mtu: 0,
   };
-  private fkeys = new Uint8Array(0);
-  private fvals = new Uint8Array(0);
-  private ffound = new Uint8Array(0);
-  private fids = new Int32Array(0);
+  /** Batch staging: keys and values of the entries of one update or delete. */
+  private bkeys = new Uint8Array(0);
+  private bvals = new Uint8Array(0);
+  /** Per staged entry: its conn id. */
+  private bown = new Int32Array(0);
 
   constructor(o: FastpathOptions) {
     this.engine = o.engine;
@@ -173,37 +187,18 @@ export class Fastpath {
 
   /**
    * Builds (when needed) and loads the program into a BPF file system mounted for this
-   * instance, and opens the map. On any failure: one log line, the fast path stays off
-   * and the steering carries everything as before. The commands run as child processes,
-   * the event loop turning meanwhile: a start reads what the capture held (issue 14, the
-   * stall of a hand-over and of a restart).
+   * instance, opens the flow map and maps the slots. On any failure: one log line, the
+   * fast path stays off and the steering carries everything as before. The commands
+   * run as child processes, the event loop turning meanwhile: a start reads what the
+   * capture held (issue 14, the stall of a hand-over and of a restart).
    */
   async load(): Promise<boolean> {
     this.unload();
-    const run = promisify(execFile);
     try {
-      const obj = fastpathObject();
-      mkdirSync(this.dir, { recursive: true });
-      while (bpffsMounted(this.dir)) await run('umount', [this.dir]);
-      await run('mount', ['-t', 'bpf', 'bpf', this.dir]);
-      try {
-        await run('bpftool', [
-          'prog',
-          'load',
-          obj,
-          this.progPath,
-          'type',
-          'classifier',
-          'pinmaps',
-          this.dir,
-        ]);
-      } catch (e) {
-        const err = e as { code?: string; stderr?: string; message: string };
-        if (err.code === 'ENOENT') throw new Error('bpftool not found (Debian: bpftool)');
-        const lines = (err.stderr || err.message).trim().split('\n');
-        throw new Error(`the kernel refused the program: ${lines[lines.length - 1]}`);
-      }
-      this.fd = bpf().bpfObjGet(`${this.dir}/tsvs_flows`);
+      const l = await loadFastpath(this.dir, this.progPath);
+      this.fd = l.fd;
+      this.sfd = l.sfd;
+      this.slots = l.slots;
     } catch (e) {
       this.log(`fast path off (established flows go through the daemon): ${(e as Error).message}`);
       this.unload();
@@ -224,16 +219,14 @@ export class Fastpath {
   unload(unmount = true): void {
     if (this.on) this.removeAll();
     this.on = false;
+    this.nAdds = this.nDels = 0;
     if (this.engine.fastpath === this) this.engine.fastpath = null;
     if (this.fd >= 0) bpf().close(this.fd);
-    this.fd = -1;
-    if (!unmount) return;
-    try {
-      while (bpffsMounted(this.dir)) execFileSync('umount', [this.dir], { stdio: 'pipe' });
-      if (existsSync(this.dir)) rmSync(this.dir, { recursive: true, force: true });
-    } catch {
-      /* left for the next start */
-    }
+    if (this.sfd >= 0) bpf().close(this.sfd);
+    this.fd = this.sfd = -1;
+    // (the mapping goes with its ArrayBuffer)
+    this.slots = new Uint32Array(0);
+    if (unmount) unloadFastpath(this.dir);
   }
 
   /** Records why the fast path is off; the operator's `disabled` stands. */
@@ -255,7 +248,6 @@ export class Fastpath {
   get flows(): number {
     return this.ids.size;
   }
-
   private grow(id: number): void {
     if (id < this.mark.length) return;
     const n = Math.max(1024, this.engine.conns.af.length, id + 1);
@@ -271,24 +263,40 @@ export class Fastpath {
   }
 
   /**
-   * After the engine handled a packet of conn `id` read from a steering TUN: puts an
-   * eligible conn into the map, takes out one that no longer is (a FIN or RST moved it
-   * out of ESTABLISHED).
+   * After the engine handled a packet of conn `id` read from a steering TUN: an
+   * eligible conn is put into the map, one that no longer is (a FIN or RST moved it out
+   * of ESTABLISHED) taken out, both at the end of the batch ({@link commit}).
    */
   seen(id: number): void {
     if (!this.on || id < 0) return;
     if (id >= this.mark.length) this.grow(id);
     const m = this.mark[id];
-    if (m === 1) {
-      if (!this.stillOk(id)) this.remove(id);
+    if (m === M_IN) {
+      if (!this.stillOk(id) || slotClosed(this.slots, id)) {
+        this.mark[id] = M_DEL;
+        this.dels = push(this.dels, this.nDels++, id);
+      }
       return;
     }
-    if (m !== 0 || this.suspended !== '') return;
-    const c = this.engine.conns;
-    if (c.proto[id] !== 6 || c.state[id] !== TCP_S_ESTABLISHED) return;
-    if (c.inPkts[id] < FP_MIN_PKTS || !this.stillOk(id)) return;
-    if (!this.encode(id, this.val)) return;
-    this.insert(id);
+    if (m === M_ADD) {
+      if (!this.stillOk(id)) this.mark[id] = M_NONE; // (skipped by commit)
+      return;
+    }
+    if (m !== M_NONE || this.suspended !== '' || id >= FP_SLOTS) return;
+    if (this.engine.conns.inPkts[id] < FP_MIN_PKTS || !this.stillOk(id)) return;
+    this.mark[id] = M_ADD;
+    this.adds = push(this.adds, this.nAdds++, id);
+  }
+
+  /**
+   * The end of a batch of packets (after it was sent, so a conn's first packet through
+   * the kernel never overtakes the one that made it eligible): takes out the conns
+   * that left ESTABLISHED, then puts in those that became eligible, one system call
+   * each.
+   */
+  commit(): void {
+    if (this.nDels > 0) this.commitDels();
+    if (this.nAdds > 0) this.commitAdds();
   }
 
   /** The conn may stay in (or enter) the map, next hops aside. */
@@ -296,7 +304,9 @@ export class Fastpath {
     const eng = this.engine;
     const c = eng.conns;
     if (this.suspended !== '') return false;
-    if (c.proto[id] !== 6 || c.state[id] !== TCP_S_ESTABLISHED || !c.armed(id)) return false;
+    const p = c.proto[id];
+    if (p === 6 ? c.state[id] !== TCP_S_ESTABLISHED : p !== 17) return false;
+    if (!c.armed(id)) return false;
     const f = c.flags[id];
     if (f & (CONN_F_TEMPLATE | CONN_F_ONE_PACKET | CONN_F_NO_CPORT)) return false;
     const fwd = f & CONN_F_FWD_MASK;
@@ -313,94 +323,150 @@ export class Fastpath {
    * (two values); false when a next hop is not known.
    */
   private encode(id: number, out: Uint8Array): boolean {
-    const c = this.engine.conns;
-    const a = this.act;
-    const af = c.af[id] as AddressFamily;
-    const hop = this.x.hopByDest.get(c.dest[id]);
-    if (hop === undefined || !hop.ready || hop.tx === null || hop.local) return false;
-    const nat = (c.flags[id] & CONN_F_FWD_MASK) === CONN_F_MASQ;
-    const o = id * 4;
-    a.af = af;
-    a.flags = nat ? FP_REWRITE_DST : 0;
-    a.daddr = c.daddr;
-    a.doff = o;
-    a.dport = c.dport[id];
-    a.ifindex = hop.tx.ifindex;
-    a.eth.set(hop.eth.subarray(0, 12));
-    a.mtu = hop.mtu;
-    encodeValue(out, 0, a);
-    if (!nat) {
-      out.fill(0, FP_VAL_BYTES, FP_VAL_BYTES * 2);
-      return true;
-    }
-    // the client side's next hop, as replies sent by the director take it
-    const b = this.addr;
-    for (let i = 0; i < (af === 4 ? 1 : 4); i++) {
-      const w = c.caddr[o + i] >>> 0;
-      b[i * 4] = w >>> 24;
-      b[i * 4 + 1] = (w >>> 16) & 0xff;
-      b[i * 4 + 2] = (w >>> 8) & 0xff;
-      b[i * 4 + 3] = w & 0xff;
-    }
-    const rh = this.rr.lookup(af === 4 ? 4 : 6, b, 0);
-    if (rh === null) return false;
-    let t = rh.tx as L2Tx | null;
-    if (t === null) t = rh.tx = this.x.l2ForQuiet(rh.dev);
-    if (t === null) return false;
-    a.flags = FP_REWRITE_SRC;
-    a.saddr = c.vaddr;
-    a.soff = o;
-    a.sport = c.vport[id];
-    a.ifindex = t.ifindex;
-    a.eth.set(rh.eth.subarray(0, 12));
-    a.mtu = rh.mtu;
-    encodeValue(out, FP_VAL_BYTES, a);
-    return true;
+    return encodeConn(this.engine, this.x, this.rr, id, out, this.act, this.addr);
+  }
+
+  /** NAT: the conn has a reply entry too. */
+  private nat(id: number): boolean {
+    return (this.engine.conns.flags[id] & CONN_F_FWD_MASK) === CONN_F_MASQ;
   }
 
   /** The map keys of conn `id` (request, reply) into `k` at `at`. */
   private keys(id: number, k: Uint8Array, at: number): void {
     const c = this.engine.conns;
     const af = c.af[id] as AddressFamily;
+    const p = c.proto[id];
     const o = id * 4;
-    encodeKey(k, at, af, 6, c.caddr, o, c.cport[id], c.vaddr, o, c.vport[id]);
-    encodeKey(k, at + FP_KEY_BYTES, af, 6, c.daddr, o, c.dport[id], c.caddr, o, c.cport[id]);
+    encodeKey(k, at, af, p, c.caddr, o, c.cport[id], c.vaddr, o, c.vport[id]);
+    encodeKey(k, at + FP_KEY_BYTES, af, p, c.daddr, o, c.dport[id], c.caddr, o, c.cport[id]);
   }
 
-  private insert(id: number): void {
-    const nat = (this.engine.conns.flags[id] & CONN_F_FWD_MASK) === CONN_F_MASQ;
+  /** Room in the staging buffers for `n` entries. */
+  private stage(n: number): void {
+    if (this.bown.length >= n) return;
+    const cap = Math.max(n, this.bown.length * 2, 128);
+    this.bown = new Int32Array(cap);
+    this.bkeys = new Uint8Array(cap * FP_KEY_BYTES);
+    this.bvals = new Uint8Array(cap * FP_VAL_BYTES);
+  }
+
+  /** Puts the conns marked M_ADD in: their slots zeroed, their entries in one batch. */
+  private commitAdds(): void {
+    const na = this.nAdds;
+    this.nAdds = 0;
+    this.stage(na * 2);
     const k = this.key;
     const v = this.val;
-    this.keys(id, k, 0);
-    const nb = bpf();
-    try {
-      if (nat) nb.bpfMapUpdate(this.fd, k.subarray(FP_KEY_BYTES), v.subarray(FP_VAL_BYTES));
-      nb.bpfMapUpdate(this.fd, k.subarray(0, FP_KEY_BYTES), v.subarray(0, FP_VAL_BYTES));
-    } catch {
-      this.counts.errors++;
-      this.mark[id] = 2;
-      nb.bpfMapDelete(this.fd, k.subarray(FP_KEY_BYTES));
-      return;
+    let n = 0;
+    for (let i = 0; i < na; i++) {
+      const id = this.adds[i];
+      if (this.mark[id] !== M_ADD) continue;
+      // (marked M_IN at once: a duplicate in the list is skipped)
+      this.mark[id] = M_IN;
+      if (!this.stillOk(id) || !this.encode(id, v)) {
+        this.mark[id] = M_NONE;
+        continue;
+      }
+      slotReset(this.slots, id);
+      this.base.fill(0, id * 4, id * 4 + 4);
+      this.vals.set(v, id * FP_VAL_BYTES * 2);
+      this.keys(id, k, 0);
+      // the reply entry first: when requests take the fast path, their replies do too
+      if (this.nat(id)) {
+        this.bkeys.set(k.subarray(FP_KEY_BYTES), n * FP_KEY_BYTES);
+        this.bvals.set(v.subarray(FP_VAL_BYTES), n * FP_VAL_BYTES);
+        this.bown[n++] = id;
+      }
+      this.bkeys.set(k.subarray(0, FP_KEY_BYTES), n * FP_KEY_BYTES);
+      this.bvals.set(v.subarray(0, FP_VAL_BYTES), n * FP_VAL_BYTES);
+      this.bown[n++] = id;
     }
-    this.mark[id] = 1;
-    this.base.fill(0, id * 4, id * 4 + 4);
-    this.vals.set(v, id * FP_VAL_BYTES * 2);
-    this.ids.add(id);
-    this.counts.inserted++;
+    const nb = bpf();
+    let from = 0;
+    while (from < n) {
+      const done = nb.bpfMapUpdateBatch(
+        this.fd,
+        this.bkeys.subarray(from * FP_KEY_BYTES),
+        this.bvals.subarray(from * FP_VAL_BYTES),
+        n - from,
+      );
+      if (done >= n - from) break;
+      // entry `bad` refused (the map is full): its conn stays on the steering path
+      const bad = from + done;
+      const id = this.bown[bad];
+      if (bad > 0 && this.bown[bad - 1] === id)
+        nb.bpfMapDelete(this.fd, this.bkeys.subarray((bad - 1) * FP_KEY_BYTES));
+      this.mark[id] = M_REFUSED;
+      this.counts.errors++;
+      // (past its request entry when its reply entry was refused)
+      for (from = bad + 1; from < n && this.bown[from] === id;) from++;
+    }
+    for (let i = 0; i < n; i++) {
+      const id = this.bown[i];
+      if (this.mark[id] !== M_IN || this.ids.has(id)) continue;
+      this.ids.add(id);
+      this.counts.inserted++;
+    }
     this.counts.flows = this.ids.size;
   }
 
-  /** Takes conn `id` out of the map, folding what the kernel counted since. */
-  remove(id: number): void {
-    if (id >= this.mark.length || this.mark[id] !== 1) {
-      if (id < this.mark.length) this.mark[id] = 0;
-      return;
+  /** Takes the conns marked M_DEL out, in one batch, and folds their counts. */
+  private commitDels(): void {
+    const nd = this.nDels;
+    this.nDels = 0;
+    this.stage(nd * 2);
+    const k = this.key;
+    let n = 0;
+    for (let i = 0; i < nd; i++) {
+      const id = this.dels[i];
+      if (this.mark[id] !== M_DEL) continue;
+      this.mark[id] = M_NONE;
+      this.keys(id, k, 0);
+      this.bkeys.set(k.subarray(0, FP_KEY_BYTES), n * FP_KEY_BYTES);
+      this.bown[n++] = id;
+      if (this.nat(id)) {
+        this.bkeys.set(k.subarray(FP_KEY_BYTES), n * FP_KEY_BYTES);
+        this.bown[n++] = id;
+      }
     }
+    this.deleteEntries(n);
+    const now = Date.now();
+    const ns = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) {
+      const id = this.bown[i];
+      if (!this.ids.delete(id)) continue;
+      this.fold(id, now, ns);
+      this.counts.removed++;
+    }
+    this.counts.flows = this.ids.size;
+  }
+
+  /** Deletes the `n` staged keys (one system call; a missing key is passed over). */
+  private deleteEntries(n: number): void {
+    const nb = bpf();
+    let from = 0;
+    while (from < n) {
+      const done = nb.bpfMapDeleteBatch(
+        this.fd,
+        this.bkeys.subarray(from * FP_KEY_BYTES),
+        n - from,
+      );
+      if (done >= n - from) break;
+      from += done + 1;
+    }
+  }
+
+  /** Takes conn `id` out of the map at once, folding what the kernel counted since. */
+  remove(id: number): void {
+    if (id >= this.mark.length) return;
+    this.mark[id] = M_NONE;
+    if (!this.ids.has(id)) return;
+    this.stage(2);
     this.keys(id, this.key, 0);
-    bpf().bpfMapLookup(this.fd, this.key, FP_KEY_BYTES, this.val, FP_VAL_BYTES, 2, this.found, 1);
-    this.fold(id, this.val, 0, this.found, 0, Date.now(), process.hrtime.bigint());
-    this.mark[id] = 0;
+    this.bkeys.set(this.key.subarray(0, this.nat(id) ? FP_KEY_BYTES * 2 : FP_KEY_BYTES));
+    this.deleteEntries(this.nat(id) ? 2 : 1);
     this.ids.delete(id);
+    this.fold(id, Date.now(), process.hrtime.bigint());
     this.counts.removed++;
     this.counts.flows = this.ids.size;
   }
@@ -408,43 +474,33 @@ export class Fastpath {
   /** Takes every conn out (park, stop, a defence engaging). */
   removeAll(): void {
     for (const id of [...this.ids]) this.remove(id);
+    for (let i = 0; i < this.nAdds; i++) this.mark[this.adds[i]] = M_NONE;
+    this.nAdds = this.nDels = 0;
   }
 
   /**
-   * Adds what the kernel counted for conn `id` (values at `v[at..]`, request then
-   * reply, present where `found`) since the last fold: the engine's statistics, the
-   * conn's in_pkts (and the sync master's threshold sends), and re-arms its timer from
-   * the last-seen time when that is later than the engine's own arming.
+   * Adds what the kernel counted for conn `id` (its slot) since the last fold: the
+   * engine's statistics, the conn's in_pkts (and the sync master's threshold sends),
+   * and re-arms its timer from the last-seen time when that is later than the
+   * engine's own arming.
    */
-  private fold(
-    id: number,
-    v: Uint8Array,
-    at: number,
-    found: Uint8Array,
-    fat: number,
-    nowMs: number,
-    nowNs: bigint,
-    force = false,
-  ): void {
+  private fold(id: number, nowMs: number, nowNs: bigint, force = false): void {
     const eng = this.engine;
     const c = eng.conns;
-    const dv = new DataView(v.buffer, v.byteOffset, v.byteLength);
+    const w = this.slots;
     const did = c.dest[id];
     const d = did >= 0 ? eng.destById[did] : null;
     const t = eng.totals;
-    let last = 0;
+    let moved = false;
     for (let dir = 0; dir < 2; dir++) {
-      if (!found[fat + dir]) continue;
-      const vo = at + dir * FP_VAL_BYTES;
-      const p = valuePackets(dv, vo);
-      const b = valueBytes(dv, vo);
+      const p = slotPackets(w, id, dir);
       const dp = p - this.base[id * 4 + dir * 2];
-      const db = b - this.base[id * 4 + dir * 2 + 1];
       if (dp <= 0) continue;
+      const b = slotBytes(w, id, dir);
+      const db = b - this.base[id * 4 + dir * 2 + 1];
       this.base[id * 4 + dir * 2] = p;
       this.base[id * 4 + dir * 2 + 1] = b;
-      const ns = valueLastNs(dv, vo);
-      if (ns > last) last = ns;
+      moved = true;
       this.counts.packets += dp;
       this.counts.bytes += db;
       if (d !== null) {
@@ -468,6 +524,8 @@ export class Fastpath {
       }
       if (dir === 0) this.inPkts(id, dp);
     }
+    if (!moved) return;
+    const last = slotLastNs(w, id);
     if (last === 0) return;
     const seenMs = nowMs - Number(nowNs - BigInt(Math.floor(last))) / 1e6;
     const e = Math.min(seenMs, nowMs) + c.timeout[id];
@@ -499,17 +557,15 @@ export class Fastpath {
 
   /** The engine's hook: conn `id`'s timer ran out; true when the kernel saw it since. */
   expiring(id: number): boolean {
-    if (id >= this.mark.length || this.mark[id] !== 1) return false;
-    this.keys(id, this.key, 0);
-    bpf().bpfMapLookup(this.fd, this.key, FP_KEY_BYTES, this.val, FP_VAL_BYTES, 2, this.found, 0);
-    this.fold(id, this.val, 0, this.found, 0, this.engine.now, process.hrtime.bigint(), true);
+    if (!this.ids.has(id)) return false;
+    this.fold(id, this.engine.now, process.hrtime.bigint(), true);
     const c = this.engine.conns;
     return c.armed(id) && c.expires[id] > this.engine.now;
   }
 
   /** The engine's hook: conn `id` is about to be freed. */
   gone(id: number): void {
-    if (id < this.mark.length && this.mark[id] !== 0) this.remove(id);
+    if (id < this.mark.length && this.mark[id] !== M_NONE) this.remove(id);
   }
 
   /**
@@ -547,36 +603,12 @@ export class Fastpath {
   check(now = Date.now()): void {
     if (!this.on) return;
     this.lastFold = now;
-    const n = this.ids.size;
-    if (n === 0) return;
-    if (this.fids.length < n) {
-      const cap = Math.max(n, this.fids.length * 2, 256);
-      this.fids = new Int32Array(cap);
-      this.fkeys = new Uint8Array(cap * FP_KEY_BYTES * 2);
-      this.fvals = new Uint8Array(cap * FP_VAL_BYTES * 2);
-      this.ffound = new Uint8Array(cap * 2);
-    }
-    let i = 0;
-    for (const id of this.ids) {
-      this.fids[i] = id;
-      this.keys(id, this.fkeys, i * FP_KEY_BYTES * 2);
-      i++;
-    }
-    bpf().bpfMapLookup(
-      this.fd,
-      this.fkeys,
-      FP_KEY_BYTES,
-      this.fvals,
-      FP_VAL_BYTES,
-      n * 2,
-      this.ffound,
-      0,
-    );
+    if (this.ids.size === 0) return;
     const ns = process.hrtime.bigint();
-    for (let j = 0; j < n; j++) {
-      const id = this.fids[j];
-      this.fold(id, this.fvals, j * FP_VAL_BYTES * 2, this.ffound, j * 2, now, ns);
+    for (const id of this.ids) {
+      this.fold(id, now, ns);
       if (
+        slotClosed(this.slots, id) ||
         !this.stillOk(id) ||
         !this.encode(id, this.val) ||
         !sameAction(this.val, 0, this.vals, id * FP_VAL_BYTES * 2) ||
@@ -585,4 +617,15 @@ export class Fastpath {
         this.remove(id);
     }
   }
+}
+
+/** `a` with `id` at `i`, grown when full. */
+function push(a: Int32Array<ArrayBuffer>, i: number, id: number): Int32Array<ArrayBuffer> {
+  if (i >= a.length) {
+    const b = new Int32Array(a.length * 2);
+    b.set(a);
+    a = b;
+  }
+  a[i] = id;
+  return a;
 }

@@ -34,6 +34,15 @@ export interface BpfBinding {
   bpfMapDelete(fd: number, key: Uint8Array): boolean;
   /** BPF_MAP_GET_NEXT_KEY (`key` null: the first); true when `next` was written. */
   bpfMapNextKey(fd: number, key: Uint8Array | null, next: Uint8Array): boolean;
+  /**
+   * BPF_MAP_UPDATE_BATCH (BPF_ANY) of `n` consecutive keys and values, one system
+   * call: how many were written before the first one refused (`n`: all).
+   */
+  bpfMapUpdateBatch(fd: number, keys: Uint8Array, values: Uint8Array, n: number): number;
+  /** BPF_MAP_DELETE_BATCH of `n` consecutive keys: how many before the first missing one. */
+  bpfMapDeleteBatch(fd: number, keys: Uint8Array, n: number): number;
+  /** The values of a BPF_F_MMAPABLE array, mapped shared and writable (`bytes` of them). */
+  bpfMapMmap(fd: number, bytes: number): ArrayBuffer;
   close(fd: number): void;
 }
 

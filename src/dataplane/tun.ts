@@ -174,6 +174,8 @@ export class TunReader {
         }
       }
       x.flush(st);
+      // the conns this batch made eligible (or closed) enter (or leave) the fast path
+      if (fp !== null) fp.commit();
       if (!chan.more) return last;
     }
     return last;

@@ -7,10 +7,14 @@ import {
   FP_REWRITE_DST,
   FP_REWRITE_SRC,
   FP_VAL_BYTES,
+  FP_SLOT_BYTES,
+  FP_SLOTS,
   sameAction,
-  valueBytes,
-  valueLastNs,
-  valuePackets,
+  slotBytes,
+  slotClosed,
+  slotLastNs,
+  slotPackets,
+  slotReset,
 } from '../../src/dataplane/fastpath-map.js';
 import { parseAddr } from '../../src/engine/addr.js';
 import { steerBatch, steerNames } from '../../src/dataplane/steer.js';
@@ -35,7 +39,7 @@ test('a key is the wire form of the 5-tuple (network order), family and protocol
   assert.equal(k6[37], 6);
 });
 
-test('a value: the rewrite it asks for, the egress, and zero counters', () => {
+test('a value: the rewrite it asks for, the egress, the conn slot and direction', () => {
   const v = new Uint8Array(FP_VAL_BYTES);
   const eth = Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
   const act = {
@@ -51,7 +55,7 @@ test('a value: the rewrite it asks for, the egress, and zero counters', () => {
     eth,
     mtu: 1500,
   };
-  encodeValue(v, 0, act);
+  encodeValue(v, 0, act, 0x10203, 1);
   // the source is left alone (zero) when only the destination is rewritten
   assert.deepEqual([...v.subarray(0, 4)], [0, 0, 0, 0]);
   assert.deepEqual([...v.subarray(16, 20)], [10, 1, 0, 2]);
@@ -59,24 +63,44 @@ test('a value: the rewrite it asks for, the egress, and zero counters', () => {
   assert.deepEqual([...v.subarray(36, 40)], [7, 0, 0, 0]);
   assert.deepEqual([...v.subarray(40, 52)], [...eth]);
   assert.deepEqual([...v.subarray(52, 56)], [0xdc, 0x05, FP_REWRITE_DST, 0]);
-  const dv = new DataView(v.buffer);
-  assert.equal(valuePackets(dv, 0), 0);
-  // counters as the program leaves them (u64, host order)
-  dv.setUint32(56, 5, true);
-  dv.setUint32(64, 0x10, true);
-  dv.setUint32(68, 1, true);
-  dv.setUint32(72, 123, true);
-  assert.equal(valuePackets(dv, 0), 5);
-  assert.equal(valueBytes(dv, 0), 4294967296 + 16);
-  assert.equal(valueLastNs(dv, 0), 123);
-  // the counters are not part of the action
+  // slot (the conn id) and direction, host order (struct fp_val's last two u32)
+  assert.deepEqual([...v.subarray(56, 64)], [3, 2, 1, 0, 1, 0, 0, 0]);
+  // slot and direction are not part of the action
   const v2 = new Uint8Array(FP_VAL_BYTES);
-  encodeValue(v2, 0, act);
+  encodeValue(v2, 0, act, 5, 0);
   assert.ok(sameAction(v, 0, v2, 0));
   encodeValue(v2, 0, { ...act, flags: FP_REWRITE_SRC });
   assert.ok(!sameAction(v, 0, v2, 0));
   encodeValue(v2, 0, { ...act, mtu: 1400 });
   assert.ok(!sameAction(v, 0, v2, 0));
+});
+
+test('a slot as the program leaves it (struct fp_slot): per direction counts, last seen, closed', () => {
+  assert.equal(FP_SLOT_BYTES, 48);
+  const buf = new ArrayBuffer(FP_SLOT_BYTES * 3);
+  const dv = new DataView(buf);
+  const w32 = new Uint32Array(buf);
+  const o = FP_SLOT_BYTES * 2; // slot 2
+  dv.setBigUint64(o, 5n, true); // packets[0]
+  dv.setBigUint64(o + 8, 7n, true); // packets[1]
+  dv.setBigUint64(o + 16, 2n ** 32n + 16n, true); // bytes[0]
+  dv.setBigUint64(o + 24, 99n, true); // bytes[1]
+  dv.setBigUint64(o + 32, 123456789012345n, true); // last_ns
+  assert.equal(slotPackets(w32, 2, 0), 5);
+  assert.equal(slotPackets(w32, 2, 1), 7);
+  assert.equal(slotBytes(w32, 2, 0), 4294967296 + 16);
+  assert.equal(slotBytes(w32, 2, 1), 99);
+  assert.equal(slotLastNs(w32, 2), 123456789012345);
+  assert.equal(slotClosed(w32, 2), false);
+  dv.setUint32(o + 40, 1, true);
+  assert.equal(slotClosed(w32, 2), true);
+  // the other slots untouched, and a reset zeroes exactly one
+  assert.equal(slotPackets(w32, 1, 0), 0);
+  w32.fill(7, 0, FP_SLOT_BYTES / 4);
+  slotReset(w32, 2);
+  assert.deepEqual([...new Uint8Array(buf, o, FP_SLOT_BYTES)], new Array(FP_SLOT_BYTES).fill(0));
+  assert.equal(slotPackets(w32, 0, 0), 7 + 7 * 4294967296);
+  assert.ok(FP_SLOTS >= 65536);
 });
 
 test('steering puts the fast path program first, and always removes its priority', () => {

@@ -13,6 +13,8 @@
  * - /metrics: the tsvs_fastpath_* families count the flows, packets and bytes the
  *   kernel forwarded (promtool accepts the live scrape), say `suspended` while a
  *   defence is in effect, and with --no-fastpath say `disabled` and count nothing.
+ * - UDP, NAT and DR: the flow is forwarded by the program, and the service's counts
+ *   equal what both sides received, with the fast path on and off.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -37,6 +39,9 @@ const PORT = 5002;
 const DR_PORT = 5003;
 /** The daemon's metrics endpoint, in the director's namespace. */
 const METRICS = '127.0.0.1:9102';
+/** UDP services' ports: NAT (echo on the RIP) and DR (echo bound to the VIP). */
+const UDP_PORT = 5004;
+const UDP_DR_PORT = 5005;
 
 /** Packets tc redirected into the steering TUNs (requests, replies). */
 async function steered(lab: Lab): Promise<{ in: number; out: number }> {
@@ -53,6 +58,7 @@ async function steered(lab: Lab): Promise<{ in: number; out: number }> {
 interface Flow {
   sport: number;
   dport: number;
+  proto: number;
   packets: number;
   bytes: number;
 }
@@ -76,9 +82,21 @@ async function flows(lab: Lab): Promise<Flow[]> {
     ) as {
       map_ids?: number[];
     };
-    const map = p.map_ids?.[0];
-    assert.ok(map !== undefined, 'the program has its map');
-    const d = await sh(null, 'bpftool', ['-j', 'map', 'dump', 'id', String(map)]);
+    // the flow map (hash: 5-tuple -> action, slot, direction) and the slots (array:
+    // per conn counts, per direction)
+    let flowMap = -1;
+    let slotMap = -1;
+    for (const id of p.map_ids ?? []) {
+      const m = JSON.parse(
+        (await sh(null, 'bpftool', ['-j', 'map', 'show', 'id', String(id)])).stdout,
+      ) as {
+        name?: string;
+      };
+      if (m.name === 'tsvs_flows') flowMap = id;
+      if (m.name === 'tsvs_slots') slotMap = id;
+    }
+    assert.ok(flowMap >= 0 && slotMap >= 0, 'the program has its maps');
+    const d = await sh(null, 'bpftool', ['-j', 'map', 'dump', 'id', String(flowMap)]);
     const entries = JSON.parse(d.stdout) as { key: string[]; value: string[] }[];
     const bytes = (h: string[]): number[] => h.map((x) => parseInt(x, 16));
     const u64 = (b: number[], at: number): number => {
@@ -86,16 +104,31 @@ async function flows(lab: Lab): Promise<Flow[]> {
       for (let i = 7; i >= 0; i--) v = v * 256 + b[at + i];
       return v;
     };
-    return entries.map((e) => {
+    const out: Flow[] = [];
+    for (const e of entries) {
       const k = bytes(e.key);
       const v = bytes(e.value);
-      return {
+      const slot = v.slice(56, 60);
+      const dir = v[60];
+      const sl = await sh(null, 'bpftool', [
+        '-j',
+        'map',
+        'lookup',
+        'id',
+        String(slotMap),
+        'key',
+        ...slot.map(String),
+      ]);
+      const sv = bytes((JSON.parse(sl.stdout) as { value: string[] }).value);
+      out.push({
         sport: k[32] * 256 + k[33],
         dport: k[34] * 256 + k[35],
-        packets: u64(v, 56),
-        bytes: u64(v, 64),
-      };
-    });
+        proto: k[36],
+        packets: u64(sv, dir * 8),
+        bytes: u64(sv, 16 + dir * 8),
+      });
+    }
+    return out;
   }
   throw new Error('no bpf filter on any director interface');
 }
@@ -165,6 +198,24 @@ function fpMetrics(body: string): FpMetrics {
   };
 }
 
+/**
+ * A UDP client in the client namespace: `n` datagrams of 100 bytes to the VIP, one at a
+ * time, each sent when the last one's echo came back; prints its local port first.
+ */
+function udpClient(lab: Lab, n: number, port: number) {
+  const code = `
+const s=require('dgram').createSocket('udp4');let i=0;const msg=Buffer.alloc(100,120);
+s.on('message',()=>{if(++i<${n})s.send(msg);else{s.close();process.exit(0)}});
+s.connect(${port},${JSON.stringify(lab.env.vip4)},()=>{process.stdout.write(s.address().port+'\\n');s.send(msg)});
+setTimeout(()=>{console.error('timeout at '+i);process.exit(4)},${n < 5 ? 2000 : 30000});`;
+  return sh(lab.ns.client, process.execPath, ['-e', code], { timeoutMs: 40_000 });
+}
+
+/** A UDP echo server on `port`, bound to `addr` (its replies come from it). */
+const udpEcho = (port: number, addr: string): string => `
+const s=require('dgram').createSocket('udp4');
+s.on('message',(m,r)=>s.send(m,r.port,r.address));s.bind(${port},${JSON.stringify(addr)});`;
+
 /** iptables counters (packets, bytes) of the rule in `ns`'s INPUT chain matching `match`. */
 async function ipt(ns: string, match: string[]): Promise<{ packets: number; bytes: number }> {
   const r = await sh(ns, 'iptables', ['-w', '-nvxL', 'INPUT']);
@@ -206,7 +257,24 @@ describe(
       for (const ns of [lab.ns.rs1, lab.ns.rs2])
         for (const p of [PORT, DR_PORT])
           lab.track(bg(ns, 'socat', [`TCP4-LISTEN:${p},reuseaddr,fork`, 'EXEC:cat']));
+      // UDP echo bound to the RIP for NAT (the reply goes back through the director),
+      // to the VIP for DR (direct return)
+      for (const [i, ns] of [lab.ns.rs1, lab.ns.rs2].entries()) {
+        lab.track(bg(ns, process.execPath, ['-e', udpEcho(UDP_PORT, lab.env.rs[i].ip4)]));
+        lab.track(bg(ns, process.execPath, ['-e', udpEcho(UDP_DR_PORT, lab.env.vip4)]));
+      }
       await serversListening(lab, [PORT, DR_PORT]);
+      for (const ns of [lab.ns.rs1, lab.ns.rs2])
+        await sh(ns, 'iptables', ['-w', '-A', 'INPUT', '-p', 'udp', '--dport', String(UDP_PORT)]);
+      await sh(lab.ns.client, 'iptables', [
+        '-w',
+        '-A',
+        'INPUT',
+        '-p',
+        'udp',
+        '--sport',
+        String(UDP_PORT),
+      ]);
       // ground truth: what the real servers and the client received of the service
       for (const ns of [lab.ns.rs1, lab.ns.rs2])
         await sh(ns, 'iptables', ['-w', '-A', 'INPUT', '-p', 'tcp', '--dport', String(PORT)]);
@@ -221,7 +289,7 @@ describe(
       ]);
       d = await lab.daemon(['--metrics', METRICS]);
       assert.ok(
-        d.log.some((l) => l.includes('established TCP flows forwarded in the kernel')),
+        d.log.some((l) => l.includes('established TCP and UDP flows forwarded in the kernel')),
         d.log.join('\n'),
       );
       await setup(d.client);
@@ -403,7 +471,6 @@ describe(
     });
 
     test('quiescing and removing a real server take its flows out at once', async () => {
-      // (enough round trips for both conns to enter the map: FP_MIN_PKTS)
       // (closed without waiting for the FIN exchange: a conn whose real server is gone
       // drops its packets, expire_nodest_conn being 0)
       const a = echoClient(lab, 12, 0, 4000, PORT, 'destroy');
@@ -443,6 +510,103 @@ describe(
       await setup(d.client);
     });
 
+    const udpSvc = (l: Lab, port = UDP_PORT): Parameters<typeof configure>[1] => ({
+      af: 4,
+      protocol: 17,
+      addr: l.env.vip4,
+      port,
+      scheduler: 'rr',
+    });
+    const udpSetup = async (client: Daemon['client']): Promise<void> => {
+      await configure(client, udpSvc(lab), [
+        { addr: lab.env.rs[0].ip4, port: UDP_PORT, fwd: 'masq' },
+        { addr: lab.env.rs[1].ip4, port: UDP_PORT, fwd: 'masq' },
+      ]);
+      await waitFor(
+        'a first UDP exchange',
+        15_000,
+        async () => (await udpClient(lab, 2, UDP_PORT)).code === 0,
+      );
+    };
+
+    /** The UDP service's counts equal what the real servers and the client received. */
+    const udpCountsMatch = async (what: string): Promise<void> => {
+      await d.client.call({ cmd: 'zero' });
+      const get = async () => ({
+        rs: [
+          await ipt(lab.ns.rs1, ['dpt:' + UDP_PORT]),
+          await ipt(lab.ns.rs2, ['dpt:' + UDP_PORT]),
+        ],
+        client: await ipt(lab.ns.client, ['spt:' + UDP_PORT]),
+      });
+      const base = await get();
+      const rs = await Promise.all([udpClient(lab, 200, UDP_PORT), udpClient(lab, 150, UDP_PORT)]);
+      for (const r of rs) assert.equal(r.code, 0, r.stderr);
+      const now = await get();
+      const s = (await d.client.call({ cmd: 'getService', service: udpSvc(lab) })) as ServiceEntry;
+      const inPk = now.rs[0].packets - base.rs[0].packets + now.rs[1].packets - base.rs[1].packets;
+      const inB = now.rs[0].bytes - base.rs[0].bytes + now.rs[1].bytes - base.rs[1].bytes;
+      const msg = `${what}: ${JSON.stringify({ stats: s.stats, inPk, inB, base, now })}`;
+      assert.equal(s.stats.conns, 2, msg);
+      // UDP has no closing packets: exact
+      assert.equal(s.stats.inpkts, inPk, msg);
+      assert.equal(s.stats.inbytes, inB, msg);
+      assert.equal(s.stats.outpkts, now.client.packets - base.client.packets, msg);
+      assert.equal(s.stats.outbytes, now.client.bytes - base.client.bytes, msg);
+      assert.equal(inPk, 350, msg);
+    };
+
+    test('UDP NAT: the flow goes through the kernel, with the same counts and listing', async () => {
+      await udpSetup(d.client);
+      const s0 = await steered(lab);
+      const r = await udpClient(lab, 300, UDP_PORT);
+      assert.equal(r.code, 0, r.stderr);
+      const cport = Number(r.stdout.trim());
+      const s1 = await steered(lab);
+      const seen = (await flows(lab)).filter(
+        (f) => f.proto === 17 && (f.sport === cport || f.dport === cport),
+      );
+      // request and reply entries, nearly all of the 300 datagrams each way
+      assert.equal(seen.length, 2, JSON.stringify(seen));
+      assert.ok(
+        seen.every((f) => f.packets >= 290),
+        JSON.stringify(seen),
+      );
+      assert.ok(s1.in - s0.in < 10, JSON.stringify([s0, s1, seen]));
+      assert.ok(s1.out - s0.out < 10, JSON.stringify([s0, s1, seen]));
+      // the listing: the conn with its UDP timeout running from the last datagram
+      const list = ((await d.client.call({ cmd: 'listConnections' })) as ConnEntry[]).filter(
+        (c) => c.cport === cport && c.vport === UDP_PORT,
+      );
+      assert.equal(list.length, 1, JSON.stringify(list));
+      assert.ok(list[0].expires > 250, JSON.stringify(list));
+      await udpCountsMatch('UDP, fast path on');
+    });
+
+    test('UDP DR: requests go through the kernel, replies direct', async () => {
+      await configure(d.client, udpSvc(lab, UDP_DR_PORT), [
+        { addr: lab.env.rs[0].ip4, port: UDP_DR_PORT, fwd: 'droute' },
+      ]);
+      await waitFor(
+        'a first UDP DR exchange',
+        15_000,
+        async () => (await udpClient(lab, 2, UDP_DR_PORT)).code === 0,
+      );
+      const s0 = await steered(lab);
+      const r = await udpClient(lab, 300, UDP_DR_PORT);
+      assert.equal(r.code, 0, r.stderr);
+      const s1 = await steered(lab);
+      const seen = (await flows(lab)).filter(
+        (f) => f.proto === 17 && (f.sport === UDP_DR_PORT || f.dport === UDP_DR_PORT),
+      );
+      assert.ok(
+        seen.some((f) => f.dport === UDP_DR_PORT && f.packets >= 290),
+        JSON.stringify(seen),
+      );
+      assert.ok(!seen.some((f) => f.sport === UDP_DR_PORT), JSON.stringify(seen));
+      assert.ok(s1.in - s0.in < 10, JSON.stringify([s0, s1, seen]));
+    });
+
     test('--no-fastpath: no program, every packet through the daemon, the same counts', async () => {
       assert.equal(await d.stop('SIGTERM'), 0);
       d = await lab.daemon(['--no-fastpath', '--metrics', METRICS]);
@@ -461,6 +625,8 @@ describe(
       assert.match(m.reason, /--no-fastpath/);
       assert.equal(m.active, 0);
       for (const k of FP_COUNTS) assert.equal(m[k], 0, `${k}: ${JSON.stringify(m)}`);
+      await udpSetup(d.client);
+      await udpCountsMatch('UDP, fast path off');
     });
   },
 );
