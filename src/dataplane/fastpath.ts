@@ -19,6 +19,10 @@
  * System calls: one BPF_MAP_UPDATE_BATCH per batch of packets for the conns it made
  * eligible, one BPF_MAP_DELETE_BATCH for those it closed; none to read counts.
  *
+ * Over 600 lines: one class owns the map's whole life (entry, exit, folding, the checks
+ * and the state /metrics reports), since the engine's hooks and the director call into
+ * it; the loading (fastpath-load.ts) and the encoding (fastpath-map.ts) are apart.
+ *
  * @module
  */
 import { loadFastpath, unloadFastpath } from './fastpath-load.js';
