@@ -114,7 +114,7 @@ test("a real director's fast path: disabled, not started, refused; zero counts",
   const before = process.env.TSVS_BPF_OBJ;
   process.env.TSVS_BPF_OBJ = '/nonexistent/e2efpm "fastpath".o';
   try {
-    assert.equal(refused.fastpath.load(), false);
+    assert.equal(await refused.fastpath.load(), false);
   } finally {
     if (before === undefined) delete process.env.TSVS_BPF_OBJ;
     else process.env.TSVS_BPF_OBJ = before;
