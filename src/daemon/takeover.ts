@@ -146,6 +146,7 @@ export class Handover {
     const t0 = performance.now();
     let parkedAt = 0;
     let t1 = 0;
+    let tp = 0;
     let wire: unknown;
     let n: number;
     const staged = this.staged;
@@ -155,6 +156,7 @@ export class Handover {
         t1 = performance.now();
         this.side.park(keep);
         parkedAt = Date.now();
+        tp = performance.now();
         const d = staged.x.delta();
         n = d.state.conns.n;
         wire = { delta: stateToWire(d) };
@@ -180,7 +182,7 @@ export class Handover {
     this.side.log(
       `hand-over: stopped reading packets${keep ? ' (capture descriptors kept open for it)' : ''}; ` +
         (staged
-          ? `delta of ${n} conn(s) taken and encoded in ${(t3 - t1).toFixed(1)} ms after it stopped`
+          ? `parking ${(tp - t1).toFixed(1)} ms, then the delta of ${n} conn(s) taken and encoded in ${(t3 - tp).toFixed(1)} ms`
           : `${n} conn(s) exported in ${(t1 - t0).toFixed(1)} ms while forwarding, ` +
             `final delta and encoding ${(t3 - t1).toFixed(1)} ms after it stopped`),
     );
