@@ -238,7 +238,9 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     journal = new Journal(engine, runDir, log);
     journal.start();
   };
-  const tempControl = `${control}.takeover`;
+  // its own name: a daemon that was a successor itself unlinks the name it was started
+  // with (libuv unlinks a listening socket's path on close) when it exits
+  const tempControl = `${control}.takeover.${process.pid}`;
   try {
     ctl = await startDaemonControl(engine, {
       path: args.takeover ? tempControl : control,
