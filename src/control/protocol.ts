@@ -92,7 +92,7 @@ export type Request =
    * capture's descriptors open for the successor to copy, `release` closes them),
    * `done` (the successor runs) makes this daemon exit, `abort` makes it resume.
    */
-  | { cmd: 'takeover'; phase: 'begin' | 'begin-keep' | 'release' | 'done' | 'abort' }
+  | { cmd: 'takeover'; phase: 'bulk' | 'begin' | 'begin-keep' | 'release' | 'done' | 'abort' }
   /**
    * Readiness (`tsvs status --ready [VIP[:PORT]]`, docs/ha.md): data plane running,
    * configuration loaded, not learning the table from sync, and with `vip` every

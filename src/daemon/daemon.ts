@@ -238,7 +238,9 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     journal = new Journal(engine, runDir, log);
     journal.start();
   };
-  const tempControl = `${control}.takeover`;
+  // its own name: a daemon that was a successor itself unlinks the name it was started
+  // with (libuv unlinks a listening socket's path on close) when it exits
+  const tempControl = `${control}.takeover.${process.pid}`;
   try {
     ctl = await startDaemonControl(engine, {
       path: args.takeover ? tempControl : control,
@@ -373,7 +375,10 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
         parkedAt = s.parkedAt;
         log(
           `hand-over: took ${s.conns} connection(s), ${s.templates} template(s) and ${s.fds.length} capture descriptor(s) over in ${s.ms} ms` +
-            ` (old daemon: export ${s.exportMs} ms; here: import ${s.importMs} ms)` +
+            ` (old daemon: export ${s.exportMs} ms; here: ` +
+            (Number.isFinite(s.bulkMs)
+              ? `bulk import ${s.bulkMs} ms while it forwarded, delta of ${s.delta} conn(s) imported in ${s.importMs} ms)`
+              : `import ${s.importMs} ms)`) +
             (s.why ? ` (copying descriptors: ${s.why})` : ''),
         );
       } else if (runDir !== null && !restoreStateFile(engine, runDir, now, log))

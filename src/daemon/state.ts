@@ -32,6 +32,7 @@ import {
   importEngineState,
   StateError,
   StateExport,
+  type EngineDelta,
   type EngineState,
   type ImportSummary,
 } from '../engine/state.js';
@@ -57,7 +58,7 @@ const TYPED: Record<string, new (b: ArrayBuffer) => ArrayBufferView> = {
  * The state as JSON-able data: every typed array becomes `{ $ta: kind, b64 }` (the
  * machine's byte order: a state is read back on the machine that wrote it).
  */
-export function stateToWire(st: EngineState): unknown {
+export function stateToWire(st: EngineState | EngineDelta): unknown {
   return JSON.parse(
     JSON.stringify(st, (_k, v: unknown) => {
       if (ArrayBuffer.isView(v) && !(v instanceof DataView)) {
@@ -123,6 +124,44 @@ export async function exportSliced(
     return st;
   } finally {
     unlisten();
+  }
+}
+
+/** A hand-over's export in two steps (see {@link exportStaged}). */
+export interface StagedExport {
+  /** The whole state when the slices were done. */
+  bulk: EngineState;
+  /** What changed since the bulk (call once, with the engine still). */
+  delta(): EngineDelta;
+  /** Stops noting changes (after delta, or when the hand-over is given up). */
+  close(): void;
+}
+
+/**
+ * The bulk of a hand-over: the engine's state exported in slices while it forwards
+ * (as {@link exportSliced}), after which the conns that change go on being noted, so
+ * that {@link StagedExport.delta} (once the data plane is parked) costs only them.
+ */
+export async function exportStaged(engine: Engine): Promise<StagedExport> {
+  const x = new StateExport(engine);
+  const unlisten = addConnListener(engine, (id) => x.touched(id));
+  try {
+    while (!x.step()) await new Promise<void>((r) => setImmediate(r));
+    const bulk = x.bulk();
+    return {
+      bulk,
+      delta: () => {
+        try {
+          return x.delta();
+        } finally {
+          unlisten();
+        }
+      },
+      close: unlisten,
+    };
+  } catch (e) {
+    unlisten();
+    throw e;
   }
 }
 

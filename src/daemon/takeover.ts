@@ -5,19 +5,24 @@
  *
  * 1. The new daemon loads the configuration and resolves next hops while the old one
  *    still forwards, serving its control socket on a temporary path.
- * 2. `takeover begin` → the old daemon exports its engine's state in slices while it
- *    still forwards (engine/state.ts StateExport: the event loop turns between them,
- *    the conns that change meanwhile are noted by the per-connection events), then
- *    stops reading, keeping its queue and TUN descriptors open (the SYN device's too),
- *    adds the final delta (the conns changed since their copy) and answers the state,
- *    its pid, the numbers of those descriptors and when it stopped reading. While they
- *    are open the kernel holds what the capture takes (a queue up to its length and
- *    socket buffer, a TUN device up to its txqueuelen): nothing is dropped, nothing
- *    reaches the local stack.
- * 3. The new daemon restores the state, copies the descriptors (pidfd_getfd) and reads
- *    them: what arrived during the hand-over is read then, late by the hand-over's
- *    length. Descriptors it cannot copy (no pidfd_getfd) are opened anew, as before:
- *    the old daemon's are closed when it exits, and what they held is dropped.
+ * 2. `takeover bulk` → the old daemon exports its engine's state in slices while it
+ *    still forwards (engine/state-export.ts StateExport: the event loop turns between
+ *    them, the conns that change meanwhile are noted by the per-connection events) and
+ *    answers it, going on noting changes; the new daemon imports it (StateImport.bulk)
+ *    while the old one still forwards.
+ * 3. `takeover begin` → the old daemon stops reading, keeping its queue and TUN
+ *    descriptors open (the SYN device's too), and answers the delta (the conns changed,
+ *    added or gone since the bulk, and everything but the conns as of now), its pid,
+ *    the numbers of those descriptors and when it stopped reading. While they are open
+ *    the kernel holds what the capture takes (a queue up to its length and socket
+ *    buffer, a TUN device up to its txqueuelen): nothing is dropped, nothing reaches
+ *    the local stack. The new daemon applies the delta over the bulk
+ *    (StateImport.delta), copies the descriptors (pidfd_getfd) and reads them: what
+ *    arrived during the hand-over is read then, late by the hand-over's length.
+ *    Descriptors it cannot copy (no pidfd_getfd) are opened anew, as before: the old
+ *    daemon's are closed when it exits, and what they held is dropped. An old daemon
+ *    that knows no `bulk` answers `begin` with the whole state (exported in slices,
+ *    then parked, then the final delta), imported in one go.
  * 4. `takeover done` → the old daemon exits; the new one moves its control socket to
  *    the usual path. Should the new daemon not confirm (it failed, or went away), the
  *    old one resumes by itself.
@@ -28,8 +33,14 @@ import { closeSync, renameSync } from 'node:fs';
 import { ControlClient } from '../control/client.js';
 import { ControlError } from '../control/model.js';
 import type { Engine } from '../engine/engine.js';
-import { importEngineState, type ImportSummary } from '../engine/state.js';
-import { exportSliced, stateFromWire, stateToWire } from './state.js';
+import { StateImport, type ImportSummary } from '../engine/state.js';
+import {
+  exportSliced,
+  exportStaged,
+  stateFromWire,
+  stateToWire,
+  type StagedExport,
+} from './state.js';
 
 /** The old daemon resumes when the successor has not confirmed within this time. */
 export const TAKEOVER_CONFIRM_MS = 10_000;
@@ -55,19 +66,27 @@ export interface HandoverSide {
 
 /** The old daemon's side: the `takeover` control command. */
 export class Handover {
-  private phase: 'running' | 'handing' | 'done' = 'running';
+  private phase: 'running' | 'bulk' | 'staged' | 'handing' | 'done' = 'running';
   private timer: NodeJS.Timeout | undefined;
+  /** The bulk handed out, noting changes until `begin` (phase `staged`). */
+  private staged: { x: StagedExport; ms: number } | null = null;
 
   constructor(private readonly side: HandoverSide) {}
 
-  /** Handles `takeover {phase}` (the control command; `begin` answers once exported). */
+  /** Handles `takeover {phase}` (the control command; `bulk`/`begin` answer once exported). */
   takeover(phase: string): unknown {
     switch (phase) {
-      case 'begin':
-      case 'begin-keep': {
+      case 'bulk':
         if (this.phase !== 'running')
           throw new ControlError('request', 'EBUSY', 'a hand-over is already under way');
+        this.phase = 'bulk';
+        return this.bulk();
+      case 'begin':
+      case 'begin-keep': {
+        if (this.phase !== 'running' && this.phase !== 'staged')
+          throw new ControlError('request', 'EBUSY', 'a hand-over is already under way');
         this.phase = 'handing';
+        clearTimeout(this.timer);
         // a successor that copies descriptors says so; an older one opens its own
         return this.begin(phase === 'begin-keep');
       }
@@ -92,29 +111,80 @@ export class Handover {
     }
   }
 
-  /** Exports while forwarding, parks, adds the final delta (see the module comment). */
-  private async begin(keep: boolean): Promise<unknown> {
+  /** The bulk, exported while forwarding; changes go on being noted (module comment). */
+  private async bulk(): Promise<unknown> {
     const t0 = performance.now();
-    let parkedAt = 0;
-    let t1 = 0;
-    let state;
+    let x: StagedExport;
     try {
-      state = await exportSliced(this.side.engine, () => {
-        t1 = performance.now();
-        this.side.park(keep);
-        parkedAt = Date.now();
-      });
+      x = await exportStaged(this.side.engine);
     } catch (e) {
       this.phase = 'running';
       throw e;
     }
+    if (this.phase !== 'bulk') {
+      // given up meanwhile
+      x.close();
+      return null;
+    }
+    const t1 = performance.now();
+    const wire = stateToWire(x.bulk);
     const t2 = performance.now();
-    const wire = stateToWire(state);
+    this.staged = { x, ms: t2 - t0 };
+    this.phase = 'staged';
+    this.side.log(
+      `hand-over: a new daemon takes over; ${x.bulk.conns.n} conn(s) exported in ${(t1 - t0).toFixed(1)} ms ` +
+        `and encoded in ${(t2 - t1).toFixed(1)} ms while forwarding`,
+    );
+    // a successor that never begins: stop noting changes
+    this.timer = setTimeout(() => this.abort('the new daemon did not begin'), TAKEOVER_CONFIRM_MS);
+    this.timer.unref?.();
+    return { state: wire };
+  }
+
+  /** Parks and answers the delta since the bulk, or (no bulk) the whole state. */
+  private async begin(keep: boolean): Promise<unknown> {
+    const t0 = performance.now();
+    let parkedAt = 0;
+    let t1 = 0;
+    let tp = 0;
+    let wire: unknown;
+    let n: number;
+    const staged = this.staged;
+    this.staged = null;
+    try {
+      if (staged) {
+        t1 = performance.now();
+        this.side.park(keep);
+        parkedAt = Date.now();
+        tp = performance.now();
+        const d = staged.x.delta();
+        n = d.state.conns.n;
+        wire = { delta: stateToWire(d) };
+      } else {
+        const state = await exportSliced(this.side.engine, () => {
+          t1 = performance.now();
+          this.side.park(keep);
+          parkedAt = Date.now();
+        });
+        n = state.conns.n;
+        wire = { state: stateToWire(state) };
+      }
+    } catch (e) {
+      staged?.x.close();
+      this.phase = 'running';
+      if (parkedAt) {
+        this.side.log(`hand-over abandoned (${(e as Error).message}): reading packets again`);
+        await this.side.resume();
+      }
+      throw e;
+    }
     const t3 = performance.now();
     this.side.log(
-      `hand-over: a new daemon takes over; stopped reading packets${keep ? ' (capture descriptors kept open for it)' : ''}; ` +
-        `${state.conns.n} conn(s) exported in ${(t1 - t0).toFixed(1)} ms while forwarding, ` +
-        `final delta ${(t2 - t1).toFixed(1)} ms and encoding ${(t3 - t2).toFixed(1)} ms after it stopped`,
+      `hand-over: stopped reading packets${keep ? ' (capture descriptors kept open for it)' : ''}; ` +
+        (staged
+          ? `parking ${(tp - t1).toFixed(1)} ms, then the delta of ${n} conn(s) taken and encoded in ${(t3 - tp).toFixed(1)} ms`
+          : `${n} conn(s) exported in ${(t1 - t0).toFixed(1)} ms while forwarding, ` +
+            `final delta and encoding ${(t3 - t1).toFixed(1)} ms after it stopped`),
     );
     this.timer = setTimeout(
       () => this.abort('the new daemon did not confirm'),
@@ -123,14 +193,23 @@ export class Handover {
     this.timer.unref?.();
     return {
       pid: process.pid,
-      exportMs: Math.round(t3 - t0),
+      exportMs: Math.round(t3 - t0 + (staged?.ms ?? 0)),
       parkedAt,
-      state: wire,
+      ...(wire as object),
       fds: keep ? this.side.descriptors() : [],
     };
   }
 
   private abort(why: string): void {
+    if (this.phase === 'bulk' || this.phase === 'staged') {
+      // not parked: nothing to resume
+      clearTimeout(this.timer);
+      this.staged?.x.close();
+      this.staged = null;
+      this.phase = 'running';
+      this.side.log(`hand-over abandoned before it began (${why})`);
+      return;
+    }
     if (this.phase !== 'handing') return;
     clearTimeout(this.timer);
     this.phase = 'running';
@@ -152,8 +231,10 @@ export class Successor {
   }
 
   /**
-   * `takeover begin`: the old daemon stops reading and answers its state, which is
-   * restored into `engine` here (call from the Director's beforeAttach).
+   * `takeover bulk`, imported into `engine` while the old daemon still forwards, then
+   * `takeover begin`: the old daemon stops reading and answers the delta since, applied
+   * here (call from the Director's beforeAttach: the engine must not run between the
+   * two). An old daemon that knows no `bulk` answers `begin` with the whole state.
    */
   async receive(
     engine: Engine,
@@ -167,22 +248,57 @@ export class Successor {
       /** When the old daemon stopped reading (wall clock, ms). */
       parkedAt: number;
       exportMs: number;
+      /** The bulk's transfer and import, before the old daemon stopped (NaN: none). */
+      bulkMs: number;
+      /** The import after it stopped (the delta, or the whole state). */
       importMs: number;
+      /** Conns and templates the delta added or replaced (NaN: no bulk). */
+      delta: number;
     }
   > {
     const t0 = Date.now();
+    const im = new StateImport(engine);
+    let bulkMs = NaN;
+    let bulk: ImportSummary | undefined;
+    try {
+      const b = (await this.client.call({ cmd: 'takeover', phase: 'bulk' })) as { state: unknown };
+      const tb = performance.now();
+      bulk = im.bulk(stateFromWire(b.state), now());
+      bulkMs = Math.round(performance.now() - tb);
+    } catch (e) {
+      // an old daemon: the whole state comes with begin
+      if (
+        !(e instanceof ControlError) ||
+        !/unknown takeover phase/.test(`${e.message} ${e.detail}`)
+      )
+        throw e;
+    }
     const r = (await this.client.call({
       cmd: 'takeover',
       phase: copy ? 'begin-keep' : 'begin',
     })) as {
-      state: unknown;
+      state?: unknown;
+      delta?: unknown;
       pid?: unknown;
       fds?: unknown;
       parkedAt?: unknown;
       exportMs?: unknown;
     };
     const ti = performance.now();
-    const s = importEngineState(engine, stateFromWire(r.state), now());
+    let s: ImportSummary;
+    let delta = NaN;
+    if (bulk) {
+      const d = im.delta(stateFromWire(r.delta), now());
+      delta = d.conns + d.templates;
+      const all = im.totals();
+      s = {
+        ...d,
+        conns: all.conns,
+        templates: all.templates,
+        destsGone: d.destsGone + bulk.destsGone,
+        schedFresh: [...new Set([...bulk.schedFresh, ...d.schedFresh])],
+      };
+    } else s = im.bulk(stateFromWire(r.state), now());
     const importMs = Math.round(performance.now() - ti);
     // the old daemon's capture descriptors, copied while it keeps them open
     const fds: { name: string; fd: number }[] = [];
@@ -209,7 +325,9 @@ export class Successor {
       why,
       parkedAt: typeof r.parkedAt === 'number' ? r.parkedAt : NaN,
       exportMs: typeof r.exportMs === 'number' ? r.exportMs : NaN,
+      bulkMs,
       importMs,
+      delta,
     };
   }
 

@@ -106,6 +106,10 @@ export class StateExport {
   /** The helpers' per-conn data by conn id. */
   private readonly apps = new Map<number, AppConnState>();
   private done = false;
+  /** After {@link bulk}: the ids the bulk carried (by id). */
+  private sent: Uint8Array | null = null;
+  /** While a delta is taken: every id copied. */
+  private copied: number[] | null = null;
 
   constructor(private readonly engine: Engine) {
     const c = (this.c = engine.ipvs.conns);
@@ -162,7 +166,8 @@ export class StateExport {
   }
 
   private mark(id: number): void {
-    if (id >= this.scanned) return;
+    // after the bulk every id counts (the table may have grown past the scan)
+    if (id >= this.scanned && this.sent === null) return;
     if (id >= this.dirty.length) this.fit(this.c.cap);
     if (this.dirty[id]) return;
     this.dirty[id] = 1;
@@ -186,6 +191,7 @@ export class StateExport {
       i = this.rows++;
       this.rowOf[id] = i;
     }
+    if (this.copied) this.copied.push(id);
     const cs = this.cols;
     cs.ids[i] = id;
     cs.af[i] = c.af[id];
@@ -252,57 +258,103 @@ export class StateExport {
    * still. Scans what is left first.
    */
   finish(): EngineState {
-    const c = this.c;
-    while (!this.step(1 << 30));
+    this.settle();
     this.done = true;
-    // the conns reported since their scan: copied again, or gone
-    const gone: number[] = [];
-    for (const id of this.dirtyList) {
-      if (c.isLive(id)) this.copy(id);
-      else if (this.rowOf[id] >= 0) gone.push(this.rowOf[id]);
-    }
-    // every row still its conn (a freed id, reused without an event, is copied again)
-    const cs = this.cols;
-    for (let i = 0; i < this.rows; i++) {
-      const id = cs.ids[i];
-      if (!c.isLive(id)) {
-        if (this.rowOf[id] === i) gone.push(i);
-        continue;
-      }
-      if (
-        cs.cport[i] !== c.cport[id] ||
-        cs.proto[i] !== c.proto[id] ||
-        cs.vport[i] !== c.vport[id] ||
-        cs.caddr[i * 4] !== c.caddr[id * 4] ||
-        cs.caddr[i * 4 + 3] !== c.caddr[id * 4 + 3]
-      )
-        this.copy(id);
-    }
-    if (gone.length) this.drop(gone);
-    if (this.rows !== c.count) {
-      // conns made without an event (sync backup, a helper): one more scan finds them
-      for (const id of c.ids()) if (this.rowOf[id] < 0) this.copy(id);
-      const stale: number[] = [];
-      for (let i = 0; i < this.rows; i++) if (!c.isLive(cs.ids[i])) stale.push(i);
-      if (stale.length) this.drop(stale);
-    }
     const n = this.rows;
+    const cs = this.cols;
     // controllers' ids to row indices
     for (let i = 0; i < n; i++) {
       const ct = cs.control[i];
       cs.control[i] = ct >= 0 && ct < this.rowOf.length ? this.rowOf[ct] : -1;
     }
-    const cut = <T extends Column>(a: T, per = 1): T => a.subarray(0, n * per) as T;
-    const conns: ConnsState = {
+    return engineRest(
+      this.engine,
+      this.conns(n, (a) => a.subarray(0, n * (a.length / this.size)) as typeof a),
+      this.appRows(n),
+    );
+  }
+
+  /**
+   * The bulk of a two-step hand-over: the whole state of this moment, like
+   * {@link finish}, but the export goes on: from now on every conn reported is noted,
+   * and {@link delta} (with the engine still) gives what changed since. The columns are
+   * copied (the export keeps its own). Call between turns of the event loop.
+   */
+  bulk(): EngineState {
+    this.settle();
+    const n = this.rows;
+    const cs = this.cols;
+    const conns = this.conns(n, (a) => a.slice(0, n * (a.length / this.size)) as typeof a);
+    for (let i = 0; i < n; i++) {
+      const ct = conns.control[i];
+      conns.control[i] = ct >= 0 && ct < this.rowOf.length ? this.rowOf[ct] : -1;
+    }
+    const sent = (this.sent = new Uint8Array(Math.max(this.c.cap, this.rowOf.length)));
+    for (let i = 0; i < n; i++) sent[cs.ids[i]] = 1;
+    return engineRest(this.engine, conns, this.appRows(n));
+  }
+
+  /**
+   * What changed since {@link bulk} (call with the engine still, once): the conns
+   * copied again (created, changed, or a freed id reused: `state.conns`, their old ids
+   * in `ids`, their controllers' old ids in `controlIds`, `control` all -1), the ids the
+   * bulk carried whose conns went (`gone`), and everything but the conns as of now.
+   * Costs the conns reported plus a few passes over typed arrays.
+   */
+  delta(): EngineDelta {
+    if (this.sent === null) throw new Error('delta before bulk');
+    this.copied = [];
+    const dropped = this.settle();
+    const copied = this.copied;
+    this.copied = null;
+    this.done = true;
+    const cs = this.cols;
+    const rows: number[] = [];
+    const seen = new Set<number>();
+    for (const id of copied) {
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const i = this.rowOf[id];
+      if (i >= 0) rows.push(i);
+    }
+    const m = rows.length;
+    const pick = <T extends Column>(a: T): T => {
+      const per = a.length / this.size;
+      const b = new (a.constructor as new (n: number) => T)(m * per);
+      for (let j = 0; j < m; j++) b.set(a.subarray(rows[j] * per, rows[j] * per + per), j * per);
+      return b;
+    };
+    const conns = this.conns(m, pick);
+    const controlIds = conns.control;
+    conns.control = new Int32Array(m).fill(-1);
+    const gone: number[] = [];
+    for (const id of dropped)
+      if (this.rowOf[id] < 0 && id < this.sent.length && this.sent[id]) gone.push(id);
+    const apps: AppConnState[] = [];
+    for (let j = 0; j < m; j++) {
+      const a = this.apps.get(cs.ids[rows[j]]);
+      if (a) apps.push({ ...a, conn: j });
+    }
+    return {
+      state: engineRest(this.engine, conns, apps),
+      controlIds,
+      gone: Int32Array.from(new Set(gone)),
+    };
+  }
+
+  /** The columns of `n` rows, each made by `cut`. */
+  private conns(n: number, cut: <T extends Column>(a: T) => T): ConnsState & { ids: Int32Array } {
+    const cs = this.cols;
+    const conns: ConnsState & { ids: Int32Array } = {
       n,
       af: cut(cs.af),
       proto: cut(cs.proto),
       state: cut(cs.state),
       oldState: cut(cs.oldState),
       flags: cut(cs.flags),
-      caddr: cut(cs.caddr, 4),
-      vaddr: cut(cs.vaddr, 4),
-      daddr: cut(cs.daddr, 4),
+      caddr: cut(cs.caddr),
+      vaddr: cut(cs.vaddr),
+      daddr: cut(cs.daddr),
       cport: cut(cs.cport),
       vport: cut(cs.vport),
       dport: cut(cs.dport),
@@ -316,22 +368,72 @@ export class StateExport {
       armed: cut(cs.armed),
       ids: cut(cs.ids),
     };
-    if (this.sp) conns.sp = cut(this.sp, 4);
+    if (this.sp) conns.sp = cut(this.sp);
+    return conns;
+  }
+
+  /** The helpers' per-conn data of the first `n` rows (conn: the row). */
+  private appRows(n: number): AppConnState[] {
     const apps: AppConnState[] = [];
     for (const [id, a] of this.apps) {
       const i = this.rowOf[id];
       if (i >= 0 && i < n) apps.push({ ...a, conn: i });
     }
-    return engineRest(this.engine, conns, apps);
+    return apps;
+  }
+
+  /**
+   * Brings the rows up to the table: scans what is left, copies again the conns
+   * reported, drops those gone, checks that every row still is its conn (a freed id,
+   * reused without an event, is copied again) and, should the count still differ,
+   * scans the id space once more. Returns the ids whose rows were dropped.
+   */
+  private settle(): number[] {
+    const c = this.c;
+    while (!this.step(1 << 30));
+    const goneRows: number[] = [];
+    for (const id of this.dirtyList) {
+      this.dirty[id] = 0;
+      if (c.isLive(id)) this.copy(id);
+      else if (this.rowOf[id] >= 0) goneRows.push(this.rowOf[id]);
+    }
+    this.dirtyList = [];
+    const cs = this.cols;
+    for (let i = 0; i < this.rows; i++) {
+      const id = cs.ids[i];
+      if (!c.isLive(id)) {
+        if (this.rowOf[id] === i) goneRows.push(i);
+        continue;
+      }
+      if (
+        cs.cport[i] !== c.cport[id] ||
+        cs.proto[i] !== c.proto[id] ||
+        cs.vport[i] !== c.vport[id] ||
+        cs.caddr[i * 4] !== c.caddr[id * 4] ||
+        cs.caddr[i * 4 + 3] !== c.caddr[id * 4 + 3]
+      )
+        this.copy(id);
+    }
+    const dropped: number[] = [];
+    if (goneRows.length) this.drop(goneRows, dropped);
+    if (this.rows !== c.count) {
+      // conns made without an event (sync backup, a helper): one more scan finds them
+      for (const id of c.ids()) if (this.rowOf[id] < 0) this.copy(id);
+      const stale: number[] = [];
+      for (let i = 0; i < this.rows; i++) if (!c.isLive(cs.ids[i])) stale.push(i);
+      if (stale.length) this.drop(stale, dropped);
+    }
+    return dropped;
   }
 
   /** Removes rows (conns that went): the last rows move into their places. */
-  private drop(rows: number[]): void {
+  private drop(rows: number[], dropped: number[]): void {
     const cs = this.cols;
     const del = new Set(rows);
     for (const i of [...del].sort((a, b) => b - a)) {
       const last = this.rows - 1;
       const gone = cs.ids[i];
+      dropped.push(gone);
       if (this.rowOf[gone] === i) this.rowOf[gone] = -1;
       if (i !== last) {
         for (const k of Object.keys(cs) as (keyof ConnsState)[]) {
@@ -348,6 +450,18 @@ export class StateExport {
       this.rows--;
     }
   }
+}
+
+/**
+ * What changed since a {@link StateExport.bulk} (see {@link StateExport.delta};
+ * engine/state.ts StateImport applies it).
+ */
+export interface EngineDelta {
+  state: EngineState;
+  /** Per row of `state.conns`: its controller's id in the saved engine, or -1. */
+  controlIds: Int32Array;
+  /** Ids (in the saved engine) of conns the bulk carried that went since. */
+  gone: Int32Array;
 }
 
 /** The state of `engine` as plain data (admin path: allocates; the engine is not changed). */

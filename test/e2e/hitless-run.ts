@@ -482,6 +482,11 @@ export class HitlessLab {
 
   /** "took … over in N ms" / restore time from the daemon's log (for the report). */
   private gapOf(log: string[]): number {
+    // a hand-over: the window itself (old daemon stopped reading → this one read)
+    for (const l of log) {
+      const m = /packets not read for (\d+) ms/.exec(l);
+      if (m) return Number(m[1]);
+    }
     for (const l of log) {
       const m = /in (\d+) ms/.exec(l);
       if (m && /hand-over|restored|recovered/.test(l)) return Number(m[1]);
