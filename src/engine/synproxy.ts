@@ -64,10 +64,9 @@ import {
   TCP_FLAG_SYN,
   TCP_HLEN,
   TCP_WINDOW,
-  TCPOPT_EOL,
-  TCPOPT_NOP,
   TCPOPT_SACK,
   TCPOPT_TIMESTAMP,
+  tcpOptionFind,
 } from '../wire/tcp.js';
 import {
   OPT,
@@ -351,24 +350,15 @@ function translateIn(ipvs: Ipvs, id: number, pv: PacketView): void {
   if (pv.tcpFlags & TCP_FLAG_ACK) pv.setAck((pv.ack + delta) | 0, !ipvs.partial);
   if (pv.tcpDoff <= TCP_HLEN) return;
   const b = pv.buf;
-  const end = pv.l4off + pv.tcpDoff;
-  let p = pv.l4off + TCP_HLEN;
-  while (p < end) {
-    const k = b[p];
-    if (k === TCPOPT_EOL) break;
-    if (k === TCPOPT_NOP) {
-      p++;
-      continue;
-    }
-    if (p + 1 >= end) break;
+  const off = pv.l4off;
+  const doff = pv.tcpDoff;
+  let p = tcpOptionFind(b, off, doff, TCPOPT_TIMESTAMP);
+  if (p >= 0 && b[p + 1] === 10 && c.spInfo[id] & I_TS)
+    set32(ipvs, pv, p + 6, (rd32(b, p + 6) + c.spTs[id]) | 0);
+  p = tcpOptionFind(b, off, doff, TCPOPT_SACK);
+  if (p >= 0) {
     const len = b[p + 1];
-    if (len < 2 || p + len > end) break;
-    if (k === TCPOPT_TIMESTAMP && len === 10 && c.spInfo[id] & I_TS) {
-      set32(ipvs, pv, p + 6, (rd32(b, p + 6) + c.spTs[id]) | 0);
-    } else if (k === TCPOPT_SACK) {
-      for (let q = p + 2; q + 4 <= p + len; q += 4) set32(ipvs, pv, q, (rd32(b, q) + delta) | 0);
-    }
-    p += len;
+    for (let q = p + 2; q + 4 <= p + len; q += 4) set32(ipvs, pv, q, (rd32(b, q) + delta) | 0);
   }
 }
 
@@ -528,24 +518,8 @@ function translateOut(ipvs: Ipvs, id: number, pv: PacketView): void {
     }
   }
   if (info & I_TS && pv.tcpDoff > TCP_HLEN) {
-    const end = pv.l4off + pv.tcpDoff;
-    let p = pv.l4off + TCP_HLEN;
-    while (p < end) {
-      const k = b[p];
-      if (k === TCPOPT_EOL) break;
-      if (k === TCPOPT_NOP) {
-        p++;
-        continue;
-      }
-      if (p + 1 >= end) break;
-      const len = b[p + 1];
-      if (len < 2 || p + len > end) break;
-      if (k === TCPOPT_TIMESTAMP && len === 10) {
-        set32(ipvs, pv, p + 2, (rd32(b, p + 2) - c.spTs[id]) | 0);
-        break;
-      }
-      p += len;
-    }
+    const p = tcpOptionFind(b, pv.l4off, pv.tcpDoff, TCPOPT_TIMESTAMP);
+    if (p >= 0 && b[p + 1] === 10) set32(ipvs, pv, p + 2, (rd32(b, p + 2) - c.spTs[id]) | 0);
   }
 }
 
