@@ -77,6 +77,11 @@ export class CookieKeys {
     this.k.set(k.subarray(0, 4));
   }
 
+  /** The four key words (H0's k0 k1, H1's k0 k1) into `out`, for the kernel program. */
+  copyTo(out: Int32Array): void {
+    out.set(this.k);
+  }
+
   /** H0 (`which` 0, count ignored) or H1 (`which` 1) of a flow, as an int32. */
   hash(
     which: 0 | 1,

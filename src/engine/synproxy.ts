@@ -112,6 +112,15 @@ export function synproxyOn(ipvs: Ipvs, svc: Service): boolean {
   return (svc.flags & SVC_F_SYNPROXY) !== 0 || ipvs.settings.synproxy !== 0;
 }
 
+/**
+ * The service's SYNs may be answered by the kernel program (bpf/syncookie.c): it is
+ * proxied and every real server is NAT (the cookie SYN-ACK of {@link cookieSynAck};
+ * the DR address proof stays in the engine).
+ */
+export function synproxyCookieInKernel(ipvs: Ipvs, svc: Service): boolean {
+  return synproxyOn(ipvs, svc) && proxyMode(svc) === MODE_NAT;
+}
+
 /** NAT proxy when every real server is NAT, address proof when any is not, none without. */
 function proxyMode(svc: Service): number {
   const ds = svc.dests;
