@@ -20,7 +20,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { bpffsMounted } from './fastpath-load.js';
-import { loadNative } from './native.js';
+import { bpf } from './native-bpf.js';
 import type { Engine } from '../engine/engine.js';
 import { IPPROTO_TCP } from '../engine/constants.js';
 import { SpCounter } from '../engine/synproxy-state.js';
@@ -46,29 +46,6 @@ export const SYNCOOKIE_SOURCE = fileURLToPath(new URL('../../../bpf/syncookie.c'
 const CLOCK_LAG_MS = 2;
 /** Maps refreshed and counters folded at least this often (ms). */
 const TICK_MS = 1000;
-
-/** The addon's bpf() wrappers (native/tsvs_bpf.c). */
-interface BpfBinding {
-  bpfObjGet(path: string): number;
-  bpfMapUpdate(fd: number, key: Uint8Array, value: Uint8Array): void;
-  bpfMapLookup(
-    fd: number,
-    keys: Uint8Array,
-    keySize: number,
-    values: Uint8Array,
-    valueSize: number,
-    n: number,
-    found: Uint8Array,
-    del: number,
-  ): number;
-  bpfMapDelete(fd: number, key: Uint8Array): boolean;
-  bpfMapNextKey(fd: number, key: Uint8Array | null, next: Uint8Array): boolean;
-  close(fd: number): void;
-}
-
-function bpf(): BpfBinding {
-  return loadNative() as unknown as BpfBinding;
-}
 
 /** The kernel's include directory for the multiarch asm/ headers clang needs. */
 function multiarchInclude(): string {
