@@ -88,6 +88,25 @@ export function syncookieObject(): string {
   return obj;
 }
 
+/**
+ * The reason in bpftool's output: the verifier's complaint (the last line of its log
+ * before the instruction count), else libbpf's "load failed" line with its errno.
+ */
+export function refusal(out: string): string {
+  const lines = out.split('\n').map((l) => l.trim());
+  const end = lines.indexOf('-- END PROG LOAD LOG --');
+  if (end > 0) {
+    for (let i = end - 1; i >= 0 && !lines[i].includes('BEGIN PROG LOAD LOG'); i--) {
+      const l = lines[i];
+      if (l === '' || /^processed \d+ insns|^\d+: |^;/.test(l)) continue;
+      return l;
+    }
+  }
+  const failed = lines.find((l) => /load failed: /.test(l));
+  if (failed) return failed.replace(/^libbpf: (prog '[^']*': )?/, '');
+  return lines.filter((l) => l !== '' && !/^(Warning|If it used)/.test(l)).pop() ?? out.trim();
+}
+
 /** Number of possible CPUs (the per-CPU map's value count). */
 function possibleCpus(): number {
   try {
@@ -198,11 +217,9 @@ export class SynCookies {
       } catch (e) {
         const err = e as { code?: string; stderr?: Buffer; message: string };
         if (err.code === 'ENOENT') throw new Error('bpftool not found (Debian: bpftool)');
-        const lines = (err.stderr?.toString() ?? err.message)
-          .trim()
-          .split('\n')
-          .filter((l) => !/^(Warning|If it used|libbpf:)/.test(l) && l.trim() !== '');
-        throw new Error(`the kernel refused the program: ${lines[lines.length - 1] ?? ''}`);
+        throw new Error(
+          `the kernel refused the program: ${refusal(err.stderr?.toString() ?? err.message)}`,
+        );
       }
       const b = bpf();
       this.confFd = b.bpfObjGet(`${this.dir}/tsvs_sc_conf`);

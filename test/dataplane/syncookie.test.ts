@@ -18,6 +18,7 @@ import { SVC_F_SYNPROXY } from '../../src/engine/constants.js';
 import { SpCounter } from '../../src/engine/synproxy-state.js';
 import { cookieCount } from '../../src/engine/synproxy-cookie.js';
 import { SynCookies } from '../../src/dataplane/syncookie.js';
+import { steerBatch, steerNames } from '../../src/dataplane/steer.js';
 import { addService, engineWith, send } from '../engine/fixture.js';
 import {
   ACK,
@@ -249,5 +250,76 @@ test('the SYN-ACKs sent in the kernel are counted as cookies sent', () => {
   assert.equal(
     run(buildPacket({ src: CIP, dst: VIP, sport: 1, dport: 80, flags: SYN, seq: 1 })).ret,
     TC_ACT_UNSPEC,
+  );
+});
+
+test('steering: the program is attached in the fast path priority, in front of the u32 filters', () => {
+  const n = steerNames('e2esb', 7100);
+  const lines = steerBatch(
+    n,
+    ['eth0'],
+    { req4: ['match ip dst 10.0.3.100/32'], req6: [], rep4: [], rep6: [] },
+    '/run/fp/prog',
+    '/run/sc/prog',
+  );
+  const at = (s: string): number => lines.findIndex((l) => l.includes(s));
+  assert.ok(
+    at('object-pinned /run/sc/prog direct-action') > at('filter del dev eth0 ingress pref 7099'),
+  );
+  assert.match(lines[at('/run/sc/prog')], /ingress pref 7099 protocol all bpf/);
+  assert.ok(at('/run/sc/prog') < at(' u32 '));
+  // without the fast path's program it is attached alone
+  const alone = steerBatch(n, ['eth0'], { req4: [], req6: [], rep4: [], rep6: [] }, null, '/p');
+  assert.equal(alone.filter((l) => l.includes(' bpf ')).length, 1);
+});
+
+test('a program the kernel refuses: off, with the reason kept for the metrics and logged', () => {
+  const src = join(dir, 'bad.c');
+  const obj = join(dir, 'bad.o');
+  // reads the packet without a bounds check: the verifier refuses it
+  writeFileSync(
+    src,
+    '#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n' +
+      'SEC("tc") int bad(struct __sk_buff *skb) { return *(int *)(long)skb->data; }\n' +
+      'char LICENSE[] SEC("license") = "GPL";\n',
+  );
+  execFileSync(
+    'clang',
+    [
+      '-O2',
+      '-target',
+      'bpf',
+      `-I/usr/include/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`,
+      '-c',
+      src,
+      '-o',
+      obj,
+    ],
+    { stdio: 'pipe' },
+  );
+  const lines: string[] = [];
+  const bad = new SynCookies({
+    engine: e,
+    name: 'e2esb-bad',
+    netns: undefined,
+    log: (l) => lines.push(l),
+  });
+  process.env.TSVS_SYNCOOKIE_OBJ = obj;
+  try {
+    assert.equal(bad.load(), false);
+  } finally {
+    delete process.env.TSVS_SYNCOOKIE_OBJ;
+    bad.unload();
+  }
+  assert.equal(bad.on, false);
+  assert.equal(bad.wanted, false);
+  assert.equal(
+    bad.state.reason,
+    'the kernel refused the program: R1 offset is outside of the packet',
+  );
+  assert.equal(lines.length, 1);
+  assert.match(
+    lines[0],
+    /SYN cookies in the kernel off \(SYNs go to the daemon\): the kernel refused/,
   );
 });
