@@ -66,6 +66,9 @@ function engine(): Engine {
   return e;
 }
 
+/** Loading BPF programs and BPF_PROG_TEST_RUN need root (as the e2e tests). */
+const skip = process.getuid && process.getuid() !== 0 ? 'loading BPF programs needs root' : false;
+
 const e = engine();
 const sc = new SynCookies({ engine: e, name: 'e2esb-unit', netns: undefined, log: () => {} });
 const dir = mkdtempSync(join(tmpdir(), 'e2esb-'));
@@ -103,7 +106,7 @@ function run(pkt: Uint8Array): { ret: number; out: Uint8Array } {
 const TC_ACT_UNSPEC = -1;
 const TC_ACT_REDIRECT = 7;
 
-test('the program loads and answers only the proxied services', () => {
+test('the program loads and answers only the proxied services', { skip }, () => {
   assert.ok(sc.load(), `the program loads (${sc.reason})`);
   assert.equal(sc.services, 2);
   assert.ok(sc.wanted);
@@ -153,7 +156,7 @@ function same(spec: PacketSpec): void {
   }
 }
 
-test('IPv4: SYN-ACK and cookie as the engine makes them, for each option set', () => {
+test('IPv4: SYN-ACK and cookie as the engine makes them, for each option set', { skip }, () => {
   const base = { src: CIP, dst: VIP, sport: 40000, dport: 80, flags: SYN };
   const sets: number[][] = [
     [...optMss(1460), ...optSackOk, ...optTs(1000, 0), ...optWs(9)],
@@ -172,7 +175,7 @@ test('IPv4: SYN-ACK and cookie as the engine makes them, for each option set', (
   same({ ...base, sport: 1, seq: 0xffffffff, tcpOptions: optMss(1440) });
 });
 
-test('IPv6: the same, for a service of every port', () => {
+test('IPv6: the same, for a service of every port', { skip }, () => {
   same({
     src: CIP6,
     dst: VIP6,
@@ -185,7 +188,7 @@ test('IPv6: the same, for a service of every port', () => {
   same({ src: CIP6, dst: VIP6, sport: 50001, dport: 8443, flags: SYN, seq: 1, tcpOptions: [] });
 });
 
-test("the engine accepts the kernel's cookie in the client's ACK", () => {
+test("the engine accepts the kernel's cookie in the client's ACK", { skip }, () => {
   const syn = buildPacket({
     src: CIP,
     dst: VIP,
@@ -219,7 +222,7 @@ test("the engine accepts the kernel's cookie in the client's ACK", () => {
   assert.equal(e.conns.count, 1);
 });
 
-test('everything else is left to the next filter', () => {
+test('everything else is left to the next filter', { skip }, () => {
   const spec = (x: Partial<PacketSpec>): Uint8Array =>
     buildPacket({ src: CIP, dst: VIP, sport: 40000, dport: 80, flags: SYN, seq: 1, ...x });
   // not proxied; an ACK; SYN-ACK; a SYN with data; IPv4 options; another VIP
@@ -234,7 +237,7 @@ test('everything else is left to the next filter', () => {
     assert.equal(run(p).ret, TC_ACT_UNSPEC);
 });
 
-test('the SYN-ACKs sent in the kernel are counted as cookies sent', () => {
+test('the SYN-ACKs sent in the kernel are counted as cookies sent', { skip }, () => {
   const before = e.ipvs.sp.counters[SpCounter.COOKIES_SENT_KERNEL];
   const sent = e.ipvs.sp.counters[SpCounter.COOKIES_SENT];
   sc.fold();
@@ -273,53 +276,57 @@ test('steering: the program is attached in the fast path priority, in front of t
   assert.equal(alone.filter((l) => l.includes(' bpf ')).length, 1);
 });
 
-test('a program the kernel refuses: off, with the reason kept for the metrics and logged', () => {
-  const src = join(dir, 'bad.c');
-  const obj = join(dir, 'bad.o');
-  // reads the packet without a bounds check: the verifier refuses it
-  writeFileSync(
-    src,
-    '#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n' +
-      'SEC("tc") int bad(struct __sk_buff *skb) { return *(int *)(long)skb->data; }\n' +
-      'char LICENSE[] SEC("license") = "GPL";\n',
-  );
-  execFileSync(
-    'clang',
-    [
-      '-O2',
-      '-target',
-      'bpf',
-      `-I/usr/include/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`,
-      '-c',
+test(
+  'a program the kernel refuses: off, with the reason kept for the metrics and logged',
+  { skip },
+  () => {
+    const src = join(dir, 'bad.c');
+    const obj = join(dir, 'bad.o');
+    // reads the packet without a bounds check: the verifier refuses it
+    writeFileSync(
       src,
-      '-o',
-      obj,
-    ],
-    { stdio: 'pipe' },
-  );
-  const lines: string[] = [];
-  const bad = new SynCookies({
-    engine: e,
-    name: 'e2esb-bad',
-    netns: undefined,
-    log: (l) => lines.push(l),
-  });
-  process.env.TSVS_SYNCOOKIE_OBJ = obj;
-  try {
-    assert.equal(bad.load(), false);
-  } finally {
-    delete process.env.TSVS_SYNCOOKIE_OBJ;
-    bad.unload();
-  }
-  assert.equal(bad.on, false);
-  assert.equal(bad.wanted, false);
-  assert.equal(
-    bad.state.reason,
-    'the kernel refused the program: R1 offset is outside of the packet',
-  );
-  assert.equal(lines.length, 1);
-  assert.match(
-    lines[0],
-    /SYN cookies in the kernel off \(SYNs go to the daemon\): the kernel refused/,
-  );
-});
+      '#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n' +
+        'SEC("tc") int bad(struct __sk_buff *skb) { return *(int *)(long)skb->data; }\n' +
+        'char LICENSE[] SEC("license") = "GPL";\n',
+    );
+    execFileSync(
+      'clang',
+      [
+        '-O2',
+        '-target',
+        'bpf',
+        `-I/usr/include/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`,
+        '-c',
+        src,
+        '-o',
+        obj,
+      ],
+      { stdio: 'pipe' },
+    );
+    const lines: string[] = [];
+    const bad = new SynCookies({
+      engine: e,
+      name: 'e2esb-bad',
+      netns: undefined,
+      log: (l) => lines.push(l),
+    });
+    process.env.TSVS_SYNCOOKIE_OBJ = obj;
+    try {
+      assert.equal(bad.load(), false);
+    } finally {
+      delete process.env.TSVS_SYNCOOKIE_OBJ;
+      bad.unload();
+    }
+    assert.equal(bad.on, false);
+    assert.equal(bad.wanted, false);
+    assert.equal(
+      bad.state.reason,
+      'the kernel refused the program: R1 offset is outside of the packet',
+    );
+    assert.equal(lines.length, 1);
+    assert.match(
+      lines[0],
+      /SYN cookies in the kernel off \(SYNs go to the daemon\): the kernel refused/,
+    );
+  },
+);
