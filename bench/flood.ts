@@ -179,6 +179,8 @@ function paths(lab: LabEnv, dir: string): FloodPath[] {
       if (!client) return [NaN, NaN];
       const text = (await client.call({ cmd: 'proc', name: 'ip_vs_defense' })) as string;
       const fig = (k: string): number => Number(new RegExp(`^${k} (\\d+)`, 'm').exec(text)?.[1]);
+      const failed = fig('synproxy_cookies_failed');
+      if (failed > 0) console.log(`    ${name}: ${failed} ACKs with a bad cookie`);
       return [fig('synproxy_cookies_sent_kernel'), fig('synproxy_cookies_sent')];
     },
     pid: () => proc?.pid,
@@ -276,11 +278,18 @@ async function runOne(
       echoSent: 0,
       echoBack: 0,
       echoLongestStallMs: NaN,
+      failed: [] as string[],
     };
     try {
       r = JSON.parse(l.stdout) as typeof r;
     } catch {
       console.log(`    ${p.name}: load failed: ${l.stderr.trim().slice(0, 200)}`);
+    }
+    if (r.failed.length) {
+      // why legitimate connections failed (the load keeps the first 20 reasons)
+      const why = new Map<string, number>();
+      for (const f of r.failed) why.set(f, (why.get(f) ?? 0) + 1);
+      console.log(`    ${p.name} failures: ${[...why].map(([w, n]) => `${w} ×${n}`).join('; ')}`);
     }
     const lat = r.latencies.sort((a, b) => a - b);
     const q = (x: number): number => lat[Math.floor((lat.length - 1) * x)] ?? NaN;
