@@ -180,7 +180,9 @@ function paths(lab: LabEnv, dir: string): FloodPath[] {
       const text = (await client.call({ cmd: 'proc', name: 'ip_vs_defense' })) as string;
       const fig = (k: string): number => Number(new RegExp(`^${k} (\\d+)`, 'm').exec(text)?.[1]);
       const failed = fig('synproxy_cookies_failed');
+      const errors = fig('synproxy_kernel_errors');
       if (failed > 0) console.log(`    ${name}: ${failed} ACKs with a bad cookie`);
+      if (errors > 0) console.log(`    ${name}: ${errors} SYNs dropped by a failed BPF helper`);
       return [fig('synproxy_cookies_sent_kernel'), fig('synproxy_cookies_sent')];
     },
     pid: () => proc?.pid,
