@@ -263,6 +263,7 @@ test('steering: the program is attached in the fast path priority, in front of t
     ['eth0'],
     { req4: ['match ip dst 10.0.3.100/32'], req6: [], rep4: [], rep6: [] },
     '/run/fp/prog',
+    new Map(),
     '/run/sc/prog',
   );
   const at = (s: string): number => lines.findIndex((l) => l.includes(s));
@@ -272,7 +273,14 @@ test('steering: the program is attached in the fast path priority, in front of t
   assert.match(lines[at('/run/sc/prog')], /ingress pref 7099 protocol all bpf/);
   assert.ok(at('/run/sc/prog') < at(' u32 '));
   // without the fast path's program it is attached alone
-  const alone = steerBatch(n, ['eth0'], { req4: [], req6: [], rep4: [], rep6: [] }, null, '/p');
+  const alone = steerBatch(
+    n,
+    ['eth0'],
+    { req4: [], req6: [], rep4: [], rep6: [] },
+    null,
+    new Map(),
+    '/p',
+  );
   assert.equal(alone.filter((l) => l.includes(' bpf ')).length, 1);
 });
 
