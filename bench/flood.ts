@@ -183,6 +183,11 @@ function paths(lab: LabEnv, dir: string): FloodPath[] {
       const errors = fig('synproxy_kernel_errors');
       if (failed > 0) console.log(`    ${name}: ${failed} ACKs with a bad cookie`);
       if (errors > 0) console.log(`    ${name}: ${errors} SYNs dropped by a failed BPF helper`);
+      const unanswered = fig('synproxy_server_syn') - fig('synproxy_server_done');
+      if (unanswered > 0)
+        console.log(
+          `    ${name}: ${unanswered} proxied handshakes the real server never completed`,
+        );
       return [fig('synproxy_cookies_sent_kernel'), fig('synproxy_cookies_sent')];
     },
     pid: () => proc?.pid,
