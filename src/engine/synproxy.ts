@@ -344,8 +344,19 @@ export function synproxyInConn(ipvs: Ipvs, id: number, pv: PacketView): number {
   const f = pv.tcpFlags;
   if ((info & I_DONE) === 0) {
     if (f & (TCP_FLAG_RST | TCP_FLAG_SYN)) return -1;
-    if ((pv.payloadLen > 0 || f & TCP_FLAG_FIN) && hold(ipvs, id, pv))
-      return drop(ipvs, DropReason.SYNPROXY_HELD);
+    if (pv.payloadLen > 0 || f & TCP_FLAG_FIN) {
+      if (hold(ipvs, id, pv)) return drop(ipvs, DropReason.SYNPROXY_HELD);
+      // the client sends its first data again while it is held: the real server
+      // has not answered in a retransmission timeout — our SYN or its SYN-ACK was lost
+      // (a flood fills queues on the way): the SYN again, as the client would resend its
+      // own (the retransmitted data stays dropped: the held copy goes when it answers)
+      if (c.spHeld[id] >= 0 && (pv.seq | 0) === ((c.spSeq[id] + 1) | 0)) {
+        readOptions(pv);
+        const n = synToServer(ipvs, id, pv.ttl > 1 ? pv.ttl - 1 : 64, OPT[O_TSVAL], !ipvs.partial);
+        connPut(ipvs, id);
+        return forwardToServer(ipvs, id, ipvs.scratch, 0, n, Why.SYNPROXY_SYN);
+      }
+    }
     return drop(ipvs, DropReason.SYNPROXY_EARLY_DATA);
   }
   translateIn(ipvs, id, pv);
