@@ -429,7 +429,7 @@ export class Director {
       this.steering.fastProg = this.fastpath.progPath;
       this.tun.fp = this.fastpath;
     }
-    if (this.scWanted && this.steering.tunIn && this.synCookies.load())
+    if (this.scWanted && this.steering.tunIn && (await this.synCookies.load()))
       this.steering.synProg = this.synCookies.wanted ? this.synCookies.progPath : null;
     await this.steering.configure();
     await this.install(resolved);

@@ -16,7 +16,8 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { bpffsMounted } from './fastpath-load.js';
@@ -199,27 +200,32 @@ export class SynCookies {
   /**
    * Builds (when needed) and loads the program into a BPF file system mounted for this
    * instance, opens its maps and fills them. On failure: one log line, the reason kept
-   * for the metrics, and the SYNs take the engine's path.
+   * for the metrics, and the SYNs take the engine's path. The commands run as child
+   * processes, the event loop turning meanwhile (a start reads what the capture held).
    */
-  load(): boolean {
+  async load(): Promise<boolean> {
     this.unload();
+    const run = promisify(execFile);
     try {
       const obj = syncookieObject();
       mkdirSync(this.dir, { recursive: true });
-      while (bpffsMounted(this.dir)) execFileSync('umount', [this.dir], { stdio: 'pipe' });
-      execFileSync('mount', ['-t', 'bpf', 'bpf', this.dir], { stdio: 'pipe' });
+      while (bpffsMounted(this.dir)) await run('umount', [this.dir]);
+      await run('mount', ['-t', 'bpf', 'bpf', this.dir]);
       try {
-        execFileSync(
-          'bpftool',
-          ['prog', 'load', obj, this.progPath, 'type', 'classifier', 'pinmaps', this.dir],
-          { stdio: 'pipe' },
-        );
+        await run('bpftool', [
+          'prog',
+          'load',
+          obj,
+          this.progPath,
+          'type',
+          'classifier',
+          'pinmaps',
+          this.dir,
+        ]);
       } catch (e) {
-        const err = e as { code?: string; stderr?: Buffer; message: string };
+        const err = e as { code?: string; stderr?: string; message: string };
         if (err.code === 'ENOENT') throw new Error('bpftool not found (Debian: bpftool)');
-        throw new Error(
-          `the kernel refused the program: ${refusal(err.stderr?.toString() ?? err.message)}`,
-        );
+        throw new Error(`the kernel refused the program: ${refusal(err.stderr || err.message)}`);
       }
       const b = bpf();
       this.confFd = b.bpfObjGet(`${this.dir}/tsvs_sc_conf`);

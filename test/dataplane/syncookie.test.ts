@@ -106,8 +106,8 @@ function run(pkt: Uint8Array): { ret: number; out: Uint8Array } {
 const TC_ACT_UNSPEC = -1;
 const TC_ACT_REDIRECT = 7;
 
-test('the program loads and answers only the proxied services', { skip }, () => {
-  assert.ok(sc.load(), `the program loads (${sc.reason})`);
+test('the program loads and answers only the proxied services', { skip }, async () => {
+  assert.ok(await sc.load(), `the program loads (${sc.reason})`);
   assert.equal(sc.services, 2);
   assert.ok(sc.wanted);
 });
@@ -287,7 +287,7 @@ test('steering: the program is attached in the fast path priority, in front of t
 test(
   'a program the kernel refuses: off, with the reason kept for the metrics and logged',
   { skip },
-  () => {
+  async () => {
     const src = join(dir, 'bad.c');
     const obj = join(dir, 'bad.o');
     // reads the packet without a bounds check: the verifier refuses it
@@ -320,7 +320,7 @@ test(
     });
     process.env.TSVS_SYNCOOKIE_OBJ = obj;
     try {
-      assert.equal(bad.load(), false);
+      assert.equal(await bad.load(), false);
     } finally {
       delete process.env.TSVS_SYNCOOKIE_OBJ;
       bad.unload();
