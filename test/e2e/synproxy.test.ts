@@ -142,7 +142,7 @@ describe('e2e SYN proxy under a SYN flood', { skip: skip ?? false, timeout: 120_
         `flood ${sent} SYNs in ${FLOOD_S} s; legitimate ${r.ok}/${r.sent} ` +
           `(p50 ${p(0.5)} ms, p99 ${p(0.99)} ms); echo ${r.echoBack}/${r.echoSent}, ` +
           `longest stall ${Math.round(r.echoLongestStallMs)} ms; conns ${connsBefore} → ${connsDuring}; ` +
-          `cookies sent ${fig('synproxy_cookies_sent')} (kernel ${fig('synproxy_cookies_sent_kernel')}), valid ${fig('synproxy_cookies_valid')}; ` +
+          `cookies sent ${fig('synproxy_cookies_sent')} (kernel ${fig('synproxy_cookies_sent_kernel')}), valid ${fig('synproxy_cookies_valid')}, failed ${fig('synproxy_cookies_failed')}; ` +
           `RSS ${rssBefore} → ${rssDuring} kB`,
       );
       assert.ok(sent >= FLOOD_PPS * FLOOD_S * 0.8, `the flood ran (${sent} sent)`);
