@@ -843,7 +843,7 @@ async function withHitless(): Promise<number> {
     ONLY !== undefined &&
     ONLY.every(
       (o) =>
-        ['hitless', 'flood', 'tsvs-noproxy', 'ha'].includes(o) ||
+        ['hitless', 'flood', 'tsvs-noproxy', 'tsvs-usersyn', 'ha'].includes(o) ||
         (ONLY.includes('flood') && ['tsvs', 'nft'].includes(o)),
     );
   const code = only ? 0 : await main();

@@ -5,7 +5,10 @@
  * clients open new HTTP connections at a steady rate and one long-lived connection
  * exchanges a line every 50 ms (test/e2e/synproxy-load.ts), through:
  *
- * - **tsvs**: the daemon with the service behind its SYN proxy (`--synproxy`);
+ * - **tsvs**: the daemon with the service behind its SYN proxy (`--synproxy`), the SYNs
+ *   answered in the kernel (bpf/syncookie.c: they never reach the daemon);
+ * - **tsvs-usersyn**: the same with the kernel's part off (`TSVS_SYNCOOKIE=0`): every
+ *   SYN goes to the daemon through its own queue;
  * - **tsvs-noproxy**: the same daemon without it (the kernel's IPVS behaviour), with
  *   `conn_max` bounding its table;
  * - **nft**: the kernel's own answer, nftables `synproxy` in front of DNAT to the same
@@ -14,8 +17,9 @@
  *
  * Per path: the flood's rate, legitimate success and latency (p50/p99), the long-lived
  * connection's lost lines and longest stall, the connection table (tsvs's entries;
- * conntrack's for nft) during the flood, the daemon's memory before, during and
- * after. Figures, never a test. Needs root.
+ * conntrack's for nft) during the flood, the daemon's CPU during the flood (user +
+ * system time of its process, % of one core) and memory before, during and after, and
+ * for tsvs the share of SYN-ACKs sent in the kernel. Figures, never a test. Needs root.
  *
  * @module
  */
@@ -74,6 +78,21 @@ interface FloodResult {
   stallMs: number;
   table: number;
   rss: [number, number, number];
+  /** The daemon's CPU during the flood, % of one core (NaN: no daemon). */
+  cpu: number;
+  /** SYN-ACKs sent in the kernel / all SYN-ACKs with a cookie (NaN: not tsvs). */
+  kernelShare: number;
+}
+
+/** user + system CPU seconds of process `pid` so far. */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return NaN;
+  }
 }
 
 interface FloodPath {
@@ -82,6 +101,8 @@ interface FloodPath {
   down(): Promise<void>;
   /** The connection table's size now. */
   table(): Promise<number>;
+  /** Cookies sent in the kernel and in all (tsvs). */
+  cookies(): Promise<[number, number]>;
   pid(): number | undefined;
 }
 
@@ -92,7 +113,7 @@ function paths(lab: LabEnv, dir: string): FloodPath[] {
   let proc: ChildProcess | undefined;
   let client: ControlClient | undefined;
   const sock = join(dir, 'flood.sock');
-  const tsvs = (name: string, proxy: boolean): FloodPath => ({
+  const tsvs = (name: string, proxy: boolean, kernel = true): FloodPath => ({
     name,
     up: async () => {
       const f = join(dir, `${name}.rules`);
@@ -121,7 +142,10 @@ function paths(lab: LabEnv, dir: string): FloodPath[] {
           '--name',
           'bflood',
         ],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, TSVS_SYNCOOKIE: kernel ? '1' : '0' },
+        },
       );
       proc.stdout?.setEncoding('utf8').on('data', (d: string) => log.push(d));
       proc.stderr?.setEncoding('utf8').on('data', (d: string) => log.push(d));
@@ -151,10 +175,26 @@ function paths(lab: LabEnv, dir: string): FloodPath[] {
       const text = (await client.call({ cmd: 'proc', name: 'ip_vs_defense' })) as string;
       return Number(/^conn_entries (\d+)/m.exec(text)?.[1]);
     },
+    cookies: async () => {
+      if (!client) return [NaN, NaN];
+      const text = (await client.call({ cmd: 'proc', name: 'ip_vs_defense' })) as string;
+      const fig = (k: string): number => Number(new RegExp(`^${k} (\\d+)`, 'm').exec(text)?.[1]);
+      const failed = fig('synproxy_cookies_failed');
+      const errors = fig('synproxy_kernel_errors');
+      if (failed > 0) console.log(`    ${name}: ${failed} ACKs with a bad cookie`);
+      if (errors > 0) console.log(`    ${name}: ${errors} SYNs dropped by a failed BPF helper`);
+      const unanswered = fig('synproxy_server_syn') - fig('synproxy_server_done');
+      if (unanswered > 0)
+        console.log(
+          `    ${name}: ${unanswered} proxied handshakes the real server never completed`,
+        );
+      return [fig('synproxy_cookies_sent_kernel'), fig('synproxy_cookies_sent')];
+    },
     pid: () => proc?.pid,
   });
   return [
     tsvs('tsvs', true),
+    tsvs('tsvs-usersyn', true, false),
     tsvs('tsvs-noproxy', false),
     {
       name: 'nft',
@@ -201,6 +241,7 @@ function paths(lab: LabEnv, dir: string): FloodPath[] {
         const v = r.stdout.trim();
         return v === '' ? NaN : Number(v);
       },
+      cookies: () => Promise.resolve([NaN, NaN] as [number, number]),
       pid: () => undefined,
     },
   ];
@@ -225,10 +266,14 @@ async function runOne(
     ]);
     await sleep(2000);
     const flood = sh(lab.ns.client, flooder, [lab.vip4, '80', '0', String(seconds), FLOOD_NET]);
+    const c0 = cpuSeconds(p.pid());
+    const t0 = Date.now();
     await sleep((seconds * 1000) / 2);
     const table = await p.table();
     const rss1 = rssMb(p.pid());
     const f = await flood;
+    const cpu = (100 * (cpuSeconds(p.pid()) - c0)) / ((Date.now() - t0) / 1000);
+    const [kc, ac] = await p.cookies();
     const l = await load;
     await sleep(3000);
     const rss2 = rssMb(p.pid());
@@ -240,11 +285,18 @@ async function runOne(
       echoSent: 0,
       echoBack: 0,
       echoLongestStallMs: NaN,
+      failed: [] as string[],
     };
     try {
       r = JSON.parse(l.stdout) as typeof r;
     } catch {
       console.log(`    ${p.name}: load failed: ${l.stderr.trim().slice(0, 200)}`);
+    }
+    if (r.failed.length) {
+      // why legitimate connections failed (the load keeps the first 20 reasons)
+      const why = new Map<string, number>();
+      for (const f of r.failed) why.set(f, (why.get(f) ?? 0) + 1);
+      console.log(`    ${p.name} failures: ${[...why].map(([w, n]) => `${w} ×${n}`).join('; ')}`);
     }
     const lat = r.latencies.sort((a, b) => a - b);
     const q = (x: number): number => lat[Math.floor((lat.length - 1) * x)] ?? NaN;
@@ -259,6 +311,8 @@ async function runOne(
       stallMs: r.echoLongestStallMs,
       table,
       rss: [rss0, rss1, rss2],
+      cpu,
+      kernelShare: kc / ac,
     };
   } finally {
     await p.down();
@@ -312,15 +366,18 @@ export async function floodSection(
           `  round ${round} ${p.name.padEnd(12)} flood ${Math.round(r.floodPps)} SYN/s  legit ${r.ok}/${r.sent} ` +
             `(${((100 * r.ok) / Math.max(1, r.sent)).toFixed(1)} %) p50 ${r.p50.toFixed(1)} ms p99 ${r.p99.toFixed(1)} ms  ` +
             `long-lived lost ${r.echoLost}, stall ${Math.round(r.stallMs)} ms  table ${r.table}  ` +
-            `RSS ${r.rss.map((x) => x.toFixed(0)).join(' → ')} MB`,
+            `RSS ${r.rss.map((x) => x.toFixed(0)).join(' → ')} MB  daemon CPU ${Number.isFinite(r.cpu) ? `${r.cpu.toFixed(0)} %` : '—'}` +
+            (Number.isFinite(r.kernelShare)
+              ? `  SYN-ACKs in the kernel ${(100 * r.kernelShare).toFixed(1)} %`
+              : ''),
         );
         await sleep(1000);
       }
     console.log(
-      '| path         | flood SYN/s | legitimate ok | p50 ms | p99 ms | long-lived lost / stall ms | table (during) | RSS MB before → during → after |',
+      '| path         | flood SYN/s | legitimate ok | p50 ms | p99 ms | long-lived lost / stall ms | table (during) | RSS MB before → during → after | daemon CPU % |',
     );
     console.log(
-      '| ------------ | ----------- | ------------- | ------ | ------ | -------------------------- | -------------- | ------------------------------ |',
+      '| ------------ | ----------- | ------------- | ------ | ------ | -------------------------- | -------------- | ------------------------------ | ----------- |',
     );
     const summary: Record<string, unknown> = {};
     for (const p of all) {
@@ -348,7 +405,9 @@ export async function floodSection(
             .padStart(14)} | ${rss
             .map((x) => (Number.isFinite(x) ? x.toFixed(0) : '—'))
             .join(' → ')
-            .padStart(30)} |`,
+            .padStart(
+              30,
+            )} | ${(Number.isFinite(mean((r) => r.cpu)) ? mean((r) => r.cpu).toFixed(0) : '—').padStart(11)} |`,
       );
       summary[p.name] = {
         flood_pps: Math.round(mean((r) => r.floodPps)),
@@ -358,6 +417,7 @@ export async function floodSection(
         long_lived_lost: sum((r) => r.echoLost),
         table: Math.round(mean((r) => r.table)),
         rss_mb: rss.map((x) => Math.round(x)),
+        daemon_cpu_pct: Math.round(mean((r) => r.cpu)),
       };
     }
     console.log(JSON.stringify({ flood: summary }));

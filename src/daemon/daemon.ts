@@ -453,6 +453,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
         steered: () => director.steered,
         fastpath: () => fastpathReport(director.fastpath),
         captureDrops: () => director.captureDrops,
+        synCookies: () => director.synCookies.state,
         sync: () => sync.all(),
         health: () => health?.status(),
         ready: () => ({

@@ -68,6 +68,7 @@ import { formatAddr } from '../engine/addr.js';
 import type { Dest } from '../engine/service.js';
 import { drainQueue } from './drain.js';
 import { Fastpath, type FastpathOff } from './fastpath.js';
+import { SynCookies } from './syncookie.js';
 import { TunnelDevices } from './tunneldev.js';
 import { NEIGH_REFRESH_MS, NextHops, ROUTE_EVERY } from './hops.js';
 import {
@@ -123,6 +124,12 @@ export interface DirectorOptions {
    * priorities of their own ({@link shardSteerNames}). No fast path with several.
    */
   shard?: SteerPart;
+  /**
+   * Answer the SYNs of services under the NAT SYN proxy in the kernel (bpf/syncookie.c,
+   * syncookie.ts); needs steering. Default on unless the environment says
+   * `TSVS_SYNCOOKIE=0`; falls back to the engine's path with one log line.
+   */
+  kernelCookies?: boolean;
   /** Engine to drive (default: a new one). */
   engine?: Engine;
   engineOptions?: EngineOptions;
@@ -184,6 +191,9 @@ export class Director {
   readonly fastpath: Fastpath;
   /** This director's share of the flows when there are several workers (null: all). */
   readonly shard: SteerPart | null;
+  /** SYNs of services under the NAT SYN proxy answered in the kernel (syncookie.ts). */
+  readonly synCookies: SynCookies;
+  private readonly scWanted: boolean;
   /** Trashed dests the capture and next hops were last built with (ruleset.ts heldDests). */
   private held: Dest[] = [];
   /** Descriptors to attach instead of opening (see adoptDescriptors), by name. */
@@ -232,6 +242,14 @@ export class Director {
         'disabled',
         this.shard ? 'several data-plane workers (--workers)' : '--no-fastpath or TSVS_FASTPATH=0',
       );
+    // with several workers an ACK may reach another worker's engine (other keys)
+    this.scWanted = !this.shard && (opts.kernelCookies ?? process.env.TSVS_SYNCOOKIE !== '0');
+    this.synCookies = new SynCookies({
+      engine: this.engine,
+      name: this.name,
+      netns: this.netns,
+      log,
+    });
     this.tunnelDevs = new TunnelDevices(this.netns, log);
     // with workers, what any of them hands back skips the queues (`+`: iptables' prefix)
     this.rules = new QueueRules(
@@ -249,6 +267,7 @@ export class Director {
       () => {
         this.x.tunIn = null;
         this.fastOff('no_steering', 'steering turned off after a tc filter failed');
+        this.synOff('steering turned off');
       },
     );
     this.steering.part = this.shard;
@@ -256,6 +275,8 @@ export class Director {
       log(`fast path off (established flows go through the daemon): ${why}`);
       this.fastOff('refused', why);
     };
+    this.steering.synFailed = (why) =>
+      this.synCookies.off(`SYN cookies in the kernel off (SYNs go to the daemon): ${why}`);
     this.hops = new NextHops({
       netns: this.netns,
       inNs,
@@ -408,6 +429,8 @@ export class Director {
       this.steering.fastProg = this.fastpath.progPath;
       this.tun.fp = this.fastpath;
     }
+    if (this.scWanted && this.steering.tunIn && (await this.synCookies.load()))
+      this.steering.synProg = this.synCookies.wanted ? this.synCookies.progPath : null;
     await this.steering.configure();
     await this.install(resolved);
     this.lastNeigh = Date.now();
@@ -556,6 +579,23 @@ export class Director {
     this.fastpath.setOff(state, reason);
   }
 
+  /** The kernel SYN cookies go off with the steering (parked, or steering turned off). */
+  private synOff(why = ''): void {
+    this.steering.synProg = null;
+    if (why && this.synCookies.on)
+      this.synCookies.off(`SYN cookies in the kernel off (SYNs go to the daemon): ${why}`);
+    else this.synCookies.unload();
+  }
+
+  /** The kernel SYN-cookie program follows the services it answers (attached while any). */
+  private synCookiesFollow(): void {
+    if (!this.synCookies.on) return;
+    const want = this.synCookies.wanted ? this.synCookies.progPath : null;
+    if (want === this.steering.synProg) return;
+    this.steering.synProg = want;
+    void this.applySteering();
+  }
+
   /** Remove rules and devices, close everything (a clean stop). Idempotent. */
   stop(): void {
     this.park();
@@ -566,6 +606,7 @@ export class Director {
     if (!this.steerOnly) this.removeShards(1);
     // also what a crashed run left mounted
     this.fastpath.unload();
+    this.synCookies.unload();
   }
 
   /**
@@ -580,6 +621,7 @@ export class Director {
     // counts folded into the engine before its state is saved; the program stays
     // attached with an empty map until the next start replaces it
     this.fastOff('stopped', 'parked (stop, restart or hand-over)', false);
+    this.synOff();
     this.running = false;
     for (const q of this.queues)
       if (keep) {
@@ -609,7 +651,11 @@ export class Director {
     // hops changed, once installed)
     this.fastpath.check();
     const p = this.changing.then(async () => {
-      if (this.running) await this.install(await this.resolve());
+      if (this.running) {
+        this.synCookies.sync();
+        this.synCookiesFollow();
+        await this.install(await this.resolve());
+      }
       this.fastpath.check();
     });
     this.changing = p.catch(() => undefined);
@@ -709,6 +755,7 @@ export class Director {
       void this.hops.refreshReplyRoutes(false);
     }
     this.fastpath.tick(now);
+    if (this.synCookies.tick(now)) this.synCookiesFollow();
     this.engine.tick(now, this.availMem);
     if (!this.reholding && this.heldChanged()) {
       this.reholding = true;

@@ -169,6 +169,7 @@ export function steerBatch(
   m: SteerMatches,
   fastProg: string | null = null,
   macs: ReadonlyMap<string, string> = new Map(),
+  synProg: string | null = null,
 ): string[] {
   const out: string[] = [];
   for (const dev of devs) {
@@ -183,6 +184,14 @@ export function steerBatch(
       out.push(
         `filter add dev ${dev} ingress pref ${names.prefFast} protocol all bpf ` +
           `object-pinned ${fastProg} direct-action`,
+      );
+    // SYNs of services under the SYN proxy answered in the kernel (syncookie.ts); in the
+    // same priority (cls_bpf runs the later-added program first; either order works:
+    // the fast path never takes a SYN, this program nothing else)
+    if (synProg !== null)
+      out.push(
+        `filter add dev ${dev} ingress pref ${names.prefFast} protocol all bpf ` +
+          `object-pinned ${synProg} direct-action`,
       );
     const put = (pref: number, proto: string, sels: string[], tun: string): void => {
       for (const s of sels)
@@ -324,6 +333,10 @@ export class Steering {
   fastFailed: (why: string) => void = () => undefined;
   /** This worker's share of the flows (null: all of them). */
   part: SteerPart | null = null;
+  /** The kernel SYN-cookie program (syncookie.ts), attached with the fast path's (null: none). */
+  synProg: string | null = null;
+  /** Called when the SYN-cookie program could not be attached (it is then left off). */
+  synFailed: (why: string) => void = () => undefined;
 
   /**
    * @param inNs  runs a function in the director's network namespace
@@ -497,20 +510,29 @@ export class Steering {
       return;
     }
     const { devs, macs } = steerTargets(links, this.names);
-    const key = JSON.stringify([devs, [...macs], m, this.fastProg]);
+    const key = JSON.stringify([devs, [...macs], m, this.fastProg, this.synProg]);
     if (key === this.applied) return;
-    const lines = steerBatch(this.names, devs, m, this.fastProg, macs);
+    const lines = steerBatch(this.names, devs, m, this.fastProg, macs, this.synProg);
     const r = await runBatch(this.netns, 'tc', lines);
     const added = r.failedLines.filter((i) => lines[i]?.startsWith('filter add'));
     const failed = added.filter((i) => !lines[i].includes(' bpf object-pinned '));
-    if (added.length > failed.length && this.fastProg !== null) {
+    const refused = (prog: string | null): boolean =>
+      prog !== null && added.some((i) => lines[i].includes(` ${prog} `));
+    const synRefused = refused(this.synProg);
+    const fastRefused = refused(this.fastProg);
+    if (synRefused) {
+      // cls_bpf missing or the program refused: the SYNs go to the engine
+      this.synProg = null;
+      this.synFailed(`tc: ${r.stderr.trim().split('\n')[0]}`);
+    }
+    if (fastRefused) {
       // cls_bpf missing or the program refused: steering goes on without it
       this.fastProg = null;
       this.fastFailed(`tc: ${r.stderr.trim().split('\n')[0]}`);
-      if (failed.length === 0) {
-        await this.apply(engine);
-        return;
-      }
+    }
+    if ((synRefused || fastRefused) && failed.length === 0) {
+      await this.apply(engine);
+      return;
     }
     if (failed.length) {
       this.log(

@@ -77,6 +77,11 @@ export class CookieKeys {
     this.k.set(k.subarray(0, 4));
   }
 
+  /** The four key words (H0's k0 k1, H1's k0 k1) into `out`, for the kernel program. */
+  copyTo(out: Int32Array): void {
+    out.set(this.k);
+  }
+
   /** H0 (`which` 0, count ignored) or H1 (`which` 1) of a flow, as an int32. */
   hash(
     which: 0 | 1,
@@ -174,54 +179,58 @@ export function tsDecodeWscale(tsecr: number): number {
   return ws > TCP_MAX_WSCALE ? -2 : ws;
 }
 
+/** HalfSipHash state v0..v3 (module scratch: no number is boxed, nothing allocated). */
+const V = new Int32Array(4);
+
+/** One SipRound of HalfSipHash over the state in {@link V}. */
+function sipRound(v: Int32Array): void {
+  let v0 = v[0];
+  let v1 = v[1];
+  let v2 = v[2];
+  let v3 = v[3];
+  v0 = (v0 + v1) | 0;
+  v1 = (v1 << 5) | (v1 >>> 27);
+  v1 ^= v0;
+  v0 = (v0 << 16) | (v0 >>> 16);
+  v2 = (v2 + v3) | 0;
+  v3 = (v3 << 8) | (v3 >>> 24);
+  v3 ^= v2;
+  v0 = (v0 + v3) | 0;
+  v3 = (v3 << 7) | (v3 >>> 25);
+  v3 ^= v0;
+  v2 = (v2 + v1) | 0;
+  v1 = (v1 << 13) | (v1 >>> 19);
+  v1 ^= v2;
+  v2 = (v2 << 16) | (v2 >>> 16);
+  v[0] = v0;
+  v[1] = v1;
+  v[2] = v2;
+  v[3] = v3;
+}
+
 /**
  * HalfSipHash-2-4 (Aumasson & Bernstein) of `n` 32-bit words (taken as their
- * little-endian bytes) under the key (k0, k1): the 32-bit result as an int32. Locals
- * only, nothing boxed.
+ * little-endian bytes) under the key (k0, k1): the 32-bit result as an int32. The same
+ * function runs in the kernel in bpf/syncookie.c (its SYN-ACKs carry this cookie).
  */
 export function halfSipHash24(k0: number, k1: number, words: Int32Array, n: number): number {
-  let v0 = k0 | 0;
-  let v1 = k1 | 0;
-  let v2 = 0x6c796765 ^ v0;
-  let v3 = 0x74656462 ^ v1;
+  const v = V;
+  v[0] = k0 | 0;
+  v[1] = k1 | 0;
+  v[2] = 0x6c796765 ^ k0;
+  v[3] = 0x74656462 ^ k1;
   for (let w = 0; w <= n; w++) {
     // the last block: no bytes left, the length in its top byte
     const m = w < n ? words[w] | 0 : (n * 4) << 24;
-    v3 ^= m;
-    for (let r = 0; r < 2; r++) {
-      v0 = (v0 + v1) | 0;
-      v1 = (v1 << 5) | (v1 >>> 27);
-      v1 ^= v0;
-      v0 = (v0 << 16) | (v0 >>> 16);
-      v2 = (v2 + v3) | 0;
-      v3 = (v3 << 8) | (v3 >>> 24);
-      v3 ^= v2;
-      v0 = (v0 + v3) | 0;
-      v3 = (v3 << 7) | (v3 >>> 25);
-      v3 ^= v0;
-      v2 = (v2 + v1) | 0;
-      v1 = (v1 << 13) | (v1 >>> 19);
-      v1 ^= v2;
-      v2 = (v2 << 16) | (v2 >>> 16);
-    }
-    v0 ^= m;
+    v[3] ^= m;
+    sipRound(v);
+    sipRound(v);
+    v[0] ^= m;
   }
-  v2 ^= 0xff;
-  for (let r = 0; r < 4; r++) {
-    v0 = (v0 + v1) | 0;
-    v1 = (v1 << 5) | (v1 >>> 27);
-    v1 ^= v0;
-    v0 = (v0 << 16) | (v0 >>> 16);
-    v2 = (v2 + v3) | 0;
-    v3 = (v3 << 8) | (v3 >>> 24);
-    v3 ^= v2;
-    v0 = (v0 + v3) | 0;
-    v3 = (v3 << 7) | (v3 >>> 25);
-    v3 ^= v0;
-    v2 = (v2 + v1) | 0;
-    v1 = (v1 << 13) | (v1 >>> 19);
-    v1 ^= v2;
-    v2 = (v2 << 16) | (v2 >>> 16);
-  }
-  return v1 ^ v3;
+  v[2] ^= 0xff;
+  sipRound(v);
+  sipRound(v);
+  sipRound(v);
+  sipRound(v);
+  return v[1] ^ v[3];
 }

@@ -18,12 +18,12 @@ import {
   TCP_HLEN,
   TCP_SEQ,
   TCP_WINDOW,
-  TCPOPT_EOL,
   TCPOPT_MSS,
   TCPOPT_NOP,
   TCPOPT_SACK_PERM,
   TCPOPT_TIMESTAMP,
   TCPOPT_WSCALE,
+  tcpOptionFind,
 } from '../wire/tcp.js';
 import type { PacketView } from '../wire/packet.js';
 
@@ -48,27 +48,19 @@ export function readOptions(pv: PacketView): void {
   o[O_TSVAL] = 0;
   o[O_TSECR] = 0;
   const b = pv.buf;
-  const end = pv.l4off + pv.tcpDoff;
-  let p = pv.l4off + TCP_HLEN;
-  while (p < end) {
-    const k = b[p];
-    if (k === TCPOPT_EOL) break;
-    if (k === TCPOPT_NOP) {
-      p++;
-      continue;
-    }
-    if (p + 1 >= end) break;
-    const len = b[p + 1];
-    if (len < 2 || p + len > end) break;
-    if (k === TCPOPT_MSS && len === 4) o[O_MSS] = (b[p + 2] << 8) | b[p + 3];
-    else if (k === TCPOPT_WSCALE && len === 3) o[O_WS] = b[p + 2] > 14 ? 14 : b[p + 2];
-    else if (k === TCPOPT_SACK_PERM && len === 2) o[O_SACK] = 1;
-    else if (k === TCPOPT_TIMESTAMP && len === 10) {
-      o[O_TS] = p;
-      o[O_TSVAL] = rd32(b, p + 2);
-      o[O_TSECR] = rd32(b, p + 6);
-    }
-    p += len;
+  const off = pv.l4off;
+  const doff = pv.tcpDoff;
+  let p = tcpOptionFind(b, off, doff, TCPOPT_MSS);
+  if (p >= 0 && b[p + 1] === 4) o[O_MSS] = (b[p + 2] << 8) | b[p + 3];
+  p = tcpOptionFind(b, off, doff, TCPOPT_WSCALE);
+  if (p >= 0 && b[p + 1] === 3) o[O_WS] = b[p + 2] > 14 ? 14 : b[p + 2];
+  p = tcpOptionFind(b, off, doff, TCPOPT_SACK_PERM);
+  if (p >= 0 && b[p + 1] === 2) o[O_SACK] = 1;
+  p = tcpOptionFind(b, off, doff, TCPOPT_TIMESTAMP);
+  if (p >= 0 && b[p + 1] === 10) {
+    o[O_TS] = p;
+    o[O_TSVAL] = rd32(b, p + 2);
+    o[O_TSECR] = rd32(b, p + 6);
   }
 }
 

@@ -24,6 +24,13 @@ export const SpCounter = {
   SERVER_DONE: 6,
   /** SYNs sent to real servers. */
   SERVER_SYN: 7,
+  /**
+   * Of COOKIES_SENT, the SYN-ACKs the kernel program sent (bpf/syncookie.c, folded in
+   * by src/dataplane/syncookie.ts): their SYNs never reached the daemon.
+   */
+  COOKIES_SENT_KERNEL: 8,
+  /** SYNs the kernel program dropped because a helper failed (should stay 0). */
+  KERNEL_ERRORS: 9,
 } as const;
 
 export const SP_COUNTER_NAMES = [
@@ -35,6 +42,8 @@ export const SP_COUNTER_NAMES = [
   'held',
   'server-done',
   'server-syn',
+  'cookies-sent-kernel',
+  'kernel-errors',
 ];
 
 /** Held packets: slots of this many bytes (one MTU-sized segment each). */

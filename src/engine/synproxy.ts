@@ -64,10 +64,9 @@ import {
   TCP_FLAG_SYN,
   TCP_HLEN,
   TCP_WINDOW,
-  TCPOPT_EOL,
-  TCPOPT_NOP,
   TCPOPT_SACK,
   TCPOPT_TIMESTAMP,
+  tcpOptionFind,
 } from '../wire/tcp.js';
 import {
   OPT,
@@ -111,6 +110,15 @@ const MODE_AUTH = 2;
 /** The SYN proxy covers the service (its flag, or the global setting). */
 export function synproxyOn(ipvs: Ipvs, svc: Service): boolean {
   return (svc.flags & SVC_F_SYNPROXY) !== 0 || ipvs.settings.synproxy !== 0;
+}
+
+/**
+ * The service's SYNs may be answered by the kernel program (bpf/syncookie.c): it is
+ * proxied and every real server is NAT (the cookie SYN-ACK of {@link cookieSynAck};
+ * the DR address proof stays in the engine).
+ */
+export function synproxyCookieInKernel(ipvs: Ipvs, svc: Service): boolean {
+  return synproxyOn(ipvs, svc) && proxyMode(svc) === MODE_NAT;
 }
 
 /** NAT proxy when every real server is NAT, address proof when any is not, none without. */
@@ -336,8 +344,19 @@ export function synproxyInConn(ipvs: Ipvs, id: number, pv: PacketView): number {
   const f = pv.tcpFlags;
   if ((info & I_DONE) === 0) {
     if (f & (TCP_FLAG_RST | TCP_FLAG_SYN)) return -1;
-    if ((pv.payloadLen > 0 || f & TCP_FLAG_FIN) && hold(ipvs, id, pv))
-      return drop(ipvs, DropReason.SYNPROXY_HELD);
+    if (pv.payloadLen > 0 || f & TCP_FLAG_FIN) {
+      if (hold(ipvs, id, pv)) return drop(ipvs, DropReason.SYNPROXY_HELD);
+      // the client sends its first data again while it is held: the real server
+      // has not answered in a retransmission timeout — our SYN or its SYN-ACK was lost
+      // (a flood fills queues on the way): the SYN again, as the client would resend its
+      // own (the retransmitted data stays dropped: the held copy goes when it answers)
+      if (c.spHeld[id] >= 0 && (pv.seq | 0) === ((c.spSeq[id] + 1) | 0)) {
+        readOptions(pv);
+        const n = synToServer(ipvs, id, pv.ttl > 1 ? pv.ttl - 1 : 64, OPT[O_TSVAL], !ipvs.partial);
+        connPut(ipvs, id);
+        return forwardToServer(ipvs, id, ipvs.scratch, 0, n, Why.SYNPROXY_SYN);
+      }
+    }
     return drop(ipvs, DropReason.SYNPROXY_EARLY_DATA);
   }
   translateIn(ipvs, id, pv);
@@ -351,24 +370,15 @@ function translateIn(ipvs: Ipvs, id: number, pv: PacketView): void {
   if (pv.tcpFlags & TCP_FLAG_ACK) pv.setAck((pv.ack + delta) | 0, !ipvs.partial);
   if (pv.tcpDoff <= TCP_HLEN) return;
   const b = pv.buf;
-  const end = pv.l4off + pv.tcpDoff;
-  let p = pv.l4off + TCP_HLEN;
-  while (p < end) {
-    const k = b[p];
-    if (k === TCPOPT_EOL) break;
-    if (k === TCPOPT_NOP) {
-      p++;
-      continue;
-    }
-    if (p + 1 >= end) break;
+  const off = pv.l4off;
+  const doff = pv.tcpDoff;
+  let p = tcpOptionFind(b, off, doff, TCPOPT_TIMESTAMP);
+  if (p >= 0 && b[p + 1] === 10 && c.spInfo[id] & I_TS)
+    set32(ipvs, pv, p + 6, (rd32(b, p + 6) + c.spTs[id]) | 0);
+  p = tcpOptionFind(b, off, doff, TCPOPT_SACK);
+  if (p >= 0) {
     const len = b[p + 1];
-    if (len < 2 || p + len > end) break;
-    if (k === TCPOPT_TIMESTAMP && len === 10 && c.spInfo[id] & I_TS) {
-      set32(ipvs, pv, p + 6, (rd32(b, p + 6) + c.spTs[id]) | 0);
-    } else if (k === TCPOPT_SACK) {
-      for (let q = p + 2; q + 4 <= p + len; q += 4) set32(ipvs, pv, q, (rd32(b, q) + delta) | 0);
-    }
-    p += len;
+    for (let q = p + 2; q + 4 <= p + len; q += 4) set32(ipvs, pv, q, (rd32(b, q) + delta) | 0);
   }
 }
 
@@ -528,24 +538,8 @@ function translateOut(ipvs: Ipvs, id: number, pv: PacketView): void {
     }
   }
   if (info & I_TS && pv.tcpDoff > TCP_HLEN) {
-    const end = pv.l4off + pv.tcpDoff;
-    let p = pv.l4off + TCP_HLEN;
-    while (p < end) {
-      const k = b[p];
-      if (k === TCPOPT_EOL) break;
-      if (k === TCPOPT_NOP) {
-        p++;
-        continue;
-      }
-      if (p + 1 >= end) break;
-      const len = b[p + 1];
-      if (len < 2 || p + len > end) break;
-      if (k === TCPOPT_TIMESTAMP && len === 10) {
-        set32(ipvs, pv, p + 2, (rd32(b, p + 2) - c.spTs[id]) | 0);
-        break;
-      }
-      p += len;
-    }
+    const p = tcpOptionFind(b, pv.l4off, pv.tcpDoff, TCPOPT_TIMESTAMP);
+    if (p >= 0 && b[p + 1] === 10) set32(ipvs, pv, p + 2, (rd32(b, p + 2) - c.spTs[id]) | 0);
   }
 }
 

@@ -330,6 +330,21 @@ export const FAMILIES: readonly Family[] = [
     samples: (s) => [[{}, s.synproxyHeld]],
   },
   {
+    name: 'tsvs_synproxy_kernel_services',
+    type: 'gauge',
+    help: "Services whose SYNs the kernel answers with the SYN proxy's cookie (tc BPF); 0 with the reason when the kernel refused the program (SYNs then go to the daemon).",
+    labelNames: ['reason'],
+    samples: (s) =>
+      s.synproxyKernel
+        ? [
+            [
+              { reason: s.synproxyKernel.reason },
+              s.synproxyKernel.loaded ? s.synproxyKernel.services : 0,
+            ],
+          ]
+        : [],
+  },
+  {
     name: 'tsvs_defense_active',
     type: 'gauge',
     help: 'The defences of net.ipv4.vs: drop_entry active (1/0), drop_packet rate (1 in N dropped, 0 off), secure_tcp table in use (1/0).',

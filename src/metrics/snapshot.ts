@@ -66,6 +66,8 @@ export interface MetricsSource {
   fastpath?: () => FastpathReport;
   /** Packets the kernel dropped before the engine saw them (full capture queues), by queue. */
   captureDrops?: () => ReadonlyMap<string, number>;
+  /** The kernel SYN-cookie program (dataplane/syncookie.ts): loaded, services, why off. */
+  synCookies?: () => { loaded: boolean; services: number; reason: string };
   /** Sync daemons' counters. */
   sync?: () => readonly SyncReport[];
   /** Health checks: each checked real server and whether it is up. */
@@ -156,6 +158,8 @@ export interface MetricsSnapshot {
   synproxy: { event: string; count: number }[];
   /** The SYN proxy's held early data now, and the proxied services (or all with the setting). */
   synproxyHeld: number;
+  /** SYNs answered in the kernel: loaded, services answered, why off ('' when on). */
+  synproxyKernel: { loaded: boolean; services: number; reason: string } | null;
   /** The kernel's defences: drop_entry active, drop_packet's rate (0 off), secure_tcp's table in use. */
   defense: { dropEntry: boolean; dropRate: number; secureTcp: boolean };
   /** The connection table: entries allocated (its capacity) and conn_max (0 no limit). */
@@ -274,6 +278,7 @@ export function takeSnapshot(src: MetricsSource): MetricsSnapshot {
     captureDrops: [...(src.captureDrops?.() ?? [])].map(([queue, packets]) => ({ queue, packets })),
     synproxy: SP_COUNTER_NAMES.map((event, i) => ({ event, count: engine.ipvs.sp.counters[i] })),
     synproxyHeld: engine.ipvs.sp.heldNow,
+    synproxyKernel: src.synCookies ? { ...src.synCookies() } : null,
     defense: {
       dropEntry: engine.ipvs.dropEntryActive,
       dropRate: engine.ipvs.dropRate,

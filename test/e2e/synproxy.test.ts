@@ -57,7 +57,17 @@ describe('e2e SYN proxy under a SYN flood', { skip: skip ?? false, timeout: 120_
     // the director answers the forged sources towards the client, which drops them
     await sh(lab.ns.director, 'ip', ['route', 'add', FLOOD_NET, 'via', lab.env.client4]);
     await serversListening(lab, [80, 7]);
-    d = await lab.daemon();
+  });
+
+  /** A daemon with the kernel's SYN cookies on or off (TSVS_SYNCOOKIE), the services up. */
+  async function start(kernel: boolean): Promise<void> {
+    await d?.stop();
+    process.env.TSVS_SYNCOOKIE = kernel ? '1' : '0';
+    try {
+      d = await lab.daemon();
+    } finally {
+      delete process.env.TSVS_SYNCOOKIE;
+    }
     const svc = { af: 4 as const, protocol: 6, addr: lab.env.vip4, scheduler: 'rr' };
     const rs = lab.env.rs.map((r) => r.ip4);
     for (const port of [80, 7])
@@ -70,76 +80,93 @@ describe('e2e SYN proxy under a SYN flood', { skip: skip ?? false, timeout: 120_
       const r = await lab.client('curl', ['-s', '-m', '2', `http://${lab.env.vip4}/`]);
       return r.code === 0 && /^rs\d/.test(r.stdout);
     });
-  });
+    if (kernel)
+      await waitFor('the SYN-cookie program on the interfaces', 10_000, async () => {
+        if (d.log.some((l) => l.includes('SYN cookies in the kernel off')))
+          throw new Error(d.log.join('\n'));
+        const f = await sh(lab.ns.director, 'bpftool', ['net', 'show']);
+        for (const id of new Set(f.stdout.match(/(?<= id )\d+/g) ?? [])) {
+          const p = await sh(null, 'bpftool', ['prog', 'show', 'id', id]);
+          if (p.stdout.includes('tsvs_syncookie')) return true;
+        }
+        return false;
+      });
+  }
 
   after(async () => {
     await lab?.down();
   });
 
-  test('legitimate clients are served, established connections lose nothing, memory returns', async () => {
-    const pid = d.proc.pid!;
-    assert.match(readFileSync(`/proc/${pid}/comm`, 'utf8'), /node/);
-    const rssBefore = rssKb(pid);
-    const load = lab.client(
-      process.execPath,
-      [LOAD, lab.env.vip4, '80', '7', '25', String(FLOOD_S + 4)],
-      { timeoutMs: 60_000 },
-    );
-    await new Promise((r) => setTimeout(r, 2000));
-    const connsBefore = (await d.client.call({ cmd: 'listConnections' })).length;
-    const flood = lab.client(
-      flooder,
-      [lab.env.vip4, '80', String(FLOOD_PPS), String(FLOOD_S), FLOOD_NET],
-      { timeoutMs: 30_000 },
-    );
-    await new Promise((r) => setTimeout(r, (FLOOD_S / 2) * 1000));
-    const connsDuring = (await d.client.call({ cmd: 'listConnections' })).length;
-    const rssDuring = rssKb(pid);
-    const f = await flood;
-    assert.equal(f.code, 0, f.stderr);
-    const [sent] = f.stdout.trim().split(' ').map(Number);
-    const l = await load;
-    assert.equal(l.code, 0, l.stderr);
-    const r = JSON.parse(l.stdout) as {
-      sent: number;
-      ok: number;
-      failed: string[];
-      latencies: number[];
-      echoSent: number;
-      echoBack: number;
-      echoLongestStallMs: number;
-      echoError: string;
-    };
-    const defense = await d.client.call({ cmd: 'proc', name: 'ip_vs_defense' });
-    const fig = (k: string): number => Number(new RegExp(`^${k} (\\d+)`, 'm').exec(defense)?.[1]);
-    const lat = r.latencies.sort((a, b) => a - b);
-    const p = (q: number): number => Math.round(lat[Math.floor((lat.length - 1) * q)] ?? -1);
-    // the figures, for whoever reads the test's output
-    console.log(
-      `flood ${sent} SYNs in ${FLOOD_S} s; legitimate ${r.ok}/${r.sent} ` +
-        `(p50 ${p(0.5)} ms, p99 ${p(0.99)} ms); echo ${r.echoBack}/${r.echoSent}, ` +
-        `longest stall ${Math.round(r.echoLongestStallMs)} ms; conns ${connsBefore} → ${connsDuring}; ` +
-        `cookies sent ${fig('synproxy_cookies_sent')}, valid ${fig('synproxy_cookies_valid')}; ` +
-        `RSS ${rssBefore} → ${rssDuring} kB`,
-    );
-    assert.ok(sent >= FLOOD_PPS * FLOOD_S * 0.8, `the flood ran (${sent} sent)`);
-    assert.ok(
-      r.ok >= 0.95 * r.sent,
-      `legitimate success ${r.ok}/${r.sent}: ${r.failed.join('; ')}`,
-    );
-    assert.equal(r.echoError, '');
-    assert.equal(r.echoBack, r.echoSent, 'nothing lost on the long-lived connection');
-    // the flood made no connections: what is there is the legitimate clients'
-    assert.ok(connsDuring < 500, `${connsDuring} conns during the flood`);
-    assert.ok(fig('synproxy_cookies_sent') >= sent * 0.5, 'the flood was answered with cookies');
-    assert.ok(fig('synproxy_cookies_valid') >= r.ok, 'every served client passed the cookie');
-    // memory: back within twice what it was before, once the flood is over
-    let rssAfter = rssKb(pid);
-    await waitFor('the memory to come back', 20_000, async () => {
-      rssAfter = rssKb(pid);
-      return rssAfter <= 2 * rssBefore;
-    }).catch(() => undefined);
-    console.log(`RSS after ${rssAfter} kB`);
-    assert.ok(rssAfter <= 2 * rssBefore, `RSS ${rssBefore} → ${rssAfter} kB`);
-  });
+  for (const kernel of [true, false])
+    test(`legitimate clients are served, established connections lose nothing, memory returns (SYN cookies ${kernel ? 'in the kernel' : 'in the daemon'})`, async () => {
+      await start(kernel);
+      const pid = d.proc.pid!;
+      assert.match(readFileSync(`/proc/${pid}/comm`, 'utf8'), /node/);
+      const rssBefore = rssKb(pid);
+      const load = lab.client(
+        process.execPath,
+        [LOAD, lab.env.vip4, '80', '7', '25', String(FLOOD_S + 4)],
+        { timeoutMs: 60_000 },
+      );
+      await new Promise((r) => setTimeout(r, 2000));
+      const connsBefore = (await d.client.call({ cmd: 'listConnections' })).length;
+      const flood = lab.client(
+        flooder,
+        [lab.env.vip4, '80', String(FLOOD_PPS), String(FLOOD_S), FLOOD_NET],
+        { timeoutMs: 30_000 },
+      );
+      await new Promise((r) => setTimeout(r, (FLOOD_S / 2) * 1000));
+      const connsDuring = (await d.client.call({ cmd: 'listConnections' })).length;
+      const rssDuring = rssKb(pid);
+      const f = await flood;
+      assert.equal(f.code, 0, f.stderr);
+      const [sent] = f.stdout.trim().split(' ').map(Number);
+      const l = await load;
+      assert.equal(l.code, 0, l.stderr);
+      const r = JSON.parse(l.stdout) as {
+        sent: number;
+        ok: number;
+        failed: string[];
+        latencies: number[];
+        echoSent: number;
+        echoBack: number;
+        echoLongestStallMs: number;
+        echoError: string;
+      };
+      const defense = await d.client.call({ cmd: 'proc', name: 'ip_vs_defense' });
+      const fig = (k: string): number => Number(new RegExp(`^${k} (\\d+)`, 'm').exec(defense)?.[1]);
+      const lat = r.latencies.sort((a, b) => a - b);
+      const p = (q: number): number => Math.round(lat[Math.floor((lat.length - 1) * q)] ?? -1);
+      // the figures, for whoever reads the test's output
+      console.log(
+        `flood ${sent} SYNs in ${FLOOD_S} s; legitimate ${r.ok}/${r.sent} ` +
+          `(p50 ${p(0.5)} ms, p99 ${p(0.99)} ms); echo ${r.echoBack}/${r.echoSent}, ` +
+          `longest stall ${Math.round(r.echoLongestStallMs)} ms; conns ${connsBefore} → ${connsDuring}; ` +
+          `cookies sent ${fig('synproxy_cookies_sent')} (kernel ${fig('synproxy_cookies_sent_kernel')}), valid ${fig('synproxy_cookies_valid')}, failed ${fig('synproxy_cookies_failed')}; ` +
+          `RSS ${rssBefore} → ${rssDuring} kB`,
+      );
+      assert.ok(sent >= FLOOD_PPS * FLOOD_S * 0.8, `the flood ran (${sent} sent)`);
+      assert.ok(
+        r.ok >= 0.95 * r.sent,
+        `legitimate success ${r.ok}/${r.sent}: ${r.failed.join('; ')}`,
+      );
+      assert.equal(r.echoError, '');
+      assert.equal(r.echoBack, r.echoSent, 'nothing lost on the long-lived connection');
+      // the flood made no connections: what is there is the legitimate clients'
+      assert.ok(connsDuring < 500, `${connsDuring} conns during the flood`);
+      assert.ok(fig('synproxy_cookies_sent') >= sent * 0.5, 'the flood was answered with cookies');
+      assert.ok(fig('synproxy_cookies_valid') >= r.ok, 'every served client passed the cookie');
+      // memory: back within twice what it was before, once the flood is over
+      let rssAfter = rssKb(pid);
+      await waitFor('the memory to come back', 20_000, async () => {
+        rssAfter = rssKb(pid);
+        return rssAfter <= 2 * rssBefore;
+      }).catch(() => undefined);
+      console.log(`RSS after ${rssAfter} kB`);
+      assert.ok(rssAfter <= 2 * rssBefore, `RSS ${rssBefore} → ${rssAfter} kB`);
+      // which path answered: the kernel's SYN-ACKs are counted apart as well
+      const inKernel = fig('synproxy_cookies_sent_kernel');
+      if (kernel) assert.ok(inKernel >= sent * 0.5, `${inKernel} SYN-ACKs sent in the kernel`);
+      else assert.equal(inKernel, 0);
+    });
 });

@@ -194,6 +194,30 @@ test('NAT: a whole proxied conversation, sequence numbers translated both ways',
   assert.equal(early.v, V_DROP);
   assert.equal(e.result.reason, DropReason.SYNPROXY_EARLY_DATA);
 
+  // the client sends its first data again (no answer in its retransmission timeout):
+  // our SYN or the server's SYN-ACK may have been lost, the SYN goes again, the same
+  const again = send(
+    e,
+    'in',
+    c2v(ACK | PSH, {
+      seq: ISN + 1,
+      ack: cookie + 1,
+      payload: 'GET / HTTP/1.0\r\n\r\n',
+      tcpOptions: optTs(1201, ourTs),
+    }),
+    T0 + 11,
+  );
+  assert.equal(again.v, V_FORWARD);
+  const s2 = parse(again.pkt);
+  assert.equal(s2.dst, RIP1);
+  assert.equal(s2.flags, SYN);
+  assert.equal(s2.seq, ISN);
+  assert.equal(s2.payload.length, 0);
+  assert.equal(options(again.pkt).mss, 1300);
+  valid(again.pkt);
+  assert.equal(e.ipvs.sp.counters[SpCounter.SERVER_SYN], 2);
+  assert.equal(e.ipvs.sp.heldNow, 1, 'the first copy stays held');
+
   // the server's SYN-ACK: the held data goes to it, acknowledging its ISN
   const sa = send(
     e,
