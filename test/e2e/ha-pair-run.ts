@@ -32,6 +32,7 @@ import {
   plug,
   run,
   since,
+  type Flows,
   type Proc,
 } from './ha-lab.js';
 import { echoServerCode, type FlowReport } from './ha-flows.js';
@@ -401,15 +402,7 @@ export class PairLab extends HaLab<'sw' | 'c' | 'd1' | 'd2' | 'r1' | 'r2'> {
       const learned = r1.learning.since! + r1.learning.windowMs;
       const masterAt =
         logTime(this.t1, /vrrp: (GROUP VG_NAT|INSTANCE VI_DR) .*→ MASTER/) ?? Date.now();
-      const after2 = [
-        ...(await allFlowing(flows, 'the flows back through d1', 30_000)),
-        ...(await allFlowing(lateFlows, 'the late flows through d1', 30_000)),
-      ];
-      await waitFor(
-        'd2 back to sync backup',
-        10_000,
-        async () => (await this.roles(2)).join() === 'backup',
-      );
+      const after2 = await this.backThroughD1(flows, lateFlows);
       return {
         vrrpMs,
         failoverMs,
@@ -427,6 +420,23 @@ export class PairLab extends HaLab<'sw' | 'c' | 'd1' | 'd2' | 'r1' | 'r2'> {
     } finally {
       for (const f of this.flowsets.splice(0)) await f.stop();
     }
+  }
+
+  /**
+   * After a fail-back: every flow, the first ones and those opened through d2, answers
+   * through d1 again (each one's report), and d2 is back to sync backup.
+   */
+  private async backThroughD1(flows: Flows, lateFlows: Flows): Promise<FlowReport[]> {
+    const after = [
+      ...(await allFlowing(flows, 'the flows back through d1', 30_000)),
+      ...(await allFlowing(lateFlows, 'the late flows through d1', 30_000)),
+    ];
+    await waitFor(
+      'd2 back to sync backup',
+      10_000,
+      async () => (await this.roles(2)).join() === 'backup',
+    );
+    return after;
   }
 
   /**
@@ -477,15 +487,7 @@ export class PairLab extends HaLab<'sw' | 'c' | 'd1' | 'd2' | 'r1' | 'r2'> {
       await ip('-n', NS.d1, 'link', 'set', ifname, 'up');
       await this.until('d1 to be MASTER again', 30_000, 1, 'MASTER', this.k1);
       const masterMs = since(tUp);
-      const after2 = [
-        ...(await allFlowing(flows, 'the flows back through d1', 30_000)),
-        ...(await allFlowing(lateFlows, 'the late flows through d1', 30_000)),
-      ];
-      await waitFor(
-        'd2 back to sync backup',
-        10_000,
-        async () => (await this.roles(2)).join() === 'backup',
-      );
+      const after2 = await this.backThroughD1(flows, lateFlows);
       return {
         vrrpMs,
         failoverMs,
