@@ -87,9 +87,10 @@ export async function runDemo(opts: { requests?: number; prefix?: string } = {})
     );
     children.push(daemon);
     const ns = lab.ns;
+    // ready: its data plane runs and carries the configuration (control answers earlier)
     await waitFor('the daemon', 15_000, async () => {
-      const r = await pexec(process.execPath, [TSVSADM, '-L', '-n'], { env });
-      return r.stdout.includes('TCP');
+      await pexec(process.execPath, [TSVS, 'status', '--ready', '--control', sock], { env });
+      return true;
     });
     await waitFor('the real servers', 10_000, async () => {
       await pexec('ip', ['netns', 'exec', ns.rs1, 'bash', '-c', 'exec 3<>/dev/tcp/127.0.0.1/80']);
