@@ -16,7 +16,7 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { e2eUnavailable } from './harness.js';
+import { e2eUnavailable, waitFor } from './harness.js';
 import { FleetLab, fleetMissing, type FleetEventKind } from './ha-fleet-run.js';
 
 describe(
@@ -37,9 +37,12 @@ describe(
         `# flows per director: ${[1, 2, 3].map((n) => `d${n} ${spread.get(n) ?? 0}`).join(', ')}`,
       );
       assert.ok((spread.get(3) ?? 0) > 0, 'd3 carries flows');
-      // BFD runs between the router and each director
+      // BFD runs between the router and each director (a session comes up after its
+      // BGP session, through BFD's slow start: a few seconds on a loaded machine)
       for (const n of [1, 2, 3])
-        assert.ok(await lab.bfdUp(`10.212.1.1${n}`), `the router's BFD session with d${n} is up`);
+        await waitFor(`the router's BFD session with d${n} up`, 30_000, () =>
+          lab.bfdUp(`10.212.1.1${n}`),
+        );
       const kinds: FleetEventKind[] = ['tsvs killed', 'real servers down', 'director killed'];
       for (const kind of kinds) {
         const e = await lab.event(kind);
