@@ -30,7 +30,7 @@ import { registerFtp } from '../engine/app/index.js';
 // successor reads what the capture held before it loads what it does not need
 import type { WebServer } from '../web/server.js';
 import { dirname, join } from 'node:path';
-import { forgetOtherNamespace, restoreStateFile, shutdown, type StopHow } from './state.js';
+import { restoreStateFile, shutdown, type StopHow } from './state.js';
 import { Journal, restoreJournal } from './journal.js';
 import { Handover, Successor } from './takeover.js';
 import { takeHeldDescriptors } from './fdhold.js';
@@ -351,8 +351,6 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
         log(`--takeover: ${e.message}; starting on its own`);
         return null;
       });
-    // a state saved in a namespace of the same name that is gone is not restored
-    if (!successor && runDir !== null) forgetOtherNamespace(runDir, log);
     if (inherited.length) {
       director.adoptDescriptors(inherited);
       log(

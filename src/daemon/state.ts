@@ -22,8 +22,6 @@ import {
   readFileSync,
   renameSync,
   rmSync,
-  statSync,
-  writeFileSync,
   writeSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -310,58 +308,6 @@ export function removeJournal(dir: string): void {
 /** Removes the state files of a run directory (a clean stop). */
 export function removeStateFiles(dir: string): void {
   for (const f of [STATE_FILE, `${STATE_FILE}.tmp`]) rmSync(join(dir, f), { force: true });
-}
-
-/** The network namespace the run directory's state belongs to (its /proc inode). */
-export const NETNS_FILE = 'netns.id';
-
-/**
- * Keeps the run directory's state to the network namespace it was saved in. A run
- * directory is named after the namespace's name (`/run/tsvs/netns/NAME`), which a new
- * namespace of the same name reuses; the kernel's connections die with their
- * namespace, so a saved state, a crash journal and held capture descriptors of one that
- * is gone are removed (logged) rather than restored into the new one. Then records the
- * current namespace. Returns true when something was removed.
- */
-export function forgetOtherNamespace(dir: string, log: (l: string) => void): boolean {
-  let here: string;
-  try {
-    const st = statSync('/proc/self/ns/net');
-    here = `${st.dev}:${st.ino}`;
-  } catch {
-    return false;
-  }
-  const file = join(dir, NETNS_FILE);
-  let before = '';
-  try {
-    before = readFileSync(file, 'utf8').trim();
-  } catch {
-    /* none yet */
-  }
-  let removed = false;
-  if (before !== '' && before !== here) {
-    const files = [STATE_FILE, JOURNAL_SNAPSHOT, JOURNAL_LOG, JOURNAL_NEXT].filter((f) =>
-      existsSync(join(dir, f)),
-    );
-    if (files.length) {
-      log(
-        `${dir}: the saved state (${files.join(', ')}) is of another network namespace (${before}, this one is ${here}), which is gone: not restored`,
-      );
-      removed = true;
-    }
-    removeStateFiles(dir);
-    for (const f of [JOURNAL_SNAPSHOT, JOURNAL_LOG, JOURNAL_NEXT])
-      rmSync(join(dir, f), { force: true });
-    dropHeldDescriptors(dir);
-  }
-  if (before !== here) {
-    try {
-      writeFileSync(file, `${here}\n`);
-    } catch (e) {
-      log(`${file}: ${(e as Error).message}`);
-    }
-  }
-  return removed;
 }
 
 /** How the daemon stops: keep state and capture, remove everything, or after a hand-over. */
