@@ -7,7 +7,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Lab, e2eUnavailable, serversListening, sh, waitFor, TSVS, bg } from './harness.js';
@@ -82,12 +82,13 @@ describe(
       );
     }
 
-    async function stopDaemon(): Promise<void> {
+    /** SIGTERM keeps the state and capture for the next start; SIGINT removes them. */
+    async function stopDaemon(signal: 'SIGTERM' | 'SIGINT' = 'SIGTERM'): Promise<void> {
       const d = daemon;
       if (!d || d.exitCode !== null || d.signalCode !== null) return;
       await new Promise((r) => {
         d.once('exit', r);
-        d.kill('SIGTERM');
+        d.kill(signal);
       });
     }
 
@@ -111,11 +112,15 @@ describe(
         ]),
       );
       await serversListening(lab, [8080], [5353]);
+      // what an earlier run that did not end cleanly left in the default run directory
+      rmSync(`/run/tsvs/netns/${lab.ns.director}`, { recursive: true, force: true });
       await startDaemon();
     });
 
     after(async () => {
-      await stopDaemon();
+      // the default run directory (/run/tsvs/netns/NS) outlives the lab: leave nothing
+      // there for the next lab of this name
+      await stopDaemon('SIGINT');
       await lab?.down();
     });
 
