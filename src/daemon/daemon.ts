@@ -203,14 +203,23 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
   // Changes are applied to the data plane one after another; a burst of changes (an
   // `ipvsadm -R` of many lines) coalesces into one rule rebuild per wake-up. A control
   // request that changed something is answered once the data plane has applied it.
-  let applying = Promise.resolve();
+  // Until the data plane's start has installed the capture (the control socket answers
+  // from before it), a change's answer waits for that and for the apply that follows.
+  let dataPlaneStarted!: () => void;
+  let applying = new Promise<void>((r) => (dataPlaneStarted = r));
+  // what a change's answer waits for: the apply chain, whatever was added to it meanwhile
+  const applied = async (): Promise<void> => {
+    let p: Promise<void>;
+    do await (p = applying);
+    while (p !== applying);
+  };
   let queued = false;
   let ctl: DaemonControl;
   // SIGHUP and `tsvs reload`: answered once the data plane carries the result
   const reloadNow = (): ReturnType<typeof runReload> =>
     runReload({ configurator, notifier, settle: () => settle() });
   const settle = async (): Promise<void> => {
-    await applying;
+    await applied();
     await ctl.persister?.commit();
   };
   let stopAs: (how: StopHow, why: string) => void = () => undefined;
@@ -248,7 +257,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
       onError: (e) => logger.error(e.message),
       // answered when the data plane and the sync sockets carry the change
       afterChange: () =>
-        Promise.all([applying, sync.settled(), workers?.settled()]).then(() => undefined),
+        Promise.all([applied(), sync.settled(), workers?.settled()]).then(() => undefined),
       model: {
         sync: {
           start: (d) => {
@@ -310,6 +319,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
   const undo: (() => void | Promise<void>)[] = [() => ctl.close()];
   const failStart = async (why?: string): Promise<number> => {
     if (why !== undefined) log(why);
+    dataPlaneStarted();
     for (const u of undo.reverse()) await u();
     return 1;
   };
@@ -471,7 +481,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
       return failStart(`cannot serve metrics on ${args.metrics}: ${(e as Error).message}`);
     }
   }
-  ctl.model.onChange(() => {
+  const queueApply = (): void => {
     if (queued) return;
     queued = true;
     applying = applying.then(async () => {
@@ -485,7 +495,11 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
         log(`applying the configuration: ${(e as Error).message}`);
       }
     });
-  });
+  };
+  ctl.model.onChange(queueApply);
+  // changes made through the control socket while the data plane started: applied now
+  queueApply();
+  dataPlaneStarted();
   if (metrics) {
     const m = metrics;
     undo.push(() => void m.close());
@@ -504,7 +518,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
         tokenFile: args.webTokenFile ?? join(dirname(control), 'web.token'),
         model: ctl.model,
         log,
-        afterChange: () => applying,
+        afterChange: applied,
         extra: {
           health: () => health?.status() ?? [],
           sync: () => sync.all(),
@@ -529,7 +543,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     `daemon running${ns ? ` in netns ${ns}` : ''}: control ${control}, queues ${director.queueIn}/${director.queueOut}, ${director.captureDescription}, ${describe(engine)}`,
   );
   // ready once the data plane carries the configuration (rules and devices in place)
-  await applying;
+  await applied();
   // kept by the service manager across a restart: the capture holds packets meanwhile
   const stored = director.descriptors();
   notifier.storeFds(stored);

@@ -114,6 +114,8 @@ describe(
       // frames to a MAC that is no one's: the bridge floods them, the director's
       // interface receives them as PACKET_OTHERHOST; neither tc nor the kernel takes them
       await neigh(STRANGER);
+      // the last packets of the previous connection (its closing ACKs) are counted first
+      await new Promise((r) => setTimeout(r, 500));
       const c0 = await conns();
       const s0 = await counts(lab);
       const r = await lab.client('curl', ['-s', '-m', '3', '--connect-timeout', '2', url]);
@@ -140,6 +142,7 @@ describe(
       // IPVS ignores it (the local stack has it); neither the u32 filters nor the queue
       // chains take it
       await neigh('ff:ff:ff:ff:ff:ff');
+      await new Promise((r) => setTimeout(r, 500));
       const c0 = await conns();
       const s0 = await counts(lab);
       const r = await lab.client('curl', ['-s', '-m', '3', '--connect-timeout', '2', url]);
