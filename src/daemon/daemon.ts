@@ -200,18 +200,14 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     log((e as Error).message);
     return 1;
   }
-  // Changes are applied to the data plane one after another; a burst of changes (an
-  // `ipvsadm -R` of many lines) coalesces into one rule rebuild per wake-up. A control
-  // request that changed something is answered once the data plane has applied it.
-  // Until the data plane's start has installed the capture (the control socket answers
-  // from before it), a change's answer waits for that and for the apply that follows.
+  // Changes are applied to the data plane one after another (a burst coalesces into one
+  // rule rebuild per wake-up); a request that changed something is answered once the
+  // apply chain, with whatever joined it meanwhile, is done — during the start (the
+  // control socket answers from before the capture is installed) only after it.
   let dataPlaneStarted!: () => void;
   let applying = new Promise<void>((r) => (dataPlaneStarted = r));
-  // what a change's answer waits for: the apply chain, whatever was added to it meanwhile
   const applied = async (): Promise<void> => {
-    let p: Promise<void>;
-    do await (p = applying);
-    while (p !== applying);
+    for (let p = applying; ; p = applying) if ((await p, p === applying)) return;
   };
   let queued = false;
   let ctl: DaemonControl;
@@ -497,8 +493,7 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
     });
   };
   ctl.model.onChange(queueApply);
-  // changes made through the control socket while the data plane started: applied now
-  queueApply();
+  queueApply(); // what changed while the data plane started
   dataPlaneStarted();
   if (metrics) {
     const m = metrics;
