@@ -528,6 +528,12 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
   }
   phases.mark('running');
   const dark = Number.isFinite(parkedAt) ? wallAt(phases.at('reading')) - parkedAt : NaN;
+  // ready once the data plane carries the configuration (rules and devices in place)
+  await applied();
+  // kept by the service manager across a restart: the capture holds packets meanwhile
+  const stored = director.descriptors();
+  notifier.storeFds(stored);
+  configured = true;
   log(
     `start-up phases (ms since the process started, +since the previous): ${phases.describe()}` +
       (Number.isFinite(dark)
@@ -537,12 +543,6 @@ export async function runDaemon(args: DaemonArgs = {}): Promise<number> {
   log(
     `daemon running${ns ? ` in netns ${ns}` : ''}: control ${control}, queues ${director.queueIn}/${director.queueOut}, ${director.captureDescription}, ${describe(engine)}`,
   );
-  // ready once the data plane carries the configuration (rules and devices in place)
-  await applied();
-  // kept by the service manager across a restart: the capture holds packets meanwhile
-  const stored = director.descriptors();
-  notifier.storeFds(stored);
-  configured = true;
   await notifier.ready(`running: ${describe(engine)}`);
   notifier.startWatchdog();
   return new Promise<number>((resolve) => {
