@@ -231,7 +231,11 @@ function serve(
     try {
       opts.beforeRequest?.();
       const result = dispatch(model, req);
-      const durable = model.generation !== before ? opts.afterChange?.() : undefined;
+      // a change, and a zeroing (every data-plane worker zeroes its counters too)
+      const durable =
+        model.generation !== before || (req as { cmd?: unknown }).cmd === 'zero'
+          ? opts.afterChange?.()
+          : undefined;
       send(encodeResponse(id, result), durable, id);
     } catch (e) {
       send(encodeResponse(id, null, ControlError.from(e)));
